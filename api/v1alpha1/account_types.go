@@ -1,0 +1,217 @@
+package v1alpha1
+
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// ConnectionSpec is the part of an account's spec that says how to reach the PBX API.
+type ConnectionSpec struct {
+	// url is the base URL of the PBX API host, such as https://apiproxy.example/. The operator calls
+	// {url}/oauth/token for tokens and {url}/api/ver1.0/ for the API. It must use https; plain http is
+	// accepted only for loopback hosts (localhost, 127.0.0.0/8, ::1), such as a local pbxsim.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="self.matches('^https?://[^/?#@]+') && isURL(self)",message="url must be an absolute http(s) URL such as https://apiproxy.example/"
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('http://') || self.matches('^http://(localhost|127([.][0-9]{1,3}){3}|\\\\[::1\\\\])(:[0-9]{1,5})?([/?#].*)?$')",message="url must use https: plain http is allowed only for loopback hosts (localhost, 127.0.0.0/8, ::1), such as a local pbxsim"
+	URL string `json:"url"`
+
+	// requestsPerSecond caps the rate of requests the operator sends to the PBX for this account,
+	// shared by all controllers. Unset means the manager's default (5).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	RequestsPerSecond int32 `json:"requestsPerSecond,omitempty"`
+
+	// burst is the number of requests that may be sent at once above requestsPerSecond. Unset means
+	// the manager's default (10).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	Burst int32 `json:"burst,omitempty"`
+
+	// writeReservePercent is the share of the PBX's hourly request budget kept for writes that users
+	// asked for: once the rest is spent, periodic drift checks stop until the budget resets. Unset
+	// means the manager's default (10).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=90
+	WriteReservePercent *int32 `json:"writeReservePercent,omitempty"`
+
+	// pollIntervalSeconds is how often the operator re-reads the PBX objects of this account to find
+	// changes made outside Kubernetes. Unset means the manager's default (600, ten minutes).
+	// +optional
+	// +kubebuilder:validation:Minimum=10
+	// +kubebuilder:validation:Maximum=86400
+	PollIntervalSeconds int32 `json:"pollIntervalSeconds,omitempty"`
+}
+
+// LocalSecretReference names a Secret in the referring object's own namespace.
+type LocalSecretReference struct {
+	// name is the name of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+}
+
+// SecretReference names a Secret in a given namespace.
+type SecretReference struct {
+	// name is the name of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// namespace is the namespace of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace"`
+}
+
+// Realm is the level of the PBX user an account's OAuth2 app acts for.
+// +kubebuilder:validation:Enum=Client;ExtensionGroup;Extension
+type Realm string
+
+// Realms.
+const (
+	// RealmClient is a client-level user: it sees every object of its client.
+	RealmClient Realm = "Client"
+	// RealmExtensionGroup is an extension-group-level user: it sees the extensions of its group.
+	RealmExtensionGroup Realm = "ExtensionGroup"
+	// RealmExtension is an extension-level user: it sees its own extension.
+	RealmExtension Realm = "Extension"
+)
+
+// AccountStatus is what the operator observed of an account's PBX user and client.
+type AccountStatus struct {
+	// conditions holds Ready: True when the credentials work and the PBX answered.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// realm is the level of the PBX user the app acts for (the user who registered the app). Unset
+	// until the account is Ready.
+	// +optional
+	Realm Realm `json:"realm,omitempty"`
+
+	// realmID is the PBX id of that user's client, extension group or extension.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	RealmID int64 `json:"realmID,omitempty"`
+
+	// clientPrefix is the prefix the PBX puts before extension numbers (the 0003 of 0003*101). Unset
+	// when the user cannot read its client.
+	// +optional
+	// +kubebuilder:validation:MaxLength=32
+	ClientPrefix string `json:"clientPrefix,omitempty"`
+
+	// extensionNameLength is the number of digits every extension number of the client has. Unset
+	// when the user cannot read its client.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=32
+	ExtensionNameLength int32 `json:"extensionNameLength,omitempty"`
+
+	// observedGeneration is the metadata.generation that the last error-free reconcile acted on.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+}
+
+// AccountSpec is the desired connection of an Account.
+type AccountSpec struct {
+	ConnectionSpec `json:",inline"`
+
+	// credentialsSecretRef names a Secret in the Account's namespace holding the PBX OAuth2 app's
+	// credentials under the keys clientID and clientSecret. The app must be of type trusted (client
+	// credentials). A change of the Secret takes effect without a restart.
+	// +required
+	CredentialsSecretRef LocalSecretReference `json:"credentialsSecretRef"`
+}
+
+// Account is a connection to one PBX client, usable by managed resources in its own namespace.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:categories=pbx,shortName=pbxaccount
+// +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.spec.url`
+// +kubebuilder:printcolumn:name="Realm",type=string,JSONPath=`.status.realm`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Realm ID",type=integer,JSONPath=`.status.realmID`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Account struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitzero"`
+
+	// spec is the connection to the PBX.
+	// +required
+	Spec AccountSpec `json:"spec"`
+
+	// status is what the operator observed of the PBX user and client.
+	// +optional
+	Status AccountStatus `json:"status,omitzero"`
+}
+
+// AccountList is a list of Accounts.
+//
+// +kubebuilder:object:root=true
+type AccountList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitzero"`
+	Items           []Account `json:"items"`
+}
+
+// ClusterAccountSpec is the desired connection of a ClusterAccount.
+type ClusterAccountSpec struct {
+	ConnectionSpec `json:",inline"`
+
+	// credentialsSecretRef names the Secret, and its namespace, holding the PBX OAuth2 app's
+	// credentials under the keys clientID and clientSecret. The app must be of type trusted (client
+	// credentials). A change of the Secret takes effect without a restart.
+	// +required
+	CredentialsSecretRef SecretReference `json:"credentialsSecretRef"`
+}
+
+// ClusterAccount is a connection to one PBX client, usable by managed resources in every namespace.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,categories=pbx,shortName=pbxclusteraccount
+// +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.spec.url`
+// +kubebuilder:printcolumn:name="Realm",type=string,JSONPath=`.status.realm`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Realm ID",type=integer,JSONPath=`.status.realmID`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type ClusterAccount struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitzero"`
+
+	// spec is the connection to the PBX.
+	// +required
+	Spec ClusterAccountSpec `json:"spec"`
+
+	// status is what the operator observed of the PBX user and client.
+	// +optional
+	Status AccountStatus `json:"status,omitzero"`
+}
+
+// ClusterAccountList is a list of ClusterAccounts.
+//
+// +kubebuilder:object:root=true
+type ClusterAccountList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitzero"`
+	Items           []ClusterAccount `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Account{}, &AccountList{}, &ClusterAccount{}, &ClusterAccountList{})
+}

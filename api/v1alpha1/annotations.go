@@ -1,0 +1,31 @@
+package v1alpha1
+
+// Finalizer is the finalizer the operator puts on a managed resource before its first write to the
+// PBX, so that deleting the resource deletes (or, with deletionPolicy Orphan, releases) the PBX object.
+const Finalizer = "pbx.cloudpbx.dev/finalizer"
+
+// Annotations that users and the operator set on managed resources.
+const (
+	// AnnotationPaused, set to "true", stops every write to the PBX for the resource. Its Synced
+	// condition turns False with reason Paused. Deleting a paused resource still works.
+	AnnotationPaused = "pbx.cloudpbx.dev/paused"
+
+	// AnnotationReconcileRequestedAt asks for a reconcile now: any new value (a timestamp, by
+	// convention) triggers one pass, which also re-reads the object from the PBX.
+	AnnotationReconcileRequestedAt = "pbx.cloudpbx.dev/reconcile-requested-at"
+
+	// AnnotationExternalID holds the PBX id of the object the resource manages. The operator writes it
+	// next to status.id, because metadata survives backup and restore and status does not. A user may
+	// set it on a new resource to import one specific existing PBX object.
+	AnnotationExternalID = "pbx.cloudpbx.dev/external-id"
+
+	// AnnotationCreatePending is written by the operator just before it asks the PBX to create an
+	// object, and removed once the id is recorded. If the create response is lost, the next pass finds
+	// the object by its natural key, sees this mark, and adopts the object instead of creating another.
+	AnnotationCreatePending = "pbx.cloudpbx.dev/create-pending"
+
+	// AnnotationAdopt, set to "true", lets the operator take over an existing PBX object that has the
+	// resource's natural key (an extension with the same number, a group with the same name). Without
+	// it such a match is reported as AlreadyExists and left alone.
+	AnnotationAdopt = "pbx.cloudpbx.dev/adopt"
+)

@@ -1,0 +1,158 @@
+package v1alpha1
+
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// ExtensionType is what an extension does. It decides which settings the extension has.
+// +kubebuilder:validation:Enum=Phone;Queue;IVR;Fax
+type ExtensionType string
+
+// Extension types.
+const (
+	// ExtensionTypePhone is a SIP phone line.
+	ExtensionTypePhone ExtensionType = "Phone"
+	// ExtensionTypeQueue is a call queue.
+	ExtensionTypeQueue ExtensionType = "Queue"
+	// ExtensionTypeIVR is an interactive voice menu.
+	ExtensionTypeIVR ExtensionType = "IVR"
+	// ExtensionTypeFax is a fax receiver.
+	ExtensionTypeFax ExtensionType = "Fax"
+)
+
+// ExtensionState says whether an extension takes and makes calls.
+// +kubebuilder:validation:Enum=Active;Blocked
+type ExtensionState string
+
+// Extension states.
+const (
+	// ExtensionStateActive is a working extension.
+	ExtensionStateActive ExtensionState = "Active"
+	// ExtensionStateBlocked is an extension that neither takes nor makes calls.
+	ExtensionStateBlocked ExtensionState = "Blocked"
+)
+
+// GroupReference names an ExtensionGroup in the referring Extension's namespace.
+type GroupReference struct {
+	// name is the name of the ExtensionGroup.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+}
+
+// ExtensionSpec is the desired state of a PBX extension (an internal number).
+//
+// +kubebuilder:validation:XValidation:rule="!(has(self.groupRef) && has(self.groupID))",message="groupRef and groupID are mutually exclusive: set one of them, or neither"
+type ExtensionSpec struct {
+	ManagedSpec `json:",inline"`
+
+	// name is the extension's short number within its client, digits only (101; the PBX reports it
+	// as prefix*101). It must have as many digits as the client's extension numbers (see the account's
+	// status.extensionNameLength). It cannot be changed: the PBX cannot renumber an extension.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=16
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]+$')",message="name must be the extension's short number, digits only (for example 101)"
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="name is immutable: the PBX cannot renumber an extension; create a new Extension for the new number"
+	Name string `json:"name"`
+
+	// type is what the extension does: Phone, Queue, IVR or Fax. It cannot be changed.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="type is immutable: create a new Extension for another type"
+	Type ExtensionType `json:"type"`
+
+	// state is Active (the default) or Blocked. The PBX itself makes new extensions blocked; the
+	// operator always sends the state, so an Extension without one is active.
+	// +optional
+	// +kubebuilder:default=Active
+	State ExtensionState `json:"state,omitempty"`
+
+	// label is the display name shown on the called phone for outgoing calls. Unset clears it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=255
+	Label string `json:"label,omitempty"`
+
+	// callerIDName is the caller ID name of outgoing calls. Unset clears it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=255
+	CallerIDName string `json:"callerIDName,omitempty"`
+
+	// extraParams is free-form text the PBX stores with the extension (extra_params). Unset clears
+	// it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=4096
+	ExtraParams string `json:"extraParams,omitempty"`
+
+	// groupRef puts the extension in an ExtensionGroup of this namespace. The extension waits, with
+	// reason DependencyNotReady, until the group is Ready. Unset (with groupID unset too) takes the
+	// extension out of any group.
+	// +optional
+	GroupRef *GroupReference `json:"groupRef,omitempty"`
+
+	// groupID puts the extension in the PBX extension group with this id, for groups not managed by
+	// an ExtensionGroup. Unset (with groupRef unset too) takes the extension out of any group.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	GroupID int64 `json:"groupID,omitempty"`
+
+	// dialRuleID is the PBX id of the outgoing-call rule list applied to the extension. Unset clears
+	// it, so only the client's rules apply.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	DialRuleID int64 `json:"dialRuleID,omitempty"`
+}
+
+// ExtensionStatus is the observed state of a PBX extension.
+type ExtensionStatus struct {
+	ManagedStatus `json:",inline"`
+
+	// fullName is the extension's name as the PBX reports it, prefix*number (0003*101).
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	FullName string `json:"fullName,omitempty"`
+
+	// domain is the SIP domain of the extension.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Domain string `json:"domain,omitempty"`
+}
+
+// Extension is a PBX extension (an internal number): a phone line, a queue, a voice menu or a fax.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:categories=pbx,shortName=ext
+// +kubebuilder:printcolumn:name="Number",type=string,JSONPath=`.spec.name`
+// +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.type`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Synced",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].reason`
+// +kubebuilder:printcolumn:name="ID",type=integer,JSONPath=`.status.id`,priority=1
+// +kubebuilder:printcolumn:name="Full Name",type=string,JSONPath=`.status.fullName`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Extension struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitzero"`
+
+	// spec is the desired state of the extension.
+	// +required
+	Spec ExtensionSpec `json:"spec"`
+
+	// status is the observed state of the extension.
+	// +optional
+	Status ExtensionStatus `json:"status,omitzero"`
+}
+
+// ExtensionList is a list of Extensions.
+//
+// +kubebuilder:object:root=true
+type ExtensionList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitzero"`
+	Items           []Extension `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Extension{}, &ExtensionList{})
+}

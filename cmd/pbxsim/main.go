@@ -1,0 +1,113 @@
+// Command pbxsim serves a simulated cloud PBX API (package internal/pbxsim) for local development,
+// the demo and end-to-end tests. With no flags it listens on 127.0.0.1:8090 and serves the demo
+// tenant, whose credentials it prints at start-up.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/cloudpbx/pbx-operator/internal/pbxsim"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "pbxsim:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	fs := flag.NewFlagSet("pbxsim", flag.ExitOnError)
+	listen := fs.String("listen", "127.0.0.1:8090", "address to listen on")
+	configPath := fs.String("config", "", "JSON file with the tenants, users, apps, DIDs, limits and token lifetime (default: the demo tenant)")
+	statePath := fs.String("state", "", "file that keeps the world across restarts, written atomically after every change (default: memory only)")
+	latency := fs.Duration("latency", 0, "latency added to every request, such as 20ms")
+	jitter := fs.Duration("jitter", 0, "random latency of up to this much added on top of --latency")
+	strict := fs.Bool("strict-slashes", false, "answer a URL with the wrong trailing slash with 404 (collections end with /, single objects do not)")
+	admin := fs.Bool("admin", false, "serve the test and chaos controls (faults, counters, snapshot, token invalidation) under "+pbxsim.AdminPrefix+"/")
+	seed := fs.Uint64("seed", 1, "seed for tokens, jitter and fault probabilities")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `pbxsim serves a simulated cloud PBX REST API (/api/ver1.0/) with OAuth2 client credentials.
+
+Usage: pbxsim [flags]
+
+With no flags it listens on 127.0.0.1:8090 and serves the demo tenant: client %d with prefix %s and
+three-digit extension names, the trusted app %s and the password_credentials app %s
+(secret %s for both), the client admin %s (password %s), and five DIDs.
+
+Flags:
+`, pbxsim.DemoClientID, pbxsim.DemoPrefix, pbxsim.DemoTrustedAppID, pbxsim.DemoPasswordAppID,
+			pbxsim.DemoAppSecret, pbxsim.DemoAdminLogin, pbxsim.DemoAdminPassword)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		return err
+	}
+
+	cfg := pbxsim.DemoConfig()
+	if *configPath != "" {
+		var err error
+		if cfg, err = pbxsim.LoadConfig(*configPath); err != nil {
+			return err
+		}
+	}
+	opts := []pbxsim.Option{pbxsim.WithSeed(*seed), pbxsim.WithLatency(pbxsim.Latency{Fixed: *latency, Jitter: *jitter})}
+	if *strict {
+		opts = append(opts, pbxsim.WithStrictSlashes())
+	}
+	if *admin {
+		opts = append(opts, pbxsim.WithAdmin())
+	}
+	if *statePath != "" {
+		opts = append(opts, pbxsim.WithStateFile(*statePath))
+	}
+	sim, err := pbxsim.New(cfg, opts...)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", *listen, err)
+	}
+	base := "http://" + ln.Addr().String() + "/"
+	fmt.Printf("pbxsim serving %sapi/ver1.0/ (token endpoint %soauth/token)\n", base, base)
+	if *configPath == "" {
+		fmt.Printf("demo tenant: client %d, prefix %s, three-digit extension names\n", pbxsim.DemoClientID, pbxsim.DemoPrefix)
+		fmt.Printf("trusted app: client_id=%s client_secret=%s\n", pbxsim.DemoTrustedAppID, pbxsim.DemoAppSecret)
+		fmt.Printf("password app: client_id=%s client_secret=%s (user %s, password %s)\n",
+			pbxsim.DemoPasswordAppID, pbxsim.DemoAppSecret, pbxsim.DemoAdminLogin, pbxsim.DemoAdminPassword)
+	}
+	if *admin {
+		fmt.Printf("admin controls: %s%s/\n", base, pbxsim.AdminPrefix[1:])
+	}
+
+	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.SetFlags(0)
+	log.Print("pbxsim: shutting down")
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

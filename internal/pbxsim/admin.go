@@ -1,0 +1,86 @@
+package pbxsim
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// serveAdmin serves the test and chaos controls under AdminPrefix (with WithAdmin):
+//
+//	GET    /_pbxsim/snapshot                  the world (Snapshot)
+//	GET    /_pbxsim/requests                  the request counters ([]RequestCount)
+//	DELETE /_pbxsim/requests                  resets them
+//	GET    /_pbxsim/faults                    the installed faults
+//	POST   /_pbxsim/faults                    installs a Fault; answers it with its id
+//	DELETE /_pbxsim/faults                    removes every fault
+//	DELETE /_pbxsim/faults/{id}               removes one fault
+//	PUT    /_pbxsim/latency                   sets the latency of every request ({"fixed":"20ms","jitter":"5ms"})
+//	POST   /_pbxsim/tokens/invalidate         revokes every token
+//	PUT    /_pbxsim/clients/{id}/rate-limit   sets a client's hourly budget ({"per_hour": 100})
+//	POST   /_pbxsim/rate-limits/reset         starts a new hourly window for every client
+func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	path := strings.TrimPrefix(r.URL.Path, AdminPrefix)
+	fail := func(status int, msg string) { writeJSON(w, r, status, apiError{Message: msg}) }
+	decode := func(v any) bool {
+		if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+			fail(http.StatusBadRequest, "Bad Request: "+err.Error())
+			return false
+		}
+		return true
+	}
+	switch {
+	case path == "/snapshot" && r.Method == http.MethodGet:
+		writeJSON(w, r, http.StatusOK, s.Snapshot())
+	case path == "/requests" && r.Method == http.MethodGet:
+		writeJSON(w, r, http.StatusOK, s.Requests())
+	case path == "/requests" && r.Method == http.MethodDelete:
+		s.ResetRequests()
+		writeJSON(w, r, http.StatusNoContent, nil)
+	case path == "/faults" && r.Method == http.MethodGet:
+		writeJSON(w, r, http.StatusOK, s.Faults())
+	case path == "/faults" && r.Method == http.MethodPost:
+		var f Fault
+		if decode(&f) {
+			f.ID = s.AddFault(f)
+			writeJSON(w, r, http.StatusCreated, f)
+		}
+	case path == "/faults" && r.Method == http.MethodDelete:
+		s.ClearFaults()
+		writeJSON(w, r, http.StatusNoContent, nil)
+	case strings.HasPrefix(path, "/faults/") && r.Method == http.MethodDelete:
+		if !s.RemoveFault(strings.TrimPrefix(path, "/faults/")) {
+			fail(http.StatusNotFound, "Record not found")
+			return
+		}
+		writeJSON(w, r, http.StatusNoContent, nil)
+	case path == "/latency" && r.Method == http.MethodPut:
+		var l Latency
+		if decode(&l) {
+			s.SetLatency(l)
+			writeJSON(w, r, http.StatusOK, l)
+		}
+	case path == "/tokens/invalidate" && r.Method == http.MethodPost:
+		s.InvalidateTokens()
+		writeJSON(w, r, http.StatusNoContent, nil)
+	case strings.HasPrefix(path, "/clients/") && strings.HasSuffix(path, "/rate-limit") && r.Method == http.MethodPut:
+		id, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(path, "/clients/"), "/rate-limit"), 10, 64)
+		var body struct {
+			PerHour int `json:"per_hour"`
+		}
+		if err != nil {
+			fail(http.StatusNotFound, "Record not found")
+			return
+		}
+		if decode(&body) {
+			s.SetRateLimit(id, body.PerHour)
+			writeJSON(w, r, http.StatusOK, body)
+		}
+	case path == "/rate-limits/reset" && r.Method == http.MethodPost:
+		s.ResetRateLimits()
+		writeJSON(w, r, http.StatusNoContent, nil)
+	default:
+		fail(http.StatusNotFound, "Not found")
+	}
+}

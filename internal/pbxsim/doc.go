@@ -1,0 +1,75 @@
+// Package pbxsim is a stateful simulator of the cloud PBX REST API (/api/ver1.0/), faithful to the
+// project's reference, UPSTREAM-API.md. It is an http.Handler built on the standard library only,
+// with wire types of its own: it never imports the operator's client (internal/pbx), so a JSON tag
+// the client gets wrong fails against it.
+//
+// # Quick start
+//
+//	sim, err := pbxsim.New(pbxsim.DemoConfig(), pbxsim.WithStrictSlashes())
+//	if err != nil { ... }
+//	srv := httptest.NewServer(sim)
+//	defer srv.Close()
+//	// POST srv.URL+"/oauth/token" with grant_type=client_credentials, client_id=demo-trusted and
+//	// client_secret=demo-secret, then call srv.URL+"/api/ver1.0/client/@me/extension/" with the
+//	// bearer token.
+//
+// cmd/pbxsim serves the same handler on 127.0.0.1:8090 with the demo tenant of DemoConfig.
+//
+// # What it implements
+//
+//   - POST /oauth/token: client_credentials for trusted apps (the token acts for the user who
+//     registered the app), password for password_credentials apps; expires_in is configurable and
+//     InvalidateTokens revokes every token early. A missing, unknown or expired bearer is a 401
+//     with {"message": "Unauthorized"}.
+//   - GET /user/ (who am I), GET /timezone/ (no realm); realms client, extension_group and
+//     extension, with numeric ids, @me (only in the realm of the user's own type) and, in the
+//     extension realm, @<full name> and @<short name>. A higher-level user may use lower realms
+//     inside its own client; nobody reaches another client (403 access_denied; 404
+//     client_not_found for a client that does not exist). read_only users get 403
+//     user_access_type_deny on writes, Call API apps 403 app_access_type_deny, blocked users and
+//     clients 403 user_blocked.
+//   - Resources: client info (/client/{id}/client/), limits (/limit/), extension groups and
+//     extensions (CRUD), the phone singleton of phone extensions, event subscriptions (CRUD and the
+//     documented DELETE of the whole collection), DIDs (list, get, PUT of the assignment fields),
+//     and users of the three levels under /client/{id}/user/{level}/.
+//   - The core rules: lists are JSON arrays ([] when nothing matches), filtered by query
+//     parameters on every field (also as name[]=a&name[]=b) and paged by page and per_page;
+//     POST answers 201 with the object, GET and PUT 200 with the object, DELETE 204 with no body;
+//     PUT changes only the fields given and null clears a nullable field; a missing object is a
+//     404; bad parameters are a 400 whose message names the field; a body that is not JSON is a
+//     400 "Bad Request". Collections and singletons end with "/", single objects do not; both
+//     forms are served unless WithStrictSlashes, which answers the wrong form with 404.
+//   - Rate limits: an hourly request budget per client, X-RateLimit-Limit, -Remaining and -Reset
+//     on every authenticated answer, and 429 with status rate_limit_exceeded once it is spent,
+//     until the window resets.
+//   - gzip answers for clients that send Accept-Encoding: gzip.
+//
+// # Tests and chaos
+//
+// Faults (AddFault) match requests by method and path (literal or template, with a trailing *)
+// and add latency, answer a status code (429 answers like the rate limit), or serve the request
+// and then cut the connection (DropAfterCommit: the change is made, the answer is lost). They may
+// apply with a probability and a given number of times. Snapshot returns the whole world and
+// Requests the request counters by method, path template and status, so tests assert state and
+// count calls. WithAdmin serves the same controls over HTTP under /_pbxsim/ (see serveAdmin).
+// WithStateFile keeps the world in a file across restarts, written atomically after every
+// change.
+//
+// # Assumptions
+//
+// Where the public sources leave behaviour open, the simulator takes DESIGN.md section 6's choice
+// and marks it in the code with ASSUMPTION:
+//
+//   - a duplicate extension name in a client, a name of the wrong length or with another
+//     client's prefix, an unknown type and an unknown extension_group_id are 400s naming the field;
+//   - a PUT that tries to change name or type is a 400;
+//   - deleting a group clears extension_group_id on its members; deleting an extension deletes its
+//     event subscriptions, phone settings and users, and unassigns its DIDs;
+//   - lists take page (1-based) and per_page (default 50, at most 500); an unknown filter is a 400;
+//   - group names are not unique; a POST without status makes a blocked extension, without type a
+//     phone;
+//   - fields the PBX does not know are ignored in bodies; string fields also take numbers;
+//   - the phone password is write-only; /limit/ and /timezone/ have shapes of the simulator's own
+//     choosing, since the PBX does not document them;
+//   - a Call API app may subscribe to events and read, but not change the configuration.
+package pbxsim

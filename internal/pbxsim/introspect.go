@@ -1,0 +1,91 @@
+package pbxsim
+
+import (
+	"cmp"
+	"slices"
+)
+
+// RequestKey identifies a request counter: the method, the path template ({realm_id} and {id} in
+// place of ids, see Fault.Path) and the answer's status code.
+type RequestKey struct {
+	Method string `json:"method"`
+	Path   string `json:"path"`
+	Status int    `json:"status"`
+}
+
+// RequestCount is one request counter.
+type RequestCount struct {
+	RequestKey
+	Count int `json:"count"`
+}
+
+// Requests returns the request counters, sorted by path, method and status. Requests to the
+// admin controls are not counted.
+func (s *Server) Requests() []RequestCount {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]RequestCount, 0, len(s.counts))
+	for k, n := range s.counts {
+		out = append(out, RequestCount{RequestKey: k, Count: n})
+	}
+	slices.SortFunc(out, func(a, b RequestCount) int {
+		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Method, b.Method), cmp.Compare(a.Status, b.Status))
+	})
+	return out
+}
+
+// RequestTotal sums the counters that match a method and a path template; empty strings match
+// everything. RequestTotal("", "") is the number of requests served.
+func (s *Server) RequestTotal(method, path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k, c := range s.counts {
+		if (method == "" || k.Method == method) && (path == "" || k.Path == path) {
+			n += c
+		}
+	}
+	return n
+}
+
+// ResetRequests sets every request counter to zero.
+func (s *Server) ResetRequests() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.counts)
+}
+
+// Snapshot is the whole simulated world: every object of every resource as the simulator stores
+// it (user passwords left out; events carry the extension_id they belong to), in id order.
+type Snapshot struct {
+	Clients         []map[string]any `json:"clients"`
+	Users           []map[string]any `json:"users"`
+	ExtensionGroups []map[string]any `json:"extension_groups"`
+	Extensions      []map[string]any `json:"extensions"`
+	Phones          []map[string]any `json:"phones"`
+	Events          []map[string]any `json:"events"`
+	DIDs            []map[string]any `json:"dids"`
+}
+
+// Snapshot returns a copy of the world.
+func (s *Server) Snapshot() Snapshot {
+	s.mu.Lock()
+	st := s.w.state(false)
+	s.mu.Unlock()
+	conv := func(col string) []map[string]any {
+		out := make([]map[string]any, 0, len(st.Collections[col]))
+		for _, o := range st.Collections[col] {
+			out = append(out, o)
+		}
+		return out
+	}
+	return Snapshot{
+		Clients:         conv(colClient),
+		Users:           conv(colUser),
+		ExtensionGroups: conv(colGroup),
+		Extensions:      conv(colExtension),
+		Phones:          conv(colPhone),
+		Events:          conv(colEvent),
+		DIDs:            conv(colDID),
+	}
+}

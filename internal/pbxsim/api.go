@@ -302,7 +302,7 @@ func (s *Server) handleLimit(req *request) (result, *httpError) {
 	return ok(limitView{
 		ClientID:            c,
 		ExtensionLimit:      l.Extensions,
-		ExtensionCount:      s.count(colExtension, c),
+		ExtensionCount:      len(s.w.extNames[c]),
 		ExtensionGroupLimit: l.ExtensionGroups,
 		ExtensionGroupCount: s.count(colGroup, c),
 		EventLimit:          l.Events,
@@ -493,13 +493,14 @@ func (s *Server) createExtension(req *request) (result, *httpError) {
 	if err := s.checkGroup(client, o); err != nil {
 		return result{}, asHTTP(err)
 	}
-	if s.count(colExtension, client) >= s.limits(client).Extensions {
+	if len(s.w.extNames[client]) >= s.limits(client).Extensions {
 		return result{}, asHTTP(badRequestf("name: the client's limit of extensions is reached"))
 	}
 	c, _ := s.w.cols[colClient].get(client)
 	o["id"], o["name"], o["client_id"] = s.w.newID(colExtension), full, client
 	o["domain"], o["create_date"] = c.str("domain"), s.now8601()
 	s.w.cols[colExtension].put(o.int("id"), o)
+	s.w.indexExtension(o)
 	if o.str("type") == "phone" {
 		// The phone singleton comes into being with its phone extension.
 		ph := phoneSchema.defaults()
@@ -529,6 +530,9 @@ func (s *Server) deleteExtension(id int64) {
 		return true
 	})
 	s.w.cols[colPhone].remove(id)
+	if o, found := s.w.cols[colExtension].get(id); found {
+		delete(s.w.extNames[o.int("client_id")], o.str("name"))
+	}
 	s.w.cols[colExtension].remove(id)
 }
 

@@ -207,13 +207,9 @@ func (s *Server) extensionByRef(p principal, ref string) (object, bool) {
 }
 
 func (s *Server) extensionByName(client int64, full string) (object, bool) {
-	var found object
-	s.w.cols[colExtension].each(func(o object) bool {
-		if o.int("client_id") == client && o.str("name") == full {
-			found = o
-			return false
-		}
-		return true
-	})
-	return found, found != nil
+	id, found := s.w.extNames[client][full]
+	if !found {
+		return nil, false
+	}
+	return s.w.cols[colExtension].get(id)
 }

@@ -177,19 +177,29 @@ func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	var out io.Writer = w
-	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+	// Small answers are not worth compressing; the PBX asks clients to accept gzip to save traffic
+	// on the large ones (lists).
+	if len(data) >= gzipMinSize && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
 		w.Header().Set("Content-Encoding", "gzip")
 		w.Header().Add("Vary", "Accept-Encoding")
-		gz := gzip.NewWriter(w)
-		defer gz.Close() //nolint:errcheck // nothing to do for a client that went away
-		out = gz
-	} else {
-		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		w.WriteHeader(status)
+		gz := gzipWriters.Get().(*gzip.Writer)
+		gz.Reset(w)
+		gz.Write(data) //nolint:errcheck,gosec // nothing to do for a client that went away
+		gz.Close()     //nolint:errcheck,gosec // as above
+		gzipWriters.Put(gz)
+		return
 	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 	w.WriteHeader(status)
-	out.Write(data) //nolint:errcheck,gosec // nothing to do for a client that went away
+	w.Write(data) //nolint:errcheck,gosec // nothing to do for a client that went away
 }
+
+// gzipMinSize is the smallest answer sent compressed.
+const gzipMinSize = 1024
+
+// gzipWriters reuses compressors, which are large to allocate.
+var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(io.Discard) }}
 
 // recorder remembers the status code of an answer, for the request counters.
 type recorder struct {

@@ -63,6 +63,15 @@ func (c *collection) each(fn func(object) bool) {
 	}
 }
 
+// indexExtension adds a new extension to the name index.
+func (w *world) indexExtension(o object) {
+	c := o.int("client_id")
+	if w.extNames[c] == nil {
+		w.extNames[c] = map[string]int64{}
+	}
+	w.extNames[c][o.str("name")] = o.int("id")
+}
+
 // keyField is the field that identifies objects of a collection: the phone singleton has no id of
 // its own and is keyed by its extension.
 func keyField(col string) string {
@@ -86,10 +95,16 @@ type world struct {
 	cols    map[string]*collection
 	tenants map[int64]*tenant
 	nextID  map[string]int64
+	// extNames indexes extensions by client and full name (names are unique per client and never
+	// change), so creates and @name lookups stay fast with many extensions.
+	extNames map[int64]map[string]int64
 }
 
 func newWorld() *world {
-	w := &world{cols: map[string]*collection{}, tenants: map[int64]*tenant{}, nextID: map[string]int64{}}
+	w := &world{
+		cols: map[string]*collection{}, tenants: map[int64]*tenant{}, nextID: map[string]int64{},
+		extNames: map[int64]map[string]int64{},
+	}
 	for _, c := range collections {
 		w.cols[c] = newCollection()
 	}
@@ -204,6 +219,9 @@ func loadWorld(data []byte) (*world, error) {
 				o[f.name] = v
 			}
 			w.cols[name].put(o.int(keyField(name)), o)
+			if name == colExtension {
+				w.indexExtension(o)
+			}
 		}
 	}
 	return w, nil

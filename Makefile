@@ -83,6 +83,15 @@ build: ## Build the manager binary into bin/manager.
 run: ## Run the manager on this machine against the cluster of the current kubeconfig.
 	$(GO) run ./cmd --leader-elect=false
 
+.PHONY: build-sim
+build-sim: ## Build the PBX simulator into bin/pbxsim.
+	CGO_ENABLED=0 $(GO) build $(GO_BUILD_FLAGS) -ldflags "$(LDFLAGS)" -o bin/pbxsim ./cmd/pbxsim
+
+SIM_FLAGS ?= --admin
+.PHONY: run-sim
+run-sim: ## Run the PBX simulator on 127.0.0.1:8090 with the demo tenant (flags in SIM_FLAGS).
+	$(GO) run ./cmd/pbxsim $(SIM_FLAGS)
+
 # If you wish to build the manager image targeting other platforms you can use the --platform flag.
 # (i.e. docker build --platform linux/arm64). However, you must enable docker buildKit for it.
 # More info: https://docs.docker.com/develop/develop-images/build_enhancements/

@@ -17,7 +17,8 @@ const (
 	// wait for Synced=True with observedGeneration equal to metadata.generation.
 	//
 	// Reasons: UpToDate (True); Creating, Updating, DependencyNotReady, InvalidSpec, AlreadyExists,
-	// Conflict, Unauthorized, Forbidden, RateLimited, APIUnavailable, ReconcileError, Paused (False).
+	// Conflict, Unauthorized, Forbidden, RateLimited, APIUnavailable, ReconcileError, Paused,
+	// Drifted and Unavailable (False).
 	ConditionSynced = "Synced"
 )
 
@@ -58,6 +59,9 @@ const (
 	ReasonAPIUnavailable = "APIUnavailable"
 	// ReasonReconcileError: an error the operator could not classify.
 	ReasonReconcileError = "ReconcileError"
+	// ReasonDrifted: with managementPolicy ObserveOnly, the PBX object differs from the spec; the
+	// operator reports it and changes nothing.
+	ReasonDrifted = "Drifted"
 	// ReasonPaused: the paused annotation stops every write to the PBX.
 	ReasonPaused = "Paused"
 	// ReasonInUse: an account that is being deleted is still referenced by managed resources; its

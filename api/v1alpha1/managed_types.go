@@ -94,3 +94,15 @@ type ManagedStatus struct {
 	// +kubebuilder:validation:Minimum=0
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 }
+
+// GetManagedSpec returns the shared spec block of an ExtensionGroup, for the sync engine.
+func (g *ExtensionGroup) GetManagedSpec() *ManagedSpec { return &g.Spec.ManagedSpec }
+
+// GetManagedStatus returns the shared status block of an ExtensionGroup, for the sync engine.
+func (g *ExtensionGroup) GetManagedStatus() *ManagedStatus { return &g.Status.ManagedStatus }
+
+// GetManagedSpec returns the shared spec block of an Extension, for the sync engine.
+func (e *Extension) GetManagedSpec() *ManagedSpec { return &e.Spec.ManagedSpec }
+
+// GetManagedStatus returns the shared status block of an Extension, for the sync engine.
+func (e *Extension) GetManagedStatus() *ManagedStatus { return &e.Status.ManagedStatus }

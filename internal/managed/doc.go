@@ -1,0 +1,35 @@
+// Package managed is the sync engine: one generic reconciler that owns the whole lifecycle of a
+// custom resource standing for one PBX object, so that per-kind code only translates.
+//
+// A kind supplies a Connector, which resolves the resource's account and references and returns an
+// Adapter with four verbs against the PBX: Observe, Create, Update and Delete. The Reconciler runs
+// one pass in named steps:
+//
+//  1. the single status write is deferred: it happens once at the end of the pass, only if the
+//     status changed, and moves status.observedGeneration only after a pass without error;
+//  2. a resource being deleted runs its deletionPolicy (Delete deletes the PBX object, treating
+//     "already gone" as success; Orphan just releases it) and loses its finalizer;
+//  3. a resource with the paused annotation gets Synced=False (Paused) and nothing more;
+//  4. the finalizer is added before any write to the PBX;
+//  5. Connect resolves the account and references (DependencyNotReady while they are not Ready);
+//  6. the claim check makes sure no other resource holds the same PBX object (Conflict);
+//  7. Observe finds the PBX object by id or natural key;
+//  8. then Create, Update, or nothing; ObserveOnly never writes and reports Drifted instead;
+//  9. conditions, events and the next pass follow from the outcome and the error class.
+//
+// # Identity
+//
+// The PBX id is kept in status.id and in the external-id annotation, written at once after a
+// create. Before every create the engine sets the create-pending annotation, so that a lost create
+// answer (a timeout, a crash, a restart) heals itself: the next pass finds the object by its
+// natural key, sees the mark and adopts it. A natural-key match without the mark is somebody
+// else's object (AlreadyExists) until the adopt annotation opts in.
+//
+// # Errors
+//
+// The engine classifies every error once (STYLE.md section 5): the PBX client's errors through
+// small interfaces (HTTPStatus, PBXMessage, RetryTime), transport failures as APIUnavailable with
+// exponential backoff, and the classes only adapters know through DependencyNotReady, InvalidSpec
+// and Conflict. Invalid specs are terminal errors that wait for a change of the spec; rate limits
+// wait for the reset; nothing hot-loops against the PBX. Adapters never build a ctrl.Result.
+package managed

@@ -1,0 +1,426 @@
+package managed_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/managed"
+)
+
+var now = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+// apiErr stands for the PBX client's error: it has the three methods the engine classifies by.
+type apiErr struct {
+	status int
+	msg    string
+	retry  time.Time
+}
+
+func (e *apiErr) Error() string        { return "pbx: " + e.msg }
+func (e *apiErr) HTTPStatus() int      { return e.status }
+func (e *apiErr) PBXMessage() string   { return e.msg }
+func (e *apiErr) RetryTime() time.Time { return e.retry }
+
+func ext(mods ...func(*v1alpha1.Extension)) *v1alpha1.Extension {
+	e := &v1alpha1.Extension{
+		ObjectMeta: metav1.ObjectMeta{Name: "alice", Namespace: "default", Generation: 3, Finalizers: []string{v1alpha1.Finalizer}},
+		Spec: v1alpha1.ExtensionSpec{
+			ManagedSpec: v1alpha1.ManagedSpec{
+				AccountRef:       v1alpha1.AccountReference{Kind: v1alpha1.AccountKindAccount, Name: "demo"},
+				DeletionPolicy:   v1alpha1.DeletionPolicyDelete,
+				ManagementPolicy: v1alpha1.ManagementPolicyManage,
+			},
+			Name: "101", Type: v1alpha1.ExtensionTypePhone, State: v1alpha1.ExtensionStateActive,
+		},
+	}
+	for _, m := range mods {
+		m(e)
+	}
+	return e
+}
+
+func withID(id int64) func(*v1alpha1.Extension) {
+	return func(e *v1alpha1.Extension) {
+		e.Status.ID = id
+		annotate(v1alpha1.AnnotationExternalID, "42")(e)
+	}
+}
+
+func annotate(k, v string) func(*v1alpha1.Extension) {
+	return func(e *v1alpha1.Extension) {
+		if e.Annotations == nil {
+			e.Annotations = map[string]string{}
+		}
+		e.Annotations[k] = v
+	}
+}
+
+func deleting(e *v1alpha1.Extension) {
+	t := metav1.NewTime(now)
+	e.DeletionTimestamp = &t
+}
+
+// calls counts the adapter verbs a pass used.
+type calls struct{ connect, observe, create, update, delete int }
+
+func TestReconcile(t *testing.T) {
+	exists := func(id int64, upToDate bool) func(context.Context, *v1alpha1.Extension) (managed.Observation, error) {
+		return func(context.Context, *v1alpha1.Extension) (managed.Observation, error) {
+			return managed.Observation{Exists: true, UpToDate: upToDate, ExternalID: id, Diff: "label"}, nil
+		}
+	}
+	type args struct {
+		obj        *v1alpha1.Extension
+		adapter    managed.AdapterFns[*v1alpha1.Extension]
+		connectErr error
+	}
+	type want struct {
+		result      ctrl.Result
+		terminal    bool
+		err         bool
+		ready       string // reason of Ready, "" for no Ready condition
+		synced      string // reason of Synced, "" for none
+		id          int64
+		annotations map[string]string
+		calls       calls
+		gone        bool // the finalizer was removed
+		observedGen int64
+	}
+	rateReset := now.Add(17 * time.Minute)
+	cases := map[string]struct {
+		reason string
+		args   args
+		want   want
+	}{
+		"CreatesWhenAbsent": {
+			reason: "A missing PBX object is created, its id recorded at once, and confirmed later.",
+			args: args{obj: ext(), adapter: managed.AdapterFns[*v1alpha1.Extension]{
+				CreateFn: func(context.Context, *v1alpha1.Extension) (int64, error) { return 42, nil },
+			}},
+			want: want{result: ctrl.Result{RequeueAfter: 2 * time.Second}, ready: v1alpha1.ReasonCreating, synced: v1alpha1.ReasonCreating,
+				id: 42, annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 1, create: 1}, observedGen: 3},
+		},
+		"UpToDate": {
+			reason: "An object that matches is Ready and Synced, and is polled again after the interval.",
+			args:   args{obj: ext(withID(42)), adapter: managed.AdapterFns[*v1alpha1.Extension]{ObserveFn: exists(0, true)}},
+			want: want{result: ctrl.Result{RequeueAfter: 10 * time.Minute}, ready: v1alpha1.ReasonAvailable, synced: v1alpha1.ReasonUpToDate,
+				id: 42, annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 1}, observedGen: 3},
+		},
+		"UpdatesDrifted": {
+			reason: "A drifted object is updated; Ready stays True while the edit is in flight.",
+			args:   args{obj: ext(withID(42)), adapter: managed.AdapterFns[*v1alpha1.Extension]{ObserveFn: exists(0, false)}},
+			want: want{result: ctrl.Result{RequeueAfter: 2 * time.Second}, ready: v1alpha1.ReasonAvailable, synced: v1alpha1.ReasonUpdating,
+				id: 42, annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 1, update: 1}, observedGen: 3},
+		},
+		"InvalidSpecOnCreate": {
+			reason: "A 400 on create is terminal; the create-pending mark is dropped since nothing was made.",
+			args: args{obj: ext(), adapter: managed.AdapterFns[*v1alpha1.Extension]{
+				CreateFn: func(context.Context, *v1alpha1.Extension) (int64, error) {
+					return 0, &apiErr{status: http.StatusBadRequest, msg: "name: must be 3 digits"}
+				},
+			}},
+			want: want{terminal: true, ready: v1alpha1.ReasonUnavailable, synced: v1alpha1.ReasonInvalidSpec,
+				annotations: map[string]string{}, calls: calls{connect: 1, observe: 1, create: 1}},
+		},
+		"LostCreateKeepsMark": {
+			reason: "A create that timed out may have happened: the mark stays and the error backs off.",
+			args: args{obj: ext(), adapter: managed.AdapterFns[*v1alpha1.Extension]{
+				CreateFn: func(context.Context, *v1alpha1.Extension) (int64, error) { return 0, context.DeadlineExceeded },
+			}},
+			want: want{err: true, ready: v1alpha1.ReasonUnavailable, synced: v1alpha1.ReasonAPIUnavailable,
+				annotations: map[string]string{v1alpha1.AnnotationCreatePending: now.Format(time.RFC3339)}, calls: calls{connect: 1, observe: 1, create: 1}},
+		},
+		"AdoptsAfterLostCreate": {
+			reason: "The object found by natural key while the create-pending mark is set is ours.",
+			args: args{obj: ext(annotate(v1alpha1.AnnotationCreatePending, "x")),
+				adapter: managed.AdapterFns[*v1alpha1.Extension]{ObserveFn: exists(42, true)}},
+			want: want{result: ctrl.Result{RequeueAfter: 10 * time.Minute}, ready: v1alpha1.ReasonAvailable, synced: v1alpha1.ReasonUpToDate,
+				id: 42, annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 1}, observedGen: 3},
+		},
+		"NotOwnedNumberTaken": {
+			reason: "A natural-key match without mark or opt-in is somebody else's: no writes.",
+			args:   args{obj: ext(), adapter: managed.AdapterFns[*v1alpha1.Extension]{ObserveFn: exists(42, true)}},
+			want: want{terminal: true, ready: v1alpha1.ReasonAlreadyExists, synced: v1alpha1.ReasonAlreadyExists,
+				calls: calls{connect: 1, observe: 1}},
+		},
+		"AdoptOptIn": {
+			reason: "The adopt annotation takes over the existing object.",
+			args: args{obj: ext(annotate(v1alpha1.AnnotationAdopt, "true")),
+				adapter: managed.AdapterFns[*v1alpha1.Extension]{ObserveFn: exists(42, false)}},
+			want: want{result: ctrl.Result{RequeueAfter: 2 * time.Second}, ready: v1alpha1.ReasonAvailable, synced: v1alpha1.ReasonUpdating, id: 42,
+				annotations: map[string]string{v1alpha1.AnnotationExternalID: "42", v1alpha1.AnnotationAdopt: "true"}, calls: calls{connect: 1, observe: 1, update: 1}, observedGen: 3},
+		},
+		"Paused": {
+			reason: "A paused resource makes no PBX calls.",
+			args:   args{obj: ext(withID(42), annotate(v1alpha1.AnnotationPaused, "true"))},
+			want: want{synced: v1alpha1.ReasonPaused, id: 42, observedGen: 0,
+				annotations: map[string]string{v1alpha1.AnnotationExternalID: "42", v1alpha1.AnnotationPaused: "true"}},
+		},
+		"DeletePolicyDelete": {
+			reason: "Deleting deletes the PBX object and releases the resource.",
+			args:   args{obj: ext(withID(42), deleting), adapter: managed.AdapterFns[*v1alpha1.Extension]{ObserveFn: exists(0, true)}},
+			want:   want{gone: true, id: 42, calls: calls{connect: 1, observe: 1, delete: 1}},
+		},
+		"DeleteWhilePaused": {
+			reason: "Pause never blocks deletion.",
+			args: args{obj: ext(withID(42), deleting, annotate(v1alpha1.AnnotationPaused, "true")),
+				adapter: managed.AdapterFns[*v1alpha1.Extension]{ObserveFn: exists(0, true)}},
+			want: want{gone: true, id: 42, calls: calls{connect: 1, observe: 1, delete: 1}},
+		},
+		"DeleteAlreadyGone": {
+			reason: "A 404 on delete counts as gone.",
+			args: args{obj: ext(withID(42), deleting), adapter: managed.AdapterFns[*v1alpha1.Extension]{
+				ObserveFn: exists(0, true),
+				DeleteFn:  func(context.Context, *v1alpha1.Extension) error { return &apiErr{status: 404, msg: "Record not found"} },
+			}},
+			want: want{gone: true, id: 42, calls: calls{connect: 1, observe: 1, delete: 1}},
+		},
+		"DeleteFails": {
+			reason: "A failed delete keeps the finalizer and reports Deleting.",
+			args: args{obj: ext(withID(42), deleting), adapter: managed.AdapterFns[*v1alpha1.Extension]{
+				ObserveFn: exists(0, true),
+				DeleteFn:  func(context.Context, *v1alpha1.Extension) error { return &apiErr{status: 503, msg: "down"} },
+			}},
+			want: want{err: true, ready: v1alpha1.ReasonDeleting, synced: v1alpha1.ReasonAPIUnavailable, id: 42,
+				annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 1, delete: 1}},
+		},
+		"DeleteNeverCreated": {
+			reason: "A resource that never made a PBX object is released without calls.",
+			args:   args{obj: ext(deleting)},
+			want:   want{gone: true, calls: calls{connect: 1}},
+		},
+		"DeleteOrphan": {
+			reason: "Orphan releases without deleting.",
+			args: args{obj: ext(withID(42), deleting, func(e *v1alpha1.Extension) {
+				e.Spec.DeletionPolicy = v1alpha1.DeletionPolicyOrphan
+			})},
+			want: want{gone: true, id: 42},
+		},
+		"RateLimited": {
+			reason: "A 429 waits for the reset, silently.",
+			args: args{obj: ext(withID(42)), adapter: managed.AdapterFns[*v1alpha1.Extension]{
+				ObserveFn: func(context.Context, *v1alpha1.Extension) (managed.Observation, error) {
+					return managed.Observation{}, &apiErr{status: 429, msg: "Rate limit exceeded", retry: rateReset}
+				},
+			}},
+			want: want{result: ctrl.Result{RequeueAfter: 17 * time.Minute}, ready: v1alpha1.ReasonUnavailable, synced: v1alpha1.ReasonRateLimited, id: 42,
+				annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 1}},
+		},
+		"Unauthorized": {
+			reason: "A 401 waits minutes (or a Secret change).",
+			args: args{obj: ext(withID(42)), adapter: managed.AdapterFns[*v1alpha1.Extension]{
+				ObserveFn: func(context.Context, *v1alpha1.Extension) (managed.Observation, error) {
+					return managed.Observation{}, &apiErr{status: 401, msg: "Unauthorized"}
+				},
+			}},
+			want: want{result: ctrl.Result{RequeueAfter: 5 * time.Minute}, ready: v1alpha1.ReasonUnavailable, synced: v1alpha1.ReasonUnauthorized, id: 42,
+				annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 1}},
+		},
+		"DependencyNotReady": {
+			reason: "A group that is not Ready yet makes the extension wait.",
+			args:   args{obj: ext(), connectErr: managed.DependencyNotReady("ExtensionGroup sales is not Ready")},
+			want: want{result: ctrl.Result{RequeueAfter: 15 * time.Second}, ready: v1alpha1.ReasonDependencyNotReady, synced: v1alpha1.ReasonDependencyNotReady,
+				calls: calls{connect: 1}},
+		},
+		"ObserveOnlyDrifted": {
+			reason: "ObserveOnly reports the drift and never writes.",
+			args: args{obj: ext(withID(42), func(e *v1alpha1.Extension) { e.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserveOnly }),
+				adapter: managed.AdapterFns[*v1alpha1.Extension]{ObserveFn: exists(0, false)}},
+			want: want{result: ctrl.Result{RequeueAfter: 10 * time.Minute}, ready: v1alpha1.ReasonAvailable, synced: v1alpha1.ReasonDrifted, id: 42,
+				annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 1}, observedGen: 3},
+		},
+		"ObserveOnlyAbsent": {
+			reason: "ObserveOnly never creates.",
+			args: args{obj: ext(func(e *v1alpha1.Extension) { e.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserveOnly }),
+				adapter: managed.AdapterFns[*v1alpha1.Extension]{}},
+			want: want{result: ctrl.Result{RequeueAfter: 10 * time.Minute}, ready: v1alpha1.ReasonUnavailable, synced: v1alpha1.ReasonUnavailable,
+				calls: calls{connect: 1, observe: 1}, observedGen: 3},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			c, got := newClient(t, tc.args.obj)
+			var n calls
+			a := tc.args.adapter
+			wrapped := managed.AdapterFns[*v1alpha1.Extension]{
+				ObserveFn: func(ctx context.Context, o *v1alpha1.Extension) (managed.Observation, error) {
+					n.observe++
+					return a.Observe(ctx, o)
+				},
+				CreateFn: func(ctx context.Context, o *v1alpha1.Extension) (int64, error) { n.create++; return a.Create(ctx, o) },
+				UpdateFn: func(ctx context.Context, o *v1alpha1.Extension) error { n.update++; return a.Update(ctx, o) },
+				DeleteFn: func(ctx context.Context, o *v1alpha1.Extension) error { n.delete++; return a.Delete(ctx, o) },
+			}
+			connector := managed.ConnectorFn[*v1alpha1.Extension](func(context.Context, *v1alpha1.Extension) (managed.Adapter[*v1alpha1.Extension], error) {
+				n.connect++
+				return wrapped, tc.args.connectErr
+			})
+			r := managed.NewReconciler(c, connector, managed.WithClock[*v1alpha1.Extension](func() time.Time { return now }),
+				managed.WithPollInterval[*v1alpha1.Extension](10*time.Minute, 0), managed.WithRecorder[*v1alpha1.Extension](events.NewFakeRecorder(10)))
+			obj := &v1alpha1.Extension{}
+			if err := c.Get(context.Background(), key, obj); err != nil {
+				t.Fatal(err)
+			}
+			res, err := r.Reconcile(context.Background(), obj)
+
+			if diff := cmp.Diff(tc.want.result, res); diff != "" {
+				t.Errorf("%s\nresult: -want +got:\n%s", tc.reason, diff)
+			}
+			isTerminal := errors.Is(err, reconcile.TerminalError(nil))
+			if isTerminal != tc.want.terminal || (err != nil && !isTerminal) != tc.want.err {
+				t.Errorf("%s\nerror: want terminal=%t other=%t, got %v", tc.reason, tc.want.terminal, tc.want.err, err)
+			}
+			if diff := cmp.Diff(tc.want.calls, n, cmp.AllowUnexported(calls{})); diff != "" {
+				t.Errorf("%s\ncalls: -want +got:\n%s", tc.reason, diff)
+			}
+			stored := got()
+			if tc.want.gone {
+				if stored != nil {
+					t.Errorf("%s\nwant the resource released, finalizers %v", tc.reason, stored.Finalizers)
+				}
+				return
+			}
+			if stored == nil {
+				t.Fatalf("%s\nthe resource is gone", tc.reason)
+			}
+			if diff := cmp.Diff(tc.want.annotations, stored.Annotations, emptyMap); diff != "" {
+				t.Errorf("%s\nannotations: -want +got:\n%s", tc.reason, diff)
+			}
+			st := stored.Status
+			if st.ID != tc.want.id || st.ObservedGeneration != tc.want.observedGen {
+				t.Errorf("%s\nstatus: want id %d observedGeneration %d, got %d %d", tc.reason, tc.want.id, tc.want.observedGen, st.ID, st.ObservedGeneration)
+			}
+			if got := reason(st.Conditions, v1alpha1.ConditionReady); got != tc.want.ready {
+				t.Errorf("%s\nReady: want %q, got %q", tc.reason, tc.want.ready, got)
+			}
+			if got := reason(st.Conditions, v1alpha1.ConditionSynced); got != tc.want.synced {
+				t.Errorf("%s\nSynced: want %q, got %q", tc.reason, tc.want.synced, got)
+			}
+			if !controllerutilHas(stored) {
+				t.Errorf("%s\nthe finalizer is missing", tc.reason)
+			}
+		})
+	}
+}
+
+var key = types.NamespacedName{Namespace: "default", Name: "alice"}
+
+var emptyMap = cmp.Comparer(func(a, b map[string]string) bool {
+	if len(a) == 0 && len(b) == 0 {
+		return true
+	}
+	return cmp.Equal(a, b)
+})
+
+func reason(conds []metav1.Condition, typ string) string {
+	if c := meta.FindStatusCondition(conds, typ); c != nil {
+		return c.Reason
+	}
+	return ""
+}
+
+func controllerutilHas(e *v1alpha1.Extension) bool {
+	for _, f := range e.Finalizers {
+		if f == v1alpha1.Finalizer {
+			return true
+		}
+	}
+	return false
+}
+
+// newClient is a fake API server holding obj; got reads the stored object back (nil when gone).
+func newClient(t *testing.T, obj *v1alpha1.Extension, funcs ...interceptor.Funcs) (client.Client, func() *v1alpha1.Extension) {
+	t.Helper()
+	s := runtime.NewScheme()
+	if err := v1alpha1.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	b := fake.NewClientBuilder().WithScheme(s).WithObjects(obj).WithStatusSubresource(&v1alpha1.Extension{})
+	for _, f := range funcs {
+		b = b.WithInterceptorFuncs(f)
+	}
+	c := b.Build()
+	return c, func() *v1alpha1.Extension {
+		got := &v1alpha1.Extension{}
+		if err := c.Get(context.Background(), key, got); err != nil {
+			if client.IgnoreNotFound(err) == nil {
+				return nil
+			}
+			t.Fatal(err)
+		}
+		return got
+	}
+}
+
+func TestMessages(t *testing.T) {
+	c, got := newClient(t, ext())
+	connector := managed.ConnectorFn[*v1alpha1.Extension](func(context.Context, *v1alpha1.Extension) (managed.Adapter[*v1alpha1.Extension], error) {
+		return managed.AdapterFns[*v1alpha1.Extension]{CreateFn: func(context.Context, *v1alpha1.Extension) (int64, error) {
+			return 0, &apiErr{status: 400, msg: "name: extension 0003*101 already exists"}
+		}}, nil
+	})
+	rec := events.NewFakeRecorder(10)
+	r := managed.NewReconciler(c, connector, managed.WithClock[*v1alpha1.Extension](func() time.Time { return now }), managed.WithRecorder[*v1alpha1.Extension](rec))
+	for range 2 {
+		obj := &v1alpha1.Extension{}
+		if err := c.Get(context.Background(), key, obj); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = r.Reconcile(context.Background(), obj)
+	}
+	cond := meta.FindStatusCondition(got().Status.Conditions, v1alpha1.ConditionSynced)
+	if cond == nil || cond.Message != "The PBX rejected the spec: name: extension 0003*101 already exists" || cond.ObservedGeneration != 3 {
+		t.Errorf("Synced: want the PBX's message, stamped with the generation; got %+v", cond)
+	}
+	if n := len(rec.Events); n != 1 {
+		t.Errorf("a Warning once per message change: want 1 event, got %d", n)
+	}
+	if ev := <-rec.Events; !strings.HasPrefix(ev, "Warning InvalidSpec") {
+		t.Errorf("event: got %q", ev)
+	}
+}
+
+func TestNoStatusWriteWhenUnchanged(t *testing.T) {
+	patches := 0
+	c, _ := newClient(t, ext(withID(42)), interceptor.Funcs{
+		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, o client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+			patches++
+			return c.SubResource(sub).Patch(ctx, o, p, opts...)
+		},
+	})
+	connector := managed.ConnectorFn[*v1alpha1.Extension](func(context.Context, *v1alpha1.Extension) (managed.Adapter[*v1alpha1.Extension], error) {
+		return managed.AdapterFns[*v1alpha1.Extension]{ObserveFn: func(context.Context, *v1alpha1.Extension) (managed.Observation, error) {
+			return managed.Observation{Exists: true, UpToDate: true}, nil
+		}}, nil
+	})
+	r := managed.NewReconciler(c, connector, managed.WithClock[*v1alpha1.Extension](func() time.Time { return now }))
+	for range 3 {
+		obj := &v1alpha1.Extension{}
+		if err := c.Get(context.Background(), key, obj); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Reconcile(context.Background(), obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if patches != 1 {
+		t.Errorf("an object in sync is written once, then never: %d status patches", patches)
+	}
+}

@@ -1,0 +1,171 @@
+package snapshot_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/cloudpbx/pbx-operator/internal/snapshot"
+)
+
+type item struct {
+	ID    int64
+	Name  string
+	Label string
+}
+
+// upstream is a fake PBX collection whose list calls are counted.
+type upstream struct {
+	mu    sync.Mutex
+	items []item
+	lists atomic.Int32
+	// gate, when set, holds a list until it is closed.
+	gate chan struct{}
+}
+
+func (u *upstream) list(context.Context) ([]item, error) {
+	u.lists.Add(1)
+	if u.gate != nil {
+		<-u.gate
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]item(nil), u.items...), nil
+}
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func newStore(u *upstream, c *fakeClock, changed *[]types.NamespacedName) *snapshot.Store[item] {
+	var mu sync.Mutex
+	return snapshot.New(snapshot.Options[item]{
+		List:   u.list,
+		ID:     func(i item) int64 { return i.ID },
+		Key:    func(i item) string { return i.Name },
+		MaxAge: time.Minute,
+		Now:    c.now,
+		OnChange: func(n []types.NamespacedName) {
+			mu.Lock()
+			defer mu.Unlock()
+			*changed = append(*changed, n...)
+		},
+	})
+}
+
+func TestOneListPerInterval(t *testing.T) {
+	u := &upstream{items: []item{{ID: 1, Name: "101"}, {ID: 2, Name: "102"}}}
+	c := &fakeClock{t: time.Unix(0, 0)}
+	var changed []types.NamespacedName
+	s := newStore(u, c, &changed)
+
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Go(func() {
+			if _, found, err := s.Get(context.Background(), int64(i%2+1)); err != nil || !found {
+				t.Errorf("Get: found=%t err=%v", found, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := u.lists.Load(); n != 1 {
+		t.Errorf("50 concurrent reads of a cold store: want 1 list, got %d", n)
+	}
+	c.add(59 * time.Second)
+	if got, _ := s.Find(context.Background(), "102"); len(got) != 1 || got[0].ID != 2 {
+		t.Errorf("Find: got %v", got)
+	}
+	if n := u.lists.Load(); n != 1 {
+		t.Errorf("within the interval: want no new list, got %d", n)
+	}
+	c.add(2 * time.Second)
+	if _, _, err := s.Get(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	if n := u.lists.Load(); n != 2 {
+		t.Errorf("after the interval: want a second list, got %d", n)
+	}
+}
+
+func TestReadYourWritesAndDrift(t *testing.T) {
+	u := &upstream{items: []item{{ID: 1, Name: "101"}, {ID: 2, Name: "102"}, {ID: 3, Name: "103"}}}
+	c := &fakeClock{t: time.Unix(0, 0)}
+	var changed []types.NamespacedName
+	s := newStore(u, c, &changed)
+	ctx := context.Background()
+	if _, _, err := s.Get(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	a, b := types.NamespacedName{Namespace: "ns", Name: "a"}, types.NamespacedName{Namespace: "ns", Name: "b"}
+	s.Own(1, a)
+	s.Own(2, b)
+
+	// Our own write is visible at once, before any list.
+	s.Put(item{ID: 4, Name: "104", Label: "new"})
+	if got, _ := s.Find(ctx, "104"); len(got) != 1 || got[0].Label != "new" {
+		t.Errorf("read-your-writes: got %v", got)
+	}
+
+	// Upstream, 1 changes and 2 vanishes; 3 (owned by nobody) changes too.
+	u.mu.Lock()
+	u.items = []item{{ID: 1, Name: "101", Label: "edited"}, {ID: 3, Name: "103", Label: "x"}, {ID: 4, Name: "104", Label: "new"}}
+	u.mu.Unlock()
+	c.add(2 * time.Minute)
+	if _, found, _ := s.Get(ctx, 2); found {
+		t.Errorf("a vanished object is not found after the refresh")
+	}
+	if diff := cmp.Diff([]types.NamespacedName{a, b}, changed, sortNames); diff != "" {
+		t.Errorf("owners to reconcile: -want +got:\n%s", diff)
+	}
+}
+
+var sortNames = cmp.Transformer("sort", func(in []types.NamespacedName) map[types.NamespacedName]bool {
+	out := map[types.NamespacedName]bool{}
+	for _, n := range in {
+		out[n] = true
+	}
+	return out
+})
+
+func TestWriteDuringRefreshWins(t *testing.T) {
+	u := &upstream{items: []item{{ID: 1, Name: "101", Label: "old"}}}
+	c := &fakeClock{t: time.Unix(0, 0)}
+	var changed []types.NamespacedName
+	s := newStore(u, c, &changed)
+	u.gate = make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, _, err := s.Get(context.Background(), 1); err != nil {
+			t.Error(err)
+		}
+	}()
+	for u.lists.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	// The list is in flight and will show the old label; our update lands meanwhile.
+	s.Put(item{ID: 1, Name: "101", Label: "new"})
+	s.Put(item{ID: 2, Name: "102"})
+	close(u.gate)
+	<-done
+	got, _, _ := s.Get(context.Background(), 1)
+	if got.Label != "new" {
+		t.Errorf("a write made during a refresh wins over the list: got %q", got.Label)
+	}
+	if _, found, _ := s.Get(context.Background(), 2); !found {
+		t.Errorf("an object created during a refresh stays known")
+	}
+}

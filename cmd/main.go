@@ -6,25 +6,25 @@ import (
 	"crypto/tls"
 	"flag"
 	"os"
+	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	pbxv1alpha1 "github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/account"
+	"github.com/cloudpbx/pbx-operator/internal/controller"
+	"github.com/cloudpbx/pbx-operator/internal/managed"
 )
-
-// The manager's permissions. They move next to the controllers that need them as those are added.
-// +kubebuilder:rbac:groups=pbx.cloudpbx.dev,resources=accounts;clusteraccounts;extensiongroups;extensions,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=pbx.cloudpbx.dev,resources=accounts/status;clusteraccounts/status;extensiongroups/status;extensions/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=pbx.cloudpbx.dev,resources=accounts/finalizers;clusteraccounts/finalizers;extensiongroups/finalizers;extensions/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 func main() {
 	var (
@@ -33,6 +33,13 @@ func main() {
 		secureMetrics        bool
 		enableHTTP2          bool
 		enableLeaderElection bool
+		namespaces           string
+		pollInterval         time.Duration
+		concurrency          int
+		timeout              time.Duration
+		rps                  float64
+		burst                int
+		writeReserve         int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0",
 		"The address the metrics endpoint binds to, such as :8443 (HTTPS) or :8080 (HTTP); 0 disables it.")
@@ -43,6 +50,17 @@ func main() {
 		"Serve metrics over HTTPS, with authentication and authorization through the API server.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false,
 		"Enable HTTP/2 for the metrics server (off by default: HTTP/2 Stream Cancellation and Rapid Reset CVEs).")
+	flag.StringVar(&namespaces, "namespaces", "",
+		"Comma-separated namespaces whose resources the manager reconciles; empty means all namespaces.")
+	flag.DurationVar(&pollInterval, "poll-interval", managed.DefaultPollInterval,
+		"How often resources in sync are checked for changes made in the PBX, unless their account sets pollIntervalSeconds.")
+	flag.IntVar(&concurrency, "concurrency", 4, "Resources of each kind reconciled at once.")
+	flag.DurationVar(&timeout, "pbx-timeout", 30*time.Second, "Time limit of the PBX calls of one reconcile.")
+	flag.Float64Var(&rps, "requests-per-second", 5,
+		"Default rate of PBX requests per account, unless the account sets requestsPerSecond.")
+	flag.IntVar(&burst, "burst", 10, "Default burst of PBX requests per account, unless the account sets burst.")
+	flag.IntVar(&writeReserve, "write-reserve-percent", 10,
+		"Default share of the PBX's hourly request budget kept for writes, unless the account sets writeReservePercent.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -67,8 +85,19 @@ func main() {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 
+	var cacheOpts cache.Options
+	if namespaces != "" {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
+		for ns := range strings.SplitSeq(namespaces, ",") {
+			if ns = strings.TrimSpace(ns); ns != "" {
+				cacheOpts.DefaultNamespaces[ns] = cache.Config{}
+			}
+		}
+	}
+
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                 scheme,
+		Cache:                  cacheOpts,
 		Metrics:                metricsOpts,
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         enableLeaderElection,
@@ -80,6 +109,25 @@ func main() {
 	if err != nil {
 		setupLog.Error(err, "Unable to create the manager")
 		os.Exit(1)
+	}
+
+	registry := account.NewRegistry(account.Settings{
+		RequestsPerSecond:   rps,
+		Burst:               burst,
+		WriteReservePercent: writeReserve,
+		PollInterval:        pollInterval,
+	})
+	copts := controller.Options{Registry: registry, PollInterval: pollInterval, Concurrency: concurrency, Timeout: timeout}
+	for name, setup := range map[string]func() error{
+		"accounts":        func() error { return controller.SetupAccounts(mgr, registry, metrics.Registry) },
+		"extensiongroups": func() error { return controller.SetupExtensionGroup(mgr, copts) },
+		"extensions":      func() error { return controller.SetupExtension(mgr, copts) },
+		"object metrics":  func() error { return metrics.Registry.Register(controller.NewObjectCollector(mgr.GetCache())) },
+	} {
+		if err := setup(); err != nil {
+			setupLog.Error(err, "Unable to set up the controller", "controller", name)
+			os.Exit(1)
+		}
 	}
 
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

@@ -215,3 +215,25 @@ type ClusterAccountList struct {
 func init() {
 	SchemeBuilder.Register(&Account{}, &AccountList{}, &ClusterAccount{}, &ClusterAccountList{})
 }
+
+// GetConnectionSpec returns how to reach the PBX, for the account controller.
+func (a *Account) GetConnectionSpec() *ConnectionSpec { return &a.Spec.ConnectionSpec }
+
+// GetAccountStatus returns the status, for the account controller.
+func (a *Account) GetAccountStatus() *AccountStatus { return &a.Status }
+
+// CredentialsSecret returns the namespace and name of the Secret with the app's credentials.
+func (a *Account) CredentialsSecret() (namespace, name string) {
+	return a.Namespace, a.Spec.CredentialsSecretRef.Name
+}
+
+// GetConnectionSpec returns how to reach the PBX, for the account controller.
+func (a *ClusterAccount) GetConnectionSpec() *ConnectionSpec { return &a.Spec.ConnectionSpec }
+
+// GetAccountStatus returns the status, for the account controller.
+func (a *ClusterAccount) GetAccountStatus() *AccountStatus { return &a.Status }
+
+// CredentialsSecret returns the namespace and name of the Secret with the app's credentials.
+func (a *ClusterAccount) CredentialsSecret() (namespace, name string) {
+	return a.Spec.CredentialsSecretRef.Namespace, a.Spec.CredentialsSecretRef.Name
+}

@@ -22,8 +22,8 @@ type (
 	httpStatuser interface{ HTTPStatus() int }
 	// pbxMessager is an error that carries the PBX's own message text.
 	pbxMessager interface{ PBXMessage() string }
-	// retryTimer is an error that knows when the request may be sent again.
-	retryTimer interface{ RetryTime() time.Time }
+	// retryAfterer is an error that knows how long to wait before the request may be sent again.
+	retryAfterer interface{ RetryAfter() time.Duration }
 )
 
 // engineError is an error class that only the adapters can know: the PBX client cannot tell that a
@@ -52,19 +52,18 @@ func Conflict(format string, args ...any) error {
 	return &engineError{reason: v1alpha1.ReasonConflict, msg: fmt.Sprintf(format, args...)}
 }
 
-// class is how the engine handles an error: the Synced reason, and what happens next.
-type class struct {
-	reason string
-	// message is the human part for the condition: the PBX's message when there is one.
-	message string
-	// terminal errors wait for a change of the spec or annotations.
-	terminal bool
-	// requeueAfter, when set, schedules the next pass instead of the workqueue's backoff.
-	requeueAfter time.Duration
-	// backoff errors are returned to controller-runtime, which retries with exponential backoff.
-	backoff bool
-	// silent errors produce no event.
-	silent bool
+// Class is how an error is handled: the condition reason and message, and what happens next.
+type Class struct {
+	// Reason is the v1alpha1 reason of the Synced (or, for accounts, Ready) condition.
+	Reason string
+	// Message is the human part for the condition: it ends with the PBX's message when there is one.
+	Message string
+	// Terminal errors wait for a change of the spec or annotations.
+	Terminal bool
+	// RequeueAfter, when set, schedules the next pass instead of the workqueue's backoff.
+	RequeueAfter time.Duration
+	// Silent errors produce no event.
+	Silent bool
 }
 
 // Requeue delays of the error classes (STYLE.md section 5).
@@ -77,23 +76,24 @@ const (
 	maxRateLimitWait    = time.Hour
 )
 
-// classify sorts an error into its class (the table of STYLE.md section 5).
-func classify(err error, now time.Time) class {
+// Classify sorts an error into its class (the table of STYLE.md section 5). Errors with neither
+// Terminal nor RequeueAfter set are retried with the workqueue's exponential backoff.
+func Classify(err error) Class {
 	var ee *engineError
 	if errors.As(err, &ee) {
-		c := class{reason: ee.reason, message: ee.msg}
+		c := Class{Reason: ee.reason, Message: ee.msg}
 		switch ee.reason {
 		case v1alpha1.ReasonDependencyNotReady:
-			c.requeueAfter = requeueDependency
+			c.RequeueAfter = requeueDependency
 		case v1alpha1.ReasonConflict:
-			c.requeueAfter = requeueConflict
+			c.RequeueAfter = requeueConflict
 		default:
-			c.terminal = true
+			c.Terminal = true
 		}
 		return c
 	}
 	if apierrors.IsConflict(err) {
-		return class{reason: v1alpha1.ReasonReconcileError, message: err.Error(), requeueAfter: requeueKubeConflict, silent: true}
+		return Class{Reason: v1alpha1.ReasonReconcileError, Message: err.Error(), RequeueAfter: requeueKubeConflict, Silent: true}
 	}
 	msg := err.Error()
 	var m pbxMessager
@@ -103,28 +103,28 @@ func classify(err error, now time.Time) class {
 	var hs httpStatuser
 	if !errors.As(err, &hs) {
 		if isTransport(err) {
-			return class{reason: v1alpha1.ReasonAPIUnavailable, message: "The PBX cannot be reached: " + msg, backoff: true}
+			return Class{Reason: v1alpha1.ReasonAPIUnavailable, Message: "The PBX cannot be reached: " + msg}
 		}
-		return class{reason: v1alpha1.ReasonReconcileError, message: msg, backoff: true}
+		return Class{Reason: v1alpha1.ReasonReconcileError, Message: msg}
 	}
 	switch status := hs.HTTPStatus(); {
 	case status == http.StatusTooManyRequests:
 		wait := maxRateLimitWait
-		var rt retryTimer
-		if errors.As(err, &rt) && !rt.RetryTime().IsZero() {
-			wait = min(max(rt.RetryTime().Sub(now), minRateLimitWait), maxRateLimitWait)
+		var ra retryAfterer
+		if errors.As(err, &ra) && ra.RetryAfter() > 0 {
+			wait = min(max(ra.RetryAfter(), minRateLimitWait), maxRateLimitWait)
 		}
-		return class{reason: v1alpha1.ReasonRateLimited, message: "The PBX request budget is spent: " + msg, requeueAfter: wait, silent: true}
+		return Class{Reason: v1alpha1.ReasonRateLimited, Message: "Waiting for the PBX request budget to reset: " + msg, RequeueAfter: wait, Silent: true}
 	case status == http.StatusUnauthorized:
-		return class{reason: v1alpha1.ReasonUnauthorized, message: "The PBX refused the account's credentials: " + msg, requeueAfter: requeueUnauthorized}
+		return Class{Reason: v1alpha1.ReasonUnauthorized, Message: "The PBX refused the account's credentials: " + msg, RequeueAfter: requeueUnauthorized}
 	case status == http.StatusForbidden:
-		return class{reason: v1alpha1.ReasonForbidden, message: "The PBX refused the request for this account's user or app: " + msg, requeueAfter: requeueUnauthorized}
+		return Class{Reason: v1alpha1.ReasonForbidden, Message: "The PBX refused the request for this account's user or app: " + msg, RequeueAfter: requeueUnauthorized}
 	case status == http.StatusBadRequest || status == http.StatusUnprocessableEntity:
-		return class{reason: v1alpha1.ReasonInvalidSpec, message: "The PBX rejected the spec: " + msg, terminal: true}
+		return Class{Reason: v1alpha1.ReasonInvalidSpec, Message: "The PBX rejected the spec: " + msg, Terminal: true}
 	case status >= 500:
-		return class{reason: v1alpha1.ReasonAPIUnavailable, message: "The PBX is unavailable: " + msg, backoff: true}
+		return Class{Reason: v1alpha1.ReasonAPIUnavailable, Message: "The PBX is unavailable: " + msg}
 	default:
-		return class{reason: v1alpha1.ReasonReconcileError, message: msg, backoff: true}
+		return Class{Reason: v1alpha1.ReasonReconcileError, Message: msg}
 	}
 }
 

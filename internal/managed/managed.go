@@ -39,8 +39,9 @@ type Observation struct {
 	UpToDate bool
 	// Diff names what differs, for logs, the Updated event and ObserveOnly's condition.
 	Diff string
-	// ExternalID is the PBX id of the object, when it was found by its natural key. The engine
-	// records it if the object is ours (create-pending), adopted, or only observed.
+	// ExternalID is the PBX id of the object found. When the resource has no id recorded yet
+	// (the object was found by its natural key), the engine records it if the object is ours
+	// (create-pending), adopted or only observed, and reports AlreadyExists otherwise.
 	ExternalID int64
 }
 
@@ -144,7 +145,9 @@ const shortWait = 2 * time.Second
 // controller-runtime object-reconciler adapter has fetched.
 func (r *Reconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.Result, err error) {
 	p := &pass[O]{r: r, obj: obj, orig: obj.DeepCopyObject().(O), log: log.FromContext(ctx)}
-	defer func() { r.patchStatus(ctx, p, err) }()
+	// The status write uses the reconcile's context, not the PBX calls' shorter one below.
+	statusCtx := ctx
+	defer func() { r.patchStatus(statusCtx, p, err) }()
 
 	if !obj.GetDeletionTimestamp().IsZero() {
 		return r.delete(ctx, p)
@@ -182,12 +185,12 @@ func (r *Reconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.Result, 
 	case !obs.Exists && observeOnly:
 		p.setReady(metav1.ConditionFalse, v1alpha1.ReasonUnavailable, "The PBX object does not exist, and managementPolicy ObserveOnly does not create it")
 		p.setSynced(metav1.ConditionFalse, v1alpha1.ReasonUnavailable, "The PBX object does not exist")
-		return p.succeed(r.poll()), nil
+		return p.succeed(r.poll(ext)), nil
 	case !obs.Exists:
 		return r.create(ctx, p, ext)
 	case !obs.UpToDate && observeOnly:
 		p.setSynced(metav1.ConditionFalse, v1alpha1.ReasonDrifted, "The PBX object differs from the spec: "+obs.Diff)
-		return p.succeed(r.poll()), nil
+		return p.succeed(r.poll(ext)), nil
 	case !obs.UpToDate:
 		if err := ext.Update(ctx, obj); err != nil {
 			return p.fail(ctx, err)
@@ -198,16 +201,24 @@ func (r *Reconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.Result, 
 		return p.succeed(shortWait), nil
 	}
 	p.setSynced(metav1.ConditionTrue, v1alpha1.ReasonUpToDate, "The PBX object matches the spec")
-	return p.succeed(r.poll()), nil
+	return p.succeed(r.poll(ext)), nil
 }
 
-// poll returns the poll interval with jitter.
-func (r *Reconciler[O]) poll() time.Duration {
+// Poller is an Adapter with a poll interval of its own (its account's), used instead of the
+// Reconciler's.
+type Poller interface{ PollInterval() time.Duration }
+
+// poll returns the poll interval of an adapter, with jitter.
+func (r *Reconciler[O]) poll(ext Adapter[O]) time.Duration {
+	d := r.pollInterval
+	if p, ok := ext.(Poller); ok && p.PollInterval() > 0 {
+		d = p.PollInterval()
+	}
 	if r.jitter <= 0 {
-		return r.pollInterval
+		return d
 	}
 	f := 1 + r.jitter*(2*rand.Float64()-1) //nolint:gosec // spreading requeues needs no crypto
-	return time.Duration(float64(r.pollInterval) * f)
+	return time.Duration(float64(d) * f)
 }
 
 // recordIdentity decides about a PBX object found by its natural key (STYLE.md section 4): ours
@@ -279,8 +290,7 @@ func (r *Reconciler[O]) create(ctx context.Context, p *pass[O], ext Adapter[O]) 
 	}
 	id, err := ext.Create(ctx, p.obj)
 	if err != nil {
-		c := classify(err, r.now())
-		if c.terminal {
+		if c := Classify(err); c.Terminal {
 			// The PBX refused the create, so nothing exists: drop the mark, or a later object with
 			// this natural key (made by someone else) would be taken for ours.
 			if perr := r.patchMetadata(ctx, p.obj, func(o O) {
@@ -442,18 +452,18 @@ func (p *pass[O]) succeed(after time.Duration) ctrl.Result {
 
 // fail sets the conditions of an error's class and returns what controller-runtime should do.
 func (p *pass[O]) fail(ctx context.Context, err error) (ctrl.Result, error) {
-	c := classify(err, p.r.now())
-	if c.silent && c.reason == v1alpha1.ReasonReconcileError {
+	c := Classify(err)
+	if c.Silent && c.Reason == v1alpha1.ReasonReconcileError {
 		// An optimistic-lock conflict with the API server: try again at once, say nothing.
-		return ctrl.Result{RequeueAfter: c.requeueAfter}, nil
+		return ctrl.Result{RequeueAfter: c.RequeueAfter}, nil
 	}
 	st := p.obj.GetManagedStatus()
-	switch c.reason {
+	switch c.Reason {
 	case v1alpha1.ReasonAlreadyExists, v1alpha1.ReasonConflict:
-		p.setReady(metav1.ConditionFalse, c.reason, c.message)
+		p.setReady(metav1.ConditionFalse, c.Reason, c.Message)
 	case v1alpha1.ReasonDependencyNotReady:
 		if st.ID == 0 {
-			p.setReady(metav1.ConditionFalse, c.reason, c.message)
+			p.setReady(metav1.ConditionFalse, c.Reason, c.Message)
 		}
 	case v1alpha1.ReasonInvalidSpec:
 		if meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionReady) == nil {
@@ -465,22 +475,22 @@ func (p *pass[O]) fail(ctx context.Context, err error) (ctrl.Result, error) {
 		}
 	}
 	prev := meta.FindStatusCondition(p.orig.GetManagedStatus().Conditions, v1alpha1.ConditionSynced)
-	p.setSynced(metav1.ConditionFalse, c.reason, c.message)
-	if !c.silent && (prev == nil || prev.Reason != c.reason || prev.Message != c.message) {
+	p.setSynced(metav1.ConditionFalse, c.Reason, c.Message)
+	if !c.Silent && (prev == nil || prev.Reason != c.Reason || prev.Message != c.Message) {
 		kind := eventWarning
-		if c.reason == v1alpha1.ReasonDependencyNotReady {
+		if c.Reason == v1alpha1.ReasonDependencyNotReady {
 			kind = eventNormal
 		}
-		p.event(kind, c.reason, "%s", c.message)
+		p.event(kind, c.Reason, "%s", c.Message)
 	}
 	logger := log.FromContext(ctx)
 	switch {
-	case c.terminal:
-		logger.Info("Waiting for a change of the spec", "reason", c.reason, "message", c.message)
+	case c.Terminal:
+		logger.Info("Waiting for a change of the spec", "reason", c.Reason, "message", c.Message)
 		return ctrl.Result{}, reconcile.TerminalError(err)
-	case c.requeueAfter > 0:
-		logger.V(1).Info("Waiting before the next attempt", "reason", c.reason, "after", c.requeueAfter)
-		return ctrl.Result{RequeueAfter: c.requeueAfter}, nil
+	case c.RequeueAfter > 0:
+		logger.V(1).Info("Waiting before the next attempt", "reason", c.Reason, "after", c.RequeueAfter)
+		return ctrl.Result{RequeueAfter: c.RequeueAfter}, nil
 	default:
 		return ctrl.Result{}, err
 	}

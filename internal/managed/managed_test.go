@@ -30,13 +30,13 @@ var now = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 type apiErr struct {
 	status int
 	msg    string
-	retry  time.Time
+	retry  time.Duration
 }
 
-func (e *apiErr) Error() string        { return "pbx: " + e.msg }
-func (e *apiErr) HTTPStatus() int      { return e.status }
-func (e *apiErr) PBXMessage() string   { return e.msg }
-func (e *apiErr) RetryTime() time.Time { return e.retry }
+func (e *apiErr) Error() string             { return "pbx: " + e.msg }
+func (e *apiErr) HTTPStatus() int           { return e.status }
+func (e *apiErr) PBXMessage() string        { return e.msg }
+func (e *apiErr) RetryAfter() time.Duration { return e.retry }
 
 func ext(mods ...func(*v1alpha1.Extension)) *v1alpha1.Extension {
 	e := &v1alpha1.Extension{
@@ -103,7 +103,7 @@ func TestReconcile(t *testing.T) {
 		gone        bool // the finalizer was removed
 		observedGen int64
 	}
-	rateReset := now.Add(17 * time.Minute)
+	rateReset := 17 * time.Minute
 	cases := map[string]struct {
 		reason string
 		args   args

@@ -61,6 +61,9 @@ func New[T any](o Options[T]) *Store[T] {
 	}
 }
 
+// MaxAge is how long a refresh stays fresh.
+func (s *Store[T]) MaxAge() time.Duration { return s.maxAge }
+
 // Get returns the object with a PBX id from a fresh copy. found is false when a fresh list did not
 // show it; the caller may confirm with a GET by id, since the object may be newer than the list.
 func (s *Store[T]) Get(ctx context.Context, id int64) (item T, found bool, err error) {
@@ -107,6 +110,14 @@ func (s *Store[T]) Delete(id int64) {
 	if s.pending != nil {
 		s.writes[id] = write[T]{deleted: true}
 	}
+}
+
+// Invalidate makes the next read list again: after a write whose answer was lost, the copy cannot
+// tell whether the write happened.
+func (s *Store[T]) Invalidate() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loaded = time.Time{}
 }
 
 // Own records which resource manages a PBX object, so that a refresh can report its drift.

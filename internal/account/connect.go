@@ -1,0 +1,136 @@
+package account
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/managed"
+	"github.com/cloudpbx/pbx-operator/internal/pbx"
+	"github.com/cloudpbx/pbx-operator/internal/snapshot"
+)
+
+// listPageSize is the page size of the snapshot lists: the PBX's largest, so a refresh of N
+// objects costs N/500 calls.
+const listPageSize = 500
+
+// Credentials are the OAuth2 app's id and secret, from the account's Secret.
+type Credentials struct {
+	ClientID     string
+	ClientSecret string
+}
+
+// Connect checks an account against the PBX (who the app acts for, and the client's extension
+// naming) and installs its connection. The connection, with its token cache and request budget,
+// is reused while the URL, credentials and budget settings stay the same; a change builds a new
+// one, so a rotated Secret takes effect at once. reg, when set, receives the client's request
+// metrics, labelled with the account.
+func (r *Registry) Connect(ctx context.Context, k Key, spec v1alpha1.ConnectionSpec, cred Credentials, reg prometheus.Registerer) (*Connection, error) {
+	fp := Fingerprint(spec, cred.ClientID, cred.ClientSecret)
+	old := r.current(k, fp)
+	client := (*pbx.Client)(nil)
+	if old != nil {
+		client = old.Client
+	} else {
+		var err error
+		if client, err = r.newClient(k, spec, cred, reg); err != nil {
+			return nil, managed.InvalidSpec("%v", err)
+		}
+	}
+	me, err := client.Users.Me(ctx)
+	if err != nil {
+		r.Remove(k)
+		return nil, err
+	}
+	realm, ok := me.Realm()
+	if !ok {
+		r.Remove(k)
+		return nil, managed.InvalidSpec("The PBX user %s is not a client, extension group or extension user", me.Login)
+	}
+	conn := &Connection{Client: client, Realm: realm, Login: me.Login, fingerprint: fp}
+	fmt.Sscan(realm.ID, &conn.RealmID) //nolint:errcheck // Realm returns numeric ids
+	if realm.Kind == pbx.RealmClient {
+		info, err := client.ClientInfo.Get(ctx, realm)
+		if err != nil {
+			r.Remove(k)
+			return nil, err
+		}
+		conn.Prefix, conn.ExtensionLen = info.Prefix, int(info.ExtensionLen)
+	}
+	if old != nil && old.Realm == realm {
+		conn.Groups, conn.Extensions = old.Groups, old.Extensions
+	} else {
+		r.newStores(conn, pollInterval(spec, r.settings))
+	}
+	r.Set(k, conn)
+	return conn, nil
+}
+
+func (r *Registry) newClient(k Key, spec v1alpha1.ConnectionSpec, cred Credentials, reg prometheus.Registerer) (*pbx.Client, error) {
+	s := r.settings
+	rps, burst, reserve := s.RequestsPerSecond, s.Burst, s.WriteReservePercent
+	if spec.RequestsPerSecond > 0 {
+		rps = float64(spec.RequestsPerSecond)
+	}
+	if spec.Burst > 0 {
+		burst = int(spec.Burst)
+	}
+	if spec.WriteReservePercent != nil {
+		reserve = int(*spec.WriteReservePercent)
+	}
+	opts := []pbx.Option{
+		pbx.WithCredentials(cred.ClientID, cred.ClientSecret),
+		pbx.WithRateLimit(rps, burst),
+		pbx.WithWriteReserve(reserve),
+		pbx.WithPageSize(listPageSize),
+		pbx.WithUserAgent("pbx-operator"),
+	}
+	if reg != nil {
+		opts = append(opts, pbx.WithMetrics(prometheus.WrapRegistererWith(prometheus.Labels{"account": k.String()}, reg)))
+	}
+	return pbx.New(spec.URL, opts...)
+}
+
+// pollInterval is the account's poll interval: its own, or the manager's default.
+func pollInterval(spec v1alpha1.ConnectionSpec, s Settings) time.Duration {
+	if spec.PollIntervalSeconds > 0 {
+		return time.Duration(spec.PollIntervalSeconds) * time.Second
+	}
+	return s.PollInterval
+}
+
+// PollInterval is the poll interval of an account's managed resources.
+func (c *Connection) PollInterval() time.Duration { return c.Groups.MaxAge() }
+
+func (r *Registry) newStores(conn *Connection, every time.Duration) {
+	client, realm := conn.Client, conn.Realm
+	drift := func(fn *func([]types.NamespacedName)) func([]types.NamespacedName) {
+		return func(n []types.NamespacedName) {
+			if *fn != nil {
+				(*fn)(n)
+			}
+		}
+	}
+	conn.Groups = snapshot.New(snapshot.Options[pbx.ExtensionGroup]{
+		List: func(ctx context.Context) ([]pbx.ExtensionGroup, error) {
+			return client.Groups.ListAll(ctx, realm, pbx.GroupFilter{})
+		},
+		ID:       func(g pbx.ExtensionGroup) int64 { return g.ID },
+		Key:      func(g pbx.ExtensionGroup) string { return g.Name },
+		MaxAge:   every,
+		OnChange: drift(&r.OnGroupDrift),
+	})
+	conn.Extensions = snapshot.New(snapshot.Options[pbx.Extension]{
+		List: func(ctx context.Context) ([]pbx.Extension, error) {
+			return client.Extensions.ListAll(ctx, realm, pbx.ExtensionFilter{})
+		},
+		ID:       func(e pbx.Extension) int64 { return e.ID },
+		Key:      func(e pbx.Extension) string { return e.Name },
+		MaxAge:   every,
+		OnChange: drift(&r.OnExtensionDrift),
+	})
+}

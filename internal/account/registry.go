@@ -1,0 +1,139 @@
+package account
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/managed"
+	"github.com/cloudpbx/pbx-operator/internal/pbx"
+	"github.com/cloudpbx/pbx-operator/internal/snapshot"
+)
+
+// Key names an Account (with its namespace) or a ClusterAccount.
+type Key struct {
+	Kind      v1alpha1.AccountKind
+	Namespace string
+	Name      string
+}
+
+// KeyFor is the account a managed resource in namespace refers to: an Account in the same
+// namespace, or a ClusterAccount.
+func KeyFor(ref v1alpha1.AccountReference, namespace string) Key {
+	if ref.Kind == v1alpha1.AccountKindClusterAccount {
+		return Key{Kind: ref.Kind, Name: ref.Name}
+	}
+	return Key{Kind: v1alpha1.AccountKindAccount, Namespace: namespace, Name: ref.Name}
+}
+
+// String is the account as users write it: Account ns/name or ClusterAccount name.
+func (k Key) String() string {
+	if k.Namespace == "" {
+		return string(k.Kind) + " " + k.Name
+	}
+	return string(k.Kind) + " " + k.Namespace + "/" + k.Name
+}
+
+// Connection is a working connection to one PBX account.
+type Connection struct {
+	// Client is the account's PBX client.
+	Client *pbx.Client
+	// Realm is the realm of the account's user, with its numeric id.
+	Realm pbx.Realm
+	// RealmID is the id of the user's client, group or extension.
+	RealmID int64
+	// Prefix and ExtensionLen describe the client's extension names; empty and 0 when the user
+	// cannot read its client.
+	Prefix       string
+	ExtensionLen int
+	// Groups and Extensions are the account's snapshots.
+	Groups     *snapshot.Store[pbx.ExtensionGroup]
+	Extensions *snapshot.Store[pbx.Extension]
+	// Login is the PBX user the account acts for.
+	Login string
+
+	fingerprint string
+}
+
+// Settings are the manager-wide defaults of the accounts' request budgets and poll interval.
+type Settings struct {
+	RequestsPerSecond   float64
+	Burst               int
+	WriteReservePercent int
+	PollInterval        time.Duration
+}
+
+// Registry holds the connections of all accounts.
+type Registry struct {
+	settings Settings
+
+	mu    sync.RWMutex
+	conns map[Key]*Connection
+
+	// OnGroupDrift and OnExtensionDrift receive the resources whose PBX objects changed outside
+	// the operator, from the snapshot refreshes.
+	OnGroupDrift     func([]types.NamespacedName)
+	OnExtensionDrift func([]types.NamespacedName)
+}
+
+// NewRegistry returns an empty Registry.
+func NewRegistry(s Settings) *Registry {
+	return &Registry{settings: s, conns: map[Key]*Connection{}}
+}
+
+// Settings returns the manager-wide defaults.
+func (r *Registry) Settings() Settings { return r.settings }
+
+// Connection returns the working connection of an account, or a DependencyNotReady error.
+func (r *Registry) Connection(k Key) (*Connection, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	c, ok := r.conns[k]
+	if !ok {
+		return nil, managed.DependencyNotReady("%s is not Ready", k)
+	}
+	return c, nil
+}
+
+// Fingerprint identifies what a connection was built from: the URL, the credentials and the
+// budget settings. A connection is rebuilt only when it changes.
+func Fingerprint(spec v1alpha1.ConnectionSpec, clientID, clientSecret string) string {
+	h := sha256.New()
+	reserve := "-"
+	if spec.WriteReservePercent != nil {
+		reserve = strconv.Itoa(int(*spec.WriteReservePercent))
+	}
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00%d\x00%s\x00%d", spec.URL, clientID, clientSecret,
+		spec.RequestsPerSecond, spec.Burst, reserve, spec.PollIntervalSeconds)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// current returns the connection of k if it was built from fingerprint.
+func (r *Registry) current(k Key, fingerprint string) *Connection {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if c, ok := r.conns[k]; ok && c.fingerprint == fingerprint {
+		return c
+	}
+	return nil
+}
+
+// Set installs a working connection.
+func (r *Registry) Set(k Key, c *Connection) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.conns[k] = c
+}
+
+// Remove drops the connection of an account that was deleted or stopped working.
+func (r *Registry) Remove(k Key) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.conns, k)
+}

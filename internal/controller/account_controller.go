@@ -1,0 +1,278 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/account"
+	"github.com/cloudpbx/pbx-operator/internal/managed"
+	"github.com/cloudpbx/pbx-operator/internal/pbx"
+)
+
+// accountObject is an Account or a ClusterAccount.
+type accountObject interface {
+	client.Object
+	GetConnectionSpec() *v1alpha1.ConnectionSpec
+	GetAccountStatus() *v1alpha1.AccountStatus
+	CredentialsSecret() (namespace, name string)
+}
+
+// Keys of the credentials Secret.
+const (
+	secretClientID     = "clientID"
+	secretClientSecret = "clientSecret"
+)
+
+// requeueInUse is how often a deleted account that is still in use checks its users again (their
+// deletion also triggers a check).
+const requeueInUse = 30 * time.Second
+
+// accountReconciler connects an Account or ClusterAccount to the PBX and keeps its connection in
+// the registry.
+type accountReconciler[O accountObject] struct {
+	client   client.Client
+	registry *account.Registry
+	metrics  prometheus.Registerer
+}
+
+// Reconcile checks the account's credentials against the PBX and records what the PBX says of
+// its user and client; a deleted account waits until no resource uses it.
+func (r *accountReconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.Result, err error) {
+	orig := obj.DeepCopyObject().(O)
+	key := accountKeyOf(obj)
+	released := false
+	defer func() {
+		if released {
+			return
+		}
+		st := obj.GetAccountStatus()
+		if err == nil {
+			st.ObservedGeneration = obj.GetGeneration()
+		}
+		if equality.Semantic.DeepEqual(orig.GetAccountStatus(), st) {
+			return
+		}
+		if perr := r.client.Status().Patch(ctx, obj.DeepCopyObject().(O), client.MergeFrom(orig)); perr != nil && !apierrors.IsNotFound(perr) {
+			err = errors.Join(err, perr)
+		}
+	}()
+
+	if !obj.GetDeletionTimestamp().IsZero() {
+		return r.delete(ctx, obj, key, &released)
+	}
+	if !controllerutil.ContainsFinalizer(obj, v1alpha1.Finalizer) {
+		cp := obj.DeepCopyObject().(O)
+		controllerutil.AddFinalizer(cp, v1alpha1.Finalizer)
+		if err := r.client.Patch(ctx, cp, client.MergeFrom(obj)); err != nil {
+			return ctrl.Result{}, err
+		}
+		obj.SetFinalizers(cp.GetFinalizers())
+	}
+
+	cred, err := r.credentials(ctx, obj)
+	if err != nil {
+		r.registry.Remove(key)
+		setAccountReady(obj, metav1.ConditionFalse, v1alpha1.ReasonInvalidSpec, err.Error())
+		// The Secret watch brings the account back when the Secret appears or changes.
+		return ctrl.Result{}, nil
+	}
+	conn, err := r.registry.Connect(ctx, key, *obj.GetConnectionSpec(), cred, r.metrics)
+	if err != nil {
+		return r.fail(ctx, obj, err)
+	}
+	st := obj.GetAccountStatus()
+	st.Realm, st.RealmID = realmOf(conn.Realm.Kind), conn.RealmID
+	st.ClientPrefix, st.ExtensionNameLength = conn.Prefix, int32(conn.ExtensionLen)
+	setAccountReady(obj, metav1.ConditionTrue, v1alpha1.ReasonAvailable, fmt.Sprintf("Connected to the PBX as user %s", conn.Login))
+	return ctrl.Result{RequeueAfter: conn.PollInterval()}, nil
+}
+
+// credentials reads the app's id and secret from the account's Secret.
+func (r *accountReconciler[O]) credentials(ctx context.Context, obj O) (account.Credentials, error) {
+	ns, name := obj.CredentialsSecret()
+	var s corev1.Secret
+	if err := r.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return account.Credentials{}, fmt.Errorf("The Secret %s/%s does not exist", ns, name) //nolint:staticcheck // a condition message
+		}
+		return account.Credentials{}, fmt.Errorf("Reading the Secret %s/%s: %w", ns, name, err) //nolint:staticcheck // a condition message
+	}
+	id, secret := string(s.Data[secretClientID]), string(s.Data[secretClientSecret])
+	if id == "" || secret == "" {
+		return account.Credentials{}, fmt.Errorf("The Secret %s/%s must hold the keys %s and %s", ns, name, secretClientID, secretClientSecret) //nolint:staticcheck // a condition message
+	}
+	return account.Credentials{ClientID: id, ClientSecret: secret}, nil
+}
+
+// fail reports why the account does not work.
+func (r *accountReconciler[O]) fail(ctx context.Context, obj O, err error) (ctrl.Result, error) {
+	c := managed.Classify(err)
+	var apiErr *pbx.APIError
+	if errors.As(err, &apiErr) && apiErr.Code == "unauthorized_client" {
+		// The token endpoint refuses client credentials to apps that are not of type trusted.
+		c = managed.Class{Reason: v1alpha1.ReasonForbidden, RequeueAfter: 5 * time.Minute,
+			Message: "The PBX app may not use client credentials; register it as a trusted app: " + apiErr.Message}
+	}
+	setAccountReady(obj, metav1.ConditionFalse, c.Reason, c.Message)
+	log.FromContext(ctx).Info("The PBX account does not work", "reason", c.Reason, "message", c.Message)
+	switch {
+	case c.Terminal:
+		return ctrl.Result{}, reconcile.TerminalError(err)
+	case c.RequeueAfter > 0:
+		return ctrl.Result{RequeueAfter: c.RequeueAfter}, nil
+	default:
+		return ctrl.Result{}, err
+	}
+}
+
+// delete holds a deleted account while resources use it, then drops its connection.
+func (r *accountReconciler[O]) delete(ctx context.Context, obj O, key account.Key, released *bool) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(obj, v1alpha1.Finalizer) {
+		return ctrl.Result{}, nil
+	}
+	users, err := r.users(ctx, key)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if len(users) > 0 {
+		shown := users[:min(len(users), 3)]
+		more := ""
+		if len(users) > 3 {
+			more = fmt.Sprintf(" and %d more", len(users)-3)
+		}
+		setAccountReady(obj, metav1.ConditionFalse, v1alpha1.ReasonInUse, fmt.Sprintf(
+			"The account is still used by %s%s; it is deleted once they are gone", strings.Join(shown, ", "), more))
+		return ctrl.Result{RequeueAfter: requeueInUse}, nil
+	}
+	r.registry.Remove(key)
+	cp := obj.DeepCopyObject().(O)
+	controllerutil.RemoveFinalizer(cp, v1alpha1.Finalizer)
+	if err := r.client.Patch(ctx, cp, client.MergeFrom(obj)); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	*released = true
+	return ctrl.Result{}, nil
+}
+
+// users lists the managed resources that use an account, as "Kind namespace/name", sorted.
+func (r *accountReconciler[O]) users(ctx context.Context, key account.Key) ([]string, error) {
+	var out []string
+	for _, l := range []struct {
+		kind string
+		list client.ObjectList
+	}{{"ExtensionGroup", &v1alpha1.ExtensionGroupList{}}, {"Extension", &v1alpha1.ExtensionList{}}} {
+		if err := r.client.List(ctx, l.list, client.MatchingFields{indexAccount: key.String()}); err != nil {
+			return nil, err
+		}
+		for _, o := range items(l.list) {
+			out = append(out, l.kind+" "+o.GetNamespace()+"/"+o.GetName())
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func setAccountReady(obj accountObject, status metav1.ConditionStatus, reason, message string) {
+	meta.SetStatusCondition(&obj.GetAccountStatus().Conditions, metav1.Condition{
+		Type: v1alpha1.ConditionReady, Status: status, Reason: reason, Message: message, ObservedGeneration: obj.GetGeneration(),
+	})
+}
+
+func realmOf(k pbx.RealmKind) v1alpha1.Realm {
+	switch k {
+	case pbx.RealmExtensionGroup:
+		return v1alpha1.RealmExtensionGroup
+	case pbx.RealmExtension:
+		return v1alpha1.RealmExtension
+	default:
+		return v1alpha1.RealmClient
+	}
+}
+
+// +kubebuilder:rbac:groups=pbx.cloudpbx.dev,resources=accounts;clusteraccounts,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=pbx.cloudpbx.dev,resources=accounts/status;clusteraccounts/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=pbx.cloudpbx.dev,resources=accounts/finalizers;clusteraccounts/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+
+// SetupAccounts registers the Account and ClusterAccount controllers. metrics, when set, receives
+// the PBX clients' request metrics.
+func SetupAccounts(mgr ctrl.Manager, registry *account.Registry, metrics prometheus.Registerer) error {
+	ctx := context.Background()
+	idx := mgr.GetFieldIndexer()
+	secretOf := func(o client.Object) []string {
+		ns, name := o.(accountObject).CredentialsSecret()
+		return []string{ns + "/" + name}
+	}
+	for _, o := range []client.Object{&v1alpha1.Account{}, &v1alpha1.ClusterAccount{}} {
+		if err := idx.IndexField(ctx, o, indexSecret, secretOf); err != nil {
+			return err
+		}
+	}
+	c := mgr.GetClient()
+	bySecret := func(newList func() client.ObjectList) handler.EventHandler {
+		return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			list := newList()
+			if err := c.List(ctx, list, client.MatchingFields{indexSecret: o.GetNamespace() + "/" + o.GetName()}); err != nil {
+				return nil
+			}
+			var out []reconcile.Request
+			items, _ := meta.ExtractList(list)
+			for _, it := range items {
+				out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(it.(client.Object))})
+			}
+			return out
+		})
+	}
+	// A managed resource that goes away may release an account that waits for deletion.
+	onlyDeletes := builder.WithPredicates(predicate.Funcs{
+		CreateFunc: func(event.CreateEvent) bool { return false },
+		UpdateFunc: func(event.UpdateEvent) bool { return false },
+	})
+	if err := ctrl.NewControllerManagedBy(mgr).For(&v1alpha1.Account{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Named("account").
+		Watches(&corev1.Secret{}, bySecret(func() client.ObjectList { return &v1alpha1.AccountList{} })).
+		Watches(&v1alpha1.Extension{}, accountsOfKind(v1alpha1.AccountKindAccount), onlyDeletes).
+		Watches(&v1alpha1.ExtensionGroup{}, accountsOfKind(v1alpha1.AccountKindAccount), onlyDeletes).
+		Complete(reconcile.AsReconciler(c, &accountReconciler[*v1alpha1.Account]{client: c, registry: registry, metrics: metrics})); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).For(&v1alpha1.ClusterAccount{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Named("clusteraccount").
+		Watches(&corev1.Secret{}, bySecret(func() client.ObjectList { return &v1alpha1.ClusterAccountList{} })).
+		Watches(&v1alpha1.Extension{}, accountsOfKind(v1alpha1.AccountKindClusterAccount), onlyDeletes).
+		Watches(&v1alpha1.ExtensionGroup{}, accountsOfKind(v1alpha1.AccountKindClusterAccount), onlyDeletes).
+		Complete(reconcile.AsReconciler(c, &accountReconciler[*v1alpha1.ClusterAccount]{client: c, registry: registry, metrics: metrics}))
+}
+
+// accountsOfKind maps a managed resource to its account, if the account is of the given kind.
+func accountsOfKind(kind v1alpha1.AccountKind) handler.EventHandler {
+	return handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+		m, ok := o.(managed.Object)
+		if !ok || m.GetManagedSpec().AccountRef.Kind != kind {
+			return nil
+		}
+		k := account.KeyFor(m.GetManagedSpec().AccountRef, o.GetNamespace())
+		return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: k.Namespace, Name: k.Name}}}
+	})
+}

@@ -1,0 +1,80 @@
+package controller
+
+import (
+	"strings"
+
+	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/pbx"
+)
+
+// pbxType is the PBX's name of an extension type.
+func pbxType(t v1alpha1.ExtensionType) string { return strings.ToLower(string(t)) }
+
+// pbxStatus is the PBX's status of an extension state. The PBX makes new extensions blocked, so
+// the operator always sends the state; the API defaults it to Active.
+func pbxStatus(s v1alpha1.ExtensionState) string {
+	if s == v1alpha1.ExtensionStateBlocked {
+		return "blocked"
+	}
+	return "active"
+}
+
+// extensionCreate is the PBX create body of an Extension's spec; groupID is the resolved group.
+func extensionCreate(spec *v1alpha1.ExtensionSpec, groupID *int64) pbx.ExtensionCreate {
+	return pbx.ExtensionCreate{
+		Name:             spec.Name,
+		Type:             pbxType(spec.Type),
+		Status:           pbxStatus(spec.State),
+		Label:            optString(spec.Label),
+		CallerIDName:     optString(spec.CallerIDName),
+		ExtraParams:      optString(spec.ExtraParams),
+		ExtensionGroupID: optID(groupID),
+		DialRuleID:       optID(idOrNil(spec.DialRuleID)),
+	}
+}
+
+// extensionDiff returns the partial update that makes a PBX extension match the spec, and the
+// names of the fields it changes. name and type never change in the PBX; the adapter checks them.
+func extensionDiff(spec *v1alpha1.ExtensionSpec, groupID *int64, x *pbx.Extension) (pbx.ExtensionUpdate, []string) {
+	var u pbx.ExtensionUpdate
+	var diff []string
+	if want := pbxStatus(spec.State); x.Status != want {
+		u.Status = pbx.Set(want)
+		diff = append(diff, "state")
+	}
+	for _, f := range []struct {
+		name string
+		want string
+		have *string
+		dst  *pbx.Opt[string]
+	}{
+		{"label", spec.Label, x.Label, &u.Label},
+		{"callerIDName", spec.CallerIDName, x.CallerIDName, &u.CallerIDName},
+	} {
+		if v, changed := diffString(f.want, f.have); changed {
+			*f.dst = v
+			diff = append(diff, f.name)
+		}
+	}
+	if v, changed := diffLoose(spec.ExtraParams, x.ExtraParams); changed {
+		u.ExtraParams = v
+		diff = append(diff, "extraParams")
+	}
+	if v, changed := diffID(groupID, x.ExtensionGroupID); changed {
+		u.ExtensionGroupID = v
+		diff = append(diff, "group")
+	}
+	if v, changed := diffID(idOrNil(spec.DialRuleID), x.DialRuleID); changed {
+		u.DialRuleID = v
+		diff = append(diff, "dialRuleID")
+	}
+	return u, diff
+}
+
+// idOrNil turns an optional id of the spec (0 for unset) into a pointer.
+func idOrNil(id int64) *int64 {
+	if id == 0 {
+		return nil
+	}
+	return &id
+}

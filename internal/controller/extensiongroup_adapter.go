@@ -1,0 +1,161 @@
+package controller
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/account"
+	"github.com/cloudpbx/pbx-operator/internal/managed"
+	"github.com/cloudpbx/pbx-operator/internal/pbx"
+)
+
+// groupAdapter manages one ExtensionGroup's PBX group through its account's connection.
+type groupAdapter struct {
+	conn *account.Connection
+}
+
+// PollInterval is the account's poll interval.
+func (a *groupAdapter) PollInterval() time.Duration { return a.conn.PollInterval() }
+
+// Observe finds the group by id, or by name (names are not unique: several matches are a
+// Conflict, never a guess).
+func (a *groupAdapter) Observe(ctx context.Context, g *v1alpha1.ExtensionGroup) (managed.Observation, error) {
+	x, err := a.find(ctx, g)
+	if err != nil || x == nil {
+		return managed.Observation{}, err
+	}
+	a.conn.Groups.Own(x.ID, client.ObjectKeyFromObject(g))
+	_, diff := groupDiff(&g.Spec, x)
+	return managed.Observation{Exists: true, UpToDate: len(diff) == 0, Diff: strings.Join(diff, ", "), ExternalID: x.ID}, nil
+}
+
+func (a *groupAdapter) find(ctx context.Context, g *v1alpha1.ExtensionGroup) (*pbx.ExtensionGroup, error) {
+	if id := knownID(g); id != 0 {
+		return observeByID(ctx, a.conn.Groups, id, func(ctx context.Context) (*pbx.ExtensionGroup, error) {
+			return a.conn.Client.Groups.Get(ctx, a.conn.Realm, id)
+		})
+	}
+	found, err := a.conn.Groups.Find(ctx, g.Spec.Name)
+	if err != nil {
+		return nil, err
+	}
+	switch len(found) {
+	case 0:
+		return nil, nil
+	case 1:
+		return &found[0], nil
+	default:
+		ids := make([]int64, 0, len(found))
+		for _, f := range found {
+			ids = append(ids, f.ID)
+		}
+		slices.Sort(ids)
+		return nil, managed.Conflict("%d groups named %q exist in the PBX (ids %v): set the %s annotation to the id of the one to manage",
+			len(found), g.Spec.Name, ids, v1alpha1.AnnotationExternalID)
+	}
+}
+
+// Create creates the group.
+func (a *groupAdapter) Create(ctx context.Context, g *v1alpha1.ExtensionGroup) (int64, error) {
+	x, err := a.conn.Client.Groups.Create(ctx, a.conn.Realm, groupCreate(&g.Spec))
+	if err != nil {
+		if !isAPIError(err) {
+			// The answer is lost, not the request: the object may exist, so the next Observe lists
+			// again to find it by its natural key.
+			a.conn.Groups.Invalidate()
+		}
+		return 0, err
+	}
+	a.conn.Groups.Put(*x)
+	a.conn.Groups.Own(x.ID, client.ObjectKeyFromObject(g))
+	return x.ID, nil
+}
+
+// Update sends the fields that differ.
+func (a *groupAdapter) Update(ctx context.Context, g *v1alpha1.ExtensionGroup) error {
+	id := knownID(g)
+	cur, _, err := a.conn.Groups.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	u, _ := groupDiff(&g.Spec, &cur)
+	x, err := a.conn.Client.Groups.Update(ctx, a.conn.Realm, id, u)
+	if err != nil {
+		return err
+	}
+	a.conn.Groups.Put(*x)
+	return nil
+}
+
+// Delete deletes the group; its members stay, outside any group.
+func (a *groupAdapter) Delete(ctx context.Context, g *v1alpha1.ExtensionGroup) error {
+	id := knownID(g)
+	if err := a.conn.Client.Groups.Delete(ctx, a.conn.Realm, id); err != nil && !pbx.IsNotFound(err) {
+		return err
+	}
+	a.conn.Groups.Delete(id)
+	return nil
+}
+
+// store is the part of a snapshot the adapters read and write.
+type store[T any] interface {
+	Get(ctx context.Context, id int64) (T, bool, error)
+	Put(T)
+}
+
+// observeByID reads an object by id from a fresh snapshot, or with a GET when the snapshot does
+// not show it (it may be newer than the list). Not found is nil, not an error.
+func observeByID[T any](ctx context.Context, s store[T], id int64, get func(context.Context) (*T, error)) (*T, error) {
+	x, found, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if found {
+		return &x, nil
+	}
+	y, err := get(ctx)
+	if pbx.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.Put(*y)
+	return y, nil
+}
+
+// +kubebuilder:rbac:groups=pbx.cloudpbx.dev,resources=extensiongroups,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=pbx.cloudpbx.dev,resources=extensiongroups/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=pbx.cloudpbx.dev,resources=extensiongroups/finalizers,verbs=update
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// SetupExtensionGroup registers the ExtensionGroup controller.
+func SetupExtensionGroup(mgr ctrl.Manager, o Options) error {
+	connector := managed.ConnectorFn[*v1alpha1.ExtensionGroup](func(_ context.Context, g *v1alpha1.ExtensionGroup) (managed.Adapter[*v1alpha1.ExtensionGroup], error) {
+		conn, err := connection(o.Registry, g)
+		if err != nil {
+			return nil, err
+		}
+		return &groupAdapter{conn: conn}, nil
+	})
+	return setupManaged(mgr, o, managedKind[*v1alpha1.ExtensionGroup]{
+		name:       "extensiongroup",
+		object:     &v1alpha1.ExtensionGroup{},
+		newList:    func() client.ObjectList { return &v1alpha1.ExtensionGroupList{} },
+		naturalKey: func(g *v1alpha1.ExtensionGroup) string { return "name=" + g.Spec.Name },
+		connector:  connector,
+		drift:      &o.Registry.OnGroupDrift,
+		stub: func(n types.NamespacedName) *v1alpha1.ExtensionGroup {
+			g := &v1alpha1.ExtensionGroup{}
+			g.Namespace, g.Name = n.Namespace, n.Name
+			return g
+		},
+	}, mgr.GetEventRecorder("extensiongroup-controller"))
+}

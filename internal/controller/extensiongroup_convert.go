@@ -1,0 +1,27 @@
+package controller
+
+import (
+	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/pbx"
+)
+
+// groupCreate is the PBX create body of an ExtensionGroup's spec.
+func groupCreate(spec *v1alpha1.ExtensionGroupSpec) pbx.ExtensionGroupCreate {
+	return pbx.ExtensionGroupCreate{Name: spec.Name, ExtraParams: optString(spec.ExtraParams)}
+}
+
+// groupDiff returns the partial update that makes a PBX group match the spec, and the names of
+// the fields it changes (empty when the group is up to date).
+func groupDiff(spec *v1alpha1.ExtensionGroupSpec, g *pbx.ExtensionGroup) (pbx.ExtensionGroupUpdate, []string) {
+	var u pbx.ExtensionGroupUpdate
+	var diff []string
+	if spec.Name != g.Name {
+		u.Name = pbx.Set(spec.Name)
+		diff = append(diff, "name")
+	}
+	if v, changed := diffLoose(spec.ExtraParams, g.ExtraParams); changed {
+		u.ExtraParams = v
+		diff = append(diff, "extraParams")
+	}
+	return u, diff
+}

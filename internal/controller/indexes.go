@@ -1,0 +1,75 @@
+package controller
+
+import (
+	"context"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/account"
+	"github.com/cloudpbx/pbx-operator/internal/managed"
+)
+
+// Field indexes the controllers map events through.
+const (
+	// indexAccount indexes managed resources by the account they use (account.Key.String()).
+	indexAccount = "pbx.cloudpbx.dev/account"
+	// indexGroup indexes Extensions by the ExtensionGroup of their groupRef (namespace/name).
+	indexGroup = "pbx.cloudpbx.dev/group"
+	// indexSecret indexes accounts by their credentials Secret (namespace/name).
+	indexSecret = "pbx.cloudpbx.dev/secret"
+)
+
+// accountIndexValue is the index function of indexAccount.
+func accountIndexValue(o client.Object) []string {
+	m, ok := o.(managed.Object)
+	if !ok {
+		return nil
+	}
+	return []string{account.KeyFor(m.GetManagedSpec().AccountRef, o.GetNamespace()).String()}
+}
+
+// accountKeyOf returns the key of an Account or ClusterAccount object.
+func accountKeyOf(o client.Object) account.Key {
+	if _, ok := o.(*v1alpha1.ClusterAccount); ok {
+		return account.Key{Kind: v1alpha1.AccountKindClusterAccount, Name: o.GetName()}
+	}
+	return account.Key{Kind: v1alpha1.AccountKindAccount, Namespace: o.GetNamespace(), Name: o.GetName()}
+}
+
+// requestsFor lists the resources of a kind whose index field has value, as reconcile requests.
+func requestsFor(ctx context.Context, r client.Reader, list client.ObjectList, index, value string) []reconcile.Request {
+	if err := r.List(ctx, list, client.MatchingFields{index: value}); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for _, o := range items(list) {
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(o)})
+	}
+	return out
+}
+
+// items returns the objects of a list of one of the managed kinds.
+func items(list client.ObjectList) []client.Object {
+	var out []client.Object
+	switch l := list.(type) {
+	case *v1alpha1.ExtensionList:
+		for i := range l.Items {
+			out = append(out, &l.Items[i])
+		}
+	case *v1alpha1.ExtensionGroupList:
+		for i := range l.Items {
+			out = append(out, &l.Items[i])
+		}
+	}
+	return out
+}
+
+// usersOf maps an Account or ClusterAccount to the resources of one managed kind that use it.
+func usersOf(r client.Reader, newList func() client.ObjectList) handler.EventHandler {
+	return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+		return requestsFor(ctx, r, newList(), indexAccount, accountKeyOf(o).String())
+	})
+}

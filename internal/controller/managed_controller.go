@@ -1,0 +1,110 @@
+package controller
+
+import (
+	"context"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/account"
+	"github.com/cloudpbx/pbx-operator/internal/managed"
+)
+
+// Options configure the managed-kind controllers.
+type Options struct {
+	// Registry holds the accounts' connections.
+	Registry *account.Registry
+	// PollInterval is how often objects in sync are checked for changes made in the PBX, unless
+	// their account sets its own.
+	PollInterval time.Duration
+	// Concurrency is the number of resources of a kind reconciled at once.
+	Concurrency int
+	// Timeout bounds the PBX calls of one reconcile.
+	Timeout time.Duration
+}
+
+// managedKind is what setupManaged needs to know of one managed kind.
+type managedKind[O managed.Object] struct {
+	name       string
+	object     O
+	newList    func() client.ObjectList
+	naturalKey func(O) string
+	connector  managed.Connector[O]
+	// drift is the registry hook that reports drifted resources of this kind.
+	drift *func([]types.NamespacedName)
+	// stub returns an object of the kind with only its name set, for drift events.
+	stub func(types.NamespacedName) O
+	// watches adds the kind's own watches.
+	watches func(*builder.Builder) *builder.Builder
+}
+
+// driftBuffer is the capacity of the drift event channel of each kind.
+const driftBuffer = 1024
+
+// setupManaged registers the engine for one managed kind: field indexes, the claim check, the
+// watches of accounts, the drift events of the account snapshots, and the predicate.
+func setupManaged[O managed.Object](mgr ctrl.Manager, o Options, k managedKind[O], recorder events.EventRecorder) error {
+	ctx := context.Background()
+	claims := managed.Claims[O]{
+		Reader:  mgr.GetClient(),
+		NewList: k.newList,
+		Key:     func(obj O) string { return managed.ClaimKey(obj, k.naturalKey(obj)) },
+	}
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, k.object, managed.ClaimIndex, claims.IndexValue); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, k.object, indexAccount, accountIndexValue); err != nil {
+		return err
+	}
+	drift := make(chan event.GenericEvent, driftBuffer)
+	*k.drift = func(names []types.NamespacedName) {
+		// The snapshot refresh must not wait for the workqueue.
+		go func() {
+			for _, n := range names {
+				drift <- event.GenericEvent{Object: k.stub(n)}
+			}
+		}()
+	}
+	r := managed.NewReconciler(mgr.GetClient(), k.connector,
+		managed.WithPollInterval[O](o.PollInterval, 0.1),
+		managed.WithTimeout[O](o.Timeout),
+		managed.WithRecorder[O](recorder),
+		managed.WithClaims[O](claims))
+	c := mgr.GetClient()
+	b := ctrl.NewControllerManagedBy(mgr).
+		For(k.object, builder.WithPredicates(managed.DesiredStateChanged())).
+		Named(k.name).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(o.Concurrency, 1)}).
+		Watches(&v1alpha1.Account{}, usersOf(c, k.newList)).
+		Watches(&v1alpha1.ClusterAccount{}, usersOf(c, k.newList)).
+		WatchesRawSource(source.Channel(drift, &handler.EnqueueRequestForObject{}))
+	if k.watches != nil {
+		b = k.watches(b)
+	}
+	return b.Complete(reconcile.AsReconciler(c, r))
+}
+
+// connection returns the connection of a managed resource's account, which must act for a
+// client-level PBX user: only those manage groups and extensions.
+func connection(reg *account.Registry, obj managed.Object) (*account.Connection, error) {
+	k := account.KeyFor(obj.GetManagedSpec().AccountRef, obj.GetNamespace())
+	conn, err := reg.Connection(k)
+	if err != nil {
+		return nil, err
+	}
+	if conn.Prefix == "" {
+		return nil, managed.InvalidSpec("%s acts for a PBX user of realm %s; managing groups and extensions needs a client-level user", k, conn.Realm.Kind)
+	}
+	return conn, nil
+}

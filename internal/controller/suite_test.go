@@ -1,0 +1,326 @@
+package controller_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega" //nolint:revive // Gomega's Eventually is the one part we use
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/account"
+	"github.com/cloudpbx/pbx-operator/internal/controller"
+	"github.com/cloudpbx/pbx-operator/internal/pbxsim"
+)
+
+// k is a client of the envtest API server; the manager with every controller runs against it.
+var k client.Client
+
+// pollInterval is the tests' short poll interval, so drift is reverted within seconds.
+const pollInterval = 2 * time.Second
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	for _, a := range os.Args[1:] {
+		if a == "-test.short" || a == "-test.short=true" {
+			return m.Run()
+		}
+	}
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: run 'make test', or "+
+			"'export KUBEBUILDER_ASSETS=$(make -s envtest)' first (use -short to skip the integration tests)")
+		return 1
+	}
+	logs := io.Discard
+	if os.Getenv("PBX_TEST_LOG") != "" {
+		logs = os.Stderr
+	}
+	ctrl.SetLogger(zap.New(zap.WriteTo(logs), zap.UseDevMode(true)))
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(v1alpha1.AddToScheme(scheme))
+	env := &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+		Scheme:                scheme,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "starting envtest: %v\n", err)
+		return 1
+	}
+	defer env.Stop() //nolint:errcheck // the process ends anyway
+
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "creating the manager: %v\n", err)
+		return 1
+	}
+	registry := account.NewRegistry(account.Settings{RequestsPerSecond: 200, Burst: 50, WriteReservePercent: 10, PollInterval: pollInterval})
+	opts := controller.Options{Registry: registry, PollInterval: pollInterval, Concurrency: 8, Timeout: 5 * time.Second}
+	for _, setup := range []func() error{
+		func() error { return controller.SetupAccounts(mgr, registry, nil) },
+		func() error { return controller.SetupExtensionGroup(mgr, opts) },
+		func() error { return controller.SetupExtension(mgr, opts) },
+	} {
+		if err := setup(); err != nil {
+			fmt.Fprintf(os.Stderr, "setting up controllers: %v\n", err)
+			return 1
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		if err := mgr.Start(ctx); err != nil {
+			fmt.Fprintf(os.Stderr, "manager: %v\n", err)
+		}
+	}()
+	k = mgr.GetClient()
+	if !mgr.GetCache().WaitForCacheSync(ctx) {
+		fmt.Fprintln(os.Stderr, "the cache did not sync")
+		return 1
+	}
+	SetDefaultEventuallyTimeout(30 * time.Second)
+	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
+	return m.Run()
+}
+
+// world is one test's PBX (its own simulator) and namespace with a Ready Account "pbx".
+type world struct {
+	t   *testing.T
+	g   Gomega
+	sim *pbxsim.Server
+	srv *httptest.Server
+	ns  string
+}
+
+// newWorld starts a simulator with cfg (the demo tenant when nil), a namespace, and an Account
+// with the demo trusted app's credentials, and waits for it to be Ready.
+func newWorld(t *testing.T, cfg *pbxsim.Config) *world {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs the envtest API server; runs without -short")
+	}
+	t.Parallel()
+	c := pbxsim.DemoConfig()
+	if cfg != nil {
+		c = *cfg
+	}
+	sim, err := pbxsim.New(c, pbxsim.WithStrictSlashes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	w := &world{t: t, g: NewWithT(t), sim: sim, srv: srv}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "it-"}}
+	w.create(ns)
+	w.ns = ns.Name
+	w.secret("pbx-credentials", pbxsim.DemoTrustedAppID, pbxsim.DemoAppSecret)
+	w.create(&v1alpha1.Account{
+		ObjectMeta: metav1.ObjectMeta{Name: "pbx", Namespace: w.ns},
+		Spec: v1alpha1.AccountSpec{
+			ConnectionSpec:       v1alpha1.ConnectionSpec{URL: srv.URL + "/"},
+			CredentialsSecretRef: v1alpha1.LocalSecretReference{Name: "pbx-credentials"},
+		},
+	})
+	w.waitReady(&v1alpha1.Account{ObjectMeta: metav1.ObjectMeta{Name: "pbx", Namespace: w.ns}})
+	return w
+}
+
+func (w *world) create(o client.Object) {
+	w.t.Helper()
+	if err := k.Create(context.Background(), o); err != nil {
+		w.t.Fatalf("creating %T %s: %v", o, o.GetName(), err)
+	}
+}
+
+func (w *world) secret(name, id, secret string) {
+	w.t.Helper()
+	w.create(&corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: w.ns},
+		StringData: map[string]string{"clientID": id, "clientSecret": secret},
+	})
+}
+
+// update re-reads o, applies mutate and writes it, retrying on conflicts.
+func (w *world) update(o client.Object, mutate func()) {
+	w.t.Helper()
+	w.g.Eventually(func() error {
+		if err := k.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
+			return err
+		}
+		mutate()
+		return k.Update(context.Background(), o)
+	}).Should(Succeed())
+}
+
+func (w *world) delete(o client.Object) {
+	w.t.Helper()
+	if err := k.Delete(context.Background(), o); err != nil {
+		w.t.Fatalf("deleting %s: %v", o.GetName(), err)
+	}
+}
+
+// conditions reads the conditions of a resource.
+func conditions(o client.Object) []metav1.Condition {
+	switch x := o.(type) {
+	case *v1alpha1.Account:
+		return x.Status.Conditions
+	case *v1alpha1.ExtensionGroup:
+		return x.Status.Conditions
+	case *v1alpha1.Extension:
+		return x.Status.Conditions
+	}
+	return nil
+}
+
+// cond returns "Status/Reason" of a condition of a resource, re-read from the API server.
+func (w *world) cond(o client.Object, typ string) func() string {
+	return func() string {
+		if err := k.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
+			return "get: " + err.Error()
+		}
+		c := meta.FindStatusCondition(conditions(o), typ)
+		if c == nil {
+			return "none"
+		}
+		return string(c.Status) + "/" + c.Reason
+	}
+}
+
+// message returns the message of a condition, as last read by cond.
+func message(o client.Object, typ string) string {
+	if c := meta.FindStatusCondition(conditions(o), typ); c != nil {
+		return c.Message
+	}
+	return ""
+}
+
+func (w *world) waitReady(o client.Object) {
+	w.t.Helper()
+	w.g.Eventually(w.cond(o, v1alpha1.ConditionReady)).Should(Equal("True/Available"), "%T %s", o, o.GetName())
+}
+
+// waitSynced waits for Ready and Synced, at the object's current generation (or a later one).
+func (w *world) waitSynced(o client.Object) {
+	w.t.Helper()
+	want := o.GetGeneration()
+	w.g.Eventually(func() string {
+		s := w.cond(o, v1alpha1.ConditionSynced)()
+		c := meta.FindStatusCondition(conditions(o), v1alpha1.ConditionSynced)
+		if c == nil || c.ObservedGeneration < want || c.ObservedGeneration != o.GetGeneration() {
+			return s + " (stale generation)"
+		}
+		return s + " " + w.cond(o, v1alpha1.ConditionReady)()
+	}).Should(Equal("True/UpToDate True/Available"), "%T %s", o, o.GetName())
+}
+
+func (w *world) gone(o client.Object) {
+	w.t.Helper()
+	w.g.Eventually(func() bool {
+		err := k.Get(context.Background(), client.ObjectKeyFromObject(o), o)
+		return client.IgnoreNotFound(err) == nil && err != nil
+	}).Should(BeTrue(), "%s should be deleted", o.GetName())
+}
+
+// pbxExtensions returns the simulator's extensions with a name (0003*101), or all with "".
+func (w *world) pbxExtensions(fullName string) []map[string]any {
+	var out []map[string]any
+	for _, x := range w.sim.Snapshot().Extensions {
+		if fullName == "" || x["name"] == fullName {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// pbxExtension returns the one simulator extension with a short number, or nil.
+func (w *world) pbxExtension(number string) map[string]any {
+	xs := w.pbxExtensions(pbxsim.DemoPrefix + "*" + number)
+	if len(xs) != 1 {
+		return nil
+	}
+	return xs[0]
+}
+
+// pbxCall calls the simulator's API as the demo admin (for changes behind the operator's back).
+func (w *world) pbxCall(method, path, body string) int {
+	w.t.Helper()
+	tok := w.token()
+	req, _ := newRequest(method, w.srv.URL+pbxsim.APIPrefix+path, body)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	res, err := w.srv.Client().Do(req)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+func ext(ns, name, number string, mods ...func(*v1alpha1.Extension)) *v1alpha1.Extension {
+	e := &v1alpha1.Extension{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: v1alpha1.ExtensionSpec{
+			ManagedSpec: v1alpha1.ManagedSpec{AccountRef: v1alpha1.AccountReference{Kind: v1alpha1.AccountKindAccount, Name: "pbx"}},
+			Name:        number,
+			Type:        v1alpha1.ExtensionTypePhone,
+		},
+	}
+	for _, m := range mods {
+		m(e)
+	}
+	return e
+}
+
+func group(ns, name, groupName string) *v1alpha1.ExtensionGroup {
+	return &v1alpha1.ExtensionGroup{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: v1alpha1.ExtensionGroupSpec{
+			ManagedSpec: v1alpha1.ManagedSpec{AccountRef: v1alpha1.AccountReference{Kind: v1alpha1.AccountKindAccount, Name: "pbx"}},
+			Name:        groupName,
+		},
+	}
+}
+
+func label(l string) func(*v1alpha1.Extension) {
+	return func(e *v1alpha1.Extension) { e.Spec.Label = l }
+}
+
+func annotated(key, value string) func(*v1alpha1.Extension) {
+	return func(e *v1alpha1.Extension) {
+		if e.Annotations == nil {
+			e.Annotations = map[string]string{}
+		}
+		e.Annotations[key] = value
+	}
+}
+
+// writes counts the simulator's write requests (POST, PUT, DELETE) to the API.
+func (w *world) writes() int {
+	n := 0
+	for _, rc := range w.sim.Requests() {
+		if rc.Method != "GET" && strings.HasPrefix(rc.Path, pbxsim.APIPrefix) {
+			n += rc.Count
+		}
+	}
+	return n
+}

@@ -1,0 +1,150 @@
+package pbx
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// rateWindow is the length of the PBX's request windows: its limits are hourly
+// (UPSTREAM-API 2.3). It is the wait after a 429 whose reset time is not known.
+const rateWindow = time.Hour
+
+// Budget is the client's view of the PBX's hourly request budget, read from the
+// X-RateLimit-Limit, -Remaining and -Reset headers of the last answer that carried them. The
+// budget is shared by every application of the PBX client, so another integration's requests
+// spend it too. (ASSUMPTION: one counter covers every resource, although the docs describe
+// X-RateLimit-Limit as the limit "for this resource".)
+type Budget struct {
+	// Limit is the hourly request limit; 0 until an answer has reported it.
+	Limit int
+	// Remaining is the number of requests left in the window, as of the last answer.
+	Remaining int
+	// Reset is when the window ends; zero when unknown. After Reset, Limit and Remaining describe
+	// a window that is over.
+	Reset time.Time
+	// BlockedUntil is set while every request fails at once with a rate-limited error, after a
+	// 429 or once Remaining reached 0; zero when requests may go.
+	BlockedUntil time.Time
+}
+
+// budget guards the PBX's hourly budget for one client: it refuses requests while the budget is
+// spent (or, for reads, reserved for writes) and paces requests with a token-bucket limiter.
+type budget struct {
+	now     func() time.Time
+	limiter *rate.Limiter
+	// reservePercent is the part of the hourly limit that only writes may spend.
+	reservePercent int
+
+	mu    sync.Mutex
+	state Budget
+}
+
+func newBudget(now func() time.Time, rps float64, burst, reservePercent int) *budget {
+	lim := rate.Limit(rps)
+	if rps <= 0 {
+		lim = rate.Inf
+	}
+	return &budget{now: now, limiter: rate.NewLimiter(lim, max(burst, 1)), reservePercent: reservePercent}
+}
+
+// snapshot returns the budget state; BlockedUntil is cleared once it has passed.
+func (b *budget) snapshot() Budget {
+	now := b.now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.state
+	if !now.Before(s.BlockedUntil) {
+		s.BlockedUntil = time.Time{}
+	}
+	return s
+}
+
+// admit refuses a request without a network call while the budget is spent, or, for a read,
+// while what is left is the part reserved for writes. The error is a 429 APIError whose
+// RetryAt is the reset time.
+func (b *budget) admit(method, path string) error {
+	now := b.now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.state
+	refuse := func(until time.Time, why string) error {
+		return &APIError{
+			Method: method, Path: path, StatusCode: http.StatusTooManyRequests, Code: "rate_limit_exceeded",
+			Message: why + "; refused by the client without calling the PBX", RetryAt: until,
+		}
+	}
+	if now.Before(s.BlockedUntil) {
+		return refuse(s.BlockedUntil, "the hourly request budget is spent")
+	}
+	read := method == http.MethodGet || method == http.MethodHead
+	if read && b.reservePercent > 0 && s.Limit > 0 && now.Before(s.Reset) &&
+		s.Remaining <= (s.Limit*b.reservePercent+99)/100 {
+		return refuse(s.Reset, "the rest of the hourly request budget is reserved for writes")
+	}
+	return nil
+}
+
+// wait paces the request with the client-side limiter. It returns an error that matches
+// context.DeadlineExceeded when the wait would outlast ctx's deadline.
+func (b *budget) wait(ctx context.Context) error {
+	if err := b.limiter.Wait(ctx); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("waiting for the client-side rate limit: %w", ctx.Err())
+		}
+		// rate.Limiter refuses up front when the wait would pass the deadline.
+		return fmt.Errorf("waiting for the client-side rate limit would pass the deadline: %w (%w)", context.DeadlineExceeded, err)
+	}
+	return nil
+}
+
+// observe reads the budget headers of an answer. A 429, or an answer that leaves nothing,
+// blocks the client until the window resets.
+func (b *budget) observe(status int, h http.Header) {
+	now := b.now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if n, ok := headerInt(h, "X-RateLimit-Limit"); ok {
+		b.state.Limit = n
+	}
+	remaining, known := headerInt(h, "X-RateLimit-Remaining")
+	if known {
+		b.state.Remaining = remaining
+	}
+	n, resetKnown := headerInt(h, "X-RateLimit-Reset")
+	if resetKnown {
+		// X-RateLimit-Reset counts seconds until the window resets (UPSTREAM-API 2.3).
+		b.state.Reset = now.Add(time.Duration(n) * time.Second)
+	}
+	// ASSUMPTION: Remaining 0 means the next request would get a 429, and every 429 (not only
+	// rate_limit_exceeded) locks the whole client out: the only other 429 seen is on statistics
+	// endpoints this client does not call (UPSTREAM-API 2.3).
+	if status != http.StatusTooManyRequests && (!known || remaining > 0) {
+		return
+	}
+	// After a 429 "the next request is possible only in the next hour" (UPSTREAM-API 2.3): wait
+	// for Retry-After if the PBX sends one (ASSUMPTION: not documented), else for the reset the
+	// headers report, else a whole window.
+	until := retryAfter(h, now)
+	switch {
+	case !until.IsZero():
+	case resetKnown || b.state.Reset.After(now):
+		until = b.state.Reset
+	default:
+		until = now.Add(rateWindow)
+	}
+	if until.After(b.state.BlockedUntil) {
+		b.state.BlockedUntil = until
+	}
+}
+
+// headerInt parses a non-negative integer header.
+func headerInt(h http.Header, key string) (int, bool) {
+	n, err := strconv.Atoi(h.Get(key))
+	return n, err == nil && n >= 0
+}

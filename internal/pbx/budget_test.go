@@ -1,0 +1,285 @@
+package pbx
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/cloudpbx/pbx-operator/internal/pbxsim"
+)
+
+// retryAt returns the RetryAt of the APIError in err, or the zero time.
+func retryAt(err error) time.Time {
+	var e *APIError
+	if errors.As(err, &e) {
+		return e.RetryAt
+	}
+	return time.Time{}
+}
+
+// count429 is the number of 429 answers the simulator sent.
+func (f *fixture) count429() int {
+	n := 0
+	for _, rc := range f.sim.Requests() {
+		if rc.Status == http.StatusTooManyRequests {
+			n += rc.Count
+		}
+	}
+	return n
+}
+
+func TestBudgetReadFromHeaders(t *testing.T) {
+	f := newFixture(t)
+	c := f.client(t)
+	if diff := cmp.Diff(Budget{}, c.Budget()); diff != "" {
+		t.Errorf("budget before any answer: -want, +got:\n%s", diff)
+	}
+	if _, err := c.Users.Me(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := Budget{Limit: 10000, Remaining: 9999, Reset: f.clock.Now().Add(time.Hour)}
+	if diff := cmp.Diff(want, c.Budget()); diff != "" {
+		t.Errorf("budget after one request: -want, +got:\n%s", diff)
+	}
+}
+
+func TestBudgetSpentFailsFast(t *testing.T) {
+	f := newFixture(t)
+	f.sim.SetRateLimit(pbxsim.DemoClientID, 3)
+	c := f.client(t)
+	ctx := context.Background()
+	for i := range 3 {
+		if _, err := c.Users.Me(ctx); err != nil {
+			t.Fatalf("request %d of 3: %v", i+1, err)
+		}
+	}
+	reset := f.clock.Now().Add(time.Hour)
+	if diff := cmp.Diff(Budget{Limit: 3, Remaining: 0, Reset: reset, BlockedUntil: reset}, c.Budget()); diff != "" {
+		t.Errorf("budget once spent: -want, +got:\n%s", diff)
+	}
+	before := f.sim.RequestTotal("", "")
+	_, err := c.Groups.Create(ctx, demo, ExtensionGroupCreate{Name: "late"})
+	if !IsRateLimited(err) || !retryAt(err).Equal(reset) {
+		t.Errorf("a write once the budget is spent: got %v (retry at %v), want rate-limited until %v", err, retryAt(err), reset)
+	}
+	if after := f.sim.RequestTotal("", ""); after != before {
+		t.Errorf("requests sent with a spent budget: %d, want 0", after-before)
+	}
+
+	f.clock.Advance(time.Hour)
+	if _, err := c.Users.Me(ctx); err != nil {
+		t.Errorf("a request after the reset: %v", err)
+	}
+	if n := f.count429(); n != 0 {
+		t.Errorf("429 answers: got %d, want 0: the client must stop before the PBX refuses", n)
+	}
+}
+
+func TestBudgetAfter429NoNetworkUntilReset(t *testing.T) {
+	f := newFixture(t)
+	f.sim.SetRateLimit(pbxsim.DemoClientID, 2)
+	ctx := context.Background()
+	// Another application of the same PBX client spends the shared budget.
+	other := f.client(t)
+	for range 2 {
+		if _, err := other.Users.Me(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	c := f.client(t)
+	reset := f.clock.Now().Add(time.Hour)
+	_, err := c.Users.Me(ctx)
+	if !IsRateLimited(err) || !retryAt(err).Equal(reset) {
+		t.Fatalf("first request: got %v (retry at %v), want a 429 until %v", err, retryAt(err), reset)
+	}
+	if n := f.count429(); n != 1 {
+		t.Fatalf("429 answers: got %d, want 1", n)
+	}
+
+	before := f.sim.RequestTotal("", "")
+	calls := map[string]func() error{
+		"Get":    func() error { _, err := c.Extensions.Get(ctx, demo, 1001); return err },
+		"List":   func() error { _, err := c.Extensions.ListAll(ctx, demo, ExtensionFilter{}); return err },
+		"Create": func() error { _, err := c.Groups.Create(ctx, demo, ExtensionGroupCreate{Name: "g"}); return err },
+		"Delete": func() error { return c.Groups.Delete(ctx, demo, 101) },
+	}
+	f.clock.Advance(time.Hour - time.Second)
+	for name, call := range calls {
+		if err := call(); !IsRateLimited(err) || !retryAt(err).Equal(reset) {
+			t.Errorf("%s before the reset: got %v (retry at %v), want rate-limited until %v", name, err, retryAt(err), reset)
+		}
+	}
+	if after := f.sim.RequestTotal("", ""); after != before {
+		t.Errorf("requests sent before the reset: %d, want 0", after-before)
+	}
+	if got := c.Budget().BlockedUntil; !got.Equal(reset) {
+		t.Errorf("Budget().BlockedUntil: got %v, want %v", got, reset)
+	}
+
+	f.clock.Advance(time.Second)
+	if _, err := c.Users.Me(ctx); err != nil {
+		t.Errorf("a request at the reset: %v", err)
+	}
+	if got := c.Budget().BlockedUntil; !got.IsZero() {
+		t.Errorf("Budget().BlockedUntil after the reset: got %v, want zero", got)
+	}
+}
+
+func TestBudget429WithoutHeaders(t *testing.T) {
+	cases := map[string]struct {
+		reason string
+		// known makes one successful request first, so the reset time is known.
+		known bool
+		want  time.Duration // RetryAt, from the time of the 429
+	}{
+		"ResetKnown": {
+			reason: "A 429 without headers waits for the reset reported by earlier answers.",
+			known:  true,
+			want:   time.Hour - 10*time.Minute,
+		},
+		"ResetUnknown": {
+			reason: "A 429 with no reset known waits a whole window: the next request is possible only in the next hour.",
+			want:   time.Hour,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t)
+			c := f.client(t)
+			ctx := context.Background()
+			if tc.known {
+				if _, err := c.Users.Me(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f.clock.Advance(10 * time.Minute)
+			f.sim.AddFault(pbxsim.Fault{Path: "/api/ver1.0/user/", Status: http.StatusTooManyRequests, Times: 1})
+			_, err := c.Users.Me(ctx)
+			if got, want := retryAt(err), f.clock.Now().Add(tc.want); !IsRateLimited(err) || !got.Equal(want) {
+				t.Errorf("%s\ngot %v (retry at %v), want rate-limited until %v", tc.reason, err, got, want)
+			}
+		})
+	}
+}
+
+func TestBudgetWriteReserve(t *testing.T) {
+	f := newFixture(t)
+	f.sim.SetRateLimit(pbxsim.DemoClientID, 10)
+	c := f.client(t, WithWriteReserve(30))
+	ctx := context.Background()
+	for i := range 7 {
+		if _, err := c.Users.Me(ctx); err != nil {
+			t.Fatalf("read %d: %v", i+1, err)
+		}
+	}
+	// 3 of 10 remain: the reserve. Reads stop, writes go on.
+	if _, err := c.Users.Me(ctx); !IsRateLimited(err) {
+		t.Errorf("a read inside the reserve: got %v, want rate-limited", err)
+	}
+	for i := range 3 {
+		if _, err := c.Groups.Create(ctx, demo, ExtensionGroupCreate{Name: "g"}); err != nil {
+			t.Errorf("write %d inside the reserve: %v", i+1, err)
+		}
+	}
+	if _, err := c.Groups.Create(ctx, demo, ExtensionGroupCreate{Name: "g"}); !IsRateLimited(err) {
+		t.Errorf("a write once the budget is spent: got %v, want rate-limited", err)
+	}
+	if got := f.sim.RequestTotal("", ""); got != 10+1 {
+		t.Errorf("requests: got %d, want 11 (one token request and the ten the budget allows)", got)
+	}
+}
+
+func TestRateLimiter(t *testing.T) {
+	t.Run("RespectsDeadline", func(t *testing.T) {
+		f := newFixture(t)
+		c := f.client(t, WithRateLimit(0.001, 1))
+		if _, err := c.Users.Me(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		_, err := c.Users.Me(ctx)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("a request that cannot get a turn before its deadline: got %v, want context.DeadlineExceeded", err)
+		}
+		if n := f.count(http.MethodGet, "/user/"); n != 1 {
+			t.Errorf("requests: got %d, want 1", n)
+		}
+	})
+	t.Run("Paces", func(t *testing.T) {
+		f := newFixture(t)
+		c := f.client(t, WithRateLimit(50, 1))
+		start := time.Now()
+		for range 6 {
+			if _, err := c.Users.Me(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Six requests at 50 per second with no burst take at least five intervals of 20 ms.
+		if d := time.Since(start); d < 100*time.Millisecond {
+			t.Errorf("six requests at 50/s took %v, want at least 100ms", d)
+		}
+	})
+}
+
+func TestBudgetObserve(t *testing.T) {
+	now := newFakeClock().Now()
+	h := func(kv ...string) http.Header {
+		out := http.Header{}
+		for i := 0; i < len(kv); i += 2 {
+			out.Set(kv[i], kv[i+1])
+		}
+		return out
+	}
+	cases := map[string]struct {
+		reason string
+		status int
+		header http.Header
+		want   Budget
+	}{
+		"Headers": {
+			reason: "The three headers give the limit, what remains and when the window resets.",
+			status: 200, header: h("X-RateLimit-Limit", "100", "X-RateLimit-Remaining", "40", "X-RateLimit-Reset", "600"),
+			want: Budget{Limit: 100, Remaining: 40, Reset: now.Add(10 * time.Minute)},
+		},
+		"NoHeaders": {
+			reason: "An answer without the headers (a proxy's error) changes nothing.",
+			status: 502,
+			want:   Budget{},
+		},
+		"Spent": {
+			reason: "Nothing remaining blocks until the reset.",
+			status: 200, header: h("X-RateLimit-Limit", "100", "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", "600"),
+			want: Budget{Limit: 100, Reset: now.Add(10 * time.Minute), BlockedUntil: now.Add(10 * time.Minute)},
+		},
+		"SpentAtTheReset": {
+			reason: "Nothing remaining in a window that resets now blocks nothing.",
+			status: 200, header: h("X-RateLimit-Limit", "100", "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", "0"),
+			want: Budget{Limit: 100, Reset: now},
+		},
+		"RetryAfterWins": {
+			reason: "A Retry-After on a 429 says when to try again.",
+			status: 429, header: h("Retry-After", "30", "X-RateLimit-Reset", "600"),
+			want: Budget{Reset: now.Add(10 * time.Minute), BlockedUntil: now.Add(30 * time.Second)},
+		},
+		"BadHeaders": {
+			reason: "Headers that are not counts are ignored.",
+			status: 200, header: h("X-RateLimit-Limit", "many", "X-RateLimit-Remaining", "-1"),
+			want: Budget{},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			b := newBudget(func() time.Time { return now }, 0, 0, 0)
+			b.observe(tc.status, tc.header)
+			if diff := cmp.Diff(tc.want, b.snapshot()); diff != "" {
+				t.Errorf("%s\n-want, +got:\n%s", tc.reason, diff)
+			}
+		})
+	}
+}

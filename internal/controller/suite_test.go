@@ -120,6 +120,23 @@ func newWorld(t *testing.T, cfg *pbxsim.Config) *world {
 		t.Skip("needs the envtest API server; runs without -short")
 	}
 	t.Parallel()
+	w := startWorld(t, cfg)
+	t.Cleanup(w.srv.Close)
+	return w
+}
+
+// newBenchWorld is newWorld for a benchmark; t only carries failures to b.
+func newBenchWorld(b *testing.B, t *testing.T) *world {
+	b.Helper()
+	w := startWorld(t, nil)
+	b.Cleanup(w.srv.Close)
+	if t.Failed() {
+		b.Fatal("setting up the world failed")
+	}
+	return w
+}
+
+func startWorld(t *testing.T, cfg *pbxsim.Config) *world {
 	c := pbxsim.DemoConfig()
 	if cfg != nil {
 		c = *cfg
@@ -129,7 +146,6 @@ func newWorld(t *testing.T, cfg *pbxsim.Config) *world {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
 	w := &world{t: t, g: NewWithT(t), sim: sim, srv: srv}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "it-"}}
 	w.create(ns)

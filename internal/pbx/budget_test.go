@@ -149,7 +149,7 @@ func TestBudget429WithoutHeaders(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			f := newFixture(t)
+			f := newFixture(t, fixtureOptions{wrap: headerless429})
 			c := f.client(t)
 			ctx := context.Background()
 			if tc.known {
@@ -164,6 +164,34 @@ func TestBudget429WithoutHeaders(t *testing.T) {
 				t.Errorf("%s\ngot %v (retry at %v), want rate-limited until %v", tc.reason, err, got, want)
 			}
 		})
+	}
+}
+
+// headerless429 drops the rate-limit headers from 429 answers, as a PBX that leaves them out would.
+func headerless429(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&stripper{ResponseWriter: w}, r)
+	})
+}
+
+type stripper struct{ http.ResponseWriter }
+
+func (s *stripper) WriteHeader(code int) {
+	if code == http.StatusTooManyRequests {
+		for _, h := range []string{"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} {
+			s.Header().Del(h)
+		}
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func TestBudgetInjected429(t *testing.T) {
+	f := newFixture(t)
+	c := f.client(t)
+	f.sim.AddFault(pbxsim.Fault{Path: "/api/ver1.0/user/", Status: http.StatusTooManyRequests, Reset: 5 * time.Minute, Times: 1})
+	_, err := c.Users.Me(context.Background())
+	if got, want := retryAt(err), f.clock.Now().Add(5*time.Minute); !IsRateLimited(err) || !got.Equal(want) {
+		t.Errorf("a 429 with headers waits for its X-RateLimit-Reset: got %v (retry at %v), want %v", err, got, want)
 	}
 }
 

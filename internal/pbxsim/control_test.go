@@ -67,10 +67,13 @@ func TestFaults(t *testing.T) {
 		t.Errorf("a fault with Times is removed once used up")
 	}
 
-	e.sim.AddFault(pbxsim.Fault{Path: "/api/ver1.0/client/1/*", Status: http.StatusTooManyRequests})
+	e.sim.AddFault(pbxsim.Fault{Path: "/api/ver1.0/client/1/*", Status: http.StatusTooManyRequests, Reset: 90 * time.Second})
 	r := c.do(http.MethodGet, "/client/1/did/", nil)
 	if r.status != http.StatusTooManyRequests || r.obj(t)["status"] != "rate_limit_exceeded" {
 		t.Errorf("a 429 storm answers like the rate limit: got %d %s", r.status, r.body)
+	}
+	if r.header.Get("X-RateLimit-Remaining") != "0" || r.header.Get("X-RateLimit-Reset") != "90" {
+		t.Errorf("an injected 429 carries the rate-limit headers: %v", r.header)
 	}
 	must(t, c.do(http.MethodGet, "/client/@me/did/", nil), http.StatusOK) // another literal path
 	e.sim.ClearFaults()

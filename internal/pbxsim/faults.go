@@ -68,6 +68,9 @@ type Fault struct {
 	// Status answers the request with this status and a JSON message instead of serving it; 429
 	// answers as the PBX's rate limit does.
 	Status int `json:"status,omitempty"`
+	// Reset is the X-RateLimit-Reset an injected 429 reports, when the client may call again;
+	// 0 means an hour, the PBX's window.
+	Reset time.Duration `json:"reset,omitempty"`
 	// DropAfterCommit serves the request, so its change is made, then cuts the connection
 	// without an answer.
 	DropAfterCommit bool `json:"drop_after_commit,omitempty"`

@@ -135,6 +135,15 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if f != nil && f.Status != 0 {
 		template = templateOf(r.URL.Path)
 		if f.Status == http.StatusTooManyRequests {
+			// An injected 429 looks like the PBX's own: a spent budget that resets after Reset.
+			reset := f.Reset
+			if reset <= 0 {
+				reset = rateWindow
+			}
+			h := rec.Header()
+			h.Set("X-RateLimit-Limit", strconv.Itoa(defaultRateLimit))
+			h.Set("X-RateLimit-Remaining", "0")
+			h.Set("X-RateLimit-Reset", strconv.Itoa(int((reset+time.Second-1)/time.Second)))
 			writeJSON(rec, r, f.Status, apiError{Message: "Rate limit exceeded", Status: "rate_limit_exceeded"})
 			return
 		}

@@ -130,7 +130,7 @@ func TestFieldLedger(t *testing.T) {
 			"DIDAsTransferCallerID": "ignored: for a later DID kind", "MessageDID": "ignored: for a later DID kind",
 			"ANIRFC3325": "ignored: not in the spec yet", "ANI": "ignored: meaning not documented",
 			"ExtraParams": "spec.extraParams", "Domain": "status.domain", "CreateDate": "ignored: read-only",
-			"CallerIDGroupID": "ignored: caller-ID groups are not managed yet",
+			"CallerIDGroupID":            "ignored: caller-ID groups are not managed yet",
 			"ClientPublicCallerIDNumber": "ignored: caller-ID groups are not managed yet",
 		},
 		reflect.TypeFor[pbx.ExtensionGroup](): {

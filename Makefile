@@ -73,6 +73,14 @@ lint: golangci-lint ## Run golangci-lint.
 lint-fix: golangci-lint ## Run golangci-lint and apply the fixes it can.
 	"$(GOLANGCI_LINT)" run --fix
 
+##@ Demo
+
+ONCE ?=
+.PHONY: demo
+demo: build build-sim ## Run the operator on a local control plane against pbxsim with the samples (ONCE=1: check and exit).
+	assets="$$($(MAKE) -s --no-print-directory envtest)" && \
+		$(GO) run ./hack/demo --assets "$$assets" $(if $(ONCE),--once)
+
 ##@ Build
 
 .PHONY: build

@@ -1,0 +1,4 @@
+// Package localenv runs pbx-operator on one machine, the way the demo and the end-to-end tests
+// need it: the local control plane (etcd and kube-apiserver, built by hack/controlplane), pbxsim
+// and the manager as separate processes, a kubeconfig for kubectl, and one folder with every log.
+package localenv

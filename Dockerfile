@@ -15,6 +15,7 @@ RUN go mod download
 
 COPY cmd/main.go cmd/main.go
 COPY api/ api/
+COPY internal/ internal/
 
 # GOARCH has no default, so the binary is built for the platform of the host where the command runs
 # unless the image is built with --platform (docker buildx).

@@ -33,6 +33,7 @@ func main() {
 		secureMetrics        bool
 		enableHTTP2          bool
 		enableLeaderElection bool
+		leaderElectionNS     string
 		namespaces           string
 		pollInterval         time.Duration
 		concurrency          int
@@ -46,6 +47,8 @@ func main() {
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the health and readiness probes bind to.")
 	flag.BoolVar(&enableLeaderElection, "leader-elect", true,
 		"Elect a leader, so that only one manager replica is active at a time.")
+	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "",
+		"Namespace of the leader election Lease; empty means the manager's own namespace (required out of a cluster).")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true,
 		"Serve metrics over HTTPS, with authentication and authorization through the API server.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false,
@@ -96,12 +99,13 @@ func main() {
 	}
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
-		Scheme:                 scheme,
-		Cache:                  cacheOpts,
-		Metrics:                metricsOpts,
-		HealthProbeBindAddress: probeAddr,
-		LeaderElection:         enableLeaderElection,
-		LeaderElectionID:       "pbx-operator.cloudpbx.dev",
+		Scheme:                  scheme,
+		Cache:                   cacheOpts,
+		Metrics:                 metricsOpts,
+		HealthProbeBindAddress:  probeAddr,
+		LeaderElection:          enableLeaderElection,
+		LeaderElectionID:        "pbx-operator.cloudpbx.dev",
+		LeaderElectionNamespace: leaderElectionNS,
 		// The manager exits right after it stops, so it can give up the lease at once and let a
 		// standby take over without waiting for the lease to expire.
 		LeaderElectionReleaseOnCancel: true,

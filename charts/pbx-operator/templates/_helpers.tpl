@@ -1,0 +1,115 @@
+{{/*
+The chart name, or nameOverride.
+*/}}
+{{- define "pbx-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The full name that prefixes every object name: fullnameOverride, else the release name if it contains
+the chart name, else "<release>-<chart name>". With the release name pbx-operator, the objects get the
+same names as with config/default (kustomize's namePrefix "pbx-operator-").
+*/}}
+{{- define "pbx-operator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The name of the manager's Deployment (and default ServiceAccount name).
+*/}}
+{{- define "pbx-operator.managerName" -}}
+{{- printf "%s-controller-manager" (include "pbx-operator.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The name of the metrics Service (a DNS label: at most 63 characters).
+*/}}
+{{- define "pbx-operator.metricsServiceName" -}}
+{{- printf "%s-controller-manager-metrics-service" (include "pbx-operator.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The chart name and version, for the helm.sh/chart label.
+*/}}
+{{- define "pbx-operator.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The labels of every object.
+*/}}
+{{- define "pbx-operator.labels" -}}
+helm.sh/chart: {{ include "pbx-operator.chart" . }}
+{{ include "pbx-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/component: controller-manager
+app.kubernetes.io/part-of: pbx-operator
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/*
+The labels that select the manager pods.
+*/}}
+{{- define "pbx-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "pbx-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+The name of the manager's ServiceAccount.
+*/}}
+{{- define "pbx-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "pbx-operator.managerName" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+The manager's image reference.
+*/}}
+{{- define "pbx-operator.image" -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+
+{{/*
+The ServiceAccount as an RBAC subject.
+*/}}
+{{- define "pbx-operator.subject" -}}
+- kind: ServiceAccount
+  name: {{ include "pbx-operator.serviceAccountName" . }}
+  namespace: {{ .Release.Namespace }}
+{{- end }}
+
+{{/*
+Checks of combinations of values that the schema cannot express; rendered (as nothing) by
+deployment.yaml so that a bad combination fails the install instead of a running manager.
+*/}}
+{{- define "pbx-operator.validate" -}}
+{{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) }}
+{{- fail "replicaCount above 1 requires leaderElection.enabled: without it every replica reconciles and they fight over the same PBX objects" }}
+{{- end }}
+{{- if and .Values.metrics.serviceMonitor.enabled (not .Values.metrics.enabled) }}
+{{- fail "metrics.serviceMonitor.enabled requires metrics.enabled" }}
+{{- end }}
+{{- if and .Values.rbac.create .Values.rbac.secrets.namespaces }}
+{{- if not .Values.watchNamespaces }}
+{{- fail "rbac.secrets.namespaces requires watchNamespaces: the manager watches Secrets in every namespace it watches, so with watchNamespaces empty it would need to read Secrets in all namespaces" }}
+{{- end }}
+{{- range .Values.watchNamespaces }}
+{{- if not (has . $.Values.rbac.secrets.namespaces) }}
+{{- fail (printf "watched namespace %q is missing from rbac.secrets.namespaces: the manager watches Secrets in every namespace it watches" .) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}

@@ -28,8 +28,9 @@ help: ## Display this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate CustomResourceDefinitions and the manager's ClusterRole.
+manifests: controller-gen ## Generate CustomResourceDefinitions and the manager's ClusterRole, and copy the CRDs into the Helm chart.
 	"$(CONTROLLER_GEN)" rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+	cp config/crd/bases/*.yaml charts/pbx-operator/crds/
 
 .PHONY: generate
 generate: controller-gen ## Generate the DeepCopy methods of the API types.
@@ -44,9 +45,19 @@ vet: ## Run go vet against code.
 	$(GO) vet ./...
 
 .PHONY: test
-test: ## Run every unit test and envtest suite with -race (builds the local control plane first).
+test: helm ## Run every test with -race: unit, envtest integration and e2e (builds the local control plane first).
 	assets="$$($(MAKE) -s --no-print-directory envtest)" && \
-		KUBEBUILDER_ASSETS="$$assets" $(GO) test -race -count=1 ./...
+		HELM="$(HELM)" KUBEBUILDER_ASSETS="$$assets" $(GO) test -race -count=1 -timeout 30m ./...
+
+.PHONY: test-integration
+test-integration: ## Run the envtest suites only (API validation, controllers).
+	assets="$$($(MAKE) -s --no-print-directory envtest)" && \
+		KUBEBUILDER_ASSETS="$$assets" $(GO) test -race -count=1 ./api/... ./internal/controller/...
+
+.PHONY: test-e2e
+test-e2e: helm ## Run the black-box tests: the control plane, the pbxsim and manager binaries, kubectl and helm.
+	assets="$$($(MAKE) -s --no-print-directory envtest)" && \
+		HELM="$(HELM)" KUBEBUILDER_ASSETS="$$assets" $(GO) test -count=1 -timeout 30m -v ./test/e2e/
 
 .PHONY: test-unit
 test-unit: ## Run the tests that need no API server.
@@ -57,10 +68,10 @@ verify: generate manifests ## Regenerate everything and tidy the modules, then f
 	$(GO) mod tidy
 	cd hack/controlplane && $(GO) mod tidy
 	cd hack/controlplane/etcd && $(GO) mod tidy
-	@drift="$$(git status --porcelain -- go.mod go.sum api config hack)"; \
+	@drift="$$(git status --porcelain -- go.mod go.sum api config hack charts)"; \
 	if [ -n "$$drift" ]; then \
 		echo "Generated files or go.mod/go.sum differ from what is committed:"; echo "$$drift"; \
-		git --no-pager diff --stat -- go.mod go.sum api config hack; \
+		git --no-pager diff --stat -- go.mod go.sum api config hack charts; \
 		echo "Run 'make generate manifests' and 'go mod tidy', then commit the result."; \
 		exit 1; \
 	fi
@@ -163,11 +174,13 @@ KUBECTL ?= kubectl
 KUSTOMIZE ?= $(LOCALBIN)/kustomize
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
+HELM ?= $(LOCALBIN)/helm
 
 ## Tool Versions
 KUSTOMIZE_VERSION ?= v5.8.2
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
+HELM_VERSION ?= v3.22.0
 
 .PHONY: envtest
 envtest: ## Build (once) or find kube-apiserver, etcd and kubectl, and print their directory (KUBEBUILDER_ASSETS).
@@ -182,6 +195,11 @@ $(KUSTOMIZE): $(LOCALBIN)
 controller-gen: $(CONTROLLER_GEN) ## Download controller-gen locally if necessary.
 $(CONTROLLER_GEN): $(LOCALBIN)
 	$(call go-install-tool,$(CONTROLLER_GEN),sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_TOOLS_VERSION))
+
+.PHONY: helm
+helm: $(HELM) ## Build helm locally if necessary.
+$(HELM): $(LOCALBIN)
+	$(call go-install-tool,$(HELM),helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
 
 .PHONY: golangci-lint
 golangci-lint: $(GOLANGCI_LINT) ## Download golangci-lint locally if necessary.

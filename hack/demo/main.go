@@ -130,6 +130,9 @@ func run() error {
 	}
 	fmt.Print(indent(pbxView(snap)))
 
+	if rss, err := mgr.RSS(); err == nil {
+		step("The manager's memory (RSS): %.1f MiB", float64(rss)/(1<<20))
+	}
 	if *once {
 		if n := len(snap.Extensions); n != 6 || len(snap.ExtensionGroups) != 2 {
 			return fmt.Errorf("want the 6 sample extensions and 2 groups in the PBX, found %d and %d", n, len(snap.ExtensionGroups))

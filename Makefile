@@ -89,8 +89,9 @@ lint-fix: golangci-lint ## Run golangci-lint and apply the fixes it can.
 ONCE ?=
 .PHONY: demo
 demo: build build-sim ## Run the operator on a local control plane against pbxsim with the samples (ONCE=1: check and exit).
+	$(GO) build -o bin/demo ./hack/demo
 	assets="$$($(MAKE) -s --no-print-directory envtest)" && \
-		$(GO) run ./hack/demo --assets "$$assets" $(if $(ONCE),--once)
+		exec bin/demo --assets "$$assets" $(if $(ONCE),--once)
 
 ##@ Build
 

@@ -9,11 +9,13 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -35,6 +37,7 @@ func main() {
 		enableLeaderElection bool
 		leaderElectionNS     string
 		namespaces           string
+		secretNamespaces     string
 		pollInterval         time.Duration
 		concurrency          int
 		timeout              time.Duration
@@ -55,6 +58,8 @@ func main() {
 		"Enable HTTP/2 for the metrics server (off by default: HTTP/2 Stream Cancellation and Rapid Reset CVEs).")
 	flag.StringVar(&namespaces, "namespaces", "",
 		"Comma-separated namespaces whose resources the manager reconciles; empty means all namespaces.")
+	flag.StringVar(&secretNamespaces, "secret-namespaces", "",
+		"Comma-separated namespaces whose Secrets the manager reads (the accounts' credentials); empty means the watched namespaces.")
 	flag.DurationVar(&pollInterval, "poll-interval", managed.DefaultPollInterval,
 		"How often resources in sync are checked for changes made in the PBX, unless their account sets pollIntervalSeconds.")
 	flag.IntVar(&concurrency, "concurrency", 4, "Resources of each kind reconciled at once.")
@@ -88,14 +93,11 @@ func main() {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 
-	var cacheOpts cache.Options
-	if namespaces != "" {
-		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
-		for ns := range strings.SplitSeq(namespaces, ",") {
-			if ns = strings.TrimSpace(ns); ns != "" {
-				cacheOpts.DefaultNamespaces[ns] = cache.Config{}
-			}
-		}
+	// The cache holds what the manager watches: the resources of the watched namespaces, and the
+	// Secrets of the namespaces it may read them in (least privilege: see the Helm chart's rbac.secrets).
+	cacheOpts := cache.Options{DefaultNamespaces: namespaceSet(namespaces)}
+	if s := namespaceSet(secretNamespaces); s != nil {
+		cacheOpts.ByObject = map[client.Object]cache.ByObject{&corev1.Secret{}: {Namespaces: s}}
 	}
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
@@ -148,4 +150,18 @@ func main() {
 		setupLog.Error(err, "The manager stopped with an error")
 		os.Exit(1)
 	}
+}
+
+// namespaceSet parses a comma-separated namespace list into cache settings; nil means all.
+func namespaceSet(list string) map[string]cache.Config {
+	var out map[string]cache.Config
+	for ns := range strings.SplitSeq(list, ",") {
+		if ns = strings.TrimSpace(ns); ns != "" {
+			if out == nil {
+				out = map[string]cache.Config{}
+			}
+			out[ns] = cache.Config{}
+		}
+	}
+	return out
 }

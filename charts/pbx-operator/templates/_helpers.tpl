@@ -102,14 +102,4 @@ deployment.yaml so that a bad combination fails the install instead of a running
 {{- if and .Values.metrics.serviceMonitor.enabled (not .Values.metrics.enabled) }}
 {{- fail "metrics.serviceMonitor.enabled requires metrics.enabled" }}
 {{- end }}
-{{- if and .Values.rbac.create .Values.rbac.secrets.namespaces }}
-{{- if not .Values.watchNamespaces }}
-{{- fail "rbac.secrets.namespaces requires watchNamespaces: the manager watches Secrets in every namespace it watches, so with watchNamespaces empty it would need to read Secrets in all namespaces" }}
-{{- end }}
-{{- range .Values.watchNamespaces }}
-{{- if not (has . $.Values.rbac.secrets.namespaces) }}
-{{- fail (printf "watched namespace %q is missing from rbac.secrets.namespaces: the manager watches Secrets in every namespace it watches" .) }}
-{{- end }}
-{{- end }}
-{{- end }}
 {{- end }}

@@ -48,6 +48,14 @@ func TestDockerfile(t *testing.T) {
 			t.Errorf("%s: the Makefile has %q and the Dockerfile %q; they must match", v, mk, df)
 		}
 	}
+	gomod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	goVersion := regexp.MustCompile(`(?m)^go (\d+\.\d+)`).FindStringSubmatch(string(gomod))
+	if goVersion == nil || !strings.Contains(docker, "ARG GO_VERSION="+goVersion[1]+"\n") {
+		t.Errorf("the Dockerfile's GO_VERSION must be the Go version of go.mod (%v)", goVersion)
+	}
 	if !strings.Contains(docker, "FROM gcr.io/distroless/static:nonroot") || !strings.Contains(docker, "USER 65532:65532") {
 		t.Errorf("the image must be distroless and run as the non-root user 65532")
 	}

@@ -40,7 +40,6 @@ func run() error {
 	once := flag.Bool("once", false, "check that the samples become Ready, print the result and exit")
 	timeout := flag.Duration("timeout", 3*time.Minute, "how long to wait for the samples to become Ready")
 	flag.Parse()
-	readyTimeout = *timeout
 
 	for _, b := range []struct{ path, make string }{{*manager, "make build"}, {*sim, "make build-sim"}} {
 		if _, err := os.Stat(b.path); err != nil {
@@ -114,7 +113,7 @@ func run() error {
 	fmt.Print(indent(out))
 
 	step("Waiting for the samples to become Ready")
-	if err := waitReady(ctx, env, mgr, simProc); err != nil {
+	if err := waitReady(ctx, env, *timeout, mgr, simProc); err != nil {
 		return err
 	}
 
@@ -183,8 +182,8 @@ func abs(p string) string {
 
 // waitReady polls kubectl until every sample is Ready, printing progress, and fails early if the
 // manager or pbxsim dies.
-func waitReady(ctx context.Context, env *localenv.Env, procs ...*localenv.Proc) error {
-	deadline := time.Now().Add(timeoutOf(ctx))
+func waitReady(ctx context.Context, env *localenv.Env, timeout time.Duration, procs ...*localenv.Proc) error {
+	deadline := time.Now().Add(timeout)
 	last := ""
 	for {
 		out, err := env.Kubectl(ctx, "get", "accounts,extensiongroups,extensions", "-A", "-o", "json")
@@ -249,11 +248,6 @@ func waitReady(ctx context.Context, env *localenv.Env, procs ...*localenv.Proc) 
 		}
 	}
 }
-
-// readyTimeout is set from the --timeout flag.
-var readyTimeout = 3 * time.Minute
-
-func timeoutOf(context.Context) time.Duration { return readyTimeout }
 
 func snapshot(ctx context.Context, simURL string) (pbxsim.Snapshot, error) {
 	var s pbxsim.Snapshot

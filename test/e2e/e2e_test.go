@@ -111,7 +111,8 @@ func startManager(ctx context.Context) error {
 		return err
 	}
 	manager, err = env.Run("manager", filepath.Join(bins, "manager"),
-		"--leader-elect", "--leader-election-namespace=default", "--metrics-bind-address=0",
+		// Secrets are read only where the tests keep credentials, as the chart's least-privilege mode does.
+		"--leader-elect", "--leader-election-namespace=default", "--metrics-bind-address=0", "--secret-namespaces=samples,bulk",
 		"--health-probe-bind-address="+probe, "--poll-interval=5s", "--requests-per-second=10", "--burst=5")
 	if err != nil {
 		return err

@@ -14,14 +14,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/yaml"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	v1alpha1 "github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/localenv"
 )
 
 // k is a client of the envtest API server that serves the generated CRDs; nil with -short.
@@ -32,24 +29,11 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	// testing.Short needs the flags parsed; m.Run would parse them too late.
-	if flagShort() {
+	if localenv.Short() {
 		return m.Run()
 	}
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: run 'make test', or "+
-			"'export KUBEBUILDER_ASSETS=$(make -s envtest)' first (use -short to skip the API server tests)")
-		return 1
-	}
-	scheme := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(v1alpha1.AddToScheme(scheme))
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-		Scheme:                scheme,
-	}
-	cfg, err := env.Start()
+	scheme := localenv.Scheme()
+	env, cfg, err := localenv.APIServer(filepath.Join("..", ".."), scheme)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "starting the envtest API server: %v\n", err)
 		return 1
@@ -64,15 +48,6 @@ func run(m *testing.M) int {
 		return 1
 	}
 	return m.Run()
-}
-
-func flagShort() bool {
-	for _, a := range os.Args[1:] {
-		if a == "-test.short" || a == "-test.short=true" {
-			return true
-		}
-	}
-	return false
 }
 
 // namespace creates a namespace of its own for one test.

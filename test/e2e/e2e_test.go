@@ -29,14 +29,12 @@ var (
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
-	for _, a := range os.Args[1:] {
-		if a == "-test.short" || a == "-test.short=true" {
-			return m.Run()
-		}
+	if localenv.Short() {
+		return m.Run()
 	}
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	if assets == "" {
-		fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: run 'make test' or 'make test-e2e' (use -short to skip the e2e tests)")
+		fmt.Fprintln(os.Stderr, localenv.ErrNoAssets)
 		return 1
 	}
 	var err error

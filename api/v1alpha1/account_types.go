@@ -213,7 +213,7 @@ type ClusterAccountList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&Account{}, &AccountList{}, &ClusterAccount{}, &ClusterAccountList{})
+	register(&Account{}, &AccountList{}, &ClusterAccount{}, &ClusterAccountList{})
 }
 
 // GetConnectionSpec returns how to reach the PBX, for the account controller.

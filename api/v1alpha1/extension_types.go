@@ -154,5 +154,5 @@ type ExtensionList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&Extension{}, &ExtensionList{})
+	register(&Extension{}, &ExtensionList{})
 }

@@ -62,5 +62,5 @@ type ExtensionGroupList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&ExtensionGroup{}, &ExtensionGroupList{})
+	register(&ExtensionGroup{}, &ExtensionGroupList{})
 }

@@ -34,10 +34,10 @@ func diffString(want string, have *string) (pbx.Opt[string], bool) {
 	if have != nil {
 		h = *have
 	}
-	switch {
-	case want == h:
+	switch want {
+	case h:
 		return pbx.Opt[string]{}, false
-	case want == "":
+	case "":
 		return pbx.Null[string](), true
 	default:
 		return pbx.Set(want), true

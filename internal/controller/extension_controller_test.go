@@ -313,3 +313,23 @@ func TestServerErrorsBackOff(t *testing.T) {
 		t.Errorf("after three 503s the extension exists once: %d", n)
 	}
 }
+
+func TestReconcileRequestedAt(t *testing.T) {
+	w := newWorld(t, nil)
+	// Group 101 does not exist yet: the PBX answers 400, a terminal error that waits for a change.
+	e := ext(w.ns, "quinn", "117", func(e *v1alpha1.Extension) { e.Spec.GroupID = 101 })
+	w.create(e)
+	w.g.Eventually(w.cond(e, v1alpha1.ConditionSynced)).Should(Equal("False/InvalidSpec"))
+	// The group appears in the PBX (the simulator's first group id is 101); nothing retries by itself.
+	if code := w.pbxCall(http.MethodPost, "/client/@me/extension_group/", `{"name":"Late"}`); code != http.StatusCreated {
+		t.Fatal(code)
+	}
+	w.g.Consistently(w.cond(e, v1alpha1.ConditionSynced), 2*pollInterval, 200*time.Millisecond).Should(Equal("False/InvalidSpec"))
+	w.update(e, func() {
+		e.Annotations = map[string]string{v1alpha1.AnnotationReconcileRequestedAt: time.Now().Format(time.RFC3339)}
+	})
+	w.waitSynced(e)
+	if x := w.pbxExtension("117"); x == nil || x["extension_group_id"] != int64(101) {
+		t.Errorf("after the requested reconcile the extension exists in group 101: %v", x)
+	}
+}

@@ -49,7 +49,7 @@ func TestHelmChart(t *testing.T) {
 	if out := helm(t, "lint", "--strict", kube, chart); !strings.Contains(out, "0 chart(s) failed") {
 		t.Errorf("helm lint:\n%s", out)
 	}
-	kubectl(t, "create", "namespace", "pbx-operator-system")
+	namespace(t, "pbx-operator-system")
 	for name, args := range map[string][]string{
 		"Defaults": nil,
 		"LeastPrivilege": {"--set", "rbac.secrets.namespaces={team-a,team-b}", "--set", "watchNamespaces={team-a,team-b}",
@@ -59,7 +59,7 @@ func TestHelmChart(t *testing.T) {
 			rendered := helm(t, append([]string{"template", "pbx-operator", chart, "--namespace", "pbx-operator-system", "--include-crds", kube}, args...)...)
 			if name == "LeastPrivilege" {
 				for _, ns := range []string{"team-a", "team-b"} {
-					kubectl(t, "create", "namespace", ns)
+					namespace(t, ns)
 				}
 			}
 			out := kubectlIn(t, rendered, "apply", "--dry-run=server", "-f", "-")
@@ -161,3 +161,24 @@ func serverVersion(t *testing.T) string {
 }
 
 func isSecretsRule(r rbacv1.PolicyRule) bool { return slices.Contains(r.Resources, "secrets") }
+
+// TestKustomizeDeploy checks that 'make deploy' (config/default) is accepted by the API server.
+func TestKustomizeDeploy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the local control plane; runs without -short")
+	}
+	namespace(t, "pbx-operator-system")
+	rendered := kubectl(t, "kustomize", filepath.Join(root, "config", "default"))
+	out := kubectlIn(t, rendered, "apply", "--dry-run=server", "-f", "-")
+	for _, want := range []string{"deployment.apps/pbx-operator-controller-manager", "clusterrole.rbac.authorization.k8s.io/pbx-operator-manager-role"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("config/default applies %s:\n%s", want, out)
+		}
+	}
+}
+
+// namespace makes sure a namespace exists, whichever test made it first.
+func namespace(t *testing.T, name string) {
+	t.Helper()
+	kubectlIn(t, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: "+name+"\n", "apply", "-f", "-")
+}

@@ -149,7 +149,7 @@ func resolveGroup(ctx context.Context, c client.Reader, e *v1alpha1.Extension) (
 func SetupExtension(mgr ctrl.Manager, o Options) error {
 	c := mgr.GetClient()
 	connector := managed.ConnectorFn[*v1alpha1.Extension](func(ctx context.Context, e *v1alpha1.Extension) (managed.Adapter[*v1alpha1.Extension], error) {
-		conn, err := connection(o.Registry, e)
+		conn, err := connection(ctx, c, o.Registry, e)
 		if err != nil {
 			return nil, err
 		}

@@ -138,8 +138,8 @@ func observeByID[T any](ctx context.Context, s store[T], id int64, get func(cont
 
 // SetupExtensionGroup registers the ExtensionGroup controller.
 func SetupExtensionGroup(mgr ctrl.Manager, o Options) error {
-	connector := managed.ConnectorFn[*v1alpha1.ExtensionGroup](func(_ context.Context, g *v1alpha1.ExtensionGroup) (managed.Adapter[*v1alpha1.ExtensionGroup], error) {
-		conn, err := connection(o.Registry, g)
+	connector := managed.ConnectorFn[*v1alpha1.ExtensionGroup](func(ctx context.Context, g *v1alpha1.ExtensionGroup) (managed.Adapter[*v1alpha1.ExtensionGroup], error) {
+		conn, err := connection(ctx, mgr.GetClient(), o.Registry, g)
 		if err != nil {
 			return nil, err
 		}

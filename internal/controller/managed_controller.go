@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -95,16 +97,44 @@ func setupManaged[O managed.Object](mgr ctrl.Manager, o Options, k managedKind[O
 	return b.Complete(reconcile.AsReconciler(c, r))
 }
 
+// connectionWait is how soon a resource looks again for its account's connection while the
+// account is Ready but its connection is not built yet (right after a manager start).
+const connectionWait = 2 * time.Second
+
 // connection returns the connection of a managed resource's account, which must act for a
 // client-level PBX user: only those manage groups and extensions.
-func connection(reg *account.Registry, obj managed.Object) (*account.Connection, error) {
+func connection(ctx context.Context, c client.Reader, reg *account.Registry, obj managed.Object) (*account.Connection, error) {
 	k := account.KeyFor(obj.GetManagedSpec().AccountRef, obj.GetNamespace())
 	conn, err := reg.Connection(k)
 	if err != nil {
+		if accountReady(ctx, c, k) {
+			// A manager that just started has no connections yet; the account controller is making
+			// them. Waiting quietly keeps thousands of resources from flapping to DependencyNotReady.
+			return nil, managed.Wait(connectionWait, "waiting for the connection of %s", k)
+		}
 		return nil, err
 	}
 	if conn.Prefix == "" {
 		return nil, managed.InvalidSpec("%s acts for a PBX user of realm %s; managing groups and extensions needs a client-level user", k, conn.Realm.Kind)
 	}
 	return conn, nil
+}
+
+// accountReady tells whether an account's Ready condition is True in the API server.
+func accountReady(ctx context.Context, c client.Reader, k account.Key) bool {
+	var conds []metav1.Condition
+	if k.Kind == v1alpha1.AccountKindClusterAccount {
+		var a v1alpha1.ClusterAccount
+		if c.Get(ctx, client.ObjectKey{Name: k.Name}, &a) != nil {
+			return false
+		}
+		conds = a.Status.Conditions
+	} else {
+		var a v1alpha1.Account
+		if c.Get(ctx, client.ObjectKey{Namespace: k.Namespace, Name: k.Name}, &a) != nil {
+			return false
+		}
+		conds = a.Status.Conditions
+	}
+	return meta.IsStatusConditionTrue(conds, v1alpha1.ConditionReady)
 }

@@ -26,6 +26,21 @@ type (
 	retryAfterer interface{ RetryAfter() time.Duration }
 )
 
+// waitError asks for another pass soon without touching the conditions: the resource's state has
+// not changed, something it needs is only getting ready (an account's connection after a restart).
+type waitError struct {
+	after time.Duration
+	msg   string
+}
+
+func (e *waitError) Error() string { return e.msg }
+
+// Wait asks the engine to try again after a short delay, quietly: no condition or event changes,
+// so that a manager restart does not flap the status of every resource.
+func Wait(after time.Duration, format string, args ...any) error {
+	return &waitError{after: after, msg: fmt.Sprintf(format, args...)}
+}
+
 // engineError is an error class that only the adapters can know: the PBX client cannot tell that a
 // referenced group is not Ready, or that a matching object belongs to somebody else.
 type engineError struct {
@@ -64,6 +79,8 @@ type Class struct {
 	RequeueAfter time.Duration
 	// Silent errors produce no event.
 	Silent bool
+	// Quiet errors leave the conditions as they are (and produce no event).
+	Quiet bool
 }
 
 // Requeue delays of the error classes (STYLE.md section 5).
@@ -79,6 +96,10 @@ const (
 // Classify sorts an error into its class (the table of STYLE.md section 5). Errors with neither
 // Terminal nor RequeueAfter set are retried with the workqueue's exponential backoff.
 func Classify(err error) Class {
+	var we *waitError
+	if errors.As(err, &we) {
+		return Class{Reason: v1alpha1.ReasonReconcileError, Message: we.msg, RequeueAfter: we.after, Silent: true, Quiet: true}
+	}
 	var ee *engineError
 	if errors.As(err, &ee) {
 		c := Class{Reason: ee.reason, Message: ee.msg}
@@ -93,7 +114,7 @@ func Classify(err error) Class {
 		return c
 	}
 	if apierrors.IsConflict(err) {
-		return Class{Reason: v1alpha1.ReasonReconcileError, Message: err.Error(), RequeueAfter: requeueKubeConflict, Silent: true}
+		return Class{Reason: v1alpha1.ReasonReconcileError, Message: err.Error(), RequeueAfter: requeueKubeConflict, Silent: true, Quiet: true}
 	}
 	msg := err.Error()
 	var m pbxMessager

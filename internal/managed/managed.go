@@ -453,8 +453,10 @@ func (p *pass[O]) succeed(after time.Duration) ctrl.Result {
 // fail sets the conditions of an error's class and returns what controller-runtime should do.
 func (p *pass[O]) fail(ctx context.Context, err error) (ctrl.Result, error) {
 	c := Classify(err)
-	if c.Silent && c.Reason == v1alpha1.ReasonReconcileError {
-		// An optimistic-lock conflict with the API server: try again at once, say nothing.
+	if c.Quiet {
+		// An optimistic-lock conflict with the API server, or a dependency that is only getting
+		// ready: try again soon and say nothing.
+		log.FromContext(ctx).V(1).Info("Trying again soon", "message", c.Message, "after", c.RequeueAfter)
 		return ctrl.Result{RequeueAfter: c.RequeueAfter}, nil
 	}
 	st := p.obj.GetManagedStatus()

@@ -239,6 +239,12 @@ func TestReconcile(t *testing.T) {
 			want: want{result: ctrl.Result{RequeueAfter: 15 * time.Second}, ready: v1alpha1.ReasonDependencyNotReady, synced: v1alpha1.ReasonDependencyNotReady,
 				calls: calls{connect: 1}},
 		},
+		"WaitsQuietly": {
+			reason: "A dependency that is only getting ready requeues soon and changes no condition.",
+			args:   args{obj: ext(withID(42)), connectErr: managed.Wait(2*time.Second, "waiting for the connection")},
+			want: want{result: ctrl.Result{RequeueAfter: 2 * time.Second}, id: 42,
+				annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1}},
+		},
 		"ObserveOnlyDrifted": {
 			reason: "ObserveOnly reports the drift and never writes.",
 			args: args{obj: ext(withID(42), func(e *v1alpha1.Extension) { e.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserveOnly }),

@@ -87,9 +87,6 @@ func NewRegistry(s Settings) *Registry {
 	return &Registry{settings: s, conns: map[Key]*Connection{}}
 }
 
-// Settings returns the manager-wide defaults.
-func (r *Registry) Settings() Settings { return r.settings }
-
 // Connection returns the working connection of an account, or a DependencyNotReady error.
 func (r *Registry) Connection(k Key) (*Connection, error) {
 	r.mu.RLock()

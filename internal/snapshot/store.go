@@ -127,13 +127,6 @@ func (s *Store[T]) Own(id int64, owner types.NamespacedName) {
 	s.owners[id] = owner
 }
 
-// Disown forgets the owner of a PBX object.
-func (s *Store[T]) Disown(id int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.owners, id)
-}
-
 func (s *Store[T]) set(id int64, item T) {
 	s.unset(id)
 	s.items[id] = item

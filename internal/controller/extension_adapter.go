@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -25,6 +26,9 @@ type extensionAdapter struct {
 	conn *account.Connection
 	// groupID is the resolved group of the spec: groupRef's group, groupID, or nil for none.
 	groupID *int64
+	// observed is what Observe saw in this pass; Update diffs against it. An adapter lives for
+	// one pass (Connect makes a new one).
+	observed *pbx.Extension
 }
 
 // PollInterval is the account's poll interval.
@@ -49,6 +53,7 @@ func (a *extensionAdapter) Observe(ctx context.Context, e *v1alpha1.Extension) (
 		return managed.Observation{}, managed.InvalidSpec("The PBX extension %s is of type %s, not %s; the PBX cannot change its type", x.Name, x.Type, pbxType(e.Spec.Type))
 	}
 	a.conn.Extensions.Own(x.ID, client.ObjectKeyFromObject(e))
+	a.observed = x
 	e.Status.FullName, e.Status.Domain = x.Name, x.Domain
 	_, diff := extensionDiff(&e.Spec, a.groupID, x)
 	return managed.Observation{Exists: true, UpToDate: len(diff) == 0, Diff: strings.Join(diff, ", "), ExternalID: x.ID}, nil
@@ -89,13 +94,11 @@ func (a *extensionAdapter) Create(ctx context.Context, e *v1alpha1.Extension) (i
 
 // Update sends the fields that differ; a field removed from the spec is cleared with null.
 func (a *extensionAdapter) Update(ctx context.Context, e *v1alpha1.Extension) error {
-	id := knownID(e)
-	cur, _, err := a.conn.Extensions.Get(ctx, id)
-	if err != nil {
-		return err
+	if a.observed == nil {
+		return errors.New("update before observe")
 	}
-	u, _ := extensionDiff(&e.Spec, a.groupID, &cur)
-	x, err := a.conn.Client.Extensions.Update(ctx, a.conn.Realm, id, u)
+	u, _ := extensionDiff(&e.Spec, a.groupID, a.observed)
+	x, err := a.conn.Client.Extensions.Update(ctx, a.conn.Realm, a.observed.ID, u)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -19,6 +20,8 @@ import (
 // groupAdapter manages one ExtensionGroup's PBX group through its account's connection.
 type groupAdapter struct {
 	conn *account.Connection
+	// observed is what Observe saw in this pass; Update diffs against it.
+	observed *pbx.ExtensionGroup
 }
 
 // PollInterval is the account's poll interval.
@@ -32,6 +35,7 @@ func (a *groupAdapter) Observe(ctx context.Context, g *v1alpha1.ExtensionGroup) 
 		return managed.Observation{}, err
 	}
 	a.conn.Groups.Own(x.ID, client.ObjectKeyFromObject(g))
+	a.observed = x
 	_, diff := groupDiff(&g.Spec, x)
 	return managed.Observation{Exists: true, UpToDate: len(diff) == 0, Diff: strings.Join(diff, ", "), ExternalID: x.ID}, nil
 }
@@ -80,13 +84,11 @@ func (a *groupAdapter) Create(ctx context.Context, g *v1alpha1.ExtensionGroup) (
 
 // Update sends the fields that differ.
 func (a *groupAdapter) Update(ctx context.Context, g *v1alpha1.ExtensionGroup) error {
-	id := knownID(g)
-	cur, _, err := a.conn.Groups.Get(ctx, id)
-	if err != nil {
-		return err
+	if a.observed == nil {
+		return errors.New("update before observe")
 	}
-	u, _ := groupDiff(&g.Spec, &cur)
-	x, err := a.conn.Client.Groups.Update(ctx, a.conn.Realm, id, u)
+	u, _ := groupDiff(&g.Spec, a.observed)
+	x, err := a.conn.Client.Groups.Update(ctx, a.conn.Realm, a.observed.ID, u)
 	if err != nil {
 		return err
 	}

@@ -244,12 +244,7 @@ func TestObserveOnlyWritesNothing(t *testing.T) {
 
 func TestUnauthorizedAndSecretRotation(t *testing.T) {
 	w := newWorld(t, nil)
-	w.secret("rotating", pbxsim.DemoTrustedAppID, "wrong-secret")
-	a := &v1alpha1.Account{}
-	a.Name, a.Namespace = "rotating", w.ns
-	a.Spec.URL = w.srv.URL + "/"
-	a.Spec.CredentialsSecretRef.Name = "rotating"
-	w.create(a)
+	a := w.account("rotating", pbxsim.DemoTrustedAppID, "wrong-secret")
 	w.g.Eventually(w.cond(a, v1alpha1.ConditionReady)).Should(Equal("False/Unauthorized"))
 	s := &corev1.Secret{}
 	s.Name, s.Namespace = "rotating", w.ns
@@ -264,12 +259,7 @@ func TestUnauthorizedAndSecretRotation(t *testing.T) {
 
 func TestForbidden(t *testing.T) {
 	w := newWorld(t, nil)
-	w.secret("readonly", pbxsim.DemoReadOnlyAppID, pbxsim.DemoAppSecret)
-	a := &v1alpha1.Account{}
-	a.Name, a.Namespace = "readonly", w.ns
-	a.Spec.URL = w.srv.URL + "/"
-	a.Spec.CredentialsSecretRef.Name = "readonly"
-	w.create(a)
+	a := w.account("readonly", pbxsim.DemoReadOnlyAppID, pbxsim.DemoAppSecret)
 	w.waitReady(a)
 	e := ext(w.ns, "leo", "113", func(e *v1alpha1.Extension) { e.Spec.AccountRef.Name = "readonly" })
 	w.create(e)

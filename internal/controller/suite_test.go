@@ -133,16 +133,24 @@ func startWorld(t *testing.T, cfg *pbxsim.Config) *world {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "it-"}}
 	w.create(ns)
 	w.ns = ns.Name
-	w.secret("pbx-credentials", pbxsim.DemoTrustedAppID, pbxsim.DemoAppSecret)
-	w.create(&v1alpha1.Account{
-		ObjectMeta: metav1.ObjectMeta{Name: "pbx", Namespace: w.ns},
-		Spec: v1alpha1.AccountSpec{
-			ConnectionSpec:       v1alpha1.ConnectionSpec{URL: srv.URL + "/"},
-			CredentialsSecretRef: v1alpha1.LocalSecretReference{Name: "pbx-credentials"},
-		},
-	})
-	w.waitReady(&v1alpha1.Account{ObjectMeta: metav1.ObjectMeta{Name: "pbx", Namespace: w.ns}})
+	w.waitReady(w.account("pbx", pbxsim.DemoTrustedAppID, pbxsim.DemoAppSecret))
 	return w
+}
+
+// account creates an Account of the world's simulator, with a Secret of the same name holding an
+// app's credentials.
+func (w *world) account(name, appID, secret string) *v1alpha1.Account {
+	w.t.Helper()
+	w.secret(name, appID, secret)
+	a := &v1alpha1.Account{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: w.ns},
+		Spec: v1alpha1.AccountSpec{
+			ConnectionSpec:       v1alpha1.ConnectionSpec{URL: w.srv.URL + "/"},
+			CredentialsSecretRef: v1alpha1.LocalSecretReference{Name: name},
+		},
+	}
+	w.create(a)
+	return a
 }
 
 func (w *world) create(o client.Object) {

@@ -3,10 +3,10 @@ package account
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
 	"github.com/cloudpbx/pbx-operator/internal/managed"
@@ -51,8 +51,12 @@ func (r *Registry) Connect(ctx context.Context, k Key, spec v1alpha1.ConnectionS
 		r.Remove(k)
 		return nil, managed.InvalidSpec("The PBX user %s is not a client, extension group or extension user", me.Login)
 	}
-	conn := &Connection{Client: client, Realm: realm, Login: me.Login, fingerprint: fp}
-	fmt.Sscan(realm.ID, &conn.RealmID) //nolint:errcheck // Realm returns numeric ids
+	realmID, err := strconv.ParseInt(realm.ID, 10, 64)
+	if err != nil {
+		r.Remove(k)
+		return nil, fmt.Errorf("the PBX user %s has the realm id %q: %w", me.Login, realm.ID, err)
+	}
+	conn := &Connection{Client: client, Realm: realm, RealmID: realmID, Login: me.Login, fingerprint: fp}
 	if realm.Kind == pbx.RealmClient {
 		info, err := client.ClientInfo.Get(ctx, realm)
 		if err != nil {
@@ -107,14 +111,9 @@ func pollInterval(spec v1alpha1.ConnectionSpec, s Settings) time.Duration {
 func (c *Connection) PollInterval() time.Duration { return c.Groups.MaxAge() }
 
 func (r *Registry) newStores(conn *Connection, every time.Duration) {
+	// The drift hooks are set by the controllers' Setup, before the manager starts and so before
+	// any account connects.
 	client, realm := conn.Client, conn.Realm
-	drift := func(fn *func([]types.NamespacedName)) func([]types.NamespacedName) {
-		return func(n []types.NamespacedName) {
-			if *fn != nil {
-				(*fn)(n)
-			}
-		}
-	}
 	conn.Groups = snapshot.New(snapshot.Options[pbx.ExtensionGroup]{
 		List: func(ctx context.Context) ([]pbx.ExtensionGroup, error) {
 			return client.Groups.ListAll(ctx, realm, pbx.GroupFilter{})
@@ -122,7 +121,7 @@ func (r *Registry) newStores(conn *Connection, every time.Duration) {
 		ID:       func(g pbx.ExtensionGroup) int64 { return g.ID },
 		Key:      func(g pbx.ExtensionGroup) string { return g.Name },
 		MaxAge:   every,
-		OnChange: drift(&r.OnGroupDrift),
+		OnChange: r.OnGroupDrift,
 	})
 	conn.Extensions = snapshot.New(snapshot.Options[pbx.Extension]{
 		List: func(ctx context.Context) ([]pbx.Extension, error) {
@@ -131,6 +130,6 @@ func (r *Registry) newStores(conn *Connection, every time.Duration) {
 		ID:       func(e pbx.Extension) int64 { return e.ID },
 		Key:      func(e pbx.Extension) string { return e.Name },
 		MaxAge:   every,
-		OnChange: drift(&r.OnExtensionDrift),
+		OnChange: r.OnExtensionDrift,
 	})
 }

@@ -14,12 +14,19 @@ import (
 //	DELETE /_pbxsim/requests                  resets them
 //	GET    /_pbxsim/faults                    the installed faults
 //	POST   /_pbxsim/faults                    installs a Fault; answers it with its id
-//	DELETE /_pbxsim/faults                    removes every fault
+//	DELETE /_pbxsim/faults                    removes every fault (the fired counts stay)
+//	GET    /_pbxsim/faults/fired              faults that fired, by kind ({"status:503": 4, "drop_after_commit": 2, "latency": 7})
+//	DELETE /_pbxsim/faults/fired              resets those counts
 //	DELETE /_pbxsim/faults/{id}               removes one fault
 //	PUT    /_pbxsim/latency                   sets the latency of every request ({"fixed":"20ms","jitter":"5ms"})
 //	POST   /_pbxsim/tokens/invalidate         revokes every token
 //	PUT    /_pbxsim/clients/{id}/rate-limit   sets a client's hourly budget ({"per_hour": 100})
 //	POST   /_pbxsim/rate-limits/reset         starts a new hourly window for every client
+//	POST   /_pbxsim/reset                     the PBX loses its data: the world starts over from the
+//	                                          configuration and every token is revoked (Reset)
+//
+// In the request counters, an answer a DropAfterCommit fault cut off has status 0 (StatusDropped)
+// and a request the client gave up on during injected latency 499 (StatusClientGone).
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, AdminPrefix)
 	fail := func(status int, msg string) { writeJSON(w, r, status, apiError{Message: msg}) }
@@ -48,6 +55,11 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		}
 	case path == "/faults" && r.Method == http.MethodDelete:
 		s.ClearFaults()
+		writeJSON(w, r, http.StatusNoContent, nil)
+	case path == "/faults/fired" && r.Method == http.MethodGet:
+		writeJSON(w, r, http.StatusOK, s.FaultsFired())
+	case path == "/faults/fired" && r.Method == http.MethodDelete:
+		s.ResetFaultsFired()
 		writeJSON(w, r, http.StatusNoContent, nil)
 	case strings.HasPrefix(path, "/faults/") && r.Method == http.MethodDelete:
 		if !s.RemoveFault(strings.TrimPrefix(path, "/faults/")) {
@@ -79,6 +91,12 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		}
 	case path == "/rate-limits/reset" && r.Method == http.MethodPost:
 		s.ResetRateLimits()
+		writeJSON(w, r, http.StatusNoContent, nil)
+	case path == "/reset" && r.Method == http.MethodPost:
+		if err := s.Reset(); err != nil {
+			fail(http.StatusInternalServerError, err.Error())
+			return
+		}
 		writeJSON(w, r, http.StatusNoContent, nil)
 	default:
 		fail(http.StatusNotFound, "Not found")

@@ -49,11 +49,15 @@
 // Faults (AddFault) match requests by method and path (literal or template, with a trailing *)
 // and add latency, answer a status code (429 answers like the rate limit), or serve the request
 // and then cut the connection (DropAfterCommit: the change is made, the answer is lost). They may
-// apply with a probability and a given number of times. Snapshot returns the whole world and
-// Requests the request counters by method, path template and status, so tests assert state and
-// count calls. WithAdmin serves the same controls over HTTP under /_pbxsim/ (see serveAdmin).
-// WithStateFile keeps the world in a file across restarts, written atomically after every
-// change.
+// apply with a probability and a given number of times. FaultsFired counts the faults that
+// fired, by kind ("status:503", "drop_after_commit", "latency"), apart from the request
+// counters. Snapshot returns the whole world and Requests the request counters by method, path
+// template and status (an answer cut off by DropAfterCommit is counted under status 0, a request
+// abandoned during injected latency under 499), so tests assert state and count calls. Reset makes
+// the PBX lose its data: the world starts over from its Config, ids included, and every token is
+// revoked, as after a restore from an older backup. WithAdmin serves the same controls over HTTP
+// under /_pbxsim/ (see serveAdmin). WithStateFile keeps the world in a file across restarts,
+// written atomically after every change.
 //
 // # Assumptions
 //

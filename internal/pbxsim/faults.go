@@ -2,6 +2,7 @@ package pbxsim
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -74,7 +75,10 @@ type Fault struct {
 	// DropAfterCommit serves the request, so its change is made, then cuts the connection
 	// without an answer.
 	DropAfterCommit bool `json:"drop_after_commit,omitempty"`
-	// Latency is added before the request is served (a long one makes clients time out).
+	// Latency is added before the request is served (a long one makes clients time out). A
+	// request without a body whose client gives up meanwhile is not served (counted under
+	// StatusClientGone); one with a body (POST, PUT) is still served when the latency ends, as
+	// by a slow server: its change is made although nobody reads the answer.
 	Latency Latency `json:"latency,omitzero"`
 	// Probability is the chance, from 0 to 1, that a matching request is affected; 0 means always.
 	Probability float64 `json:"probability,omitempty"`
@@ -170,6 +174,9 @@ func (s *Server) matchFault(r *http.Request) (time.Duration, *Fault) {
 			s.faults = append(s.faults[:i], s.faults[i+1:]...)
 		}
 		applied := f.Fault
+		if f.Latency != (Latency{}) {
+			s.fired[FiredLatency]++
+		}
 		return delay + s.jitter(f.Latency), &applied
 	}
 	return delay, nil
@@ -181,4 +188,51 @@ func (s *Server) jitter(l Latency) time.Duration {
 		d += time.Duration(s.rnd.Int64N(int64(l.Jitter)))
 	}
 	return d
+}
+
+// Kinds of fired faults, the keys of FaultsFired. A fault with latency and a status counts once
+// under each.
+const (
+	// FiredLatency counts requests delayed by a fault's Latency (whether or not the client waited).
+	FiredLatency = "latency"
+	// FiredDropAfterCommit counts answers cut off after the request was served (DropAfterCommit).
+	FiredDropAfterCommit = "drop_after_commit"
+)
+
+// FiredStatus is the FaultsFired key of requests answered with an injected status code, such as
+// "status:503" or "status:429".
+func FiredStatus(code int) string { return "status:" + strconv.Itoa(code) }
+
+// Pseudo status codes of the request counters (RequestKey.Status) for requests that got no answer.
+const (
+	// StatusDropped is a request served in full whose answer a DropAfterCommit fault discarded:
+	// its change (if any) was made, but the client received nothing.
+	StatusDropped = 0
+	// StatusClientGone is a request the client gave up on (it closed the connection or timed out)
+	// while it waited out injected latency; it was not served.
+	StatusClientGone = 499
+)
+
+// fire counts a fault that fired.
+func (s *Server) fire(kind string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fired[kind]++
+}
+
+// FaultsFired returns how many times injected faults fired, by kind: FiredStatus(code) for an
+// injected answer, FiredDropAfterCommit and FiredLatency. These are separate from the request
+// counters, which count what was answered; ResetFaultsFired and ResetRequests are independent,
+// and ClearFaults keeps the counts.
+func (s *Server) FaultsFired() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.fired)
+}
+
+// ResetFaultsFired sets every fired-fault counter to zero.
+func (s *Server) ResetFaultsFired() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.fired)
 }

@@ -6,7 +6,9 @@ import (
 )
 
 // RequestKey identifies a request counter: the method, the path template ({realm_id} and {id} in
-// place of ids, see Fault.Path) and the answer's status code.
+// place of ids, see Fault.Path) and the answer's status code. Requests that got no answer are
+// counted under pseudo codes: StatusDropped (0) when a DropAfterCommit fault served the request
+// and cut the answer off, StatusClientGone (499) when the client gave up during injected latency.
 type RequestKey struct {
 	Method string `json:"method"`
 	Path   string `json:"path"`

@@ -29,6 +29,7 @@ type Server struct {
 	admin         bool
 	statePath     string
 	now           func() time.Time
+	cfg           Config // the start configuration, for Reset
 
 	mu       sync.Mutex // guards everything below
 	w        *world
@@ -39,6 +40,7 @@ type Server struct {
 	latency  Latency
 	rnd      *rand.Rand
 	counts   map[RequestKey]int
+	fired    map[string]int // injected faults that fired, by kind (FaultsFired)
 	tokenTTL time.Duration
 }
 
@@ -75,7 +77,9 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		tokens:  map[string]token{},
 		windows: map[int64]*window{},
 		counts:  map[RequestKey]int{},
+		fired:   map[string]int{},
 		rnd:     rand.New(rand.NewPCG(1, 2)),
+		cfg:     cfg,
 	}
 	for _, o := range opts {
 		o(s)
@@ -109,6 +113,31 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	return s, nil
 }
 
+// Reset makes the PBX lose its data, as a PBX restored from an empty or older backup does: the
+// world is rebuilt from the Config given to New (the same clients, users, apps, DIDs and groups,
+// and none of the objects made since), not from the state file, and ids start over, so new
+// objects get the ids that lost ones had. Every token is revoked: the token store is lost with the
+// data (a restored PBX knows no token issued after its backup), so clients must log in again and
+// see a 401 first. Rate-limit budgets return to the Config's. Faults, latency, the hourly windows
+// and the counters are controls of the simulator, not PBX data, and stay. With WithStateFile the
+// file is rewritten with the new world.
+func (s *Server) Reset() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w, err := buildWorld(s.cfg, s.now())
+	if err != nil {
+		return err
+	}
+	s.w = w
+	clear(s.tokens)
+	if s.statePath != "" {
+		if err := s.w.save(s.statePath); err != nil {
+			return fmt.Errorf("writing state: %w", err)
+		}
+	}
+	return nil
+}
+
 // ServeHTTP serves the PBX API, the token endpoint and, with WithAdmin, the controls.
 func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if s.admin && strings.HasPrefix(r.URL.Path, AdminPrefix+"/") {
@@ -128,12 +157,13 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		select {
 		case <-time.After(delay):
 		case <-r.Context().Done():
-			rec.status = 499 // the client gave up; nothing is sent
+			rec.status = StatusClientGone // the client gave up; nothing is sent
 			return
 		}
 	}
 	if f != nil && f.Status != 0 {
 		template = templateOf(r.URL.Path)
+		s.fire(FiredStatus(f.Status))
 		if f.Status == http.StatusTooManyRequests {
 			// An injected 429 looks like the PBX's own: a spent budget that resets after Reset.
 			reset := f.Reset
@@ -154,7 +184,13 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		// The request is served in full, its answer discarded and the connection cut: the client
 		// cannot tell whether the change happened (the lost-response case).
 		rec.ResponseWriter = discard{header: http.Header{}}
-		defer func() { panic(http.ErrAbortHandler) }()
+		defer func() {
+			// The counter runs after this (defers run in reverse order, also while panicking):
+			// it files the request under StatusDropped, not under the status nobody received.
+			rec.status = StatusDropped
+			s.fire(FiredDropAfterCommit)
+			panic(http.ErrAbortHandler)
+		}()
 	}
 
 	switch {

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"sync"
 	"time"
@@ -15,18 +16,36 @@ type Store[T any] struct {
 	id       func(T) int64
 	key      func(T) string
 	maxAge   time.Duration
+	timeout  time.Duration
 	onChange func([]types.NamespacedName)
 	now      func() time.Time
 
-	mu      sync.Mutex
-	items   map[int64]T
-	byKey   map[string]map[int64]struct{}
-	owners  map[int64]types.NamespacedName
-	loaded  time.Time
-	pending chan struct{} // closed when the refresh in flight ends
-	err     error         // the error of the last refresh
+	mu    sync.Mutex
+	items map[int64]T
+	byKey map[string]map[int64]struct{}
+	// owners and owned map PBX ids to the resources that manage them and back.
+	owners map[int64]types.NamespacedName
+	owned  map[types.NamespacedName]int64
+	// loaded is when the list of the current copy started; zero before the first.
+	loaded time.Time
+	// seq numbers the refreshes; loadedSeq is the one of the current copy, and only a refresh
+	// numbered validSeq or later shows what Invalidate asked for.
+	seq, loadedSeq, validSeq uint64
+	pending                  *refresh
+	// failures counts the refreshes that failed in a row; retryAt is when the next may start.
+	failures int
+	lastErr  error
+	retryAt  time.Time
 	// writes made while a refresh is in flight win over what that refresh listed.
 	writes map[int64]write[T]
+}
+
+// refresh is one list in flight; done is closed when it ends, with err its outcome.
+type refresh struct {
+	seq     uint64
+	started time.Time
+	done    chan struct{}
+	err     error
 }
 
 type write[T any] struct {
@@ -43,22 +62,55 @@ type Options[T any] struct {
 	Key func(T) string
 	// MaxAge is how long a refresh is fresh: the poll interval.
 	MaxAge time.Duration
-	// OnChange receives the owners of objects that changed or vanished in a refresh.
+	// Timeout bounds one refresh (every page); 0 means two minutes. A refresh runs on a context of
+	// its own, so a reader that gives up does not fail the others waiting for the same list.
+	Timeout time.Duration
+	// OnChange receives the owners of objects that changed or vanished in a refresh. It must not
+	// block.
 	OnChange func([]types.NamespacedName)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
+
+// Backoff of the refreshes after a failed list: readers get the last error until it passes,
+// instead of every reader listing again at once.
+const (
+	minBackoff = time.Second
+	maxBackoff = time.Minute
+)
 
 // New returns an empty Store; the first read refreshes it.
 func New[T any](o Options[T]) *Store[T] {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Timeout <= 0 {
+		o.Timeout = 2 * time.Minute
+	}
 	return &Store[T]{
-		list: o.List, id: o.ID, key: o.Key, maxAge: o.MaxAge, onChange: o.OnChange, now: o.Now,
-		items: map[int64]T{}, byKey: map[string]map[int64]struct{}{}, owners: map[int64]types.NamespacedName{},
+		list: o.List, id: o.ID, key: o.Key, maxAge: o.MaxAge, timeout: o.Timeout, onChange: o.OnChange, now: o.Now,
+		items: map[int64]T{}, byKey: map[string]map[int64]struct{}{},
+		owners: map[int64]types.NamespacedName{}, owned: map[types.NamespacedName]int64{},
 		writes: map[int64]write[T]{},
 	}
+}
+
+type freshKey struct{}
+
+// WithFreshness asks the reads made with ctx for a copy listed after since: a read that must not
+// trust what was listed before a given moment (a create whose answer was lost, a user's request
+// to look again) passes the moment here.
+func WithFreshness(ctx context.Context, since time.Time) context.Context {
+	if prev, ok := ctx.Value(freshKey{}).(time.Time); ok && prev.After(since) {
+		return ctx
+	}
+	return context.WithValue(ctx, freshKey{}, since)
+}
+
+// Freshness returns the moment set by WithFreshness, and whether there is one.
+func Freshness(ctx context.Context) (time.Time, bool) {
+	t, ok := ctx.Value(freshKey{}).(time.Time)
+	return t, ok
 }
 
 // MaxAge is how long a refresh stays fresh.
@@ -106,25 +158,57 @@ func (s *Store[T]) Delete(id int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.unset(id)
-	delete(s.owners, id)
+	s.disown(id)
 	if s.pending != nil {
 		s.writes[id] = write[T]{deleted: true}
 	}
 }
 
-// Invalidate makes the next read list again: after a write whose answer was lost, the copy cannot
-// tell whether the write happened.
+// Invalidate makes the next read list again, with a list that starts after this call (one
+// already in flight does not count): after a write whose answer was lost, the copy cannot tell
+// whether the write happened.
 func (s *Store[T]) Invalidate() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.loaded = time.Time{}
+	s.validSeq = s.seq + 1
 }
 
-// Own records which resource manages a PBX object, so that a refresh can report its drift.
+// Own records which resource manages a PBX object, so that a refresh can report its drift. A
+// resource owns one object: owning another forgets the first.
 func (s *Store[T]) Own(id int64, owner types.NamespacedName) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if old, ok := s.owned[owner]; ok && old != id {
+		s.disown(old)
+	}
+	if prev, ok := s.owners[id]; ok && prev != owner {
+		delete(s.owned, prev)
+	}
 	s.owners[id] = owner
+	s.owned[owner] = id
+}
+
+// Disown forgets what a resource manages: it was deleted, orphaned, or lost its object.
+func (s *Store[T]) Disown(owner types.NamespacedName) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id, ok := s.owned[owner]; ok {
+		s.disown(id)
+	}
+}
+
+// Owners is the number of PBX objects with a known owner.
+func (s *Store[T]) Owners() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.owners)
+}
+
+func (s *Store[T]) disown(id int64) {
+	if owner, ok := s.owners[id]; ok {
+		delete(s.owned, owner)
+		delete(s.owners, id)
+	}
 }
 
 func (s *Store[T]) set(id int64, item T) {
@@ -150,53 +234,81 @@ func (s *Store[T]) unset(id int64) {
 	delete(s.items, id)
 }
 
-// ensureFresh refreshes the copy when it is older than MaxAge. Concurrent callers wait for one
-// refresh instead of listing again.
+// ensureFresh refreshes the copy when it is older than MaxAge, or than the freshness ctx asks
+// for, or than the last Invalidate. Concurrent callers share one refresh instead of listing again.
 func (s *Store[T]) ensureFresh(ctx context.Context) error {
-	s.mu.Lock()
-	if !s.loaded.IsZero() && s.now().Sub(s.loaded) < s.maxAge {
-		s.mu.Unlock()
-		return nil
-	}
-	if p := s.pending; p != nil {
+	need, _ := Freshness(ctx)
+	for {
+		s.mu.Lock()
+		valid := s.validSeq
+		if !s.loaded.IsZero() && s.loadedSeq >= valid && !s.loaded.Before(need) && s.now().Sub(s.loaded) < s.maxAge {
+			s.mu.Unlock()
+			return nil
+		}
+		r := s.pending
+		switch {
+		case r != nil:
+		case s.lastErr != nil && s.now().Before(s.retryAt):
+			err := s.lastErr
+			s.mu.Unlock()
+			return fmt.Errorf("the last list failed, not trying again before the backoff passes: %w", err)
+		default:
+			r = s.start()
+		}
 		s.mu.Unlock()
 		select {
-		case <-p:
+		case <-r.done:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		if r.seq >= valid && !r.started.Before(need) {
+			return r.err
+		}
+		// The refresh started too early to show what this read asks for: start another.
+	}
+}
+
+// start begins a refresh on a context of its own. The caller holds s.mu.
+func (s *Store[T]) start() *refresh {
+	s.seq++
+	r := &refresh{seq: s.seq, started: s.now(), done: make(chan struct{})}
+	s.pending = r
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+		items, err := s.list(ctx)
+		cancel()
+
 		s.mu.Lock()
-		defer s.mu.Unlock()
-		return s.err
-	}
-	done := make(chan struct{})
-	s.pending = done
-	started := s.now()
-	s.mu.Unlock()
-
-	items, err := s.list(ctx)
-
-	s.mu.Lock()
-	var changed []types.NamespacedName
-	if err == nil {
-		changed = s.replace(items)
-		s.loaded = started
-	}
-	s.err = err
-	s.pending = nil
-	clear(s.writes)
-	close(done)
-	s.mu.Unlock()
-	if len(changed) > 0 && s.onChange != nil {
-		s.onChange(changed)
-	}
-	return err
+		var changed []types.NamespacedName
+		if err == nil {
+			changed = s.replace(items)
+			s.loaded, s.loadedSeq = r.started, r.seq
+			s.failures, s.lastErr = 0, nil
+		} else {
+			s.failures++
+			s.lastErr = err
+			s.retryAt = s.now().Add(min(minBackoff<<min(s.failures-1, 10), maxBackoff))
+		}
+		r.err = err
+		s.pending = nil
+		clear(s.writes)
+		s.mu.Unlock()
+		// The drift is reported before the waiters go on, so a reader that saw this refresh end
+		// knows its report was made.
+		if len(changed) > 0 && s.onChange != nil {
+			s.onChange(changed)
+		}
+		close(r.done)
+	}()
+	return r
 }
 
 // replace installs a new list, keeping writes made while it was read, and returns the owners of
-// the objects that changed or vanished. The caller holds s.mu.
+// the objects that changed or vanished. An owner whose object vanished is forgotten: it is told
+// once and owns whatever it makes next. The caller holds s.mu.
 func (s *Store[T]) replace(items []T) []types.NamespacedName {
 	old := s.items
+	first := s.loaded.IsZero()
 	s.items, s.byKey = map[int64]T{}, map[string]map[int64]struct{}{}
 	for _, it := range items {
 		s.set(s.id(it), it)
@@ -208,14 +320,16 @@ func (s *Store[T]) replace(items []T) []types.NamespacedName {
 			s.set(id, w.item)
 		}
 	}
-	if s.loaded.IsZero() {
-		return nil // the first list sets the baseline; every owner reconciles on its own anyway
-	}
 	var changed []types.NamespacedName
 	for id, owner := range s.owners {
 		was, had := old[id]
 		now, has := s.items[id]
-		if had != has || (has && !reflect.DeepEqual(was, now)) {
+		if !has {
+			s.disown(id)
+		}
+		// The first list sets the baseline, but an owned object that is not in it is reported:
+		// its owner saw it before (a write answer, a GET), and it is gone.
+		if (first && !has) || (!first && (had != has || (has && !reflect.DeepEqual(was, now)))) {
 			changed = append(changed, owner)
 		}
 	}

@@ -169,3 +169,162 @@ func TestWriteDuringRefreshWins(t *testing.T) {
 		t.Errorf("an object created during a refresh stays known")
 	}
 }
+
+// failing is a collection whose lists fail while err is set.
+type failing struct {
+	upstream
+	err error
+}
+
+func (f *failing) list(ctx context.Context) ([]item, error) {
+	f.mu.Lock()
+	err := f.err
+	f.mu.Unlock()
+	if err != nil {
+		f.lists.Add(1)
+		return nil, err
+	}
+	return f.upstream.list(ctx)
+}
+
+func TestInvalidateDuringRefreshListsAgain(t *testing.T) {
+	u := &upstream{items: []item{{ID: 1, Name: "101"}}}
+	c := &fakeClock{t: time.Unix(0, 0)}
+	var changed []types.NamespacedName
+	s := newStore(u, c, &changed)
+	u.gate = make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, _, err := s.Get(context.Background(), 1); err != nil {
+			t.Error(err)
+		}
+	}()
+	for u.lists.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	// A create's answer is lost while the list is in flight: that list may not show the object.
+	c.add(time.Millisecond)
+	s.Invalidate()
+	u.mu.Lock()
+	u.items = append(u.items, item{ID: 2, Name: "102"})
+	u.mu.Unlock()
+	close(u.gate)
+	<-done
+	u.gate = nil
+	if got, _ := s.Find(context.Background(), "102"); len(got) != 1 {
+		t.Errorf("after an Invalidate during a refresh, the next read lists again and finds the object: got %v", got)
+	}
+	if n := u.lists.Load(); n != 2 {
+		t.Errorf("want 2 lists, got %d", n)
+	}
+}
+
+func TestFreshnessAsked(t *testing.T) {
+	u := &upstream{items: []item{{ID: 1, Name: "101"}}}
+	c := &fakeClock{t: time.Unix(0, 0)}
+	var changed []types.NamespacedName
+	s := newStore(u, c, &changed)
+	ctx := context.Background()
+	if _, err := s.Find(ctx, "101"); err != nil {
+		t.Fatal(err)
+	}
+	c.add(time.Second)
+	u.mu.Lock()
+	u.items = append(u.items, item{ID: 2, Name: "102"})
+	u.mu.Unlock()
+	if got, _ := s.Find(ctx, "102"); len(got) != 0 {
+		t.Errorf("a plain read within the interval uses the copy: got %v", got)
+	}
+	fresh := snapshot.WithFreshness(ctx, c.now())
+	c.add(time.Millisecond)
+	if got, _ := s.Find(fresh, "102"); len(got) != 1 {
+		t.Errorf("a read that asks for a copy listed after now lists again: got %v", got)
+	}
+	if _, err := s.Find(fresh, "102"); err != nil || u.lists.Load() != 2 {
+		t.Errorf("a copy listed after the asked moment serves later reads: lists=%d err=%v", u.lists.Load(), err)
+	}
+}
+
+func TestCancelledReaderDoesNotFailOthers(t *testing.T) {
+	u := &upstream{items: []item{{ID: 1, Name: "101"}}, gate: make(chan struct{})}
+	c := &fakeClock{t: time.Unix(0, 0)}
+	var changed []types.NamespacedName
+	s := newStore(u, c, &changed)
+	first, cancel := context.WithCancel(context.Background())
+	errs := make(chan error, 2)
+	go func() { _, _, err := s.Get(first, 1); errs <- err }()
+	for u.lists.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	go func() { _, _, err := s.Get(context.Background(), 1); errs <- err }()
+	cancel()
+	if err := <-errs; err == nil {
+		t.Errorf("the cancelled reader returns its context's error")
+	}
+	close(u.gate)
+	if err := <-errs; err != nil {
+		t.Errorf("the other reader gets the list that the cancelled one started: %v", err)
+	}
+}
+
+func TestFailedRefreshBacksOff(t *testing.T) {
+	f := &failing{upstream: upstream{items: []item{{ID: 1, Name: "101"}}}, err: context.DeadlineExceeded}
+	c := &fakeClock{t: time.Unix(0, 0)}
+	s := snapshot.New(snapshot.Options[item]{
+		List: f.list, ID: func(i item) int64 { return i.ID }, Key: func(i item) string { return i.Name },
+		MaxAge: time.Minute, Now: c.now,
+	})
+	for range 10 {
+		if _, _, err := s.Get(context.Background(), 1); err == nil {
+			t.Fatal("a failed list is an error")
+		}
+	}
+	if n := f.lists.Load(); n != 1 {
+		t.Errorf("reads during the backoff do not list again: want 1 list, got %d", n)
+	}
+	f.mu.Lock()
+	f.err = nil
+	f.mu.Unlock()
+	c.add(2 * time.Second)
+	if _, found, err := s.Get(context.Background(), 1); err != nil || !found {
+		t.Errorf("after the backoff the next read lists again: found=%t err=%v", found, err)
+	}
+}
+
+func TestOwnersArePruned(t *testing.T) {
+	u := &upstream{items: []item{{ID: 1, Name: "101"}, {ID: 2, Name: "102"}}}
+	c := &fakeClock{t: time.Unix(0, 0)}
+	var changed []types.NamespacedName
+	s := newStore(u, c, &changed)
+	if _, _, err := s.Get(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	a, b := types.NamespacedName{Namespace: "ns", Name: "a"}, types.NamespacedName{Namespace: "ns", Name: "b"}
+	s.Own(1, a)
+	s.Own(2, a) // a lost 1 and made 2
+	s.Own(2, b) // b took 2 over (a resolved conflict)
+	if n := s.Owners(); n != 1 {
+		t.Errorf("one owner per object and one object per owner: want 1, got %d", n)
+	}
+	s.Disown(b)
+	s.Own(1, a)
+	s.Delete(1)
+	if n := s.Owners(); n != 0 {
+		t.Errorf("disowned and deleted objects are forgotten: want 0, got %d", n)
+	}
+	s.Own(2, b)
+	u.mu.Lock()
+	u.items = u.items[:1]
+	u.mu.Unlock()
+	c.add(2 * time.Minute)
+	if _, _, err := s.Get(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Owners(); n != 0 {
+		t.Errorf("an owner whose object vanished is told once and forgotten: want 0 owners, got %d", n)
+	}
+	if diff := cmp.Diff([]types.NamespacedName{b}, changed); diff != "" {
+		t.Errorf("drift: -want +got:\n%s", diff)
+	}
+}

@@ -12,7 +12,16 @@ type ConnectionSpec struct {
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="self.matches('^https?://[^/?#@]+') && isURL(self)",message="url must be an absolute http(s) URL such as https://apiproxy.example/"
 	// +kubebuilder:validation:XValidation:rule="!self.startsWith('http://') || self.matches('^http://(localhost|127([.][0-9]{1,3}){3}|\\\\[::1\\\\])(:[0-9]{1,5})?([/?#].*)?$')",message="url must use https: plain http is allowed only for loopback hosts (localhost, 127.0.0.0/8, ::1), such as a local pbxsim"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[^/?#]*//[^/?#]*@')",message="url must not contain a user name or password (https://user:password@host/): put the credentials in the Secret named by credentialsSecretRef"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('?')",message="url must not have a query string (?...): give the base URL of the API only, such as https://apiproxy.example/"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('#')",message="url must not have a fragment (#...): give the base URL of the API only, such as https://apiproxy.example/"
 	URL string `json:"url"`
+
+	// caBundleRef names a key of a ConfigMap or a Secret holding PEM-encoded CA certificates that the
+	// operator trusts for this PBX, on top of the system's roots, such as the CA of a corporate proxy.
+	// TLS is always verified. Unset means the system's roots only.
+	// +optional
+	CABundleRef *CABundleReference `json:"caBundleRef,omitempty"`
 
 	// requestsPerSecond caps the rate of requests the operator sends to the PBX for this account,
 	// shared by all controllers. Unset means the manager's default (5).
@@ -42,6 +51,47 @@ type ConnectionSpec struct {
 	// +kubebuilder:validation:Minimum=10
 	// +kubebuilder:validation:Maximum=86400
 	PollIntervalSeconds int32 `json:"pollIntervalSeconds,omitempty"`
+}
+
+// CABundleKind is the kind of object that holds a CA bundle.
+// +kubebuilder:validation:Enum=ConfigMap;Secret
+type CABundleKind string
+
+// CA bundle kinds.
+const (
+	// CABundleKindConfigMap is a ConfigMap: the usual home of public CA certificates.
+	CABundleKindConfigMap CABundleKind = "ConfigMap"
+	// CABundleKindSecret is a Secret, which the operator reads only when it carries the label
+	// pbx.cloudpbx.dev/credentials: "true" (LabelCredentials).
+	CABundleKindSecret CABundleKind = "Secret"
+)
+
+// CABundleReference names one key of a ConfigMap or a Secret holding PEM-encoded CA certificates.
+type CABundleReference struct {
+	// kind is ConfigMap or Secret. A Secret is read only when it carries the label
+	// pbx.cloudpbx.dev/credentials: "true", as the credentials Secret does.
+	// +required
+	Kind CABundleKind `json:"kind"`
+
+	// name is the name of the ConfigMap or Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// namespace is the namespace of the ConfigMap or Secret. A ClusterAccount must set it; an Account
+	// must leave it unset, because an Account's CA bundle is always in the Account's own namespace.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+
+	// key is the key in the ConfigMap's or Secret's data that holds the certificates, such as ca.crt.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	Key string `json:"key"`
 }
 
 // LocalSecretReference names a Secret in the referring object's own namespace.
@@ -121,6 +171,7 @@ type AccountStatus struct {
 }
 
 // AccountSpec is the desired connection of an Account.
+// +kubebuilder:validation:XValidation:rule="!has(self.caBundleRef) || !has(self.caBundleRef.__namespace__)",message="caBundleRef.namespace must be unset: an Account's CA bundle is in the Account's own namespace"
 type AccountSpec struct {
 	ConnectionSpec `json:",inline"`
 
@@ -167,6 +218,7 @@ type AccountList struct {
 }
 
 // ClusterAccountSpec is the desired connection of a ClusterAccount.
+// +kubebuilder:validation:XValidation:rule="!has(self.caBundleRef) || has(self.caBundleRef.__namespace__)",message="caBundleRef.namespace is required: a ClusterAccount names the namespace of its CA bundle"
 type ClusterAccountSpec struct {
 	ConnectionSpec `json:",inline"`
 
@@ -227,6 +279,17 @@ func (a *Account) CredentialsSecret() (namespace, name string) {
 	return a.Namespace, a.Spec.CredentialsSecretRef.Name
 }
 
+// CABundle returns where the account's CA bundle is, with its namespace filled in; nil when the
+// account trusts the system's roots only.
+func (a *Account) CABundle() *CABundleReference {
+	if a.Spec.CABundleRef == nil {
+		return nil
+	}
+	ref := *a.Spec.CABundleRef
+	ref.Namespace = a.Namespace
+	return &ref
+}
+
 // GetConnectionSpec returns how to reach the PBX, for the account controller.
 func (a *ClusterAccount) GetConnectionSpec() *ConnectionSpec { return &a.Spec.ConnectionSpec }
 
@@ -236,4 +299,14 @@ func (a *ClusterAccount) GetAccountStatus() *AccountStatus { return &a.Status }
 // CredentialsSecret returns the namespace and name of the Secret with the app's credentials.
 func (a *ClusterAccount) CredentialsSecret() (namespace, name string) {
 	return a.Spec.CredentialsSecretRef.Namespace, a.Spec.CredentialsSecretRef.Name
+}
+
+// CABundle returns where the account's CA bundle is; nil when the account trusts the system's
+// roots only.
+func (a *ClusterAccount) CABundle() *CABundleReference {
+	if a.Spec.CABundleRef == nil {
+		return nil
+	}
+	ref := *a.Spec.CABundleRef
+	return &ref
 }

@@ -29,3 +29,12 @@ const (
 	// it such a match is reported as AlreadyExists and left alone.
 	AnnotationAdopt = "pbx.cloudpbx.dev/adopt"
 )
+
+// Labels that users set on their own objects.
+const (
+	// LabelCredentials, set to "true" on a Secret, opts the Secret in as PBX credentials (or as a CA
+	// bundle): the operator reads only Secrets that carry it, and its cache holds no other Secret.
+	// Whoever can write the Secret gives it to the operator this way; being able to create an Account
+	// is not enough to make the operator read a Secret.
+	LabelCredentials = "pbx.cloudpbx.dev/credentials"
+)

@@ -110,6 +110,11 @@ func account(url string) *v1alpha1.Account {
 	}
 }
 
+func withCABundle(a *v1alpha1.Account, ref v1alpha1.CABundleReference) *v1alpha1.Account {
+	a.Spec.CABundleRef = &ref
+	return a
+}
+
 func clusterAccount(mods ...func(*v1alpha1.ClusterAccount)) *v1alpha1.ClusterAccount {
 	a := &v1alpha1.ClusterAccount{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "shared-"},
@@ -313,6 +318,78 @@ func TestValidation(t *testing.T) {
 			args:   args{obj: account("ftp://apiproxy.example/")},
 			want:   want{err: "url must be an absolute http(s) URL"},
 		},
+		"AccountUserinfo": {
+			reason: "Credentials never sit in the URL, which kubectl get prints.",
+			args:   args{obj: account("https://user:pw@pbx.example.com/")},
+			want:   want{err: "url must not contain a user name or password (https://user:password@host/): put the credentials in the Secret named by credentialsSecretRef"},
+		},
+		"AccountUserOnly": {
+			reason: "A user name alone is userinfo too.",
+			args:   args{obj: account("https://user@pbx.example.com/")},
+			want:   want{err: "url must not contain a user name or password"},
+		},
+		"AccountLoopbackUserinfo": {
+			reason: "The loopback exception does not let userinfo through.",
+			args:   args{obj: account("http://user:pw@127.0.0.1:8090/")},
+			want:   want{err: "url must not contain a user name or password"},
+		},
+		"AccountAtInPath": {
+			reason: "An @ after the host is part of the path, not userinfo.",
+			args:   args{obj: account("https://apiproxy.example/pbx/@me/")},
+		},
+		"AccountQuery": {
+			reason: "The URL is a base URL: a query string would be lost or leak a token.",
+			args:   args{obj: account("https://apiproxy.example/?token=secret")},
+			want:   want{err: "url must not have a query string (?...): give the base URL of the API only, such as https://apiproxy.example/"},
+		},
+		"AccountFragment": {
+			reason: "A fragment means nothing to an API base URL.",
+			args:   args{obj: account("https://apiproxy.example/#top")},
+			want:   want{err: "url must not have a fragment (#...): give the base URL of the API only"},
+		},
+		"AccountLongURL": {
+			reason: "The longest URL allowed stays within the CEL cost budget and is accepted.",
+			args:   args{obj: account("https://apiproxy.example/" + strings.Repeat("a", 2048-len("https://apiproxy.example/")))},
+		},
+		"AccountURLTooLong": {
+			reason: "URLs are bounded.",
+			args:   args{obj: account("https://apiproxy.example/" + strings.Repeat("a", 2048))},
+			want:   want{err: "spec.url: Too long: may not be more than 2048 bytes"},
+		},
+		"AccountCABundleConfigMap": {
+			reason: "An Account trusts a CA from a ConfigMap key in its namespace.",
+			args: args{obj: withCABundle(account("https://apiproxy.example/"), v1alpha1.CABundleReference{
+				Kind: v1alpha1.CABundleKindConfigMap, Name: "corp-ca", Key: "ca.crt"})},
+		},
+		"AccountCABundleSecret": {
+			reason: "A Secret key works as well.",
+			args: args{obj: withCABundle(account("https://apiproxy.example/"), v1alpha1.CABundleReference{
+				Kind: v1alpha1.CABundleKindSecret, Name: "corp-ca", Key: "tls.ca"})},
+		},
+		"AccountCABundleNamespace": {
+			reason: "An Account cannot point into another namespace.",
+			args: args{obj: withCABundle(account("https://apiproxy.example/"), v1alpha1.CABundleReference{
+				Kind: v1alpha1.CABundleKindConfigMap, Name: "corp-ca", Namespace: "kube-system", Key: "ca.crt"})},
+			want: want{err: "caBundleRef.namespace must be unset: an Account's CA bundle is in the Account's own namespace"},
+		},
+		"AccountCABundleKind": {
+			reason: "The bundle is in a ConfigMap or a Secret.",
+			args: args{obj: withCABundle(account("https://apiproxy.example/"), v1alpha1.CABundleReference{
+				Kind: "Pod", Name: "corp-ca", Key: "ca.crt"})},
+			want: want{err: `spec.caBundleRef.kind: Unsupported value: "Pod": supported values: "ConfigMap", "Secret"`},
+		},
+		"AccountCABundleBadKey": {
+			reason: "A key is a ConfigMap or Secret data key.",
+			args: args{obj: withCABundle(account("https://apiproxy.example/"), v1alpha1.CABundleReference{
+				Kind: v1alpha1.CABundleKindConfigMap, Name: "corp-ca", Key: "../ca.crt/"})},
+			want: want{err: "spec.caBundleRef.key"},
+		},
+		"AccountCABundleNoKey": {
+			reason: "The key is required: no guessing which key holds the certificates.",
+			args: args{obj: withCABundle(account("https://apiproxy.example/"), v1alpha1.CABundleReference{
+				Kind: v1alpha1.CABundleKindConfigMap, Name: "corp-ca"})},
+			want: want{err: "spec.caBundleRef.key"},
+		},
 		"AccountBadRequestRate": {
 			reason: "The request rate is bounded.",
 			args: args{obj: func() client.Object {
@@ -332,6 +409,26 @@ func TestValidation(t *testing.T) {
 				a.Spec.CredentialsSecretRef.Namespace = ""
 			})},
 			want: want{err: "spec.credentialsSecretRef.namespace"},
+		},
+		"ClusterAccountUserinfo": {
+			reason: "The userinfo rule holds for ClusterAccounts too.",
+			args: args{obj: clusterAccount(func(a *v1alpha1.ClusterAccount) {
+				a.Spec.URL = "https://user:pw@apiproxy.example/"
+			})},
+			want: want{err: "url must not contain a user name or password"},
+		},
+		"ClusterAccountCABundle": {
+			reason: "A ClusterAccount names the namespace of its CA bundle.",
+			args: args{obj: clusterAccount(func(a *v1alpha1.ClusterAccount) {
+				a.Spec.CABundleRef = &v1alpha1.CABundleReference{Kind: v1alpha1.CABundleKindConfigMap, Name: "corp-ca", Namespace: "pbx", Key: "ca.crt"}
+			})},
+		},
+		"ClusterAccountCABundleWithoutNamespace": {
+			reason: "A cluster-scoped account cannot guess the bundle's namespace.",
+			args: args{obj: clusterAccount(func(a *v1alpha1.ClusterAccount) {
+				a.Spec.CABundleRef = &v1alpha1.CABundleReference{Kind: v1alpha1.CABundleKindConfigMap, Name: "corp-ca", Key: "ca.crt"}
+			})},
+			want: want{err: "caBundleRef.namespace is required: a ClusterAccount names the namespace of its CA bundle"},
 		},
 		"ClusterAccountHTTPPublicHost": {
 			reason: "The URL rule holds for ClusterAccounts too.",

@@ -1,13 +1,16 @@
 // Command pbxsim serves a simulated cloud PBX API (package internal/pbxsim) for local development,
 // the demo and end-to-end tests. With no flags it listens on 127.0.0.1:8090 and serves the demo
-// tenant, whose credentials it prints at start-up.
+// tenant, whose credentials it prints at start-up; --tls-cert and --tls-key make it serve HTTPS,
+// for tests of private CAs.
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -19,14 +22,21 @@ import (
 	"github.com/cloudpbx/pbx-operator/internal/pbxsim"
 )
 
+// version is the pbxsim version, stamped by the Makefile with -ldflags "-X main.version=...".
+var version = "dev"
+
 func main() {
-	if err := run(); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "pbxsim:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
+// run serves the simulator until ctx ends, printing where and how to reach it on out.
+func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("pbxsim", flag.ExitOnError)
 	listen := fs.String("listen", "127.0.0.1:8090", "address to listen on")
 	configPath := fs.String("config", "", "JSON file with the tenants, users, apps, DIDs, limits and token lifetime (default: the demo tenant)")
@@ -36,6 +46,9 @@ func run() error {
 	strict := fs.Bool("strict-slashes", false, "answer a URL with the wrong trailing slash with 404 (collections end with /, single objects do not)")
 	admin := fs.Bool("admin", false, "serve the test and chaos controls (faults, counters, snapshot, token invalidation) under "+pbxsim.AdminPrefix+"/")
 	seed := fs.Uint64("seed", 1, "seed for tokens, jitter and fault probabilities")
+	tlsCert := fs.String("tls-cert", "", "PEM certificate (chain) file: serve HTTPS instead of HTTP (needs --tls-key)")
+	tlsKey := fs.String("tls-key", "", "PEM private key file of --tls-cert")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `pbxsim serves a simulated cloud PBX REST API (/api/ver1.0/) with OAuth2 client credentials.
 
@@ -50,8 +63,20 @@ Flags:
 			pbxsim.DemoAppSecret, pbxsim.DemoAdminLogin, pbxsim.DemoAdminPassword)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(os.Args[1:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *showVersion {
+		fmt.Fprintln(out, "pbxsim", version)
+		return nil
+	}
+	var tlsConfig *tls.Config
+	if *tlsCert != "" || *tlsKey != "" {
+		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			return fmt.Errorf("loading --tls-cert and --tls-key (both are needed): %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 
 	cfg := pbxsim.DemoConfig()
@@ -80,23 +105,31 @@ Flags:
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", *listen, err)
 	}
-	base := "http://" + ln.Addr().String() + "/"
-	fmt.Printf("pbxsim serving %sapi/ver1.0/ (token endpoint %soauth/token)\n", base, base)
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+	}
+	base := scheme + "://" + ln.Addr().String() + "/"
+	fmt.Fprintf(out, "pbxsim serving %sapi/ver1.0/ (token endpoint %soauth/token)\n", base, base)
 	if *configPath == "" {
-		fmt.Printf("demo tenant: client %d, prefix %s, three-digit extension names\n", pbxsim.DemoClientID, pbxsim.DemoPrefix)
-		fmt.Printf("trusted app: client_id=%s client_secret=%s\n", pbxsim.DemoTrustedAppID, pbxsim.DemoAppSecret)
-		fmt.Printf("password app: client_id=%s client_secret=%s (user %s, password %s)\n",
+		fmt.Fprintf(out, "demo tenant: client %d, prefix %s, three-digit extension names\n", pbxsim.DemoClientID, pbxsim.DemoPrefix)
+		fmt.Fprintf(out, "trusted app: client_id=%s client_secret=%s\n", pbxsim.DemoTrustedAppID, pbxsim.DemoAppSecret)
+		fmt.Fprintf(out, "password app: client_id=%s client_secret=%s (user %s, password %s)\n",
 			pbxsim.DemoPasswordAppID, pbxsim.DemoAppSecret, pbxsim.DemoAdminLogin, pbxsim.DemoAdminPassword)
 	}
 	if *admin {
-		fmt.Printf("admin controls: %s%s/\n", base, pbxsim.AdminPrefix[1:])
+		fmt.Fprintf(out, "admin controls: %s%s/\n", base, pbxsim.AdminPrefix[1:])
 	}
 
-	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if tlsConfig != nil {
+			errc <- srv.ServeTLS(ln, "", "") // the certificate is in TLSConfig
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return err

@@ -5,16 +5,20 @@ package main
 import (
 	"crypto/tls"
 	"flag"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -28,9 +32,16 @@ import (
 	"github.com/cloudpbx/pbx-operator/internal/managed"
 )
 
+// version is the operator's version, stamped by the Makefile with -ldflags "-X main.version=...".
+var version = "dev"
+
 func main() {
 	var (
 		metricsAddr          string
+		metricsCertPath      string
+		metricsCertName      string
+		metricsCertKey       string
+		showVersion          bool
 		probeAddr            string
 		secureMetrics        bool
 		enableHTTP2          bool
@@ -54,12 +65,17 @@ func main() {
 		"Namespace of the leader election Lease; empty means the manager's own namespace (required out of a cluster).")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true,
 		"Serve metrics over HTTPS, with authentication and authorization through the API server.")
+	flag.StringVar(&metricsCertPath, "metrics-cert-path", "",
+		"The directory of the metrics server's certificate (reloaded when it changes); empty means a self-signed certificate made at start-up.")
+	flag.StringVar(&metricsCertName, "metrics-cert-name", "tls.crt", "The file name of the metrics server's certificate in --metrics-cert-path.")
+	flag.StringVar(&metricsCertKey, "metrics-cert-key", "tls.key", "The file name of the metrics server's private key in --metrics-cert-path.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false,
 		"Enable HTTP/2 for the metrics server (off by default: HTTP/2 Stream Cancellation and Rapid Reset CVEs).")
 	flag.StringVar(&namespaces, "namespaces", "",
 		"Comma-separated namespaces whose resources the manager reconciles; empty means all namespaces.")
 	flag.StringVar(&secretNamespaces, "secret-namespaces", "",
-		"Comma-separated namespaces whose Secrets the manager reads (the accounts' credentials); empty means the watched namespaces.")
+		"Comma-separated namespaces whose Secrets the manager reads (the accounts' credentials); empty means the watched namespaces. "+
+			"Either way it reads only Secrets labelled "+pbxv1alpha1.LabelCredentials+"=true.")
 	flag.DurationVar(&pollInterval, "poll-interval", managed.DefaultPollInterval,
 		"How often resources in sync are checked for changes made in the PBX, unless their account sets pollIntervalSeconds.")
 	flag.IntVar(&concurrency, "concurrency", 4, "Resources of each kind reconciled at once.")
@@ -69,9 +85,14 @@ func main() {
 	flag.IntVar(&burst, "burst", 10, "Default burst of PBX requests per account, unless the account sets burst.")
 	flag.IntVar(&writeReserve, "write-reserve-percent", 10,
 		"Default share of the PBX's hourly request budget kept for writes, unless the account sets writeReservePercent.")
+	flag.BoolVar(&showVersion, "version", false, "Print the version and exit.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	if showVersion {
+		fmt.Println("pbx-operator", version)
+		return
+	}
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	setupLog := ctrl.Log.WithName("setup")
@@ -92,17 +113,24 @@ func main() {
 	if secureMetrics {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
-
-	// The cache holds what the manager watches: the resources of the watched namespaces, and the
-	// Secrets of the namespaces it may read them in (least privilege: see the Helm chart's rbac.secrets).
-	cacheOpts := cache.Options{DefaultNamespaces: namespaceSet(namespaces)}
-	if s := namespaceSet(secretNamespaces); s != nil {
-		cacheOpts.ByObject = map[client.Object]cache.ByObject{&corev1.Secret{}: {Namespaces: s}}
+	// With a certificate from cert-manager (or any other issuer) a ServiceMonitor can verify the
+	// endpoint; without one, controller-runtime serves a self-signed certificate.
+	var metricsCerts *certwatcher.CertWatcher
+	if metricsCertPath != "" {
+		setupLog.Info("Watching the metrics server's certificate", "certPath", metricsCertPath,
+			"certName", metricsCertName, "certKey", metricsCertKey)
+		var err error
+		metricsCerts, err = certwatcher.New(filepath.Join(metricsCertPath, metricsCertName), filepath.Join(metricsCertPath, metricsCertKey))
+		if err != nil {
+			setupLog.Error(err, "Unable to load the metrics server's certificate")
+			os.Exit(1)
+		}
+		metricsOpts.TLSOpts = append(metricsOpts.TLSOpts, func(c *tls.Config) { c.GetCertificate = metricsCerts.GetCertificate })
 	}
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                  scheme,
-		Cache:                   cacheOpts,
+		Cache:                   cacheOptions(namespaces, secretNamespaces),
 		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  probeAddr,
 		LeaderElection:          enableLeaderElection,
@@ -136,6 +164,13 @@ func main() {
 		}
 	}
 
+	if metricsCerts != nil {
+		if err := mgr.Add(metricsCerts); err != nil {
+			setupLog.Error(err, "Unable to watch the metrics server's certificate")
+			os.Exit(1)
+		}
+	}
+
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		setupLog.Error(err, "Unable to set up the health check")
 		os.Exit(1)
@@ -145,10 +180,24 @@ func main() {
 		os.Exit(1)
 	}
 
-	setupLog.Info("Starting the manager")
+	setupLog.Info("Starting the manager", "version", version)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		setupLog.Error(err, "The manager stopped with an error")
 		os.Exit(1)
+	}
+}
+
+// cacheOptions says what the manager's cache holds: the resources of the watched namespaces
+// (empty: all), and of the Secrets only those that their owners opted in with the credentials
+// label, in the Secret namespaces (empty: the watched ones). Unrelated Secrets are never read, so
+// the manager's memory does not grow with them, and a Secret the label does not give is not found.
+func cacheOptions(namespaces, secretNamespaces string) cache.Options {
+	credentials := labels.SelectorFromSet(labels.Set{pbxv1alpha1.LabelCredentials: "true"})
+	return cache.Options{
+		DefaultNamespaces: namespaceSet(namespaces),
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Namespaces: namespaceSet(secretNamespaces), Label: credentials},
+		},
 	}
 }
 

@@ -93,6 +93,13 @@ type ManagedStatus struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// lastHandledReconcileAt is the value of the pbx.cloudpbx.dev/reconcile-requested-at annotation
+	// that the operator last acted on, by observing the PBX object afresh. Unset until a reconcile is
+	// requested.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
 }
 
 // GetManagedSpec returns the shared spec block of an ExtensionGroup, for the sync engine.

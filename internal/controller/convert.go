@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"errors"
 	"strconv"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
@@ -67,11 +66,6 @@ func diffID(want, have *int64) (pbx.Opt[int64], bool) {
 	}
 }
 
-// isAPIError tells an answer of the PBX from a request whose answer never came.
-func isAPIError(err error) bool {
-	var apiErr *pbx.APIError
-	return errors.As(err, &apiErr)
-}
 
 // knownID is the PBX id a resource already manages: status.id, or the external-id annotation
 // (set by the operator, restored from a backup without status, or set by a user to import).

@@ -8,7 +8,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -47,7 +46,9 @@ func (a *extensionAdapter) Observe(ctx context.Context, e *v1alpha1.Extension) (
 		return managed.Observation{}, err
 	}
 	if pbx.ShortName(x.Name) != e.Spec.Name {
-		return managed.Observation{}, managed.InvalidSpec("The PBX extension %d is %s, not number %s; the PBX cannot renumber it", x.ID, x.Name, e.Spec.Name)
+		// The PBX cannot renumber an extension, so the one at the recorded id is another: ours is
+		// gone (the PBX lost it and reused the id).
+		return managed.Observation{}, nil
 	}
 	if x.Type != pbxType(e.Spec.Type) {
 		return managed.Observation{}, managed.InvalidSpec("The PBX extension %s is of type %s, not %s; the PBX cannot change its type", x.Name, x.Type, pbxType(e.Spec.Type))
@@ -79,11 +80,9 @@ func (a *extensionAdapter) Create(ctx context.Context, e *v1alpha1.Extension) (i
 	}
 	x, err := a.conn.Client.Extensions.Create(ctx, a.conn.Realm, extensionCreate(&e.Spec, a.groupID))
 	if err != nil {
-		if !isAPIError(err) {
-			// The answer is lost, not the request: the object may exist, so the next Observe lists
-			// again to find it by its natural key.
-			a.conn.Extensions.Invalidate()
-		}
+		// Unless the PBX made nothing, which no answer proves (a 5xx may come after the commit, and
+		// "already exists" may answer our own earlier create), the copy may lack the object.
+		a.conn.Extensions.Invalidate()
 		return 0, err
 	}
 	a.conn.Extensions.Put(*x)
@@ -100,10 +99,18 @@ func (a *extensionAdapter) Update(ctx context.Context, e *v1alpha1.Extension) er
 	u, _ := extensionDiff(&e.Spec, a.groupID, a.observed)
 	x, err := a.conn.Client.Extensions.Update(ctx, a.conn.Realm, a.observed.ID, u)
 	if err != nil {
+		if pbx.IsNotFound(err) {
+			a.conn.Extensions.Delete(a.observed.ID)
+		}
 		return err
 	}
 	a.conn.Extensions.Put(*x)
 	return nil
+}
+
+// Release forgets that the Extension owns a PBX extension.
+func (a *extensionAdapter) Release(e *v1alpha1.Extension) {
+	a.conn.Extensions.Disown(client.ObjectKeyFromObject(e))
 }
 
 // Delete deletes the extension.
@@ -183,11 +190,6 @@ func SetupExtension(mgr ctrl.Manager, o Options) error {
 		naturalKey: func(e *v1alpha1.Extension) string { return "number=" + e.Spec.Name },
 		connector:  connector,
 		drift:      &o.Registry.OnExtensionDrift,
-		stub: func(n types.NamespacedName) *v1alpha1.Extension {
-			e := &v1alpha1.Extension{}
-			e.Namespace, e.Name = n.Namespace, n.Name
-			return e
-		},
 		watches: func(b *builder.Builder) *builder.Builder { return b.Watches(&v1alpha1.ExtensionGroup{}, members) },
 	}, mgr.GetEventRecorder("extension-controller"))
 }

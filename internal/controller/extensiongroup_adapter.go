@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/cloudpbx/pbx-operator/internal/account"
 	"github.com/cloudpbx/pbx-operator/internal/managed"
 	"github.com/cloudpbx/pbx-operator/internal/pbx"
+	"github.com/cloudpbx/pbx-operator/internal/snapshot"
 )
 
 // groupAdapter manages one ExtensionGroup's PBX group through its account's connection.
@@ -37,7 +37,8 @@ func (a *groupAdapter) Observe(ctx context.Context, g *v1alpha1.ExtensionGroup) 
 	a.conn.Groups.Own(x.ID, client.ObjectKeyFromObject(g))
 	a.observed = x
 	_, diff := groupDiff(&g.Spec, x)
-	return managed.Observation{Exists: true, UpToDate: len(diff) == 0, Diff: strings.Join(diff, ", "), ExternalID: x.ID}, nil
+	return managed.Observation{Exists: true, UpToDate: len(diff) == 0, Diff: strings.Join(diff, ", "), ExternalID: x.ID,
+		KeyChanged: x.Name != g.Spec.Name}, nil
 }
 
 func (a *groupAdapter) find(ctx context.Context, g *v1alpha1.ExtensionGroup) (*pbx.ExtensionGroup, error) {
@@ -70,11 +71,9 @@ func (a *groupAdapter) find(ctx context.Context, g *v1alpha1.ExtensionGroup) (*p
 func (a *groupAdapter) Create(ctx context.Context, g *v1alpha1.ExtensionGroup) (int64, error) {
 	x, err := a.conn.Client.Groups.Create(ctx, a.conn.Realm, groupCreate(&g.Spec))
 	if err != nil {
-		if !isAPIError(err) {
-			// The answer is lost, not the request: the object may exist, so the next Observe lists
-			// again to find it by its natural key.
-			a.conn.Groups.Invalidate()
-		}
+		// Unless the PBX made nothing, which no answer proves (a 5xx may come after the commit),
+		// the copy may lack the object.
+		a.conn.Groups.Invalidate()
 		return 0, err
 	}
 	a.conn.Groups.Put(*x)
@@ -90,10 +89,18 @@ func (a *groupAdapter) Update(ctx context.Context, g *v1alpha1.ExtensionGroup) e
 	u, _ := groupDiff(&g.Spec, a.observed)
 	x, err := a.conn.Client.Groups.Update(ctx, a.conn.Realm, a.observed.ID, u)
 	if err != nil {
+		if pbx.IsNotFound(err) {
+			a.conn.Groups.Delete(a.observed.ID)
+		}
 		return err
 	}
 	a.conn.Groups.Put(*x)
 	return nil
+}
+
+// Release forgets that the ExtensionGroup owns a PBX group.
+func (a *groupAdapter) Release(g *v1alpha1.ExtensionGroup) {
+	a.conn.Groups.Disown(client.ObjectKeyFromObject(g))
 }
 
 // Delete deletes the group; its members stay, outside any group.
@@ -110,20 +117,25 @@ func (a *groupAdapter) Delete(ctx context.Context, g *v1alpha1.ExtensionGroup) e
 type store[T any] interface {
 	Get(ctx context.Context, id int64) (T, bool, error)
 	Put(T)
+	Delete(id int64)
 }
 
 // observeByID reads an object by id from a fresh snapshot, or with a GET when the snapshot does
-// not show it (it may be newer than the list). Not found is nil, not an error.
+// not show it (it may be newer than the list) or the read asks for a fresh look (one GET is
+// cheaper than a list). Not found is nil, not an error.
 func observeByID[T any](ctx context.Context, s store[T], id int64, get func(context.Context) (*T, error)) (*T, error) {
-	x, found, err := s.Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if found {
-		return &x, nil
+	if _, fresh := snapshot.Freshness(ctx); !fresh {
+		x, found, err := s.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			return &x, nil
+		}
 	}
 	y, err := get(ctx)
 	if pbx.IsNotFound(err) {
+		s.Delete(id)
 		return nil, nil
 	}
 	if err != nil {
@@ -154,10 +166,5 @@ func SetupExtensionGroup(mgr ctrl.Manager, o Options) error {
 		naturalKey: func(g *v1alpha1.ExtensionGroup) string { return "name=" + g.Spec.Name },
 		connector:  connector,
 		drift:      &o.Registry.OnGroupDrift,
-		stub: func(n types.NamespacedName) *v1alpha1.ExtensionGroup {
-			g := &v1alpha1.ExtensionGroup{}
-			g.Namespace, g.Name = n.Namespace, n.Name
-			return g
-		},
 	}, mgr.GetEventRecorder("extensiongroup-controller"))
 }

@@ -2,18 +2,18 @@ package controller
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -44,14 +44,9 @@ type managedKind[O managed.Object] struct {
 	connector  managed.Connector[O]
 	// drift is the registry hook that reports drifted resources of this kind.
 	drift *func([]types.NamespacedName)
-	// stub returns an object of the kind with only its name set, for drift events.
-	stub func(types.NamespacedName) O
 	// watches adds the kind's own watches.
 	watches func(*builder.Builder) *builder.Builder
 }
-
-// driftBuffer is the capacity of the drift event channel of each kind.
-const driftBuffer = 1024
 
 // setupManaged registers the engine for one managed kind: field indexes, the claim check, the
 // watches of accounts, the drift events of the account snapshots, and the predicate.
@@ -66,23 +61,32 @@ func setupManaged[O managed.Object](mgr ctrl.Manager, o Options, k managedKind[O
 	if err := idx.IndexField(ctx, k.object, managed.ClaimIndex, claims.IndexValue); err != nil {
 		return err
 	}
+	if err := idx.IndexField(ctx, k.object, managed.IDIndex, claims.IDIndexValue); err != nil {
+		return err
+	}
 	if err := idx.IndexField(ctx, k.object, indexAccount, accountIndexValue); err != nil {
 		return err
 	}
-	drift := make(chan event.GenericEvent, driftBuffer)
+	// Drifted resources go straight into the workqueue, which never blocks and merges repeats; a
+	// report made before the controller starts is dropped (every resource is reconciled at start).
+	var queue atomic.Pointer[workqueue.TypedRateLimitingInterface[reconcile.Request]]
 	*k.drift = func(names []types.NamespacedName) {
-		// The snapshot refresh must not wait for the workqueue.
-		go func() {
+		if q := queue.Load(); q != nil {
 			for _, n := range names {
-				drift <- event.GenericEvent{Object: k.stub(n)}
+				(*q).Add(reconcile.Request{NamespacedName: n})
 			}
-		}()
+		}
 	}
+	drift := source.Func(func(_ context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
+		queue.Store(&q)
+		return nil
+	})
 	r := managed.NewReconciler(mgr.GetClient(), k.connector,
 		managed.WithPollInterval[O](o.PollInterval, 0.1),
 		managed.WithTimeout[O](o.Timeout),
 		managed.WithRecorder[O](recorder),
-		managed.WithClaims[O](claims))
+		managed.WithClaims[O](claims),
+		managed.WithAPIReader[O](mgr.GetAPIReader()))
 	c := mgr.GetClient()
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(k.object, builder.WithPredicates(managed.DesiredStateChanged())).
@@ -90,7 +94,7 @@ func setupManaged[O managed.Object](mgr ctrl.Manager, o Options, k managedKind[O
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(o.Concurrency, 1)}).
 		Watches(&v1alpha1.Account{}, usersOf(c, k.newList)).
 		Watches(&v1alpha1.ClusterAccount{}, usersOf(c, k.newList)).
-		WatchesRawSource(source.Channel(drift, &handler.EnqueueRequestForObject{}))
+		WatchesRawSource(drift)
 	if k.watches != nil {
 		b = k.watches(b)
 	}

@@ -3,6 +3,7 @@ package managed
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -14,9 +15,16 @@ import (
 // and natural key.
 const ClaimIndex = "pbx.cloudpbx.dev/claim"
 
+// IDIndex is the field index of managed resources by the PBX id they record, with their account.
+const IDIndex = "pbx.cloudpbx.dev/id"
+
 // ClaimChecker tells whether another resource already holds the PBX object a resource claims.
 type ClaimChecker[O Object] interface {
+	// Check returns a Conflict error unless obj holds the claim on its natural key.
 	Check(ctx context.Context, obj O) error
+	// HeldByOther returns the namespace/name of another resource of obj's account that records
+	// the PBX id, or "" when none does.
+	HeldByOther(ctx context.Context, obj O, id int64) (string, error)
 }
 
 // Claims is the ClaimChecker over ClaimIndex: among the resources of a kind that claim the same
@@ -39,6 +47,36 @@ func ClaimKey(obj Object, naturalKey string) string {
 		return fmt.Sprintf("ClusterAccount/%s/%s", ref.Name, naturalKey)
 	}
 	return fmt.Sprintf("Account/%s/%s/%s", obj.GetNamespace(), ref.Name, naturalKey)
+}
+
+// IDIndexValue is the index function to register for IDIndex: the account and the recorded id.
+func (c Claims[O]) IDIndexValue(o client.Object) []string {
+	obj, ok := o.(O)
+	if !ok {
+		return nil
+	}
+	if id := knownID(obj); id != 0 {
+		return []string{ClaimKey(obj, "id="+strconv.FormatInt(id, 10))}
+	}
+	return nil
+}
+
+// HeldByOther returns another resource of obj's account and kind that records id.
+func (c Claims[O]) HeldByOther(ctx context.Context, obj O, id int64) (string, error) {
+	list := c.NewList()
+	if err := c.Reader.List(ctx, list, client.MatchingFields{IDIndex: ClaimKey(obj, "id="+strconv.FormatInt(id, 10))}); err != nil {
+		return "", fmt.Errorf("listing resources with the same PBX id: %w", err)
+	}
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return "", err
+	}
+	for _, it := range items {
+		if o, ok := it.(Object); ok && o.GetUID() != obj.GetUID() {
+			return o.GetNamespace() + "/" + o.GetName(), nil
+		}
+	}
+	return "", nil
 }
 
 // IndexValue is the index function to register for ClaimIndex.
@@ -90,6 +128,4 @@ func holds(a, b Object) bool {
 	return a.GetNamespace()+"/"+a.GetName() < b.GetNamespace()+"/"+b.GetName()
 }
 
-func hasID(o Object) bool {
-	return o.GetManagedStatus().ID != 0 || o.GetAnnotations()[v1alpha1.AnnotationExternalID] != ""
-}
+func hasID(o Object) bool { return knownID(o) != 0 }

@@ -2,12 +2,17 @@ package managed
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"syscall"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -116,6 +121,10 @@ func Classify(err error) Class {
 	if apierrors.IsConflict(err) {
 		return Class{Reason: v1alpha1.ReasonReconcileError, Message: err.Error(), RequeueAfter: requeueKubeConflict, Silent: true, Quiet: true}
 	}
+	if errors.Is(err, context.Canceled) {
+		// The manager is stopping: nothing to report.
+		return Class{Reason: v1alpha1.ReasonReconcileError, Message: err.Error(), RequeueAfter: requeueKubeConflict, Silent: true, Quiet: true}
+	}
 	msg := err.Error()
 	var m pbxMessager
 	if errors.As(err, &m) && m.PBXMessage() != "" {
@@ -123,12 +132,18 @@ func Classify(err error) Class {
 	}
 	var hs httpStatuser
 	if !errors.As(err, &hs) {
+		if cause, ok := notJSON(err); ok {
+			return Class{Reason: v1alpha1.ReasonAPIUnavailable, Message: "The PBX answered something other than the API's JSON (check the account's url): " + cause}
+		}
 		if isTransport(err) {
-			return Class{Reason: v1alpha1.ReasonAPIUnavailable, Message: "The PBX cannot be reached: " + msg}
+			return Class{Reason: v1alpha1.ReasonAPIUnavailable, Message: "The PBX cannot be reached: " + transportCause(err)}
 		}
 		return Class{Reason: v1alpha1.ReasonReconcileError, Message: msg}
 	}
 	switch status := hs.HTTPStatus(); {
+	case status >= 300 && status < 400:
+		return Class{Reason: v1alpha1.ReasonAPIUnavailable, Message: fmt.Sprintf(
+			"The PBX answered with a redirect (%d) instead of the API; check the account's url", status)}
 	case status == http.StatusTooManyRequests:
 		wait := maxRateLimitWait
 		var ra retryAfterer
@@ -149,10 +164,67 @@ func Classify(err error) Class {
 	}
 }
 
+// httpStatus returns the HTTP status an error carries, or 0.
+func httpStatus(err error) int {
+	var hs httpStatuser
+	if errors.As(err, &hs) {
+		return hs.HTTPStatus()
+	}
+	return 0
+}
+
+// notJSON recognises an answer that is not the API's JSON (an HTML page, a proxy's error), and
+// returns the decoder's complaint, which is the same on every retry.
+func notJSON(err error) (string, bool) {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return se.Error(), true
+	case errors.As(err, &te):
+		return te.Error(), true
+	}
+	return "", false
+}
+
+// transportCause describes a failure to get an answer in words that stay the same from one retry
+// to the next (no local port numbers), so that retries neither flap the condition nor repeat
+// events.
+func transportCause(err error) string {
+	var dns *net.DNSError
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err):
+		return "the request timed out"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "the connection was refused"
+	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE):
+		return "the connection was reset"
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return "the connection closed before the answer"
+	case errors.As(err, &dns):
+		return "the host " + dns.Name + " cannot be resolved"
+	case errors.As(err, &ua):
+		return "TLS: the certificate is signed by an unknown authority (set the account's CA bundle if the PBX uses a private CA)"
+	case errors.As(err, &hn):
+		return "TLS: " + hn.Error()
+	case errors.As(err, &ci):
+		return "TLS: " + ci.Error()
+	case errors.As(err, &cv):
+		return "TLS: " + cv.Err.Error()
+	}
+	return err.Error()
+}
+
 // isTransport tells connection errors and timeouts, which carry no HTTP status, from bugs.
 func isTransport(err error) bool {
 	var ne net.Error
 	var ue *url.Error
-	return errors.As(err, &ne) || errors.As(err, &ue) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+	var oe *net.OpError
+	return errors.As(err, &ne) || errors.As(err, &ue) || errors.As(err, &oe) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		transportCause(err) != err.Error()
 }

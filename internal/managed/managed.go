@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"strconv"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -21,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/snapshot"
 )
 
 // Object is a custom resource that stands for one PBX object. Each managed kind implements it
@@ -43,6 +47,13 @@ type Observation struct {
 	// (the object was found by its natural key), the engine records it if the object is ours
 	// (create-pending), adopted or only observed, and reports AlreadyExists otherwise.
 	ExternalID int64
+	// KeyChanged says that the object found at the recorded id carries another natural key than
+	// the resource's, one the PBX lets change (a group's name). It is this resource's object, to be
+	// renamed, only while no other resource of the account records the same id; otherwise it is
+	// the other's (the PBX reused the id after losing data) and this resource's object is gone.
+	// An adapter whose natural key cannot change upstream (an extension's number) reports an object
+	// with another key at the recorded id as not existing instead.
+	KeyChanged bool
 }
 
 // Adapter is the per-kind part of the lifecycle: four verbs against the PBX.
@@ -79,9 +90,13 @@ func (fn ConnectorFn[O]) Connect(ctx context.Context, obj O) (Adapter[O], error)
 // status.
 type Reconciler[O Object] struct {
 	client    client.Client
+	reader    client.Reader
 	connector Connector[O]
 	recorder  events.EventRecorder
 	claims    ClaimChecker[O]
+	// attempts remembers, per resource, when a create call of this process last ended with an
+	// answer, so a lost-create look need not wait for a call that may still be in flight.
+	attempts sync.Map
 
 	pollInterval time.Duration
 	jitter       float64
@@ -114,6 +129,12 @@ func WithClaims[O Object](c ClaimChecker[O]) Option[O] {
 	return func(r *Reconciler[O]) { r.claims = c }
 }
 
+// WithAPIReader sets the uncached reader used to confirm, before reporting AlreadyExists, that
+// the resource read from the cache is not older than the operator's own writes (default: none).
+func WithAPIReader[O Object](r client.Reader) Option[O] {
+	return func(rc *Reconciler[O]) { rc.reader = r }
+}
+
 // WithClock sets the clock, for tests.
 func WithClock[O Object](now func() time.Time) Option[O] {
 	return func(r *Reconciler[O]) { r.now = now }
@@ -141,13 +162,22 @@ func NewReconciler[O Object](c client.Client, connector Connector[O], opts ...Op
 // shortWait is the requeue after a create or update, to confirm it by observing.
 const shortWait = 2 * time.Second
 
+// settleMargin is added to the PBX call timeout to bound how long a create call sent by an earlier
+// pass (or an earlier process) may still be under way in the PBX; it also covers the second
+// precision of older create-pending marks.
+const settleMargin = 6 * time.Second
+
 // Reconcile runs one pass of the lifecycle (STYLE.md section 4) for obj, which the
 // controller-runtime object-reconciler adapter has fetched.
 func (r *Reconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.Result, err error) {
-	p := &pass[O]{r: r, obj: obj, orig: obj.DeepCopyObject().(O), log: log.FromContext(ctx)}
+	p := &pass[O]{r: r, obj: obj, orig: obj.DeepCopyObject().(O), log: log.FromContext(ctx), action: "Reconcile"}
 	// The status write uses the reconcile's context, not the PBX calls' shorter one below.
 	statusCtx := ctx
-	defer func() { r.patchStatus(statusCtx, p, err) }()
+	defer func() {
+		if perr := r.patchStatus(statusCtx, p, err); perr != nil {
+			err = errors.Join(err, perr)
+		}
+	}()
 
 	if !obj.GetDeletionTimestamp().IsZero() {
 		return r.delete(ctx, p)
@@ -170,7 +200,22 @@ func (r *Reconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.Result, 
 			return p.fail(ctx, err)
 		}
 	}
-	obs, err := ext.Observe(ctx, obj)
+	// A user who asks for a reconcile wants the PBX looked at now, not the snapshot of the last poll.
+	if req := obj.GetAnnotations()[v1alpha1.AnnotationReconcileRequestedAt]; req != "" && req != obj.GetManagedStatus().LastHandledReconcileAt {
+		ctx = snapshot.WithFreshness(ctx, r.now())
+		obj.GetManagedStatus().LastHandledReconcileAt = req
+	}
+	// A create-pending mark from an earlier pass means a create whose answer never came: the object
+	// may exist. Only a look made after that create has surely ended can tell.
+	if mark, ok := pendingSince(obj); ok && knownID(obj) == 0 {
+		settled := r.settledAt(obj, mark)
+		if wait := settled.Sub(r.now()); wait > 0 {
+			return p.fail(ctx, Wait(wait, "waiting for an earlier create call to end before looking for its object"))
+		}
+		ctx = snapshot.WithFreshness(ctx, settled)
+	}
+	p.action = "Observe"
+	obs, err := r.observe(ctx, p, ext)
 	if err != nil {
 		return p.fail(ctx, err)
 	}
@@ -180,6 +225,12 @@ func (r *Reconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.Result, 
 		}
 		p.setReady(metav1.ConditionTrue, v1alpha1.ReasonAvailable, "The PBX object exists")
 	}
+	return r.act(ctx, p, ext, obs)
+}
+
+// act creates, updates or leaves the observed PBX object.
+func (r *Reconciler[O]) act(ctx context.Context, p *pass[O], ext Adapter[O], obs Observation) (ctrl.Result, error) {
+	obj := p.obj
 	observeOnly := obj.GetManagedSpec().ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly
 	switch {
 	case !obs.Exists && observeOnly:
@@ -192,7 +243,12 @@ func (r *Reconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.Result, 
 		p.setSynced(metav1.ConditionFalse, v1alpha1.ReasonDrifted, "The PBX object differs from the spec: "+obs.Diff)
 		return p.succeed(r.poll(ext)), nil
 	case !obs.UpToDate:
+		p.action = "Update"
 		if err := ext.Update(ctx, obj); err != nil {
+			if httpStatus(err) == http.StatusNotFound {
+				// Deleted behind our back between the look and the write: look again at once.
+				return p.fail(ctx, Wait(time.Second, "the PBX object was deleted while it was being updated"))
+			}
 			return p.fail(ctx, err)
 		}
 		p.log.V(1).Info("Updated PBX object", "diff", obs.Diff)
@@ -202,6 +258,108 @@ func (r *Reconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.Result, 
 	}
 	p.setSynced(metav1.ConditionTrue, v1alpha1.ReasonUpToDate, "The PBX object matches the spec")
 	return p.succeed(r.poll(ext)), nil
+}
+
+// observe runs the adapter's Observe and checks that an object found at the recorded id is still
+// this resource's (DESIGN.md section 9). When it is not (gone, or another object now has the id)
+// the resource's identity is cleared and the object looked for again by its natural key, so that
+// it is recreated, or adopted by the usual rules.
+func (r *Reconciler[O]) observe(ctx context.Context, p *pass[O], ext Adapter[O]) (Observation, error) {
+	obs, err := ext.Observe(ctx, p.obj)
+	if err != nil {
+		return obs, err
+	}
+	id := knownID(p.obj)
+	if id == 0 || p.obj.GetManagedSpec().ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly {
+		return obs, nil
+	}
+	lost, err := r.lost(ctx, p, obs)
+	if err != nil || !lost {
+		return obs, err
+	}
+	if _, fresh := snapshot.Freshness(ctx); !fresh {
+		// Confirm with a fresh look (a GET by id) before letting the id go.
+		ctx = snapshot.WithFreshness(ctx, r.now())
+		if obs, err = ext.Observe(ctx, p.obj); err != nil {
+			return obs, err
+		}
+		if lost, err = r.lost(ctx, p, obs); err != nil || !lost {
+			return obs, err
+		}
+	}
+	p.log.Info("The PBX object of this resource is gone; looking for it again by its natural key", "pbxID", id)
+	p.event(eventWarning, "Lost", "The PBX object %d is gone or is now another object; it will be created again", id)
+	if err := r.clearIdentity(ctx, p); err != nil {
+		return Observation{}, err
+	}
+	if rel, ok := ext.(Releaser[O]); ok {
+		rel.Release(p.obj)
+	}
+	return ext.Observe(ctx, p.obj)
+}
+
+// lost tells whether an observation by the recorded id shows that the object is no longer this
+// resource's.
+func (r *Reconciler[O]) lost(ctx context.Context, p *pass[O], obs Observation) (bool, error) {
+	if !obs.Exists {
+		return true, nil
+	}
+	if !obs.KeyChanged || r.claims == nil {
+		return false, nil
+	}
+	holder, err := r.claims.HeldByOther(ctx, p.obj, obs.ExternalID)
+	return holder != "", err
+}
+
+// settledAt is when every create call for obj made before its create-pending mark has surely
+// ended: at once if this process saw the last one answered, else after the PBX call timeout.
+func (r *Reconciler[O]) settledAt(obj O, mark time.Time) time.Time {
+	if v, ok := r.attempts.Load(obj.GetUID()); ok {
+		if t := v.(time.Time); !t.Before(mark) {
+			return t
+		}
+	}
+	return mark.Add(r.timeout + settleMargin)
+}
+
+// noteAttempt remembers that a create call ended with an answer (an error status, or a connection
+// the PBX closed): nothing of it is still under way. A call that timed out may be.
+func (r *Reconciler[O]) noteAttempt(obj O, err error) {
+	if err == nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		r.attempts.Delete(obj.GetUID())
+		return
+	}
+	r.attempts.Store(obj.GetUID(), r.now())
+}
+
+// pendingSince returns when the create-pending mark of obj was set.
+func pendingSince(obj Object) (time.Time, bool) {
+	v := obj.GetAnnotations()[v1alpha1.AnnotationCreatePending]
+	if v == "" {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		// A mark that cannot be read is treated as just set: the safe side.
+		return time.Now(), true
+	}
+	return t, true
+}
+
+// knownID is the PBX id a resource manages: status.id, or else the external-id annotation.
+func knownID(obj Object) int64 {
+	if id := obj.GetManagedStatus().ID; id != 0 {
+		return id
+	}
+	id, _ := strconv.ParseInt(obj.GetAnnotations()[v1alpha1.AnnotationExternalID], 10, 64)
+	return id
+}
+
+// Releaser is an Adapter that keeps per-object state outside the resource (a snapshot's record of
+// who owns which PBX object); the engine calls Release when the resource lets its object go:
+// deleted, orphaned, or lost.
+type Releaser[O Object] interface {
+	Release(obj O)
 }
 
 // Poller is an Adapter with a poll interval of its own (its account's), used instead of the
@@ -229,15 +387,12 @@ func (r *Reconciler[O]) recordIdentity(ctx context.Context, p *pass[O], obs Obse
 	if obs.ExternalID == 0 || (st.ID == obs.ExternalID && ann[v1alpha1.AnnotationExternalID] == strconv.FormatInt(obs.ExternalID, 10)) {
 		return nil
 	}
-	known := st.ID != 0 || ann[v1alpha1.AnnotationExternalID] != ""
+	known := knownID(p.obj) != 0
 	pending := ann[v1alpha1.AnnotationCreatePending] != ""
 	adopt := ann[v1alpha1.AnnotationAdopt] == "true"
 	observeOnly := p.obj.GetManagedSpec().ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly
 	if !known && !pending && !adopt && !observeOnly {
-		p.setReady(metav1.ConditionFalse, v1alpha1.ReasonAlreadyExists, "A PBX object with this natural key exists and is not managed by this resource")
-		return &engineError{reason: v1alpha1.ReasonAlreadyExists, msg: fmt.Sprintf(
-			"The PBX object %d has this natural key and is not managed by this resource: pick another, or set the %s: \"true\" annotation to adopt it",
-			obs.ExternalID, v1alpha1.AnnotationAdopt)}
+		return r.alreadyExists(ctx, p, obs.ExternalID)
 	}
 	if err := r.setIdentity(ctx, p, obs.ExternalID); err != nil {
 		return err
@@ -246,6 +401,25 @@ func (r *Reconciler[O]) recordIdentity(ctx context.Context, p *pass[O], obs Obse
 		p.event(eventNormal, "Adopted", "Adopted the PBX object %d", obs.ExternalID)
 	}
 	return nil
+}
+
+// alreadyExists reports a PBX object with this resource's natural key that is not its own, after
+// making sure that the resource read from the cache is not older than the operator's own
+// writes (an id or a create-pending mark recorded a moment ago).
+func (r *Reconciler[O]) alreadyExists(ctx context.Context, p *pass[O], id int64) error {
+	if r.reader != nil {
+		latest := p.obj.DeepCopyObject().(O)
+		if err := r.reader.Get(ctx, client.ObjectKeyFromObject(p.obj), latest); err != nil {
+			return err
+		}
+		if knownID(latest) != 0 || latest.GetAnnotations()[v1alpha1.AnnotationCreatePending] != "" {
+			return Wait(time.Second, "the cached resource is older than its recorded identity")
+		}
+	}
+	p.setReady(metav1.ConditionFalse, v1alpha1.ReasonAlreadyExists, "A PBX object with this natural key exists and is not managed by this resource")
+	return &engineError{reason: v1alpha1.ReasonAlreadyExists, msg: fmt.Sprintf(
+		"The PBX object %d has this natural key and is not managed by this resource: pick another, or set the %s: \"true\" annotation to adopt it",
+		id, v1alpha1.AnnotationAdopt)}
 }
 
 // setIdentity records the PBX id at once, outside the deferred status patch, in the external-id
@@ -264,6 +438,27 @@ func (r *Reconciler[O]) setIdentity(ctx context.Context, p *pass[O], id int64) e
 	if err != nil {
 		return fmt.Errorf("recording PBX id %d in the annotations: %w", id, err)
 	}
+	r.attempts.Delete(p.obj.GetUID())
+	return r.patchID(ctx, p, id)
+}
+
+// clearIdentity forgets the PBX id of a resource whose object is gone, in the annotation and the
+// status, so that it is looked for by its natural key again.
+func (r *Reconciler[O]) clearIdentity(ctx context.Context, p *pass[O]) error {
+	err := r.patchMetadata(ctx, p.obj, func(o O) {
+		ann := o.GetAnnotations()
+		delete(ann, v1alpha1.AnnotationExternalID)
+		o.SetAnnotations(ann)
+	})
+	if err != nil {
+		return fmt.Errorf("forgetting the lost PBX id: %w", err)
+	}
+	p.setReady(metav1.ConditionFalse, v1alpha1.ReasonUnavailable, "The PBX object is gone")
+	return r.patchID(ctx, p, 0)
+}
+
+// patchID writes status.id at once.
+func (r *Reconciler[O]) patchID(ctx context.Context, p *pass[O], id int64) error {
 	before := p.obj.DeepCopyObject().(O)
 	p.obj.GetManagedStatus().ID = id
 	cp := p.obj.DeepCopyObject().(O)
@@ -277,34 +472,28 @@ func (r *Reconciler[O]) setIdentity(ctx context.Context, p *pass[O], id int64) e
 
 // create marks the resource create-pending, creates the PBX object and records its id.
 func (r *Reconciler[O]) create(ctx context.Context, p *pass[O], ext Adapter[O]) (ctrl.Result, error) {
+	p.action = "Create"
+	_, hadMark := pendingSince(p.orig)
 	err := r.patchMetadata(ctx, p.obj, func(o O) {
 		ann := o.GetAnnotations()
 		if ann == nil {
 			ann = map[string]string{}
 		}
-		ann[v1alpha1.AnnotationCreatePending] = r.now().UTC().Format(time.RFC3339)
+		ann[v1alpha1.AnnotationCreatePending] = r.now().UTC().Format(time.RFC3339Nano)
 		o.SetAnnotations(ann)
 	})
 	if err != nil {
 		return p.fail(ctx, fmt.Errorf("marking the resource create-pending: %w", err))
 	}
 	id, err := ext.Create(ctx, p.obj)
+	r.noteAttempt(p.obj, err)
 	if err != nil {
-		if c := Classify(err); c.Terminal {
-			// The PBX refused the create, so nothing exists: drop the mark, or a later object with
-			// this natural key (made by someone else) would be taken for ours.
-			if perr := r.patchMetadata(ctx, p.obj, func(o O) {
-				ann := o.GetAnnotations()
-				delete(ann, v1alpha1.AnnotationCreatePending)
-				o.SetAnnotations(ann)
-			}); perr != nil {
-				return p.fail(ctx, errors.Join(err, perr))
-			}
-			p.setReady(metav1.ConditionFalse, v1alpha1.ReasonUnavailable, "The PBX object could not be created")
+		if !Classify(err).Terminal {
+			// The answer may be lost after the object was made: the mark stays, and a later pass
+			// looks afresh, once this call has surely ended, and adopts what it finds.
+			return p.fail(ctx, err)
 		}
-		// Otherwise the answer may be lost after the object was made: the mark stays, and the next
-		// pass finds the object by its natural key and adopts it.
-		return p.fail(ctx, err)
+		return r.refused(ctx, p, ext, err, hadMark)
 	}
 	if err := r.setIdentity(ctx, p, id); err != nil {
 		return p.fail(ctx, err)
@@ -316,21 +505,55 @@ func (r *Reconciler[O]) create(ctx context.Context, p *pass[O], ext Adapter[O]) 
 	return p.succeed(shortWait), nil
 }
 
+// refused handles a create the PBX refused. A refusal is not proof that nothing exists: "already
+// exists" proves the opposite, and may answer a second POST for an object whose first POST was
+// slow. So the PBX is looked at afresh: an object found is ours if an earlier create of this
+// resource may have made it, and somebody else's otherwise; only when nothing is found is the
+// create-pending mark dropped and the refusal reported.
+func (r *Reconciler[O]) refused(ctx context.Context, p *pass[O], ext Adapter[O], cerr error, hadMark bool) (ctrl.Result, error) {
+	obs, err := ext.Observe(snapshot.WithFreshness(ctx, r.now()), p.obj)
+	if err != nil {
+		return p.fail(ctx, errors.Join(cerr, err))
+	}
+	if obs.Exists && hadMark {
+		p.action = "Observe"
+		if err := r.recordIdentity(ctx, p, obs); err != nil {
+			return p.fail(ctx, err)
+		}
+		p.setReady(metav1.ConditionTrue, v1alpha1.ReasonAvailable, "The PBX object exists")
+		return r.act(ctx, p, ext, obs)
+	}
+	if err := r.patchMetadata(ctx, p.obj, func(o O) {
+		ann := o.GetAnnotations()
+		delete(ann, v1alpha1.AnnotationCreatePending)
+		o.SetAnnotations(ann)
+	}); err != nil {
+		return p.fail(ctx, errors.Join(cerr, err))
+	}
+	if obs.Exists {
+		return p.fail(ctx, r.alreadyExists(ctx, p, obs.ExternalID))
+	}
+	p.setReady(metav1.ConditionFalse, v1alpha1.ReasonUnavailable, "The PBX object could not be created")
+	return p.fail(ctx, cerr)
+}
+
 // delete runs the deletion policy and releases the resource.
 func (r *Reconciler[O]) delete(ctx context.Context, p *pass[O]) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(p.obj, v1alpha1.Finalizer) {
 		return ctrl.Result{}, nil
 	}
+	p.action = "Delete"
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
 	spec := p.obj.GetManagedSpec()
 	if spec.DeletionPolicy == v1alpha1.DeletionPolicyOrphan || spec.ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly {
+		r.release(ctx, p)
 		if err := r.removeFinalizer(ctx, p); err != nil {
 			return p.fail(ctx, err)
 		}
 		p.event(eventNormal, "Orphaned", "Left the PBX object in place")
 		return ctrl.Result{}, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
 	if err := r.deleteExternal(ctx, p); err != nil {
 		p.setReady(metav1.ConditionFalse, v1alpha1.ReasonDeleting, "The PBX object is being deleted")
 		return p.fail(ctx, err)
@@ -338,25 +561,59 @@ func (r *Reconciler[O]) delete(ctx context.Context, p *pass[O]) (ctrl.Result, er
 	if err := r.removeFinalizer(ctx, p); err != nil {
 		return p.fail(ctx, err)
 	}
+	r.attempts.Delete(p.obj.GetUID())
 	p.event(eventNormal, "Deleted", "Deleted the PBX object")
 	return ctrl.Result{}, nil
 }
 
-// deleteExternal deletes the PBX object if there is one and it is ours: one with a recorded id,
-// or one found by its natural key while the create-pending mark says we may have made it.
+// release tells an adapter that keeps per-object state that the resource lets its object go. An
+// account that cannot be reached any more has nothing to release.
+func (r *Reconciler[O]) release(ctx context.Context, p *pass[O]) {
+	ext, err := r.connector.Connect(ctx, p.obj)
+	if err != nil {
+		return
+	}
+	if rel, ok := ext.(Releaser[O]); ok {
+		rel.Release(p.obj)
+	}
+}
+
+// deleteExternal deletes the PBX object if there is one and it is ours: one with a recorded id
+// that still carries this resource's identity, or one found by its natural key while the
+// create-pending mark says we may have made it (after any create call still under way has ended).
 func (r *Reconciler[O]) deleteExternal(ctx context.Context, p *pass[O]) error {
 	ext, err := r.connector.Connect(ctx, p.obj)
 	if err != nil {
 		return err
 	}
-	ann := p.obj.GetAnnotations()
-	known := p.obj.GetManagedStatus().ID != 0 || ann[v1alpha1.AnnotationExternalID] != ""
-	if !known && ann[v1alpha1.AnnotationCreatePending] == "" {
+	known := knownID(p.obj) != 0
+	mark, pending := pendingSince(p.obj)
+	if !known && !pending {
 		return nil // nothing of ours exists upstream
+	}
+	if !known {
+		settled := r.settledAt(p.obj, mark)
+		if wait := settled.Sub(r.now()); wait > 0 {
+			return Wait(wait, "waiting for an earlier create call to end before deleting its object")
+		}
+		ctx = snapshot.WithFreshness(ctx, settled)
 	}
 	obs, err := ext.Observe(ctx, p.obj)
 	if err != nil {
 		return err
+	}
+	if known {
+		lost, err := r.lost(ctx, p, obs)
+		if err != nil {
+			return err
+		}
+		if lost {
+			// Gone, or the id now belongs to another resource's object: nothing of ours to delete.
+			if rel, ok := ext.(Releaser[O]); ok {
+				rel.Release(p.obj)
+			}
+			return nil
+		}
 	}
 	if !obs.Exists {
 		return nil
@@ -364,12 +621,11 @@ func (r *Reconciler[O]) deleteExternal(ctx context.Context, p *pass[O]) error {
 	if !known {
 		p.obj.GetManagedStatus().ID = obs.ExternalID
 	}
-	if err := ext.Delete(ctx, p.obj); err != nil {
-		var hs httpStatuser
-		if errors.As(err, &hs) && hs.HTTPStatus() == 404 {
-			return nil
-		}
+	if err := ext.Delete(ctx, p.obj); err != nil && httpStatus(err) != http.StatusNotFound {
 		return err
+	}
+	if rel, ok := ext.(Releaser[O]); ok {
+		rel.Release(p.obj)
 	}
 	return nil
 }
@@ -405,21 +661,23 @@ func (r *Reconciler[O]) patchMetadata(ctx context.Context, obj O, mutate func(O)
 }
 
 // patchStatus is the single deferred status write of a pass: observedGeneration moves only after a
-// pass without error, and nothing is sent when nothing changed or the object was released.
-func (r *Reconciler[O]) patchStatus(ctx context.Context, p *pass[O], err error) {
+// pass without error, and nothing is sent when nothing changed or the object was released. A
+// failed write is returned, so the pass is tried again rather than its outcome lost.
+func (r *Reconciler[O]) patchStatus(ctx context.Context, p *pass[O], err error) error {
 	if p.released {
-		return
+		return nil
 	}
 	if err == nil && p.ok {
 		p.obj.GetManagedStatus().ObservedGeneration = p.obj.GetGeneration()
 	}
 	if statusEqual(p.orig, p.obj) {
-		return
+		return nil
 	}
 	cp := p.obj.DeepCopyObject().(O)
 	if perr := r.client.Status().Patch(ctx, cp, client.MergeFrom(p.orig)); perr != nil && !isGone(perr) {
-		p.log.Error(perr, "Patching the status failed")
+		return fmt.Errorf("patching the status: %w", perr)
 	}
+	return nil
 }
 
 func isGone(err error) bool { return client.IgnoreNotFound(err) == nil }
@@ -440,8 +698,9 @@ type pass[O Object] struct {
 	obj      O
 	orig     O
 	log      logr.Logger
-	ok       bool // the pass ended without error
-	released bool // the finalizer was removed: the object may be gone
+	action   string // the step under way, the action of its events (Observe, Create, Update, Delete)
+	ok       bool   // the pass ended without error
+	released bool   // the finalizer was removed: the object may be gone
 }
 
 // succeed ends a pass without error.
@@ -454,12 +713,13 @@ func (p *pass[O]) succeed(after time.Duration) ctrl.Result {
 func (p *pass[O]) fail(ctx context.Context, err error) (ctrl.Result, error) {
 	c := Classify(err)
 	if c.Quiet {
-		// An optimistic-lock conflict with the API server, or a dependency that is only getting
-		// ready: try again soon and say nothing.
+		// An optimistic-lock conflict with the API server, a dependency that is only getting
+		// ready, or a manager shutting down: try again soon and say nothing.
 		log.FromContext(ctx).V(1).Info("Trying again soon", "message", c.Message, "after", c.RequeueAfter)
 		return ctrl.Result{RequeueAfter: c.RequeueAfter}, nil
 	}
 	st := p.obj.GetManagedStatus()
+	ready := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionReady)
 	switch c.Reason {
 	case v1alpha1.ReasonAlreadyExists, v1alpha1.ReasonConflict:
 		p.setReady(metav1.ConditionFalse, c.Reason, c.Message)
@@ -467,18 +727,26 @@ func (p *pass[O]) fail(ctx context.Context, err error) (ctrl.Result, error) {
 		if st.ID == 0 {
 			p.setReady(metav1.ConditionFalse, c.Reason, c.Message)
 		}
+	case v1alpha1.ReasonUnauthorized, v1alpha1.ReasonForbidden:
+		// The object cannot be seen with these credentials: it is not known to be usable.
+		if ready == nil || ready.Status != metav1.ConditionTrue {
+			p.setReady(metav1.ConditionFalse, c.Reason, c.Message)
+		}
 	case v1alpha1.ReasonInvalidSpec:
-		if meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionReady) == nil {
+		if ready == nil {
 			p.setReady(metav1.ConditionFalse, v1alpha1.ReasonUnavailable, "The PBX object has not been observed")
 		}
 	default:
-		if meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionReady) == nil {
+		if ready == nil {
 			p.setReady(metav1.ConditionUnknown, v1alpha1.ReasonUnavailable, "The PBX object has not been observed yet")
 		}
 	}
 	prev := meta.FindStatusCondition(p.orig.GetManagedStatus().Conditions, v1alpha1.ConditionSynced)
 	p.setSynced(metav1.ConditionFalse, c.Reason, c.Message)
-	if !c.Silent && (prev == nil || prev.Reason != c.Reason || prev.Message != c.Message) {
+	// One event per change of reason and message; a transport failure, whose text may differ on
+	// every retry, makes one per change of reason.
+	changed := prev == nil || prev.Reason != c.Reason || (prev.Message != c.Message && c.Reason != v1alpha1.ReasonAPIUnavailable)
+	if !c.Silent && changed {
 		kind := eventWarning
 		if c.Reason == v1alpha1.ReasonDependencyNotReady {
 			kind = eventNormal
@@ -509,25 +777,35 @@ func (p *pass[O]) setSynced(status metav1.ConditionStatus, reason, message strin
 // set is the one condition helper: it stamps observedGeneration; metav1 keeps
 // lastTransitionTime unless the status changes.
 func (p *pass[O]) set(typ string, status metav1.ConditionStatus, reason, message string) {
-	if len(message) > maxMessage {
-		message = message[:maxMessage-3] + "..."
-	}
 	meta.SetStatusCondition(&p.obj.GetManagedStatus().Conditions, metav1.Condition{
-		Type: typ, Status: status, Reason: reason, Message: message, ObservedGeneration: p.obj.GetGeneration(),
+		Type: typ, Status: status, Reason: reason, Message: Truncate(message, maxMessage), ObservedGeneration: p.obj.GetGeneration(),
 	})
 }
 
 // maxMessage bounds condition messages; the PBX's message comes last and may be cut.
 const maxMessage = 512
 
+// Truncate cuts a message to at most n bytes, at a rune boundary, marking the cut with "...".
+func Truncate(msg string, n int) string {
+	if len(msg) <= n {
+		return msg
+	}
+	cut := n - len("...")
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + "..."
+}
+
 const (
 	eventNormal  = "Normal"
 	eventWarning = "Warning"
 )
 
+// event records an event about the resource; the pass's current step is its action.
 func (p *pass[O]) event(kind, reason, format string, args ...any) {
 	if p.r.recorder == nil {
 		return
 	}
-	p.r.recorder.Eventf(p.obj, nil, kind, reason, reason, format, args...)
+	p.r.recorder.Eventf(p.obj, nil, kind, reason, p.action, format, args...)
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
 	"github.com/cloudpbx/pbx-operator/internal/managed"
+	"github.com/cloudpbx/pbx-operator/internal/snapshot"
 )
 
 var now = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -137,7 +138,54 @@ func TestReconcile(t *testing.T) {
 				},
 			}},
 			want: want{terminal: true, ready: v1alpha1.ReasonUnavailable, synced: v1alpha1.ReasonInvalidSpec,
-				annotations: map[string]string{}, calls: calls{connect: 1, observe: 1, create: 1}},
+				annotations: map[string]string{}, calls: calls{connect: 1, observe: 2, create: 1}},
+		},
+		"AlreadyExistsAnswersOurEarlierCreate": {
+			reason: "A 400 'already exists' after an earlier create whose answer was lost: a fresh look finds the object and adopts it.",
+			args: args{obj: ext(annotate(v1alpha1.AnnotationCreatePending, now.Add(-time.Minute).Format(time.RFC3339Nano))),
+				adapter: managed.AdapterFns[*v1alpha1.Extension]{
+					ObserveFn: seq(managed.Observation{}, managed.Observation{Exists: true, UpToDate: true, ExternalID: 42}),
+					CreateFn: func(context.Context, *v1alpha1.Extension) (int64, error) {
+						return 0, &apiErr{status: http.StatusBadRequest, msg: "name: extension 0003*101 already exists"}
+					},
+				}},
+			want: want{result: ctrl.Result{RequeueAfter: 10 * time.Minute}, ready: v1alpha1.ReasonAvailable, synced: v1alpha1.ReasonUpToDate,
+				id: 42, annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 2, create: 1}, observedGen: 3},
+		},
+		"AlreadyExistsAnswerOfSomebodyElse": {
+			reason: "A 400 'already exists' to a first create: the object found afresh is somebody else's; the mark goes.",
+			args: args{obj: ext(), adapter: managed.AdapterFns[*v1alpha1.Extension]{
+				ObserveFn: seq(managed.Observation{}, managed.Observation{Exists: true, UpToDate: true, ExternalID: 42}),
+				CreateFn: func(context.Context, *v1alpha1.Extension) (int64, error) {
+					return 0, &apiErr{status: http.StatusBadRequest, msg: "name: extension 0003*101 already exists"}
+				},
+			}},
+			want: want{terminal: true, ready: v1alpha1.ReasonAlreadyExists, synced: v1alpha1.ReasonAlreadyExists,
+				annotations: map[string]string{}, calls: calls{connect: 1, observe: 2, create: 1}},
+		},
+		"WaitsForEarlierCreate": {
+			reason: "A create-pending mark younger than the call timeout: an earlier create may still be under way; wait, quietly.",
+			args: args{obj: ext(annotate(v1alpha1.AnnotationCreatePending, now.Add(-5*time.Second).Format(time.RFC3339Nano))),
+				adapter: managed.AdapterFns[*v1alpha1.Extension]{}},
+			want: want{result: ctrl.Result{RequeueAfter: 31 * time.Second},
+				annotations: map[string]string{v1alpha1.AnnotationCreatePending: now.Add(-5 * time.Second).Format(time.RFC3339Nano)}, calls: calls{connect: 1}},
+		},
+		"LostObjectIsRecreated": {
+			reason: "The object at the recorded id is gone (confirmed afresh): the id is cleared and the object created again.",
+			args: args{obj: ext(withID(42)), adapter: managed.AdapterFns[*v1alpha1.Extension]{
+				CreateFn: func(context.Context, *v1alpha1.Extension) (int64, error) { return 43, nil },
+			}},
+			want: want{result: ctrl.Result{RequeueAfter: 2 * time.Second}, ready: v1alpha1.ReasonCreating, synced: v1alpha1.ReasonCreating,
+				id: 43, annotations: map[string]string{v1alpha1.AnnotationExternalID: "43"}, calls: calls{connect: 1, observe: 3, create: 1}, observedGen: 3},
+		},
+		"UpdateOfDeletedObject": {
+			reason: "A 404 on update (deleted between the look and the write) looks again soon, quietly.",
+			args: args{obj: ext(withID(42)), adapter: managed.AdapterFns[*v1alpha1.Extension]{
+				ObserveFn: exists(0, false),
+				UpdateFn:  func(context.Context, *v1alpha1.Extension) error { return &apiErr{status: 404, msg: "Record not found"} },
+			}},
+			want: want{result: ctrl.Result{RequeueAfter: time.Second}, ready: v1alpha1.ReasonAvailable, id: 42,
+				annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 1, update: 1}},
 		},
 		"LostCreateKeepsMark": {
 			reason: "A create that timed out may have happened: the mark stays and the error backs off.",
@@ -145,11 +193,11 @@ func TestReconcile(t *testing.T) {
 				CreateFn: func(context.Context, *v1alpha1.Extension) (int64, error) { return 0, context.DeadlineExceeded },
 			}},
 			want: want{err: true, ready: v1alpha1.ReasonUnavailable, synced: v1alpha1.ReasonAPIUnavailable,
-				annotations: map[string]string{v1alpha1.AnnotationCreatePending: now.Format(time.RFC3339)}, calls: calls{connect: 1, observe: 1, create: 1}},
+				annotations: map[string]string{v1alpha1.AnnotationCreatePending: now.Format(time.RFC3339Nano)}, calls: calls{connect: 1, observe: 1, create: 1}},
 		},
 		"AdoptsAfterLostCreate": {
 			reason: "The object found by natural key while the create-pending mark is set is ours.",
-			args: args{obj: ext(annotate(v1alpha1.AnnotationCreatePending, "x")),
+			args: args{obj: ext(annotate(v1alpha1.AnnotationCreatePending, now.Add(-time.Minute).Format(time.RFC3339Nano))),
 				adapter: managed.AdapterFns[*v1alpha1.Extension]{ObserveFn: exists(42, true)}},
 			want: want{result: ctrl.Result{RequeueAfter: 10 * time.Minute}, ready: v1alpha1.ReasonAvailable, synced: v1alpha1.ReasonUpToDate,
 				id: 42, annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 1}, observedGen: 3},
@@ -211,7 +259,7 @@ func TestReconcile(t *testing.T) {
 			args: args{obj: ext(withID(42), deleting, func(e *v1alpha1.Extension) {
 				e.Spec.DeletionPolicy = v1alpha1.DeletionPolicyOrphan
 			})},
-			want: want{gone: true, id: 42},
+			want: want{gone: true, id: 42, calls: calls{connect: 1}},
 		},
 		"RateLimited": {
 			reason: "A 429 waits for the reset, silently.",
@@ -224,13 +272,13 @@ func TestReconcile(t *testing.T) {
 				annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 1}},
 		},
 		"Unauthorized": {
-			reason: "A 401 waits minutes (or a Secret change).",
+			reason: "A 401 waits minutes (or a Secret change); an object never seen is not Ready, for that reason.",
 			args: args{obj: ext(withID(42)), adapter: managed.AdapterFns[*v1alpha1.Extension]{
 				ObserveFn: func(context.Context, *v1alpha1.Extension) (managed.Observation, error) {
 					return managed.Observation{}, &apiErr{status: 401, msg: "Unauthorized"}
 				},
 			}},
-			want: want{result: ctrl.Result{RequeueAfter: 5 * time.Minute}, ready: v1alpha1.ReasonUnavailable, synced: v1alpha1.ReasonUnauthorized, id: 42,
+			want: want{result: ctrl.Result{RequeueAfter: 5 * time.Minute}, ready: v1alpha1.ReasonUnauthorized, synced: v1alpha1.ReasonUnauthorized, id: 42,
 				annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 1}},
 		},
 		"DependencyNotReady": {
@@ -327,6 +375,16 @@ func TestReconcile(t *testing.T) {
 }
 
 var key = types.NamespacedName{Namespace: "default", Name: "alice"}
+
+// seq returns an ObserveFn that answers each observation in turn, repeating the last.
+func seq(obs ...managed.Observation) func(context.Context, *v1alpha1.Extension) (managed.Observation, error) {
+	i := 0
+	return func(context.Context, *v1alpha1.Extension) (managed.Observation, error) {
+		o := obs[min(i, len(obs)-1)]
+		i++
+		return o, nil
+	}
+}
 
 var emptyMap = cmp.Comparer(func(a, b map[string]string) bool {
 	if len(a) == 0 && len(b) == 0 {
@@ -428,5 +486,54 @@ func TestNoStatusWriteWhenUnchanged(t *testing.T) {
 	}
 	if patches != 1 {
 		t.Errorf("an object in sync is written once, then never: %d status patches", patches)
+	}
+}
+
+func TestStatusWriteFailureIsReturned(t *testing.T) {
+	c, _ := newClient(t, ext(withID(42)), interceptor.Funcs{
+		SubResourcePatch: func(context.Context, client.Client, string, client.Object, client.Patch, ...client.SubResourcePatchOption) error {
+			return errors.New("etcdserver: request timed out")
+		},
+	})
+	connector := managed.ConnectorFn[*v1alpha1.Extension](func(context.Context, *v1alpha1.Extension) (managed.Adapter[*v1alpha1.Extension], error) {
+		return managed.AdapterFns[*v1alpha1.Extension]{ObserveFn: func(context.Context, *v1alpha1.Extension) (managed.Observation, error) {
+			return managed.Observation{Exists: true, UpToDate: true}, nil
+		}}, nil
+	})
+	r := managed.NewReconciler(c, connector, managed.WithClock[*v1alpha1.Extension](func() time.Time { return now }))
+	obj := &v1alpha1.Extension{}
+	if err := c.Get(context.Background(), key, obj); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Reconcile(context.Background(), obj); err == nil {
+		t.Errorf("a status write that failed is returned, so the pass runs again")
+	}
+}
+
+func TestReconcileRequestLooksAfresh(t *testing.T) {
+	c, got := newClient(t, ext(withID(42), annotate(v1alpha1.AnnotationReconcileRequestedAt, "2026-11-26T12:00:00Z")))
+	var fresh []bool
+	connector := managed.ConnectorFn[*v1alpha1.Extension](func(context.Context, *v1alpha1.Extension) (managed.Adapter[*v1alpha1.Extension], error) {
+		return managed.AdapterFns[*v1alpha1.Extension]{ObserveFn: func(ctx context.Context, _ *v1alpha1.Extension) (managed.Observation, error) {
+			_, ok := snapshot.Freshness(ctx)
+			fresh = append(fresh, ok)
+			return managed.Observation{Exists: true, UpToDate: true}, nil
+		}}, nil
+	})
+	r := managed.NewReconciler(c, connector, managed.WithClock[*v1alpha1.Extension](func() time.Time { return now }))
+	for range 2 {
+		obj := &v1alpha1.Extension{}
+		if err := c.Get(context.Background(), key, obj); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Reconcile(context.Background(), obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if diff := cmp.Diff([]bool{true, false}, fresh); diff != "" {
+		t.Errorf("a new reconcile-requested-at value makes one fresh look: -want +got:\n%s", diff)
+	}
+	if h := got().Status.LastHandledReconcileAt; h != "2026-11-26T12:00:00Z" {
+		t.Errorf("lastHandledReconcileAt: got %q", h)
 	}
 }

@@ -1,0 +1,99 @@
+package managed_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"syscall"
+	"testing"
+
+	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/managed"
+)
+
+func TestClassify(t *testing.T) {
+	var syntax error
+	if err := json.Unmarshal([]byte("<html>"), new(map[string]any)); err != nil {
+		syntax = fmt.Errorf("GET /api/ver1.0/user/: decoding the answer: %w", err)
+	}
+	refused := func(port int) error {
+		return fmt.Errorf("POST /api/ver1.0/client/1/extension/: %w", &net.OpError{Op: "dial", Net: "tcp",
+			Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}, Err: &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}})
+	}
+	type want struct {
+		reason  string
+		message string
+		quiet   bool
+	}
+	cases := map[string]struct {
+		reason string
+		err    error
+		want   want
+	}{
+		"ShutdownIsQuiet": {
+			reason: "A reconcile cancelled because the manager stops reports nothing.",
+			err:    fmt.Errorf("GET /api/ver1.0/user/: %w", context.Canceled),
+			want:   want{reason: v1alpha1.ReasonReconcileError, message: "GET /api/ver1.0/user/: context canceled", quiet: true},
+		},
+		"HTMLAnswer": {
+			reason: "A host that answers an HTML page is not the PBX API: APIUnavailable with a clear message.",
+			err:    syntax,
+			want: want{reason: v1alpha1.ReasonAPIUnavailable,
+				message: "The PBX answered something other than the API's JSON (check the account's url): invalid character '<' looking for beginning of value"},
+		},
+		"Redirect": {
+			reason: "A redirect is not the API either.",
+			err:    &apiErr{status: http.StatusFound},
+			want:   want{reason: v1alpha1.ReasonAPIUnavailable, message: "The PBX answered with a redirect (302) instead of the API; check the account's url"},
+		},
+		"RefusedConnectionIsStable": {
+			reason: "A refused connection reads the same whatever the port: retries neither flap the condition nor repeat events.",
+			err:    refused(40123),
+			want:   want{reason: v1alpha1.ReasonAPIUnavailable, message: "The PBX cannot be reached: the connection was refused"},
+		},
+		"Timeout": {
+			reason: "A timeout is transient.",
+			err:    fmt.Errorf("GET /x: %w", context.DeadlineExceeded),
+			want:   want{reason: v1alpha1.ReasonAPIUnavailable, message: "The PBX cannot be reached: the request timed out"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			c := managed.Classify(tc.err)
+			got := want{reason: c.Reason, message: c.Message, quiet: c.Quiet}
+			if got != tc.want {
+				t.Errorf("%s\nwant %+v\ngot  %+v", tc.reason, tc.want, got)
+			}
+		})
+	}
+	if a, b := managed.Classify(refused(1)), managed.Classify(refused(2)); a.Message != b.Message {
+		t.Errorf("transport messages differ per retry: %q vs %q", a.Message, b.Message)
+	}
+	if errors.Is(refused(1), context.Canceled) {
+		t.Fatal("test setup")
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	cases := map[string]struct {
+		reason string
+		in     string
+		n      int
+		want   string
+	}{
+		"Short":     {reason: "A short message stays.", in: "abc", n: 10, want: "abc"},
+		"ASCII":     {reason: "A long one is cut with a mark.", in: "abcdefghij", n: 8, want: "abcde..."},
+		"RuneSplit": {reason: "A cut never splits a rune.", in: "ab" + "äöü", n: 7, want: "abä..."},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := managed.Truncate(tc.in, tc.n); got != tc.want {
+				t.Errorf("%s\nwant %q, got %q", tc.reason, tc.want, got)
+			}
+		})
+	}
+}

@@ -2,7 +2,6 @@ package account
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -38,13 +37,22 @@ func (r *Registry) Connect(ctx context.Context, k Key, spec v1alpha1.ConnectionS
 	} else {
 		var err error
 		if client, err = r.newClient(k, spec, cred, reg); err != nil {
+			r.Remove(k)
 			return nil, managed.InvalidSpec("%v", err)
 		}
 	}
+	// A failure keeps the last good connection unless it says the connection cannot work any more:
+	// the PBX refused the credentials, or they (or the URL) changed. One 5xx on /user/ must not stop
+	// every resource of the account.
+	drop := func(err error) error {
+		if old == nil || pbx.IsUnauthorized(err) || pbx.IsForbidden(err) {
+			r.Remove(k)
+		}
+		return err
+	}
 	me, err := client.Users.Me(ctx)
 	if err != nil {
-		r.Remove(k)
-		return nil, err
+		return nil, drop(err)
 	}
 	realm, ok := me.Realm()
 	if !ok {
@@ -54,14 +62,13 @@ func (r *Registry) Connect(ctx context.Context, k Key, spec v1alpha1.ConnectionS
 	realmID, err := strconv.ParseInt(realm.ID, 10, 64)
 	if err != nil {
 		r.Remove(k)
-		return nil, fmt.Errorf("the PBX user %s has the realm id %q: %w", me.Login, realm.ID, err)
+		return nil, managed.InvalidSpec("The PBX user %s has the realm id %q, which is not a number", me.Login, realm.ID)
 	}
 	conn := &Connection{Client: client, Realm: realm, RealmID: realmID, Login: me.Login, fingerprint: fp}
 	if realm.Kind == pbx.RealmClient {
 		info, err := client.ClientInfo.Get(ctx, realm)
 		if err != nil {
-			r.Remove(k)
-			return nil, err
+			return nil, drop(err)
 		}
 		conn.Prefix, conn.ExtensionLen = info.Prefix, int(info.ExtensionLen)
 	}
@@ -94,7 +101,7 @@ func (r *Registry) newClient(k Key, spec v1alpha1.ConnectionSpec, cred Credentia
 		pbx.WithUserAgent("pbx-operator"),
 	}
 	if reg != nil {
-		opts = append(opts, pbx.WithMetrics(prometheus.WrapRegistererWith(prometheus.Labels{"account": k.String()}, reg)))
+		opts = append(opts, pbx.WithMetrics(r.metricsFor(k, reg)))
 	}
 	return pbx.New(spec.URL, opts...)
 }

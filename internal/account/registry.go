@@ -10,6 +10,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
 	"github.com/cloudpbx/pbx-operator/internal/managed"
 	"github.com/cloudpbx/pbx-operator/internal/pbx"
@@ -75,6 +77,9 @@ type Registry struct {
 
 	mu    sync.RWMutex
 	conns map[Key]*Connection
+	// metrics holds, per account, the collectors its clients registered, to unregister them when
+	// the account goes.
+	metrics map[Key]*accountMetrics
 
 	// OnGroupDrift and OnExtensionDrift receive the resources whose PBX objects changed outside
 	// the operator, from the snapshot refreshes.
@@ -84,7 +89,7 @@ type Registry struct {
 
 // NewRegistry returns an empty Registry.
 func NewRegistry(s Settings) *Registry {
-	return &Registry{settings: s, conns: map[Key]*Connection{}}
+	return &Registry{settings: s, conns: map[Key]*Connection{}, metrics: map[Key]*accountMetrics{}}
 }
 
 // Connection returns the working connection of an account, or a DependencyNotReady error.
@@ -128,9 +133,71 @@ func (r *Registry) Set(k Key, c *Connection) {
 	r.conns[k] = c
 }
 
-// Remove drops the connection of an account that was deleted or stopped working.
+// Remove drops the connection of an account that stopped working.
 func (r *Registry) Remove(k Key) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.conns, k)
+}
+
+// Forget drops everything of an account that was deleted: its connection and its metrics.
+func (r *Registry) Forget(k Key) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.conns, k)
+	if m, ok := r.metrics[k]; ok {
+		m.unregister()
+		delete(r.metrics, k)
+	}
+}
+
+// metricsFor returns the registerer of an account's client metrics: reg, with the account as a
+// label, remembering what is registered so that Forget can take it away.
+func (r *Registry) metricsFor(k Key, reg prometheus.Registerer) prometheus.Registerer {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, ok := r.metrics[k]
+	if !ok {
+		m = &accountMetrics{Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"account": k.String()}, reg)}
+		r.metrics[k] = m
+	}
+	return m
+}
+
+// accountMetrics is a Registerer that remembers the collectors registered through it.
+type accountMetrics struct {
+	prometheus.Registerer
+
+	mu         sync.Mutex
+	collectors []prometheus.Collector
+}
+
+// Register registers c and remembers it.
+func (m *accountMetrics) Register(c prometheus.Collector) error {
+	if err := m.Registerer.Register(c); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.collectors = append(m.collectors, c)
+	return nil
+}
+
+// MustRegister registers the collectors and remembers them; it panics on an error.
+func (m *accountMetrics) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		if err := m.Register(c); err != nil {
+			panic(err)
+		}
+	}
+}
+
+// unregister takes away every collector registered through m.
+func (m *accountMetrics) unregister() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, c := range m.collectors {
+		m.Registerer.Unregister(c)
+	}
+	m.collectors = nil
 }

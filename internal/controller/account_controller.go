@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -54,6 +55,7 @@ type accountReconciler[O accountObject] struct {
 	client   client.Client
 	registry *account.Registry
 	metrics  prometheus.Registerer
+	recorder events.EventRecorder
 }
 
 // Reconcile checks the account's credentials against the PBX and records what the PBX says of
@@ -78,6 +80,8 @@ func (r *accountReconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.R
 		}
 	}()
 
+	prevReady := meta.FindStatusCondition(orig.GetAccountStatus().Conditions, v1alpha1.ConditionReady)
+	defer func() { r.announce(obj, prevReady) }()
 	if !obj.GetDeletionTimestamp().IsZero() {
 		return r.delete(ctx, obj, key, &released)
 	}
@@ -90,22 +94,48 @@ func (r *accountReconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.R
 		obj.SetFinalizers(cp.GetFinalizers())
 	}
 
+	conn, res, err := r.connect(ctx, obj, key)
+	if conn == nil {
+		return res, err
+	}
+	setAccountReady(obj, metav1.ConditionTrue, v1alpha1.ReasonAvailable, fmt.Sprintf("Connected to the PBX as user %s", conn.Login))
+	return ctrl.Result{RequeueAfter: conn.PollInterval()}, nil
+}
+
+// connect reads the account's credentials and checks them against the PBX, recording what the PBX
+// says of its user and client. Without a connection it returns why, with the conditions set.
+func (r *accountReconciler[O]) connect(ctx context.Context, obj O, key account.Key) (*account.Connection, ctrl.Result, error) {
 	cred, err := r.credentials(ctx, obj)
 	if err != nil {
 		r.registry.Remove(key)
 		setAccountReady(obj, metav1.ConditionFalse, v1alpha1.ReasonInvalidSpec, err.Error())
 		// The Secret watch brings the account back when the Secret appears or changes.
-		return ctrl.Result{}, nil
+		return nil, ctrl.Result{}, nil
 	}
 	conn, err := r.registry.Connect(ctx, key, *obj.GetConnectionSpec(), cred, r.metrics)
 	if err != nil {
-		return r.fail(ctx, obj, err)
+		res, err := r.fail(ctx, obj, err)
+		return nil, res, err
 	}
 	st := obj.GetAccountStatus()
 	st.Realm, st.RealmID = realmOf(conn.Realm.Kind), conn.RealmID
 	st.ClientPrefix, st.ExtensionNameLength = conn.Prefix, int32(conn.ExtensionLen)
-	setAccountReady(obj, metav1.ConditionTrue, v1alpha1.ReasonAvailable, fmt.Sprintf("Connected to the PBX as user %s", conn.Login))
-	return ctrl.Result{RequeueAfter: conn.PollInterval()}, nil
+	return conn, ctrl.Result{}, nil
+}
+
+// announce records an event when the account's Ready condition changed: a Warning when it stopped
+// working, a Normal one when it works again.
+func (r *accountReconciler[O]) announce(obj O, prev *metav1.Condition) {
+	cur := meta.FindStatusCondition(obj.GetAccountStatus().Conditions, v1alpha1.ConditionReady)
+	if r.recorder == nil || cur == nil || (prev != nil && prev.Status == cur.Status && prev.Reason == cur.Reason && prev.Message == cur.Message) {
+		return
+	}
+	switch {
+	case cur.Status == metav1.ConditionTrue && (prev == nil || prev.Status != metav1.ConditionTrue):
+		r.recorder.Eventf(obj, nil, corev1.EventTypeNormal, "Connected", "Connect", "%s", cur.Message)
+	case cur.Status != metav1.ConditionTrue && cur.Reason != v1alpha1.ReasonInUse:
+		r.recorder.Eventf(obj, nil, corev1.EventTypeWarning, cur.Reason, "Connect", "%s", cur.Message)
+	}
 }
 
 // credentials reads the app's id and secret from the account's Secret.
@@ -156,16 +186,29 @@ func (r *accountReconciler[O]) delete(ctx context.Context, obj O, key account.Ke
 		return ctrl.Result{}, err
 	}
 	if len(users) > 0 {
+		// The users still need the connection to delete their PBX objects (after a manager
+		// restart too): keep it working until they are gone.
+		conn, res, err := r.connect(ctx, obj, key)
 		shown := users[:min(len(users), 3)]
 		more := ""
 		if len(users) > 3 {
 			more = fmt.Sprintf(" and %d more", len(users)-3)
 		}
+		if conn == nil {
+			cond := meta.FindStatusCondition(obj.GetAccountStatus().Conditions, v1alpha1.ConditionReady)
+			setAccountReady(obj, metav1.ConditionFalse, cond.Reason, fmt.Sprintf(
+				"%s. The account is being deleted but is still used by %s%s, which cannot delete their PBX objects without it: fix the account, or set deletionPolicy: Orphan on them to leave their PBX objects in place",
+				strings.TrimSuffix(cond.Message, "."), strings.Join(shown, ", "), more))
+			if res.RequeueAfter == 0 && err == nil {
+				res.RequeueAfter = requeueInUse
+			}
+			return res, err
+		}
 		setAccountReady(obj, metav1.ConditionFalse, v1alpha1.ReasonInUse, fmt.Sprintf(
 			"The account is still used by %s%s; it is deleted once they are gone", strings.Join(shown, ", "), more))
 		return ctrl.Result{RequeueAfter: requeueInUse}, nil
 	}
-	r.registry.Remove(key)
+	r.registry.Forget(key)
 	cp := obj.DeepCopyObject().(O)
 	controllerutil.RemoveFinalizer(cp, v1alpha1.Finalizer)
 	if err := r.client.Patch(ctx, cp, client.MergeFrom(obj)); err != nil {
@@ -252,27 +295,36 @@ func SetupAccounts(mgr ctrl.Manager, registry *account.Registry, metrics prometh
 	if err := ctrl.NewControllerManagedBy(mgr).For(&v1alpha1.Account{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Named("account").
 		Watches(&corev1.Secret{}, bySecret(func() client.ObjectList { return &v1alpha1.AccountList{} })).
-		Watches(&v1alpha1.Extension{}, accountsOfKind(v1alpha1.AccountKindAccount), onlyDeletes).
-		Watches(&v1alpha1.ExtensionGroup{}, accountsOfKind(v1alpha1.AccountKindAccount), onlyDeletes).
-		Complete(reconcile.AsReconciler(c, &accountReconciler[*v1alpha1.Account]{client: c, registry: registry, metrics: metrics})); err != nil {
+		Watches(&v1alpha1.Extension{}, deletingAccountOf(c, v1alpha1.AccountKindAccount), onlyDeletes).
+		Watches(&v1alpha1.ExtensionGroup{}, deletingAccountOf(c, v1alpha1.AccountKindAccount), onlyDeletes).
+		Complete(reconcile.AsReconciler(c, &accountReconciler[*v1alpha1.Account]{client: c, registry: registry, metrics: metrics, recorder: mgr.GetEventRecorder("account-controller")})); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).For(&v1alpha1.ClusterAccount{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Named("clusteraccount").
 		Watches(&corev1.Secret{}, bySecret(func() client.ObjectList { return &v1alpha1.ClusterAccountList{} })).
-		Watches(&v1alpha1.Extension{}, accountsOfKind(v1alpha1.AccountKindClusterAccount), onlyDeletes).
-		Watches(&v1alpha1.ExtensionGroup{}, accountsOfKind(v1alpha1.AccountKindClusterAccount), onlyDeletes).
-		Complete(reconcile.AsReconciler(c, &accountReconciler[*v1alpha1.ClusterAccount]{client: c, registry: registry, metrics: metrics}))
+		Watches(&v1alpha1.Extension{}, deletingAccountOf(c, v1alpha1.AccountKindClusterAccount), onlyDeletes).
+		Watches(&v1alpha1.ExtensionGroup{}, deletingAccountOf(c, v1alpha1.AccountKindClusterAccount), onlyDeletes).
+		Complete(reconcile.AsReconciler(c, &accountReconciler[*v1alpha1.ClusterAccount]{client: c, registry: registry, metrics: metrics, recorder: mgr.GetEventRecorder("clusteraccount-controller")}))
 }
 
-// accountsOfKind maps a managed resource to its account, if the account is of the given kind.
-func accountsOfKind(kind v1alpha1.AccountKind) handler.EventHandler {
-	return handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+// deletingAccountOf maps a managed resource that went away to its account, if the account is of
+// the given kind and waits to be deleted: only such an account has anything to do about it.
+func deletingAccountOf(c client.Reader, kind v1alpha1.AccountKind) handler.EventHandler {
+	return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 		m, ok := o.(managed.Object)
 		if !ok || m.GetManagedSpec().AccountRef.Kind != kind {
 			return nil
 		}
 		k := account.KeyFor(m.GetManagedSpec().AccountRef, o.GetNamespace())
-		return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: k.Namespace, Name: k.Name}}}
+		var a client.Object = &v1alpha1.Account{}
+		if kind == v1alpha1.AccountKindClusterAccount {
+			a = &v1alpha1.ClusterAccount{}
+		}
+		key := client.ObjectKey{Namespace: k.Namespace, Name: k.Name}
+		if err := c.Get(ctx, key, a); err != nil || a.GetDeletionTimestamp().IsZero() {
+			return nil
+		}
+		return []reconcile.Request{{NamespacedName: key}}
 	})
 }

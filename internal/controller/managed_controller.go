@@ -111,12 +111,20 @@ func connection(ctx context.Context, c client.Reader, reg *account.Registry, obj
 	k := account.KeyFor(obj.GetManagedSpec().AccountRef, obj.GetNamespace())
 	conn, err := reg.Connection(k)
 	if err != nil {
-		if accountReady(ctx, c, k) {
+		ready := accountReady(ctx, c, k)
+		switch {
+		case ready != nil && ready.Status == metav1.ConditionTrue,
+			ready != nil && ready.Reason == v1alpha1.ReasonInUse:
 			// A manager that just started has no connections yet; the account controller is making
-			// them. Waiting quietly keeps thousands of resources from flapping to DependencyNotReady.
+			// them (a deleted account still in use, too). Waiting quietly keeps thousands of
+			// resources from flapping to DependencyNotReady.
 			return nil, managed.Wait(connectionWait, "waiting for the connection of %s", k)
+		case !obj.GetDeletionTimestamp().IsZero():
+			return nil, managed.DependencyNotReady("%s does not work (%s), so the PBX object cannot be deleted: fix the account, or set deletionPolicy: Orphan to leave the PBX object in place",
+				k, accountProblem(ready))
+		default:
+			return nil, managed.DependencyNotReady("%s is not Ready: %s", k, accountProblem(ready))
 		}
-		return nil, err
 	}
 	if conn.Prefix == "" {
 		return nil, managed.InvalidSpec("%s acts for a PBX user of realm %s; managing groups and extensions needs a client-level user", k, conn.Realm.Kind)
@@ -124,21 +132,34 @@ func connection(ctx context.Context, c client.Reader, reg *account.Registry, obj
 	return conn, nil
 }
 
-// accountReady tells whether an account's Ready condition is True in the API server.
-func accountReady(ctx context.Context, c client.Reader, k account.Key) bool {
+// accountProblem says in a few words why an account is not Ready.
+func accountProblem(ready *metav1.Condition) string {
+	switch {
+	case ready == nil:
+		return "it does not exist or has not been checked yet"
+	case ready.Message != "":
+		return ready.Reason + ": " + managed.Truncate(ready.Message, 200)
+	default:
+		return ready.Reason
+	}
+}
+
+// accountReady returns an account's Ready condition in the API server, or nil when the account or
+// its condition does not exist.
+func accountReady(ctx context.Context, c client.Reader, k account.Key) *metav1.Condition {
 	var conds []metav1.Condition
 	if k.Kind == v1alpha1.AccountKindClusterAccount {
 		var a v1alpha1.ClusterAccount
 		if c.Get(ctx, client.ObjectKey{Name: k.Name}, &a) != nil {
-			return false
+			return nil
 		}
 		conds = a.Status.Conditions
 	} else {
 		var a v1alpha1.Account
 		if c.Get(ctx, client.ObjectKey{Namespace: k.Namespace, Name: k.Name}, &a) != nil {
-			return false
+			return nil
 		}
 		conds = a.Status.Conditions
 	}
-	return meta.IsStatusConditionTrue(conds, v1alpha1.ConditionReady)
+	return meta.FindStatusCondition(conds, v1alpha1.ConditionReady)
 }

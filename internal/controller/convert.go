@@ -66,7 +66,6 @@ func diffID(want, have *int64) (pbx.Opt[int64], bool) {
 	}
 }
 
-
 // knownID is the PBX id a resource already manages: status.id, or the external-id annotation
 // (set by the operator, restored from a backup without status, or set by a user to import).
 func knownID(obj interface {

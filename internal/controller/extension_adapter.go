@@ -190,6 +190,6 @@ func SetupExtension(mgr ctrl.Manager, o Options) error {
 		naturalKey: func(e *v1alpha1.Extension) string { return "number=" + e.Spec.Name },
 		connector:  connector,
 		drift:      &o.Registry.OnExtensionDrift,
-		watches: func(b *builder.Builder) *builder.Builder { return b.Watches(&v1alpha1.ExtensionGroup{}, members) },
+		watches:    func(b *builder.Builder) *builder.Builder { return b.Watches(&v1alpha1.ExtensionGroup{}, members) },
 	}, mgr.GetEventRecorder("extension-controller"))
 }

@@ -1,0 +1,74 @@
+package account_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/account"
+	"github.com/cloudpbx/pbx-operator/internal/pbxsim"
+)
+
+func TestConnectKeepsTheLastGoodConnection(t *testing.T) {
+	sim, err := pbxsim.New(pbxsim.DemoConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	reg := account.NewRegistry(account.Settings{RequestsPerSecond: 100, Burst: 10, PollInterval: time.Minute})
+	k := account.Key{Kind: v1alpha1.AccountKindAccount, Namespace: "ns", Name: "pbx"}
+	spec := v1alpha1.ConnectionSpec{URL: srv.URL + "/"}
+	cred := account.Credentials{ClientID: pbxsim.DemoTrustedAppID, ClientSecret: pbxsim.DemoAppSecret}
+	metrics := prometheus.NewRegistry()
+	ctx := context.Background()
+	if _, err := reg.Connect(ctx, k, spec, cred, metrics); err != nil {
+		t.Fatal(err)
+	}
+
+	cases := []struct {
+		reason string
+		fault  pbxsim.Fault
+		keeps  bool
+	}{
+		{"A 500 on /user/ is transient: the connection stays.", pbxsim.Fault{Path: "/api/ver1.0/user/", Status: http.StatusInternalServerError, Times: 1}, true},
+		{"A 503 on the client's info is transient too.", pbxsim.Fault{Path: "/api/ver1.0/client/{realm_id}/client/", Status: http.StatusServiceUnavailable, Times: 1}, true},
+		{"A 403 says the app may not act: the connection goes.", pbxsim.Fault{Path: "/api/ver1.0/user/", Status: http.StatusForbidden, Times: 1}, false},
+	}
+	for _, c := range cases {
+		sim.AddFault(c.fault)
+		if _, err := reg.Connect(ctx, k, spec, cred, metrics); err == nil {
+			t.Fatalf("%s\nthe fault did not fire", c.reason)
+		}
+		_, err := reg.Connection(k)
+		if (err == nil) != c.keeps {
+			t.Errorf("%s\nconnection kept: want %t, got error %v", c.reason, c.keeps, err)
+		}
+		sim.ClearFaults()
+		if _, err := reg.Connect(ctx, k, spec, cred, metrics); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A change of the credentials that fails drops the connection built from the old ones.
+	if _, err := reg.Connect(ctx, k, spec, account.Credentials{ClientID: cred.ClientID, ClientSecret: "wrong"}, metrics); err == nil {
+		t.Fatal("wrong credentials connect")
+	}
+	if _, err := reg.Connection(k); err == nil {
+		t.Errorf("a connection from credentials that were replaced stays")
+	}
+
+	if n, err := testutil.GatherAndCount(metrics); err != nil || n == 0 {
+		t.Fatalf("the account's client metrics are registered: %d, %v", n, err)
+	}
+	reg.Forget(k)
+	if n, err := testutil.GatherAndCount(metrics); err != nil || n != 0 {
+		t.Errorf("a deleted account's metrics are unregistered: %d series left, %v", n, err)
+	}
+}

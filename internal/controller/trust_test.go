@@ -1,0 +1,159 @@
+package controller_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega" //nolint:revive // Gomega's Eventually is the one part we use
+
+	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/pbxsim"
+)
+
+const (
+	groupsPath     = "/api/ver1.0/client/{realm_id}/extension_group/"
+	groupPath      = "/api/ver1.0/client/{realm_id}/extension_group/{id}"
+	extensionsPath = "/api/ver1.0/client/{realm_id}/extension/"
+	extensionPath  = "/api/ver1.0/client/{realm_id}/extension/{id}"
+)
+
+// pbxGroups returns the ids of the simulator's groups with a name.
+func (w *world) pbxGroups(name string) []any {
+	var out []any
+	for _, g := range w.sim.Snapshot().ExtensionGroups {
+		if g["name"] == name {
+			out = append(out, g["id"])
+		}
+	}
+	return out
+}
+
+// TestDataLossNoHijack: the PBX loses its data and its ids start over, so recreated objects get
+// the ids that other resources still record. No resource may take over another's object (rename
+// it, or call it its own), and every one ends with its own object.
+func TestDataLossNoHijack(t *testing.T) {
+	w := newWorld(t, nil)
+	sales, support := group(w.ns, "sales", "Sales"), group(w.ns, "support", "Support")
+	alice, bob := ext(w.ns, "alice", "131", label("Alice")), ext(w.ns, "bob", "132", label("Bob"))
+	w.create(sales)
+	w.waitSynced(sales)
+	w.create(support)
+	w.waitSynced(support)
+	w.create(alice)
+	w.waitSynced(alice)
+	w.create(bob)
+	w.waitSynced(bob)
+	oldSales, oldAlice := sales.Status.ID, alice.Status.ID
+
+	// sales and alice stand still while the others are recreated, so these take the ids that
+	// sales and alice still record.
+	pause := func(v string) {
+		w.update(sales, func() { setAnnotation(&sales.Annotations, v1alpha1.AnnotationPaused, v) })
+		w.update(alice, func() { setAnnotation(&alice.Annotations, v1alpha1.AnnotationPaused, v) })
+	}
+	pause("true")
+	w.g.Eventually(w.cond(alice, v1alpha1.ConditionSynced)).Should(Equal("False/Paused"))
+	w.g.Eventually(w.cond(sales, v1alpha1.ConditionSynced)).Should(Equal("False/Paused"))
+	if err := w.sim.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	w.sim.ResetRequests()
+	w.g.Eventually(func() []any { return w.pbxGroups("Support") }, 10*pollInterval).Should(Equal([]any{oldSales}),
+		"support is recreated and takes the id sales records")
+	w.g.Eventually(func() any { return w.pbxExtension("132")["id"] }, 10*pollInterval).Should(Equal(oldAlice),
+		"bob is recreated and takes the id alice records")
+
+	pause("false")
+	for _, o := range []*v1alpha1.ExtensionGroup{sales, support} {
+		w.waitSynced(o)
+	}
+	for _, o := range []*v1alpha1.Extension{alice, bob} {
+		w.waitSynced(o)
+	}
+	for _, c := range []struct {
+		name string
+		id   int64
+		pbx  []any
+	}{
+		{"sales", sales.Status.ID, w.pbxGroups("Sales")},
+		{"support", support.Status.ID, w.pbxGroups("Support")},
+		{"alice", alice.Status.ID, []any{w.pbxExtension("131")["id"]}},
+		{"bob", bob.Status.ID, []any{w.pbxExtension("132")["id"]}},
+	} {
+		if len(c.pbx) != 1 || c.pbx[0] != c.id {
+			t.Errorf("%s records id %d; the PBX has its object at %v", c.name, c.id, c.pbx)
+		}
+	}
+	if n := w.sim.RequestTotal(http.MethodPut, groupPath); n != 0 {
+		t.Errorf("no group was renamed into another's: %d group PUTs", n)
+	}
+	if n := len(w.pbxExtensions("")); n != 2 {
+		t.Errorf("exactly the two declared extensions exist: %d", n)
+	}
+}
+
+func setAnnotation(m *map[string]string, k, v string) {
+	if *m == nil {
+		*m = map[string]string{}
+	}
+	(*m)[k] = v
+}
+
+// TestLateCreateAnswerAlreadyExists: the PBX made the extension but its answer was a 500 (after
+// the commit), and the next POST is answered "already exists". The resource adopts its own object
+// instead of calling it InvalidSpec and leaking it on delete.
+func TestLateCreateAnswerAlreadyExists(t *testing.T) {
+	w := newWorld(t, nil)
+	w.sim.AddFault(pbxsim.Fault{Method: http.MethodPost, Path: extensionsPath, DropAfterCommit: true, Times: 1})
+	e := ext(w.ns, "erin", "133")
+	w.create(e)
+	w.waitSynced(e)
+	if n := len(w.pbxExtensions("0003*133")); n != 1 {
+		t.Fatalf("want exactly one PBX extension, got %d", n)
+	}
+	w.delete(e)
+	w.gone(e)
+	if n := len(w.pbxExtensions("0003*133")); n != 0 {
+		t.Errorf("deleting the resource deletes its adopted PBX extension: %d left", n)
+	}
+}
+
+// TestLostGroupCreateNoTwin: group names are not unique, so a group create whose answer was lost
+// must be found, not made a second time.
+func TestLostGroupCreateNoTwin(t *testing.T) {
+	w := newWorld(t, nil)
+	w.sim.AddFault(pbxsim.Fault{Method: http.MethodPost, Path: groupsPath, DropAfterCommit: true, Times: 1})
+	g := group(w.ns, "ops", "Ops")
+	w.create(g)
+	w.waitSynced(g)
+	if ids := w.pbxGroups("Ops"); len(ids) != 1 || ids[0] != g.Status.ID {
+		t.Errorf("want exactly one PBX group, the resource's (%d): %v", g.Status.ID, ids)
+	}
+}
+
+// TestDeletesDoNotRecheckTheAccount: deleting resources costs their own DELETE, not a check of
+// their account each.
+func TestDeletesDoNotRecheckTheAccount(t *testing.T) {
+	w := newWorld(t, nil)
+	var exts []*v1alpha1.Extension
+	for _, n := range []string{"141", "142", "143", "144", "145"} {
+		e := ext(w.ns, "d"+n, n)
+		w.create(e)
+		exts = append(exts, e)
+	}
+	for _, e := range exts {
+		w.waitSynced(e)
+	}
+	before := w.sim.RequestTotal(http.MethodGet, "/api/ver1.0/user/")
+	for _, e := range exts {
+		w.delete(e)
+	}
+	for _, e := range exts {
+		w.gone(e)
+	}
+	time.Sleep(time.Second)
+	if extra := w.sim.RequestTotal(http.MethodGet, "/api/ver1.0/user/") - before; extra != 0 {
+		t.Errorf("deleting 5 extensions re-checked the account %d times", extra)
+	}
+}

@@ -264,6 +264,9 @@ func TestForbidden(t *testing.T) {
 	e := ext(w.ns, "leo", "113", func(e *v1alpha1.Extension) { e.Spec.AccountRef.Name = "readonly" })
 	w.create(e)
 	w.g.Eventually(w.cond(e, v1alpha1.ConditionSynced)).Should(Equal("False/Forbidden"))
+	if got := w.cond(e, v1alpha1.ConditionReady)(); got != "False/Forbidden" {
+		t.Errorf("an object the app may not see is not Ready, for that reason: Ready %s", got)
+	}
 }
 
 func TestTokenInvalidation(t *testing.T) {

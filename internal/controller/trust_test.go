@@ -1,11 +1,15 @@
 package controller_test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega" //nolint:revive // Gomega's Eventually is the one part we use
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
 	"github.com/cloudpbx/pbx-operator/internal/pbxsim"
@@ -156,4 +160,34 @@ func TestDeletesDoNotRecheckTheAccount(t *testing.T) {
 	if extra := w.sim.RequestTotal(http.MethodGet, "/api/ver1.0/user/") - before; extra != 0 {
 		t.Errorf("deleting 5 extensions re-checked the account %d times", extra)
 	}
+}
+
+// TestReconcileRequestLooksAtThePBX: a user who changed something in the PBX and asks for a
+// reconcile gets it looked at now, not when the account's snapshot ages out.
+func TestReconcileRequestLooksAtThePBX(t *testing.T) {
+	w := newWorld(t, nil)
+	w.secret("hourly", pbxsim.DemoTrustedAppID, pbxsim.DemoAppSecret)
+	a := &v1alpha1.Account{
+		ObjectMeta: metav1.ObjectMeta{Name: "hourly", Namespace: w.ns},
+		Spec: v1alpha1.AccountSpec{
+			ConnectionSpec:       v1alpha1.ConnectionSpec{URL: w.srv.URL + "/", PollIntervalSeconds: 3600},
+			CredentialsSecretRef: v1alpha1.LocalSecretReference{Name: "hourly"},
+		},
+	}
+	w.create(a)
+	w.waitReady(a)
+	e := ext(w.ns, "rita", "134", label("Rita"), func(e *v1alpha1.Extension) { e.Spec.AccountRef.Name = "hourly" })
+	w.create(e)
+	w.waitSynced(e)
+	if code := w.pbxCall(http.MethodPut, "/client/@me/extension/"+fmt.Sprint(e.Status.ID), `{"label":"Changed in the PBX"}`); code != http.StatusOK {
+		t.Fatalf("changing the PBX behind the operator's back: %d", code)
+	}
+	w.g.Consistently(func() any { return w.pbxExtension("134")["label"] }, 2*time.Second, 200*time.Millisecond).Should(Equal("Changed in the PBX"),
+		"with an hourly poll, nothing looks at the PBX by itself")
+	w.update(e, func() { setAnnotation(&e.Annotations, v1alpha1.AnnotationReconcileRequestedAt, "now") })
+	w.g.Eventually(func() any { return w.pbxExtension("134")["label"] }, 10*time.Second).Should(Equal("Rita"))
+	w.g.Eventually(func() string {
+		_ = k.Get(context.Background(), client.ObjectKeyFromObject(e), e)
+		return e.Status.LastHandledReconcileAt
+	}).Should(Equal("now"))
 }

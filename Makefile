@@ -45,7 +45,7 @@ vet: ## Run go vet against code.
 	$(GO) vet ./...
 
 .PHONY: test
-test: helm ## Run every test with -race: unit, envtest integration and e2e (builds the local control plane first).
+test: helm ## Run every test with -race: unit, envtest integration, e2e and the short chaos run (builds the local control plane first).
 	assets="$$($(MAKE) -s --no-print-directory envtest)" && \
 		HELM="$(HELM)" KUBEBUILDER_ASSETS="$$assets" $(GO) test -race -count=1 -timeout 30m ./...
 
@@ -58,6 +58,11 @@ test-integration: ## Run the envtest suites only (API validation, controllers).
 test-e2e: helm ## Run the black-box tests: the control plane, the pbxsim and manager binaries, kubectl and helm.
 	assets="$$($(MAKE) -s --no-print-directory envtest)" && \
 		HELM="$(HELM)" KUBEBUILDER_ASSETS="$$assets" $(GO) test -count=1 -timeout 30m -v ./test/e2e/
+
+.PHONY: test-chaos
+test-chaos: ## Run the long chaos suite (CHAOS_LONG=1): 1,000 Extensions, ~20% PBX faults, SIGKILLs, PBX data loss, deletes.
+	assets="$$($(MAKE) -s --no-print-directory envtest)" && \
+		CHAOS_LONG=1 KUBEBUILDER_ASSETS="$$assets" $(GO) test -count=1 -timeout 60m -v ./test/chaos/
 
 .PHONY: test-unit
 test-unit: ## Run the tests that need no API server.

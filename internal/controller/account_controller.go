@@ -69,8 +69,10 @@ func (r *accountReconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.R
 			return
 		}
 		st := obj.GetAccountStatus()
-		if err == nil {
+		if c := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionReady); c != nil && c.ObservedGeneration == obj.GetGeneration() {
+			// The pass wrote Ready: the conditions describe this generation, failing or not.
 			st.ObservedGeneration = obj.GetGeneration()
+			managed.Progress(&st.Conditions, v1alpha1.ConditionReady, obj.GetGeneration())
 		}
 		if equality.Semantic.DeepEqual(orig.GetAccountStatus(), st) {
 			return

@@ -660,15 +660,18 @@ func (r *Reconciler[O]) patchMetadata(ctx context.Context, obj O, mutate func(O)
 	return nil
 }
 
-// patchStatus is the single deferred status write of a pass: observedGeneration moves only after a
-// pass without error, and nothing is sent when nothing changed or the object was released. A
-// failed write is returned, so the pass is tried again rather than its outcome lost.
+// patchStatus is the single deferred status write of a pass. A pass that set conditions moves
+// observedGeneration (failing passes too: the conditions describe this generation, which is what
+// kstatus reads first) and derives Reconciling and Stalled from Synced. Nothing is sent when
+// nothing changed or the object was released. A failed write is returned, so the pass is tried
+// again rather than its outcome lost.
 func (r *Reconciler[O]) patchStatus(ctx context.Context, p *pass[O], err error) error {
 	if p.released {
 		return nil
 	}
-	if err == nil && p.ok {
-		p.obj.GetManagedStatus().ObservedGeneration = p.obj.GetGeneration()
+	if st := p.obj.GetManagedStatus(); p.wrote {
+		st.ObservedGeneration = p.obj.GetGeneration()
+		Progress(&st.Conditions, v1alpha1.ConditionSynced, p.obj.GetGeneration())
 	}
 	if statusEqual(p.orig, p.obj) {
 		return nil
@@ -699,13 +702,12 @@ type pass[O Object] struct {
 	orig     O
 	log      logr.Logger
 	action   string // the step under way, the action of its events (Observe, Create, Update, Delete)
-	ok       bool   // the pass ended without error
+	wrote    bool   // the pass set conditions
 	released bool   // the finalizer was removed: the object may be gone
 }
 
 // succeed ends a pass without error.
 func (p *pass[O]) succeed(after time.Duration) ctrl.Result {
-	p.ok = true
 	return ctrl.Result{RequeueAfter: after}
 }
 
@@ -777,6 +779,7 @@ func (p *pass[O]) setSynced(status metav1.ConditionStatus, reason, message strin
 // set is the one condition helper: it stamps observedGeneration; metav1 keeps
 // lastTransitionTime unless the status changes.
 func (p *pass[O]) set(typ string, status metav1.ConditionStatus, reason, message string) {
+	p.wrote = true
 	meta.SetStatusCondition(&p.obj.GetManagedStatus().Conditions, metav1.Condition{
 		Type: typ, Status: status, Reason: reason, Message: Truncate(message, maxMessage), ObservedGeneration: p.obj.GetGeneration(),
 	})

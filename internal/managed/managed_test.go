@@ -103,6 +103,7 @@ func TestReconcile(t *testing.T) {
 		calls       calls
 		gone        bool // the finalizer was removed
 		observedGen int64
+		progress    string // "Reconciling/<reason>" or "Stalled/<reason>", "" for neither
 	}
 	rateReset := 17 * time.Minute
 	cases := map[string]struct {
@@ -116,7 +117,7 @@ func TestReconcile(t *testing.T) {
 				CreateFn: func(context.Context, *v1alpha1.Extension) (int64, error) { return 42, nil },
 			}},
 			want: want{result: ctrl.Result{RequeueAfter: 2 * time.Second}, ready: v1alpha1.ReasonCreating, synced: v1alpha1.ReasonCreating,
-				id: 42, annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 1, create: 1}, observedGen: 3},
+				id: 42, annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 1, create: 1}, observedGen: 3, progress: "Reconciling/Creating"},
 		},
 		"UpToDate": {
 			reason: "An object that matches is Ready and Synced, and is polled again after the interval.",
@@ -128,7 +129,7 @@ func TestReconcile(t *testing.T) {
 			reason: "A drifted object is updated; Ready stays True while the edit is in flight.",
 			args:   args{obj: ext(withID(42)), adapter: managed.AdapterFns[*v1alpha1.Extension]{ObserveFn: exists(0, false)}},
 			want: want{result: ctrl.Result{RequeueAfter: 2 * time.Second}, ready: v1alpha1.ReasonAvailable, synced: v1alpha1.ReasonUpdating,
-				id: 42, annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 1, update: 1}, observedGen: 3},
+				id: 42, annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 1, update: 1}, observedGen: 3, progress: "Reconciling/Updating"},
 		},
 		"InvalidSpecOnCreate": {
 			reason: "A 400 on create is terminal; the create-pending mark is dropped since nothing was made.",
@@ -138,7 +139,7 @@ func TestReconcile(t *testing.T) {
 				},
 			}},
 			want: want{terminal: true, ready: v1alpha1.ReasonUnavailable, synced: v1alpha1.ReasonInvalidSpec,
-				annotations: map[string]string{}, calls: calls{connect: 1, observe: 2, create: 1}},
+				annotations: map[string]string{}, calls: calls{connect: 1, observe: 2, create: 1}, observedGen: 3, progress: "Stalled/InvalidSpec"},
 		},
 		"AlreadyExistsAnswersOurEarlierCreate": {
 			reason: "A 400 'already exists' after an earlier create whose answer was lost: a fresh look finds the object and adopts it.",
@@ -161,7 +162,7 @@ func TestReconcile(t *testing.T) {
 				},
 			}},
 			want: want{terminal: true, ready: v1alpha1.ReasonAlreadyExists, synced: v1alpha1.ReasonAlreadyExists,
-				annotations: map[string]string{}, calls: calls{connect: 1, observe: 2, create: 1}},
+				annotations: map[string]string{}, calls: calls{connect: 1, observe: 2, create: 1}, observedGen: 3, progress: "Stalled/AlreadyExists"},
 		},
 		"WaitsForEarlierCreate": {
 			reason: "A create-pending mark younger than the call timeout: an earlier create may still be under way; wait, quietly.",
@@ -176,7 +177,7 @@ func TestReconcile(t *testing.T) {
 				CreateFn: func(context.Context, *v1alpha1.Extension) (int64, error) { return 43, nil },
 			}},
 			want: want{result: ctrl.Result{RequeueAfter: 2 * time.Second}, ready: v1alpha1.ReasonCreating, synced: v1alpha1.ReasonCreating,
-				id: 43, annotations: map[string]string{v1alpha1.AnnotationExternalID: "43"}, calls: calls{connect: 1, observe: 3, create: 1}, observedGen: 3},
+				id: 43, annotations: map[string]string{v1alpha1.AnnotationExternalID: "43"}, calls: calls{connect: 1, observe: 3, create: 1}, observedGen: 3, progress: "Reconciling/Creating"},
 		},
 		"UpdateOfDeletedObject": {
 			reason: "A 404 on update (deleted between the look and the write) looks again soon, quietly.",
@@ -185,7 +186,7 @@ func TestReconcile(t *testing.T) {
 				UpdateFn:  func(context.Context, *v1alpha1.Extension) error { return &apiErr{status: 404, msg: "Record not found"} },
 			}},
 			want: want{result: ctrl.Result{RequeueAfter: time.Second}, ready: v1alpha1.ReasonAvailable, id: 42,
-				annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 1, update: 1}},
+				annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 1, update: 1}, observedGen: 3},
 		},
 		"LostCreateKeepsMark": {
 			reason: "A create that timed out may have happened: the mark stays and the error backs off.",
@@ -193,7 +194,7 @@ func TestReconcile(t *testing.T) {
 				CreateFn: func(context.Context, *v1alpha1.Extension) (int64, error) { return 0, context.DeadlineExceeded },
 			}},
 			want: want{err: true, ready: v1alpha1.ReasonUnavailable, synced: v1alpha1.ReasonAPIUnavailable,
-				annotations: map[string]string{v1alpha1.AnnotationCreatePending: now.Format(time.RFC3339Nano)}, calls: calls{connect: 1, observe: 1, create: 1}},
+				annotations: map[string]string{v1alpha1.AnnotationCreatePending: now.Format(time.RFC3339Nano)}, calls: calls{connect: 1, observe: 1, create: 1}, observedGen: 3, progress: "Reconciling/APIUnavailable"},
 		},
 		"AdoptsAfterLostCreate": {
 			reason: "The object found by natural key while the create-pending mark is set is ours.",
@@ -206,20 +207,20 @@ func TestReconcile(t *testing.T) {
 			reason: "A natural-key match without mark or opt-in is somebody else's: no writes.",
 			args:   args{obj: ext(), adapter: managed.AdapterFns[*v1alpha1.Extension]{ObserveFn: exists(42, true)}},
 			want: want{terminal: true, ready: v1alpha1.ReasonAlreadyExists, synced: v1alpha1.ReasonAlreadyExists,
-				calls: calls{connect: 1, observe: 1}},
+				calls: calls{connect: 1, observe: 1}, observedGen: 3, progress: "Stalled/AlreadyExists"},
 		},
 		"AdoptOptIn": {
 			reason: "The adopt annotation takes over the existing object.",
 			args: args{obj: ext(annotate(v1alpha1.AnnotationAdopt, "true")),
 				adapter: managed.AdapterFns[*v1alpha1.Extension]{ObserveFn: exists(42, false)}},
 			want: want{result: ctrl.Result{RequeueAfter: 2 * time.Second}, ready: v1alpha1.ReasonAvailable, synced: v1alpha1.ReasonUpdating, id: 42,
-				annotations: map[string]string{v1alpha1.AnnotationExternalID: "42", v1alpha1.AnnotationAdopt: "true"}, calls: calls{connect: 1, observe: 1, update: 1}, observedGen: 3},
+				annotations: map[string]string{v1alpha1.AnnotationExternalID: "42", v1alpha1.AnnotationAdopt: "true"}, calls: calls{connect: 1, observe: 1, update: 1}, observedGen: 3, progress: "Reconciling/Updating"},
 		},
 		"Paused": {
 			reason: "A paused resource makes no PBX calls.",
 			args:   args{obj: ext(withID(42), annotate(v1alpha1.AnnotationPaused, "true"))},
-			want: want{synced: v1alpha1.ReasonPaused, id: 42, observedGen: 0,
-				annotations: map[string]string{v1alpha1.AnnotationExternalID: "42", v1alpha1.AnnotationPaused: "true"}},
+			want: want{synced: v1alpha1.ReasonPaused, id: 42,
+				annotations: map[string]string{v1alpha1.AnnotationExternalID: "42", v1alpha1.AnnotationPaused: "true"}, observedGen: 3},
 		},
 		"DeletePolicyDelete": {
 			reason: "Deleting deletes the PBX object and releases the resource.",
@@ -247,7 +248,7 @@ func TestReconcile(t *testing.T) {
 				DeleteFn:  func(context.Context, *v1alpha1.Extension) error { return &apiErr{status: 503, msg: "down"} },
 			}},
 			want: want{err: true, ready: v1alpha1.ReasonDeleting, synced: v1alpha1.ReasonAPIUnavailable, id: 42,
-				annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 1, delete: 1}},
+				annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 1, delete: 1}, observedGen: 3, progress: "Reconciling/APIUnavailable"},
 		},
 		"DeleteNeverCreated": {
 			reason: "A resource that never made a PBX object is released without calls.",
@@ -269,7 +270,7 @@ func TestReconcile(t *testing.T) {
 				},
 			}},
 			want: want{result: ctrl.Result{RequeueAfter: 17 * time.Minute}, ready: v1alpha1.ReasonUnavailable, synced: v1alpha1.ReasonRateLimited, id: 42,
-				annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 1}},
+				annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 1}, observedGen: 3, progress: "Reconciling/RateLimited"},
 		},
 		"Unauthorized": {
 			reason: "A 401 waits minutes (or a Secret change); an object never seen is not Ready, for that reason.",
@@ -279,13 +280,13 @@ func TestReconcile(t *testing.T) {
 				},
 			}},
 			want: want{result: ctrl.Result{RequeueAfter: 5 * time.Minute}, ready: v1alpha1.ReasonUnauthorized, synced: v1alpha1.ReasonUnauthorized, id: 42,
-				annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 1}},
+				annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 1}, observedGen: 3, progress: "Stalled/Unauthorized"},
 		},
 		"DependencyNotReady": {
 			reason: "A group that is not Ready yet makes the extension wait.",
 			args:   args{obj: ext(), connectErr: managed.DependencyNotReady("ExtensionGroup sales is not Ready")},
 			want: want{result: ctrl.Result{RequeueAfter: 15 * time.Second}, ready: v1alpha1.ReasonDependencyNotReady, synced: v1alpha1.ReasonDependencyNotReady,
-				calls: calls{connect: 1}},
+				calls: calls{connect: 1}, observedGen: 3, progress: "Reconciling/DependencyNotReady"},
 		},
 		"WaitsQuietly": {
 			reason: "A dependency that is only getting ready requeues soon and changes no condition.",
@@ -305,7 +306,7 @@ func TestReconcile(t *testing.T) {
 			args: args{obj: ext(func(e *v1alpha1.Extension) { e.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserveOnly }),
 				adapter: managed.AdapterFns[*v1alpha1.Extension]{}},
 			want: want{result: ctrl.Result{RequeueAfter: 10 * time.Minute}, ready: v1alpha1.ReasonUnavailable, synced: v1alpha1.ReasonUnavailable,
-				calls: calls{connect: 1, observe: 1}, observedGen: 3},
+				calls: calls{connect: 1, observe: 1}, observedGen: 3, progress: "Stalled/Unavailable"},
 		},
 	}
 	for name, tc := range cases {
@@ -366,6 +367,15 @@ func TestReconcile(t *testing.T) {
 			}
 			if got := reason(st.Conditions, v1alpha1.ConditionSynced); got != tc.want.synced {
 				t.Errorf("%s\nSynced: want %q, got %q", tc.reason, tc.want.synced, got)
+			}
+			progress := ""
+			for _, typ := range []string{v1alpha1.ConditionReconciling, v1alpha1.ConditionStalled} {
+				if r := reason(st.Conditions, typ); r != "" {
+					progress += typ + "/" + r
+				}
+			}
+			if progress != tc.want.progress {
+				t.Errorf("%s\nkstatus conditions: want %q, got %q", tc.reason, tc.want.progress, progress)
 			}
 			if !controllerutilHas(stored) {
 				t.Errorf("%s\nthe finalizer is missing", tc.reason)

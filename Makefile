@@ -6,6 +6,10 @@ IMG ?= ghcr.io/cloudpbx/pbx-operator:latest
 GO ?= go
 GO_BUILD_FLAGS ?= -trimpath
 LDFLAGS ?= -s -w
+# The version that --version prints, stamped into the binaries with -X main.version (the Dockerfile
+# takes it as its VERSION build argument).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION_LDFLAGS = -X main.version=$(VERSION)
 
 # Setting SHELL to bash allows bash commands to be executed by recipes.
 # Options are set to exit when a recipe line exits non-zero or a piped command fails.
@@ -89,6 +93,14 @@ lint: golangci-lint ## Run golangci-lint.
 lint-fix: golangci-lint ## Run golangci-lint and apply the fixes it can.
 	"$(GOLANGCI_LINT)" run --fix
 
+.PHONY: lint-api
+lint-api: kube-api-linter ## Check the API types in api/ against the Kubernetes API conventions (Kube API Linter, .golangci-kal.yml).
+	"$(KUBE_API_LINTER)" run --config .golangci-kal.yml ./api/...
+
+.PHONY: logcheck
+logcheck: logcheck-tool ## Check the structured logging calls (balanced key/value pairs, no V(0), no V() before Error).
+	"$(LOGCHECK)" -check-contextual -check-value ./...
+
 ##@ Demo
 
 ONCE ?=
@@ -102,7 +114,7 @@ demo: build build-sim ## Run the operator on a local control plane against pbxsi
 
 .PHONY: build
 build: ## Build the manager binary into bin/manager.
-	CGO_ENABLED=0 $(GO) build $(GO_BUILD_FLAGS) -ldflags "$(LDFLAGS)" -o bin/manager ./cmd
+	CGO_ENABLED=0 $(GO) build $(GO_BUILD_FLAGS) -ldflags "$(LDFLAGS) $(VERSION_LDFLAGS)" -o bin/manager ./cmd
 
 .PHONY: run
 run: ## Run the manager on this machine against the cluster of the current kubeconfig.
@@ -110,7 +122,7 @@ run: ## Run the manager on this machine against the cluster of the current kubec
 
 .PHONY: build-sim
 build-sim: ## Build the PBX simulator into bin/pbxsim.
-	CGO_ENABLED=0 $(GO) build $(GO_BUILD_FLAGS) -ldflags "$(LDFLAGS)" -o bin/pbxsim ./cmd/pbxsim
+	CGO_ENABLED=0 $(GO) build $(GO_BUILD_FLAGS) -ldflags "$(LDFLAGS) $(VERSION_LDFLAGS)" -o bin/pbxsim ./cmd/pbxsim
 
 SIM_FLAGS ?= --admin
 .PHONY: run-sim
@@ -122,7 +134,7 @@ run-sim: ## Run the PBX simulator on 127.0.0.1:8090 with the demo tenant (flags 
 # More info: https://docs.docker.com/develop/develop-images/build_enhancements/
 .PHONY: docker-build
 docker-build: ## Build the manager image.
-	$(CONTAINER_TOOL) build --build-arg GO_BUILD_FLAGS="$(GO_BUILD_FLAGS)" --build-arg LDFLAGS="$(LDFLAGS)" -t ${IMG} .
+	$(CONTAINER_TOOL) build --build-arg GO_BUILD_FLAGS="$(GO_BUILD_FLAGS)" --build-arg LDFLAGS="$(LDFLAGS)" --build-arg VERSION="$(VERSION)" -t ${IMG} .
 
 .PHONY: docker-push
 docker-push: ## Push the manager image.
@@ -135,8 +147,19 @@ PLATFORMS ?= linux/arm64,linux/amd64,linux/s390x,linux/ppc64le
 docker-buildx: ## Build and push the manager image for cross-platform support.
 	- $(CONTAINER_TOOL) buildx create --name pbx-operator-builder
 	$(CONTAINER_TOOL) buildx use pbx-operator-builder
-	- $(CONTAINER_TOOL) buildx build --push --platform=$(PLATFORMS) --build-arg GO_BUILD_FLAGS="$(GO_BUILD_FLAGS)" --build-arg LDFLAGS="$(LDFLAGS)" --tag ${IMG} .
+	- $(CONTAINER_TOOL) buildx build --push --platform=$(PLATFORMS) --build-arg GO_BUILD_FLAGS="$(GO_BUILD_FLAGS)" --build-arg LDFLAGS="$(LDFLAGS)" --build-arg VERSION="$(VERSION)" --tag ${IMG} .
 	- $(CONTAINER_TOOL) buildx rm pbx-operator-builder
+
+.PHONY: base-image-digests
+base-image-digests: ## Show the digests the Dockerfile pins its base images to, and the commands that look up newer ones.
+	@echo "The Dockerfile pins its base images by digest:"
+	@sed -n -e 's/^ARG GO_VERSION=/  golang tag:       /p' -e 's/^ARG GO_IMAGE_DIGEST=/  golang digest:    /p' \
+		-e 's/^FROM gcr.io\/distroless\/static:nonroot@/  distroless digest: /p' Dockerfile
+	@echo "To bump them, look up the digests of the image indexes (all platforms) that the tags point at now:"
+	@echo "  crane digest golang:$$(sed -n 's/^ARG GO_VERSION=//p' Dockerfile)"
+	@echo "  crane digest gcr.io/distroless/static:nonroot"
+	@echo "or, with Docker: docker buildx imagetools inspect <image> --format '{{json .Manifest.Digest}}'."
+	@echo "Put them into ARG GO_IMAGE_DIGEST and the distroless FROM line of the Dockerfile, then 'make docker-build'."
 
 .PHONY: build-installer
 build-installer: manifests generate kustomize ## Generate a consolidated YAML with CRDs and deployment in dist/install.yaml.
@@ -180,12 +203,18 @@ KUBECTL ?= kubectl
 KUSTOMIZE ?= $(LOCALBIN)/kustomize
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
+KUBE_API_LINTER ?= $(LOCALBIN)/golangci-lint-kube-api-linter
+LOGCHECK ?= $(LOCALBIN)/logcheck
 HELM ?= $(LOCALBIN)/helm
 
 ## Tool Versions
 KUSTOMIZE_VERSION ?= v5.8.2
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
+# Kube API Linter has no releases: a pseudo-version from the module proxy. Its standalone binary is
+# golangci-lint (the version its go.mod requires) with the linter built in as a module plugin.
+KUBE_API_LINTER_VERSION ?= v0.0.0-20260716143926-092fe0c72997
+LOGCHECK_VERSION ?= v0.11.0
 HELM_VERSION ?= v3.22.0
 
 .PHONY: envtest
@@ -211,6 +240,16 @@ $(HELM): $(LOCALBIN)
 golangci-lint: $(GOLANGCI_LINT) ## Download golangci-lint locally if necessary.
 $(GOLANGCI_LINT): $(LOCALBIN)
 	$(call go-install-tool,$(GOLANGCI_LINT),github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
+
+.PHONY: kube-api-linter
+kube-api-linter: $(KUBE_API_LINTER) ## Build Kube API Linter (golangci-lint with the kubeapilinter module) locally if necessary.
+$(KUBE_API_LINTER): $(LOCALBIN)
+	$(call go-install-tool,$(KUBE_API_LINTER),sigs.k8s.io/kube-api-linter/cmd/golangci-lint-kube-api-linter,$(KUBE_API_LINTER_VERSION))
+
+.PHONY: logcheck-tool
+logcheck-tool: $(LOGCHECK) ## Build logcheck locally if necessary.
+$(LOGCHECK): $(LOCALBIN)
+	$(call go-install-tool,$(LOGCHECK),sigs.k8s.io/logtools/logcheck,$(LOGCHECK_VERSION))
 
 # go-install-tool will 'go install' any package with custom target and name of binary, if it doesn't exist
 # $1 - target path with name of binary

@@ -15,13 +15,13 @@ type ConnectionSpec struct {
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^[^/?#]*//[^/?#]*@')",message="url must not contain a user name or password (https://user:password@host/): put the credentials in the Secret named by credentialsSecretRef"
 	// +kubebuilder:validation:XValidation:rule="!self.contains('?')",message="url must not have a query string (?...): give the base URL of the API only, such as https://apiproxy.example/"
 	// +kubebuilder:validation:XValidation:rule="!self.contains('#')",message="url must not have a fragment (#...): give the base URL of the API only, such as https://apiproxy.example/"
-	URL string `json:"url"`
+	URL string `json:"url,omitempty"`
 
 	// caBundleRef names a key of a ConfigMap or a Secret holding PEM-encoded CA certificates that the
 	// operator trusts for this PBX, on top of the system's roots, such as the CA of a corporate proxy.
 	// TLS is always verified. Unset means the system's roots only.
 	// +optional
-	CABundleRef *CABundleReference `json:"caBundleRef,omitempty"`
+	CABundleRef CABundleReference `json:"caBundleRef,omitzero"`
 
 	// requestsPerSecond caps the rate of requests the operator sends to the PBX for this account,
 	// shared by all controllers. Unset means the manager's default (5).
@@ -71,13 +71,13 @@ type CABundleReference struct {
 	// kind is ConfigMap or Secret. A Secret is read only when it carries the label
 	// pbx.cloudpbx.dev/credentials: "true", as the credentials Secret does.
 	// +required
-	Kind CABundleKind `json:"kind"`
+	Kind CABundleKind `json:"kind,omitempty"`
 
 	// name is the name of the ConfigMap or Secret.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 
 	// namespace is the namespace of the ConfigMap or Secret. A ClusterAccount must set it; an Account
 	// must leave it unset, because an Account's CA bundle is always in the Account's own namespace.
@@ -91,7 +91,7 @@ type CABundleReference struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
-	Key string `json:"key"`
+	Key string `json:"key,omitempty"`
 }
 
 // LocalSecretReference names a Secret in the referring object's own namespace.
@@ -100,7 +100,7 @@ type LocalSecretReference struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 }
 
 // SecretReference names a Secret in a given namespace.
@@ -109,13 +109,13 @@ type SecretReference struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 
 	// namespace is the namespace of the Secret.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
-	Namespace string `json:"namespace"`
+	Namespace string `json:"namespace,omitempty"`
 }
 
 // Realm is the level of the PBX user an account's OAuth2 app acts for.
@@ -133,6 +133,7 @@ const (
 )
 
 // AccountStatus is what the operator observed of an account's PBX user and client.
+// +kubebuilder:validation:MinProperties=1
 type AccountStatus struct {
 	// conditions holds Ready: True when the credentials work and the PBX answered.
 	// +optional
@@ -154,6 +155,7 @@ type AccountStatus struct {
 	// clientPrefix is the prefix the PBX puts before extension numbers (the 0003 of 0003*101). Unset
 	// when the user cannot read its client.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=32
 	ClientPrefix string `json:"clientPrefix,omitempty"`
 
@@ -166,7 +168,7 @@ type AccountStatus struct {
 
 	// observedGeneration is the metadata.generation that the last error-free reconcile acted on.
 	// +optional
-	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Minimum=1
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 }
 
@@ -179,7 +181,7 @@ type AccountSpec struct {
 	// credentials under the keys clientID and clientSecret. The app must be of type trusted (client
 	// credentials). A change of the Secret takes effect without a restart.
 	// +required
-	CredentialsSecretRef LocalSecretReference `json:"credentialsSecretRef"`
+	CredentialsSecretRef LocalSecretReference `json:"credentialsSecretRef,omitzero"`
 }
 
 // Account is a connection to one PBX client, usable by managed resources in its own namespace.
@@ -201,7 +203,7 @@ type Account struct {
 
 	// spec is the connection to the PBX.
 	// +required
-	Spec AccountSpec `json:"spec"`
+	Spec AccountSpec `json:"spec,omitzero"`
 
 	// status is what the operator observed of the PBX user and client.
 	// +optional
@@ -226,7 +228,7 @@ type ClusterAccountSpec struct {
 	// credentials under the keys clientID and clientSecret. The app must be of type trusted (client
 	// credentials). A change of the Secret takes effect without a restart.
 	// +required
-	CredentialsSecretRef SecretReference `json:"credentialsSecretRef"`
+	CredentialsSecretRef SecretReference `json:"credentialsSecretRef,omitzero"`
 }
 
 // ClusterAccount is a connection to one PBX client, usable by managed resources in every namespace.
@@ -248,7 +250,7 @@ type ClusterAccount struct {
 
 	// spec is the connection to the PBX.
 	// +required
-	Spec ClusterAccountSpec `json:"spec"`
+	Spec ClusterAccountSpec `json:"spec,omitzero"`
 
 	// status is what the operator observed of the PBX user and client.
 	// +optional
@@ -282,10 +284,10 @@ func (a *Account) CredentialsSecret() (namespace, name string) {
 // CABundle returns where the account's CA bundle is, with its namespace filled in; nil when the
 // account trusts the system's roots only.
 func (a *Account) CABundle() *CABundleReference {
-	if a.Spec.CABundleRef == nil {
+	if a.Spec.CABundleRef == (CABundleReference{}) {
 		return nil
 	}
-	ref := *a.Spec.CABundleRef
+	ref := a.Spec.CABundleRef
 	ref.Namespace = a.Namespace
 	return &ref
 }
@@ -304,9 +306,9 @@ func (a *ClusterAccount) CredentialsSecret() (namespace, name string) {
 // CABundle returns where the account's CA bundle is; nil when the account trusts the system's
 // roots only.
 func (a *ClusterAccount) CABundle() *CABundleReference {
-	if a.Spec.CABundleRef == nil {
+	if a.Spec.CABundleRef == (CABundleReference{}) {
 		return nil
 	}
-	ref := *a.Spec.CABundleRef
+	ref := a.Spec.CABundleRef
 	return &ref
 }

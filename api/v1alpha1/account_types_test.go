@@ -26,7 +26,7 @@ func TestCABundle(t *testing.T) {
 			reason: "An Account's bundle is in the Account's namespace.",
 			got: (&v1alpha1.Account{
 				ObjectMeta: metav1.ObjectMeta{Namespace: "pbx"},
-				Spec:       v1alpha1.AccountSpec{ConnectionSpec: v1alpha1.ConnectionSpec{CABundleRef: &ref}},
+				Spec:       v1alpha1.AccountSpec{ConnectionSpec: v1alpha1.ConnectionSpec{CABundleRef: ref}},
 			}).CABundle(),
 			want: &inPBX,
 		},
@@ -37,7 +37,7 @@ func TestCABundle(t *testing.T) {
 		"ClusterAccountAsGiven": {
 			reason: "A ClusterAccount's bundle is where the reference says.",
 			got: (&v1alpha1.ClusterAccount{
-				Spec: v1alpha1.ClusterAccountSpec{ConnectionSpec: v1alpha1.ConnectionSpec{CABundleRef: &inPBX}},
+				Spec: v1alpha1.ClusterAccountSpec{ConnectionSpec: v1alpha1.ConnectionSpec{CABundleRef: inPBX}},
 			}).CABundle(),
 			want: &inPBX,
 		},

@@ -36,7 +36,7 @@ type GroupReference struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 }
 
 // ExtensionSpec is the desired state of a PBX extension (an internal number).
@@ -53,12 +53,12 @@ type ExtensionSpec struct {
 	// +kubebuilder:validation:MaxLength=16
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]+$')",message="name must be the extension's short number, digits only (for example 101)"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="name is immutable: the PBX cannot renumber an extension; create a new Extension for the new number"
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 
 	// type is what the extension does: Phone, Queue, IVR or Fax. It cannot be changed.
 	// +required
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="type is immutable: create a new Extension for another type"
-	Type ExtensionType `json:"type"`
+	Type ExtensionType `json:"type,omitempty"`
 
 	// state is Active (the default) or Blocked. The PBX itself makes new extensions blocked; the
 	// operator always sends the state, so an Extension without one is active.
@@ -68,17 +68,20 @@ type ExtensionSpec struct {
 
 	// label is the display name shown on the called phone for outgoing calls. Unset clears it.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=255
 	Label string `json:"label,omitempty"`
 
 	// callerIDName is the caller ID name of outgoing calls. Unset clears it.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=255
 	CallerIDName string `json:"callerIDName,omitempty"`
 
 	// extraParams is free-form text the PBX stores with the extension (extra_params). Unset clears
 	// it.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=4096
 	ExtraParams string `json:"extraParams,omitempty"`
 
@@ -102,16 +105,19 @@ type ExtensionSpec struct {
 }
 
 // ExtensionStatus is the observed state of a PBX extension.
+// +kubebuilder:validation:MinProperties=1
 type ExtensionStatus struct {
 	ManagedStatus `json:",inline"`
 
 	// fullName is the extension's name as the PBX reports it, prefix*number (0003*101).
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
 	FullName string `json:"fullName,omitempty"`
 
 	// domain is the SIP domain of the extension.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	Domain string `json:"domain,omitempty"`
 }
@@ -137,7 +143,7 @@ type Extension struct {
 
 	// spec is the desired state of the extension.
 	// +required
-	Spec ExtensionSpec `json:"spec"`
+	Spec ExtensionSpec `json:"spec,omitzero"`
 
 	// status is the observed state of the extension.
 	// +optional

@@ -12,15 +12,17 @@ type ExtensionGroupSpec struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=255
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 
 	// extraParams is free-form text the PBX stores with the group (extra_params). Unset clears it.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=4096
 	ExtraParams string `json:"extraParams,omitempty"`
 }
 
 // ExtensionGroupStatus is the observed state of a PBX extension group.
+// +kubebuilder:validation:MinProperties=1
 type ExtensionGroupStatus struct {
 	ManagedStatus `json:",inline"`
 }
@@ -45,7 +47,7 @@ type ExtensionGroup struct {
 
 	// spec is the desired state of the group.
 	// +required
-	Spec ExtensionGroupSpec `json:"spec"`
+	Spec ExtensionGroupSpec `json:"spec,omitzero"`
 
 	// status is the observed state of the group.
 	// +optional

@@ -18,13 +18,13 @@ const (
 type AccountReference struct {
 	// kind is Account (an Account in the resource's own namespace) or ClusterAccount.
 	// +required
-	Kind AccountKind `json:"kind"`
+	Kind AccountKind `json:"kind,omitempty"`
 
 	// name is the name of the Account or ClusterAccount.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 }
 
 // DeletionPolicy says what happens to the PBX object when its resource is deleted.
@@ -58,7 +58,7 @@ type ManagedSpec struct {
 	// moving a resource to another PBX account would orphan its object there.
 	// +required
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="accountRef is immutable: create a new resource to manage an object in another account"
-	AccountRef AccountReference `json:"accountRef"`
+	AccountRef AccountReference `json:"accountRef,omitzero"`
 
 	// deletionPolicy is Delete (the default: deleting the resource deletes the PBX object) or Orphan
 	// (the PBX object is left in place).
@@ -75,6 +75,7 @@ type ManagedSpec struct {
 }
 
 // ManagedStatus is the part of the status every managed resource shares.
+// +kubebuilder:validation:MinProperties=1
 type ManagedStatus struct {
 	// conditions are Ready (the PBX object exists and is usable) and Synced (the last reconcile
 	// succeeded and the PBX object matches the spec). Unset until the first reconcile.
@@ -91,13 +92,14 @@ type ManagedStatus struct {
 
 	// observedGeneration is the metadata.generation that the last error-free reconcile acted on.
 	// +optional
-	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Minimum=1
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// lastHandledReconcileAt is the value of the pbx.cloudpbx.dev/reconcile-requested-at annotation
 	// that the operator last acted on, by observing the PBX object afresh. Unset until a reconcile is
 	// requested.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=256
 	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
 }

@@ -111,7 +111,7 @@ func account(url string) *v1alpha1.Account {
 }
 
 func withCABundle(a *v1alpha1.Account, ref v1alpha1.CABundleReference) *v1alpha1.Account {
-	a.Spec.CABundleRef = &ref
+	a.Spec.CABundleRef = ref
 	return a
 }
 
@@ -262,7 +262,7 @@ func TestValidation(t *testing.T) {
 			args: args{obj: group(func(g *v1alpha1.ExtensionGroup) {
 				g.Spec.AccountRef.Name = ""
 			})},
-			want: want{err: "spec.accountRef.name: Invalid value: \"\": spec.accountRef.name in body should be at least 1 chars long"},
+			want: want{err: "spec.accountRef.name: Required value"},
 		},
 		"AccountRefChanged": {
 			reason: "Moving a resource to another account would orphan its PBX object.",
@@ -280,7 +280,7 @@ func TestValidation(t *testing.T) {
 		"GroupNameEmpty": {
 			reason: "A group has a name.",
 			args:   args{obj: group(func(g *v1alpha1.ExtensionGroup) { g.Spec.Name = "" })},
-			want:   want{err: "spec.name in body should be at least 1 chars long"},
+			want:   want{err: "spec.name: Required value"},
 		},
 		"AccountHTTPS": {
 			reason: "An https URL is the normal case.",
@@ -420,13 +420,13 @@ func TestValidation(t *testing.T) {
 		"ClusterAccountCABundle": {
 			reason: "A ClusterAccount names the namespace of its CA bundle.",
 			args: args{obj: clusterAccount(func(a *v1alpha1.ClusterAccount) {
-				a.Spec.CABundleRef = &v1alpha1.CABundleReference{Kind: v1alpha1.CABundleKindConfigMap, Name: "corp-ca", Namespace: "pbx", Key: "ca.crt"}
+				a.Spec.CABundleRef = v1alpha1.CABundleReference{Kind: v1alpha1.CABundleKindConfigMap, Name: "corp-ca", Namespace: "pbx", Key: "ca.crt"}
 			})},
 		},
 		"ClusterAccountCABundleWithoutNamespace": {
 			reason: "A cluster-scoped account cannot guess the bundle's namespace.",
 			args: args{obj: clusterAccount(func(a *v1alpha1.ClusterAccount) {
-				a.Spec.CABundleRef = &v1alpha1.CABundleReference{Kind: v1alpha1.CABundleKindConfigMap, Name: "corp-ca", Key: "ca.crt"}
+				a.Spec.CABundleRef = v1alpha1.CABundleReference{Kind: v1alpha1.CABundleKindConfigMap, Name: "corp-ca", Key: "ca.crt"}
 			})},
 			want: want{err: "caBundleRef.namespace is required: a ClusterAccount names the namespace of its CA bundle"},
 		},

@@ -20,6 +20,20 @@ const (
 	// Conflict, Unauthorized, Forbidden, RateLimited, APIUnavailable, ReconcileError, Paused,
 	// Drifted and Unavailable (False).
 	ConditionSynced = "Synced"
+
+	// ConditionReconciling is True while the operator is working towards the spec or waiting for
+	// something that will pass by itself (a create or update to confirm, a dependency, the request
+	// budget, a PBX outage). It follows the kstatus convention that Flux, Argo CD and kpt read
+	// (InProgress). Its reason and message are those of Synced (for accounts, Ready). Absent when
+	// there is nothing to do.
+	ConditionReconciling = "Reconciling"
+
+	// ConditionStalled is True when only a person can move the resource on: the PBX rejected the
+	// spec (InvalidSpec), the object belongs to somebody else (AlreadyExists, Conflict), the
+	// credentials do not work (Unauthorized, Forbidden, a missing Secret), or an ObserveOnly
+	// resource has no object (Unavailable). kstatus reports it as Failed. Its reason and message are
+	// those of Synced (for accounts, Ready). Absent otherwise.
+	ConditionStalled = "Stalled"
 )
 
 // Condition reasons.

@@ -103,3 +103,15 @@ deployment.yaml so that a bad combination fails the install instead of a running
 {{- fail "metrics.serviceMonitor.enabled requires metrics.enabled" }}
 {{- end }}
 {{- end }}
+
+{{/*
+The Secret with the metrics server's certificate (tls.crt, tls.key, ca.crt); empty when the manager
+makes a self-signed one.
+*/}}
+{{- define "pbx-operator.metricsCertSecret" -}}
+{{- if .Values.metrics.tls.secretName }}
+{{- .Values.metrics.tls.secretName }}
+{{- else if .Values.metrics.tls.certManager.enabled }}
+{{- include "pbx-operator.fullname" . }}-metrics-cert
+{{- end }}
+{{- end }}

@@ -166,10 +166,13 @@ type AccountStatus struct {
 	// +kubebuilder:validation:Maximum=32
 	ExtensionNameLength int32 `json:"extensionNameLength,omitempty"`
 
-	// observedGeneration is the metadata.generation that the last error-free reconcile acted on.
+	// observedGeneration is the metadata.generation that the conditions describe: it moves on every
+	// reconcile that writes them, failing ones included. 0 (the default) until the operator has
+	// looked at the resource, so that GitOps tools do not take a new resource for a ready one.
 	// +optional
-	// +kubebuilder:validation:Minimum=1
-	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:default=0
+	ObservedGeneration *int64 `json:"observedGeneration,omitempty"`
 }
 
 // AccountSpec is the desired connection of an Account.
@@ -194,6 +197,7 @@ type AccountSpec struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Realm ID",type=integer,JSONPath=`.status.realmID`,priority=1
+// +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Account struct {
 	metav1.TypeMeta `json:",inline"`
@@ -207,6 +211,7 @@ type Account struct {
 
 	// status is what the operator observed of the PBX user and client.
 	// +optional
+	// +kubebuilder:default={observedGeneration: 0}
 	Status AccountStatus `json:"status,omitzero"`
 }
 
@@ -241,6 +246,7 @@ type ClusterAccountSpec struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Realm ID",type=integer,JSONPath=`.status.realmID`,priority=1
+// +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ClusterAccount struct {
 	metav1.TypeMeta `json:",inline"`
@@ -254,6 +260,7 @@ type ClusterAccount struct {
 
 	// status is what the operator observed of the PBX user and client.
 	// +optional
+	// +kubebuilder:default={observedGeneration: 0}
 	Status AccountStatus `json:"status,omitzero"`
 }
 

@@ -134,6 +134,7 @@ type ExtensionStatus struct {
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].reason`
 // +kubebuilder:printcolumn:name="ID",type=integer,JSONPath=`.status.id`,priority=1
 // +kubebuilder:printcolumn:name="Full Name",type=string,JSONPath=`.status.fullName`,priority=1
+// +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].message`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Extension struct {
 	metav1.TypeMeta `json:",inline"`
@@ -147,6 +148,7 @@ type Extension struct {
 
 	// status is the observed state of the extension.
 	// +optional
+	// +kubebuilder:default={observedGeneration: 0}
 	Status ExtensionStatus `json:"status,omitzero"`
 }
 

@@ -38,6 +38,7 @@ type ExtensionGroupStatus struct {
 // +kubebuilder:printcolumn:name="Synced",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].reason`
 // +kubebuilder:printcolumn:name="ID",type=integer,JSONPath=`.status.id`,priority=1
+// +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].message`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ExtensionGroup struct {
 	metav1.TypeMeta `json:",inline"`
@@ -51,6 +52,7 @@ type ExtensionGroup struct {
 
 	// status is the observed state of the group.
 	// +optional
+	// +kubebuilder:default={observedGeneration: 0}
 	Status ExtensionGroupStatus `json:"status,omitzero"`
 }
 

@@ -77,8 +77,9 @@ type ManagedSpec struct {
 // ManagedStatus is the part of the status every managed resource shares.
 // +kubebuilder:validation:MinProperties=1
 type ManagedStatus struct {
-	// conditions are Ready (the PBX object exists and is usable) and Synced (the last reconcile
-	// succeeded and the PBX object matches the spec). Unset until the first reconcile.
+	// conditions are Ready (the PBX object exists and is usable), Synced (the last reconcile
+	// succeeded and the PBX object matches the spec), and Reconciling or Stalled (work in progress,
+	// or waiting for a person; read by GitOps tools). Unset until the first reconcile.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -90,10 +91,13 @@ type ManagedStatus struct {
 	// +kubebuilder:validation:Minimum=1
 	ID int64 `json:"id,omitempty"`
 
-	// observedGeneration is the metadata.generation that the last error-free reconcile acted on.
+	// observedGeneration is the metadata.generation that the conditions describe: it moves on every
+	// reconcile that writes them, failing ones included. 0 (the default) until the operator has
+	// looked at the resource, so that GitOps tools do not take a new resource for a ready one.
 	// +optional
-	// +kubebuilder:validation:Minimum=1
-	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:default=0
+	ObservedGeneration *int64 `json:"observedGeneration,omitempty"`
 
 	// lastHandledReconcileAt is the value of the pbx.cloudpbx.dev/reconcile-requested-at annotation
 	// that the operator last acted on, by observing the PBX object afresh. Unset until a reconcile is

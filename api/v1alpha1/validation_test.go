@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -494,6 +495,28 @@ func TestDefaults(t *testing.T) {
 	}
 	if got.State != v1alpha1.ExtensionStateActive {
 		t.Errorf("state: want %q by default (the PBX's own default is blocked), got %q", v1alpha1.ExtensionStateActive, got.State)
+	}
+}
+
+// TestNewObjectsAreNotObservedYet: a new resource reads status.observedGeneration 0 before the
+// operator has looked at it, so kstatus (Flux) reports it InProgress rather than Current.
+func TestNewObjectsAreNotObservedYet(t *testing.T) {
+	needAPIServer(t)
+	ctx := context.Background()
+	ns := namespace(t)
+	for _, obj := range []client.Object{extension(), group(), account("https://pbx.example/")} {
+		obj.SetNamespace(ns)
+		if err := k.Create(ctx, obj); err != nil {
+			t.Fatalf("creating %T: %v", obj, err)
+		}
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind(reflect.TypeOf(obj).Elem().Name()))
+		if err := k.Get(ctx, client.ObjectKeyFromObject(obj), u); err != nil {
+			t.Fatal(err)
+		}
+		if got, found, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration"); !found || got != 0 || u.GetGeneration() != 1 {
+			t.Errorf("%T: want status.observedGeneration 0 (found) at generation 1, got %d (found %t) at %d", obj, got, found, u.GetGeneration())
+		}
 	}
 }
 

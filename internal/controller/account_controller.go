@@ -71,7 +71,8 @@ func (r *accountReconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.R
 		st := obj.GetAccountStatus()
 		if c := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionReady); c != nil && c.ObservedGeneration == obj.GetGeneration() {
 			// The pass wrote Ready: the conditions describe this generation, failing or not.
-			st.ObservedGeneration = obj.GetGeneration()
+			gen := obj.GetGeneration()
+			st.ObservedGeneration = &gen
 			managed.Progress(&st.Conditions, v1alpha1.ConditionReady, obj.GetGeneration())
 		}
 		if equality.Semantic.DeepEqual(orig.GetAccountStatus(), st) {

@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -670,7 +671,7 @@ func (r *Reconciler[O]) patchStatus(ctx context.Context, p *pass[O], err error) 
 		return nil
 	}
 	if st := p.obj.GetManagedStatus(); p.wrote {
-		st.ObservedGeneration = p.obj.GetGeneration()
+		st.ObservedGeneration = ptr.To(p.obj.GetGeneration())
 		Progress(&st.Conditions, v1alpha1.ConditionSynced, p.obj.GetGeneration())
 	}
 	if statusEqual(p.orig, p.obj) {

@@ -3,6 +3,7 @@ package managed_test
 import (
 	"context"
 	"errors"
+	"k8s.io/utils/ptr"
 	"net/http"
 	"strings"
 	"testing"
@@ -359,8 +360,8 @@ func TestReconcile(t *testing.T) {
 				t.Errorf("%s\nannotations: -want +got:\n%s", tc.reason, diff)
 			}
 			st := stored.Status
-			if st.ID != tc.want.id || st.ObservedGeneration != tc.want.observedGen {
-				t.Errorf("%s\nstatus: want id %d observedGeneration %d, got %d %d", tc.reason, tc.want.id, tc.want.observedGen, st.ID, st.ObservedGeneration)
+			if st.ID != tc.want.id || ptr.Deref(st.ObservedGeneration, 0) != tc.want.observedGen {
+				t.Errorf("%s\nstatus: want id %d observedGeneration %d, got %d %d", tc.reason, tc.want.id, tc.want.observedGen, st.ID, ptr.Deref(st.ObservedGeneration, 0))
 			}
 			if got := reason(st.Conditions, v1alpha1.ConditionReady); got != tc.want.ready {
 				t.Errorf("%s\nReady: want %q, got %q", tc.reason, tc.want.ready, got)

@@ -9,6 +9,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
 )
@@ -77,7 +78,7 @@ func extension(gen, observed int64, annotations map[string]string, conds ...meta
 	e := &v1alpha1.Extension{}
 	e.APIVersion, e.Kind = v1alpha1.GroupVersion.String(), "Extension"
 	e.Name, e.Generation, e.Annotations = "alice", gen, annotations
-	e.Status.ObservedGeneration, e.Status.Conditions = observed, conds
+	e.Status.ObservedGeneration, e.Status.Conditions = &observed, conds
 	return e
 }
 
@@ -89,7 +90,7 @@ func TestHealth(t *testing.T) {
 	script := string(data)
 	account := &v1alpha1.Account{}
 	account.APIVersion, account.Kind, account.Name, account.Generation = v1alpha1.GroupVersion.String(), "Account", "pbx", 1
-	account.Status.ObservedGeneration = 1
+	account.Status.ObservedGeneration = ptr.To[int64](1)
 	account.Status.Conditions = []metav1.Condition{
 		cond(v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonUnauthorized, "The PBX refused the account's credentials"),
 		cond(v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonUnauthorized, "The PBX refused the account's credentials"),

@@ -11,6 +11,7 @@
 //		pbx.WithWriteReserve(10),                    // keep the last 10% of the hour for writes
 //		pbx.WithMetrics(prometheus.WrapRegistererWith(prometheus.Labels{"account": name}, registry)),
 //		pbx.WithLogger(log),
+//		pbx.WithCABundle(corpCAPEM),                 // optional: a private CA, trusted on top of the system roots
 //	)
 //	if err != nil {
 //		return err

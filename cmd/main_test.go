@@ -96,6 +96,9 @@ func TestSecretCache(t *testing.T) {
 					t.Errorf("cache: %v", err)
 				}
 			}()
+			if !c.WaitForCacheSync(ctx) {
+				t.Fatal("the cache did not sync")
+			}
 			var list corev1.SecretList
 			if err := c.List(ctx, &list); err != nil {
 				t.Fatal(err)

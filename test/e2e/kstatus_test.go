@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -18,7 +17,7 @@ func kstatus(t *testing.T, kind, name string) *status.Result {
 	t.Helper()
 	out := kubectl(t, "get", "-n", "kstatus", kind, name, "-o", "json")
 	u := &unstructured.Unstructured{}
-	if err := json.Unmarshal([]byte(out), &u.Object); err != nil {
+	if err := u.UnmarshalJSON([]byte(out)); err != nil {
 		t.Fatal(err)
 	}
 	res, err := status.Compute(u)

@@ -1,9 +1,6 @@
 package controller
 
 import (
-	"strconv"
-
-	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
 	"github.com/cloudpbx/pbx-operator/internal/pbx"
 )
 
@@ -64,20 +61,4 @@ func diffID(want, have *int64) (pbx.Opt[int64], bool) {
 	default:
 		return pbx.Set(*want), true
 	}
-}
-
-// knownID is the PBX id a resource already manages: status.id, or the external-id annotation
-// (set by the operator, restored from a backup without status, or set by a user to import).
-func knownID(obj interface {
-	GetAnnotations() map[string]string
-	GetManagedStatus() *v1alpha1.ManagedStatus
-}) int64 {
-	if id := obj.GetManagedStatus().ID; id != 0 {
-		return id
-	}
-	id, err := strconv.ParseInt(obj.GetAnnotations()[v1alpha1.AnnotationExternalID], 10, 64)
-	if err != nil || id <= 0 {
-		return 0
-	}
-	return id
 }

@@ -61,7 +61,7 @@ func (a *extensionAdapter) Observe(ctx context.Context, e *v1alpha1.Extension) (
 }
 
 func (a *extensionAdapter) find(ctx context.Context, e *v1alpha1.Extension) (*pbx.Extension, error) {
-	if id := knownID(e); id != 0 {
+	if id := managed.KnownID(e); id != 0 {
 		return observeByID(ctx, a.conn.Extensions, id, func(ctx context.Context) (*pbx.Extension, error) {
 			return a.conn.Client.Extensions.Get(ctx, a.conn.Realm, id)
 		})
@@ -115,7 +115,7 @@ func (a *extensionAdapter) Release(e *v1alpha1.Extension) {
 
 // Delete deletes the extension.
 func (a *extensionAdapter) Delete(ctx context.Context, e *v1alpha1.Extension) error {
-	id := knownID(e)
+	id := managed.KnownID(e)
 	if err := a.conn.Client.Extensions.Delete(ctx, a.conn.Realm, id); err != nil && !pbx.IsNotFound(err) {
 		return err
 	}

@@ -42,7 +42,7 @@ func (a *groupAdapter) Observe(ctx context.Context, g *v1alpha1.ExtensionGroup) 
 }
 
 func (a *groupAdapter) find(ctx context.Context, g *v1alpha1.ExtensionGroup) (*pbx.ExtensionGroup, error) {
-	if id := knownID(g); id != 0 {
+	if id := managed.KnownID(g); id != 0 {
 		return observeByID(ctx, a.conn.Groups, id, func(ctx context.Context) (*pbx.ExtensionGroup, error) {
 			return a.conn.Client.Groups.Get(ctx, a.conn.Realm, id)
 		})
@@ -105,7 +105,7 @@ func (a *groupAdapter) Release(g *v1alpha1.ExtensionGroup) {
 
 // Delete deletes the group; its members stay, outside any group.
 func (a *groupAdapter) Delete(ctx context.Context, g *v1alpha1.ExtensionGroup) error {
-	id := knownID(g)
+	id := managed.KnownID(g)
 	if err := a.conn.Client.Groups.Delete(ctx, a.conn.Realm, id); err != nil && !pbx.IsNotFound(err) {
 		return err
 	}

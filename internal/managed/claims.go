@@ -55,7 +55,7 @@ func (c Claims[O]) IDIndexValue(o client.Object) []string {
 	if !ok {
 		return nil
 	}
-	if id := knownID(obj); id != 0 {
+	if id := KnownID(obj); id != 0 {
 		return []string{ClaimKey(obj, "id="+strconv.FormatInt(id, 10))}
 	}
 	return nil
@@ -128,4 +128,4 @@ func holds(a, b Object) bool {
 	return a.GetNamespace()+"/"+a.GetName() < b.GetNamespace()+"/"+b.GetName()
 }
 
-func hasID(o Object) bool { return knownID(o) != 0 }
+func hasID(o Object) bool { return KnownID(o) != 0 }

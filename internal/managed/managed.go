@@ -187,9 +187,6 @@ func (r *Reconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.Result, 
 		p.setSynced(metav1.ConditionFalse, v1alpha1.ReasonPaused, "Writes to the PBX are paused by the "+v1alpha1.AnnotationPaused+" annotation")
 		return ctrl.Result{}, nil
 	}
-	if err := r.ensureFinalizer(ctx, p); err != nil {
-		return p.fail(ctx, err)
-	}
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	ext, err := r.connector.Connect(ctx, obj)
@@ -208,7 +205,7 @@ func (r *Reconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.Result, 
 	}
 	// A create-pending mark from an earlier pass means a create whose answer never came: the object
 	// may exist. Only a look made after that create has surely ended can tell.
-	if mark, ok := pendingSince(obj); ok && knownID(obj) == 0 {
+	if mark, ok := pendingSince(obj); ok && KnownID(obj) == 0 {
 		settled := r.settledAt(obj, mark)
 		if wait := settled.Sub(r.now()); wait > 0 {
 			return p.fail(ctx, Wait(wait, "waiting for an earlier create call to end before looking for its object"))
@@ -240,6 +237,13 @@ func (r *Reconciler[O]) act(ctx context.Context, p *pass[O], ext Adapter[O], obs
 		return p.succeed(r.poll(ext)), nil
 	case !obs.Exists:
 		return r.create(ctx, p, ext)
+	}
+	// The finalizer goes on before any write to the PBX (and on an object that is only observed,
+	// so that its deletion is seen); a create adds it with its create-pending mark.
+	if err := r.ensureFinalizer(ctx, p); err != nil {
+		return p.fail(ctx, err)
+	}
+	switch {
 	case !obs.UpToDate && observeOnly:
 		p.setSynced(metav1.ConditionFalse, v1alpha1.ReasonDrifted, "The PBX object differs from the spec: "+obs.Diff)
 		return p.succeed(r.poll(ext)), nil
@@ -253,9 +257,8 @@ func (r *Reconciler[O]) act(ctx context.Context, p *pass[O], ext Adapter[O], obs
 			return p.fail(ctx, err)
 		}
 		p.log.V(1).Info("Updated PBX object", "diff", obs.Diff)
-		p.setSynced(metav1.ConditionFalse, v1alpha1.ReasonUpdating, "An update was sent to the PBX: "+obs.Diff)
 		p.event(eventNormal, "Updated", "Updated the PBX object: %s", obs.Diff)
-		return p.succeed(shortWait), nil
+		return r.confirm(ctx, p, ext, "An update was sent to the PBX: "+obs.Diff)
 	}
 	p.setSynced(metav1.ConditionTrue, v1alpha1.ReasonUpToDate, "The PBX object matches the spec")
 	return p.succeed(r.poll(ext)), nil
@@ -270,7 +273,7 @@ func (r *Reconciler[O]) observe(ctx context.Context, p *pass[O], ext Adapter[O])
 	if err != nil {
 		return obs, err
 	}
-	id := knownID(p.obj)
+	id := KnownID(p.obj)
 	if id == 0 || p.obj.GetManagedSpec().ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly {
 		return obs, nil
 	}
@@ -347,13 +350,13 @@ func pendingSince(obj Object) (time.Time, bool) {
 	return t, true
 }
 
-// knownID is the PBX id a resource manages: status.id, or else the external-id annotation.
-func knownID(obj Object) int64 {
-	if id := obj.GetManagedStatus().ID; id != 0 {
+// KnownID is the PBX id a resource manages: the external-id annotation (the record the operator
+// writes first, and the one a user sets to import an object), or else status.id.
+func KnownID(obj Object) int64 {
+	if id, err := strconv.ParseInt(obj.GetAnnotations()[v1alpha1.AnnotationExternalID], 10, 64); err == nil && id > 0 {
 		return id
 	}
-	id, _ := strconv.ParseInt(obj.GetAnnotations()[v1alpha1.AnnotationExternalID], 10, 64)
-	return id
+	return obj.GetManagedStatus().ID
 }
 
 // Releaser is an Adapter that keeps per-object state outside the resource (a snapshot's record of
@@ -388,7 +391,7 @@ func (r *Reconciler[O]) recordIdentity(ctx context.Context, p *pass[O], obs Obse
 	if obs.ExternalID == 0 || (st.ID == obs.ExternalID && ann[v1alpha1.AnnotationExternalID] == strconv.FormatInt(obs.ExternalID, 10)) {
 		return nil
 	}
-	known := knownID(p.obj) != 0
+	known := KnownID(p.obj) != 0
 	pending := ann[v1alpha1.AnnotationCreatePending] != ""
 	adopt := ann[v1alpha1.AnnotationAdopt] == "true"
 	observeOnly := p.obj.GetManagedSpec().ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly
@@ -413,7 +416,7 @@ func (r *Reconciler[O]) alreadyExists(ctx context.Context, p *pass[O], id int64)
 		if err := r.reader.Get(ctx, client.ObjectKeyFromObject(p.obj), latest); err != nil {
 			return err
 		}
-		if knownID(latest) != 0 || latest.GetAnnotations()[v1alpha1.AnnotationCreatePending] != "" {
+		if KnownID(latest) != 0 || latest.GetAnnotations()[v1alpha1.AnnotationCreatePending] != "" {
 			return Wait(time.Second, "the cached resource is older than its recorded identity")
 		}
 	}
@@ -435,12 +438,15 @@ func (r *Reconciler[O]) setIdentity(ctx context.Context, p *pass[O], id int64) e
 		ann[v1alpha1.AnnotationExternalID] = strconv.FormatInt(id, 10)
 		delete(ann, v1alpha1.AnnotationCreatePending)
 		o.SetAnnotations(ann)
+		controllerutil.AddFinalizer(o, v1alpha1.Finalizer)
 	})
 	if err != nil {
 		return fmt.Errorf("recording PBX id %d in the annotations: %w", id, err)
 	}
 	r.attempts.Delete(p.obj.GetUID())
-	return r.patchID(ctx, p, id)
+	// status.id follows in the pass's status write: the annotation is the record that counts.
+	p.obj.GetManagedStatus().ID = id
+	return nil
 }
 
 // clearIdentity forgets the PBX id of a resource whose object is gone, in the annotation and the
@@ -455,19 +461,7 @@ func (r *Reconciler[O]) clearIdentity(ctx context.Context, p *pass[O]) error {
 		return fmt.Errorf("forgetting the lost PBX id: %w", err)
 	}
 	p.setReady(metav1.ConditionFalse, v1alpha1.ReasonUnavailable, "The PBX object is gone")
-	return r.patchID(ctx, p, 0)
-}
-
-// patchID writes status.id at once.
-func (r *Reconciler[O]) patchID(ctx context.Context, p *pass[O], id int64) error {
-	before := p.obj.DeepCopyObject().(O)
-	p.obj.GetManagedStatus().ID = id
-	cp := p.obj.DeepCopyObject().(O)
-	if err := r.client.Status().Patch(ctx, cp, client.MergeFrom(before)); err != nil {
-		return fmt.Errorf("recording PBX id %d in the status: %w", id, err)
-	}
-	p.obj.SetResourceVersion(cp.GetResourceVersion())
-	p.orig.GetManagedStatus().ID = id
+	p.obj.GetManagedStatus().ID = 0
 	return nil
 }
 
@@ -482,6 +476,7 @@ func (r *Reconciler[O]) create(ctx context.Context, p *pass[O], ext Adapter[O]) 
 		}
 		ann[v1alpha1.AnnotationCreatePending] = r.now().UTC().Format(time.RFC3339Nano)
 		o.SetAnnotations(ann)
+		controllerutil.AddFinalizer(o, v1alpha1.Finalizer)
 	})
 	if err != nil {
 		return p.fail(ctx, fmt.Errorf("marking the resource create-pending: %w", err))
@@ -500,10 +495,28 @@ func (r *Reconciler[O]) create(ctx context.Context, p *pass[O], ext Adapter[O]) 
 		return p.fail(ctx, err)
 	}
 	p.log.Info("Created PBX object", "pbxID", id)
-	p.setReady(metav1.ConditionFalse, v1alpha1.ReasonCreating, "The PBX object was created; waiting to observe it")
-	p.setSynced(metav1.ConditionFalse, v1alpha1.ReasonCreating, "The PBX object was created; waiting to observe it")
 	p.event(eventNormal, "Created", "Created the PBX object %d", id)
-	return p.succeed(shortWait), nil
+	p.setReady(metav1.ConditionFalse, v1alpha1.ReasonCreating, "The PBX object was created; waiting to observe it")
+	return r.confirm(ctx, p, ext, "The PBX object was created; waiting to observe it")
+}
+
+// confirm observes the PBX object right after a write. The write's answer is the PBX's own view
+// of the object, and the adapters keep it (read-your-writes), so this costs no PBX call: Ready and
+// Synced follow from it in the same pass instead of a later one. When the look fails or the
+// object does not match yet, the pass ends with Synced=False (pending) and looks again shortly.
+func (r *Reconciler[O]) confirm(ctx context.Context, p *pass[O], ext Adapter[O], pending string) (ctrl.Result, error) {
+	reason := v1alpha1.ReasonUpdating
+	if p.action == "Create" {
+		reason = v1alpha1.ReasonCreating
+	}
+	obs, err := ext.Observe(ctx, p.obj)
+	if err != nil || !obs.Exists || !obs.UpToDate {
+		p.setSynced(metav1.ConditionFalse, reason, pending)
+		return p.succeed(shortWait), nil
+	}
+	p.setReady(metav1.ConditionTrue, v1alpha1.ReasonAvailable, "The PBX object exists")
+	p.setSynced(metav1.ConditionTrue, v1alpha1.ReasonUpToDate, "The PBX object matches the spec")
+	return p.succeed(r.poll(ext)), nil
 }
 
 // refused handles a create the PBX refused. A refusal is not proof that nothing exists: "already
@@ -587,7 +600,7 @@ func (r *Reconciler[O]) deleteExternal(ctx context.Context, p *pass[O]) error {
 	if err != nil {
 		return err
 	}
-	known := knownID(p.obj) != 0
+	known := KnownID(p.obj) != 0
 	mark, pending := pendingSince(p.obj)
 	if !known && !pending {
 		return nil // nothing of ours exists upstream

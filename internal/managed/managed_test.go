@@ -118,7 +118,24 @@ func TestReconcile(t *testing.T) {
 				CreateFn: func(context.Context, *v1alpha1.Extension) (int64, error) { return 42, nil },
 			}},
 			want: want{result: ctrl.Result{RequeueAfter: 2 * time.Second}, ready: v1alpha1.ReasonCreating, synced: v1alpha1.ReasonCreating,
-				id: 42, annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 1, create: 1}, observedGen: 3, progress: "Reconciling/Creating"},
+				id: 42, annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 2, create: 1}, observedGen: 3, progress: "Reconciling/Creating"},
+		},
+		"CreateConfirmedFromTheAnswer": {
+			reason: "The create's answer is the PBX's view of the object: Ready and Synced in the same pass, no 2 s requeue.",
+			args: args{obj: ext(), adapter: managed.AdapterFns[*v1alpha1.Extension]{
+				ObserveFn: seq(managed.Observation{}, managed.Observation{Exists: true, UpToDate: true, ExternalID: 42}),
+				CreateFn:  func(context.Context, *v1alpha1.Extension) (int64, error) { return 42, nil },
+			}},
+			want: want{result: ctrl.Result{RequeueAfter: 10 * time.Minute}, ready: v1alpha1.ReasonAvailable, synced: v1alpha1.ReasonUpToDate,
+				id: 42, annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 2, create: 1}, observedGen: 3},
+		},
+		"UpdateConfirmedFromTheAnswer": {
+			reason: "The update's answer shows the object matching: Synced in the same pass.",
+			args: args{obj: ext(withID(42)), adapter: managed.AdapterFns[*v1alpha1.Extension]{
+				ObserveFn: seq(managed.Observation{Exists: true, ExternalID: 42, Diff: "label"}, managed.Observation{Exists: true, UpToDate: true, ExternalID: 42}),
+			}},
+			want: want{result: ctrl.Result{RequeueAfter: 10 * time.Minute}, ready: v1alpha1.ReasonAvailable, synced: v1alpha1.ReasonUpToDate,
+				id: 42, annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 2, update: 1}, observedGen: 3},
 		},
 		"UpToDate": {
 			reason: "An object that matches is Ready and Synced, and is polled again after the interval.",
@@ -130,7 +147,7 @@ func TestReconcile(t *testing.T) {
 			reason: "A drifted object is updated; Ready stays True while the edit is in flight.",
 			args:   args{obj: ext(withID(42)), adapter: managed.AdapterFns[*v1alpha1.Extension]{ObserveFn: exists(0, false)}},
 			want: want{result: ctrl.Result{RequeueAfter: 2 * time.Second}, ready: v1alpha1.ReasonAvailable, synced: v1alpha1.ReasonUpdating,
-				id: 42, annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 1, update: 1}, observedGen: 3, progress: "Reconciling/Updating"},
+				id: 42, annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 2, update: 1}, observedGen: 3, progress: "Reconciling/Updating"},
 		},
 		"InvalidSpecOnCreate": {
 			reason: "A 400 on create is terminal; the create-pending mark is dropped since nothing was made.",
@@ -178,7 +195,7 @@ func TestReconcile(t *testing.T) {
 				CreateFn: func(context.Context, *v1alpha1.Extension) (int64, error) { return 43, nil },
 			}},
 			want: want{result: ctrl.Result{RequeueAfter: 2 * time.Second}, ready: v1alpha1.ReasonCreating, synced: v1alpha1.ReasonCreating,
-				id: 43, annotations: map[string]string{v1alpha1.AnnotationExternalID: "43"}, calls: calls{connect: 1, observe: 3, create: 1}, observedGen: 3, progress: "Reconciling/Creating"},
+				id: 43, annotations: map[string]string{v1alpha1.AnnotationExternalID: "43"}, calls: calls{connect: 1, observe: 4, create: 1}, observedGen: 3, progress: "Reconciling/Creating"},
 		},
 		"UpdateOfDeletedObject": {
 			reason: "A 404 on update (deleted between the look and the write) looks again soon, quietly.",
@@ -215,7 +232,7 @@ func TestReconcile(t *testing.T) {
 			args: args{obj: ext(annotate(v1alpha1.AnnotationAdopt, "true")),
 				adapter: managed.AdapterFns[*v1alpha1.Extension]{ObserveFn: exists(42, false)}},
 			want: want{result: ctrl.Result{RequeueAfter: 2 * time.Second}, ready: v1alpha1.ReasonAvailable, synced: v1alpha1.ReasonUpdating, id: 42,
-				annotations: map[string]string{v1alpha1.AnnotationExternalID: "42", v1alpha1.AnnotationAdopt: "true"}, calls: calls{connect: 1, observe: 1, update: 1}, observedGen: 3, progress: "Reconciling/Updating"},
+				annotations: map[string]string{v1alpha1.AnnotationExternalID: "42", v1alpha1.AnnotationAdopt: "true"}, calls: calls{connect: 1, observe: 2, update: 1}, observedGen: 3, progress: "Reconciling/Updating"},
 		},
 		"Paused": {
 			reason: "A paused resource makes no PBX calls.",
@@ -546,5 +563,44 @@ func TestReconcileRequestLooksAfresh(t *testing.T) {
 	}
 	if h := got().Status.LastHandledReconcileAt; h != "2026-11-26T12:00:00Z" {
 		t.Errorf("lastHandledReconcileAt: got %q", h)
+	}
+}
+
+// TestWritesPerCreate: a create costs two metadata patches (finalizer with the create-pending
+// mark; the id), one status patch and one event, and the next pass writes nothing.
+func TestWritesPerCreate(t *testing.T) {
+	var meta, status int
+	c, _ := newClient(t, ext(func(e *v1alpha1.Extension) { e.Finalizers = nil }), interceptor.Funcs{
+		Patch: func(ctx context.Context, c client.WithWatch, o client.Object, p client.Patch, opts ...client.PatchOption) error {
+			meta++
+			return c.Patch(ctx, o, p, opts...)
+		},
+		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, o client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+			status++
+			return c.SubResource(sub).Patch(ctx, o, p, opts...)
+		},
+	})
+	created := false
+	connector := managed.ConnectorFn[*v1alpha1.Extension](func(context.Context, *v1alpha1.Extension) (managed.Adapter[*v1alpha1.Extension], error) {
+		return managed.AdapterFns[*v1alpha1.Extension]{
+			ObserveFn: func(context.Context, *v1alpha1.Extension) (managed.Observation, error) {
+				return managed.Observation{Exists: created, UpToDate: created, ExternalID: 42}, nil
+			},
+			CreateFn: func(context.Context, *v1alpha1.Extension) (int64, error) { created = true; return 42, nil },
+		}, nil
+	})
+	rec := events.NewFakeRecorder(10)
+	r := managed.NewReconciler(c, connector, managed.WithClock[*v1alpha1.Extension](func() time.Time { return now }), managed.WithRecorder[*v1alpha1.Extension](rec))
+	for range 2 {
+		obj := &v1alpha1.Extension{}
+		if err := c.Get(context.Background(), key, obj); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Reconcile(context.Background(), obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if meta != 2 || status != 1 || len(rec.Events) != 1 {
+		t.Errorf("writes for one create and a pass in sync: want 2 metadata patches, 1 status patch, 1 event; got %d, %d, %d", meta, status, len(rec.Events))
 	}
 }

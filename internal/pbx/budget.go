@@ -38,6 +38,9 @@ type Budget struct {
 type budget struct {
 	now     func() time.Time
 	limiter *rate.Limiter
+	// adaptive paces by the budget the PBX announces (pace) instead of a fixed rate; the
+	// limiter's first rate is the cautious start until the first answer.
+	adaptive bool
 	// reservePercent is the part of the hourly limit that only writes may spend.
 	reservePercent int
 
@@ -45,12 +48,47 @@ type budget struct {
 	state Budget
 }
 
-func newBudget(now func() time.Time, rps float64, burst, reservePercent int) *budget {
+func newBudget(now func() time.Time, rps float64, burst, reservePercent int, adaptive bool) *budget {
 	lim := rate.Limit(rps)
 	if rps <= 0 {
 		lim = rate.Inf
 	}
-	return &budget{now: now, limiter: rate.NewLimiter(lim, max(burst, 1)), reservePercent: reservePercent}
+	return &budget{now: now, limiter: rate.NewLimiter(lim, max(burst, 1)), reservePercent: reservePercent, adaptive: adaptive}
+}
+
+// Adaptive pacing (docs/pacing.md): spend the hourly budget knowingly.
+const (
+	// pollFloorPercent of the hourly limit is never planned for: it stays for polls and for
+	// writes that users ask for.
+	pollFloorPercent = 5
+	// maxAdaptiveRate is the pace while the budget is plentiful; the in-flight bound and the PBX's
+	// latency limit a client further.
+	maxAdaptiveRate  = 200
+	maxAdaptiveBurst = 50
+)
+
+// pace returns the request rate and burst for the budget the PBX announced, or ok=false while
+// it is unknown (before the first answer, or after the window ended). While what can be spent
+// (Remaining above the floor) is at least half the limit, requests go as fast as they come;
+// between a half and a quarter the pace falls smoothly to the even one, which spreads what is
+// left over the rest of the window and never plans past Reset.
+func pace(s Budget, now time.Time) (r rate.Limit, burst int, ok bool) {
+	if s.Limit <= 0 || s.Reset.IsZero() || !now.Before(s.Reset) {
+		return 0, 0, false
+	}
+	left := s.Reset.Sub(now).Seconds()
+	spendable := s.Remaining - (s.Limit*pollFloorPercent+99)/100
+	if spendable <= 0 {
+		// Only the floor is left: one request at a time, spread over the window.
+		return rate.Limit(max(float64(s.Remaining), 1) / left), 1, true
+	}
+	even := float64(spendable) / left
+	f := min(max((float64(spendable)/float64(s.Limit)-0.25)/0.25, 0), 1)
+	perSecond := even
+	if maxAdaptiveRate > even {
+		perSecond = even + f*(maxAdaptiveRate-even)
+	}
+	return rate.Limit(perSecond), min(max(int(perSecond), 1), maxAdaptiveBurst, spendable), true
 }
 
 // snapshot returns the budget state; BlockedUntil is cleared once it has passed.
@@ -93,6 +131,20 @@ func (b *budget) admit(method, path string) error {
 // wait paces the request with the client-side limiter. It returns an error that matches
 // context.DeadlineExceeded when the wait would outlast ctx's deadline.
 func (b *budget) wait(ctx context.Context) error {
+	if b.adaptive {
+		now := b.now()
+		b.mu.Lock()
+		r, burst, ok := pace(b.state, now)
+		b.mu.Unlock()
+		if ok {
+			if b.limiter.Limit() != r {
+				b.limiter.SetLimit(r)
+			}
+			if b.limiter.Burst() != burst {
+				b.limiter.SetBurst(burst)
+			}
+		}
+	}
 	if err := b.limiter.Wait(ctx); err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("waiting for the client-side rate limit: %w", ctx.Err())

@@ -3,11 +3,14 @@ package pbx
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/time/rate"
 
 	"github.com/cloudpbx/pbx-operator/internal/pbxsim"
 )
@@ -303,11 +306,81 @@ func TestBudgetObserve(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			b := newBudget(func() time.Time { return now }, 0, 0, 0)
+			b := newBudget(func() time.Time { return now }, 0, 0, 0, false)
 			b.observe(tc.status, tc.header)
 			if diff := cmp.Diff(tc.want, b.snapshot()); diff != "" {
 				t.Errorf("%s\n-want, +got:\n%s", tc.reason, diff)
 			}
 		})
+	}
+}
+
+func TestPace(t *testing.T) {
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	hour := now.Add(time.Hour)
+	type want struct {
+		rate  rate.Limit
+		burst int
+		ok    bool
+	}
+	cases := map[string]struct {
+		reason string
+		budget Budget
+		want   want
+	}{
+		"Unknown": {
+			reason: "Before the PBX announced a budget, the cautious start applies.",
+			budget: Budget{}, want: want{},
+		},
+		"WindowOver": {
+			reason: "A budget whose window has ended says nothing of the next one.",
+			budget: Budget{Limit: 1000, Remaining: 10, Reset: now.Add(-time.Second)}, want: want{},
+		},
+		"Plenty": {
+			reason: "With most of a large budget left, requests go as fast as they come.",
+			budget: Budget{Limit: 100000, Remaining: 99000, Reset: hour}, want: want{rate: maxAdaptiveRate, burst: maxAdaptiveBurst, ok: true},
+		},
+		"HalfwayDown": {
+			reason: "Between a half and a quarter spendable, the pace falls smoothly towards the even one.",
+			budget: Budget{Limit: 2000, Remaining: 100 + 750, Reset: hour},
+			want:   want{rate: rate.Limit(750.0/3600 + 0.5*(maxAdaptiveRate-750.0/3600)), burst: 50, ok: true},
+		},
+		"Low": {
+			reason: "Below a quarter, what is left is spread evenly over the rest of the window.",
+			budget: Budget{Limit: 2000, Remaining: 100 + 360, Reset: hour}, want: want{rate: rate.Limit(360.0 / 3600), burst: 1, ok: true},
+		},
+		"OnlyTheFloor": {
+			reason: "The floor kept for polls and users' writes is spread over the window, one at a time.",
+			budget: Budget{Limit: 2000, Remaining: 36, Reset: hour}, want: want{rate: rate.Limit(36.0 / 3600), burst: 1, ok: true},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			r, burst, ok := pace(tc.budget, now)
+			got := want{rate: r, burst: burst, ok: ok}
+			if math.Abs(float64(got.rate-tc.want.rate)) > 1e-9 || got.burst != tc.want.burst || got.ok != tc.want.ok {
+				t.Errorf("%s\nwant %+v, got %+v", tc.reason, tc.want, got)
+			}
+		})
+	}
+}
+
+// TestSmallBudgetNeverOverspends: 1,000 creates against a 2,000/h budget, paced adaptively, never
+// draw a 429 and leave the floor for polls.
+func TestSmallBudgetNeverOverspends(t *testing.T) {
+	f := newFixture(t)
+	f.sim.SetRateLimit(pbxsim.DemoClientID, 2000)
+	c, err := New(f.srv.URL, WithCredentials(pbxsim.DemoTrustedAppID, pbxsim.DemoAppSecret), withClock(f.clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range 1000 {
+		if _, err := c.Groups.Create(ctx, demo, ExtensionGroupCreate{Name: fmt.Sprintf("g%d", i)}); err != nil {
+			t.Fatalf("create %d: %v", i, err)
+		}
+	}
+	if b := c.Budget(); b.Remaining < 2000*pollFloorPercent/100 || f.count429() != 0 {
+		t.Errorf("the floor stays and no 429 came: %d remaining, %d 429s", b.Remaining, f.count429())
 	}
 }

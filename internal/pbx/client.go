@@ -24,10 +24,13 @@ import (
 const (
 	// DefaultUserAgent is sent when WithUserAgent is not given.
 	DefaultUserAgent = "pbx-operator"
-	// DefaultRequestsPerSecond and DefaultBurst are the client-side rate limit when WithRateLimit
-	// is not given.
+	// DefaultRequestsPerSecond and DefaultBurst are the cautious pace before the PBX has announced
+	// its budget (and the fixed pace of WithRateLimit's callers that pass them).
 	DefaultRequestsPerSecond = 10
 	DefaultBurst             = 10
+	// DefaultMaxInFlight is how many requests of one client may be under way at once when
+	// WithMaxInFlight is not given.
+	DefaultMaxInFlight = 8
 	// DefaultPageSize is the per_page of list requests when WithPageSize is not given: the
 	// largest value third-party clients are seen to send (UPSTREAM-API 2.6).
 	DefaultPageSize = 200
@@ -41,9 +44,11 @@ const maxErrorRead = 64 << 10
 // A Client speaks to one PBX account. It holds the account's token and its request budget, so
 // create one per account and share it between every caller; it is safe for concurrent use.
 type Client struct {
-	base      string
-	http      *http.Client
-	budget    *budget
+	base   string
+	http   *http.Client
+	budget *budget
+	// inFlight holds a token per request under way.
+	inFlight  chan struct{}
 	userAgent string
 	pageSize  int
 	now       func() time.Time
@@ -80,6 +85,8 @@ type options struct {
 	userAgent      string
 	rps            float64
 	burst          int
+	adaptive       bool
+	maxInFlight    int
 	writeReserve   int
 	registerer     prometheus.Registerer
 	log            logr.Logger
@@ -115,11 +122,17 @@ func WithTokenSource(ts oauth2.TokenSource) Option { return func(o *options) { o
 // WithUserAgent sets the User-Agent header, e.g. "pbx-operator/v0.3.0".
 func WithUserAgent(ua string) Option { return func(o *options) { o.userAgent = ua } }
 
-// WithRateLimit paces requests at rps per second with bursts of burst; rps <= 0 turns pacing off.
-// Requests wait for their turn (within their context's deadline); pacing never drops a request.
+// WithRateLimit paces requests at a fixed rps per second with bursts of burst, instead of the
+// default adaptive pacing; rps <= 0 turns pacing off. Requests wait for their turn (within their
+// context's deadline); pacing never drops a request.
 func WithRateLimit(rps float64, burst int) Option {
-	return func(o *options) { o.rps, o.burst = rps, burst }
+	return func(o *options) { o.rps, o.burst, o.adaptive = rps, burst, false }
 }
+
+// WithMaxInFlight bounds the requests of the client under way at once (at least 1). The PBX
+// documents a limit of simultaneous connections on its token endpoint; a small bound keeps a
+// burst from opening many.
+func WithMaxInFlight(n int) Option { return func(o *options) { o.maxInFlight = max(n, 1) } }
 
 // WithWriteReserve keeps the last percent of the hourly budget for writes: once the PBX reports
 // that many requests or fewer remaining, reads (drift checks) fail at once as rate-limited until
@@ -146,12 +159,14 @@ func WithPageSize(n int) Option { return func(o *options) { o.pageSize = max(n, 
 // endpoint at baseURL + /oauth/token.
 func New(baseURL string, opts ...Option) (*Client, error) {
 	o := options{
-		userAgent: DefaultUserAgent,
-		rps:       DefaultRequestsPerSecond,
-		burst:     DefaultBurst,
-		log:       logr.Discard(),
-		pageSize:  DefaultPageSize,
-		now:       time.Now,
+		userAgent:   DefaultUserAgent,
+		rps:         DefaultRequestsPerSecond,
+		burst:       DefaultBurst,
+		adaptive:    true,
+		maxInFlight: DefaultMaxInFlight,
+		log:         logr.Discard(),
+		pageSize:    DefaultPageSize,
+		now:         time.Now,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -203,7 +218,8 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 			Timeout:       hc.Timeout,
 			CheckRedirect: noRedirect,
 		},
-		budget:    newBudget(o.now, o.rps, o.burst, o.writeReserve),
+		budget:    newBudget(o.now, o.rps, o.burst, o.writeReserve, o.adaptive),
+		inFlight:  make(chan struct{}, o.maxInFlight),
 		userAgent: o.userAgent,
 		pageSize:  o.pageSize,
 		now:       o.now,
@@ -284,6 +300,12 @@ func (c *Client) do(ctx context.Context, method string, ep endpoint, query url.V
 	}
 	if err := c.budget.wait(ctx); err != nil {
 		return fmt.Errorf("%s %s: %w", method, ep.path, err)
+	}
+	select {
+	case c.inFlight <- struct{}{}:
+		defer func() { <-c.inFlight }()
+	case <-ctx.Done():
+		return transportError(ctx, method, ep.path, fmt.Errorf("waiting for a free connection: %w", ctx.Err()))
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -54,7 +54,10 @@ func main() {
 		timeout              time.Duration
 		rps                  float64
 		burst                int
+		maxInFlight          int
 		writeReserve         int
+		kubeQPS              float64
+		kubeBurst            int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0",
 		"The address the metrics endpoint binds to, such as :8443 (HTTPS) or :8080 (HTTP); 0 disables it.")
@@ -78,11 +81,15 @@ func main() {
 			"Either way it reads only Secrets labelled "+pbxv1alpha1.LabelCredentials+"=true.")
 	flag.DurationVar(&pollInterval, "poll-interval", managed.DefaultPollInterval,
 		"How often resources in sync are checked for changes made in the PBX, unless their account sets pollIntervalSeconds.")
-	flag.IntVar(&concurrency, "concurrency", 4, "Resources of each kind reconciled at once.")
+	flag.IntVar(&concurrency, "concurrency", 16,
+		"Resources of each kind reconciled at once (PBX calls per account are bounded by --max-requests-in-flight and the pacing).")
 	flag.DurationVar(&timeout, "pbx-timeout", 30*time.Second, "Time limit of the PBX calls of one reconcile.")
-	flag.Float64Var(&rps, "requests-per-second", 5,
-		"Default rate of PBX requests per account, unless the account sets requestsPerSecond.")
-	flag.IntVar(&burst, "burst", 10, "Default burst of PBX requests per account, unless the account sets burst.")
+	flag.Float64Var(&rps, "requests-per-second", 0,
+		"Fixed rate of PBX requests per account, unless the account sets requestsPerSecond; 0 paces by the hourly budget the PBX announces (docs/pacing.md).")
+	flag.IntVar(&burst, "burst", 10, "Burst of PBX requests per account with a fixed --requests-per-second, unless the account sets burst.")
+	flag.IntVar(&maxInFlight, "max-requests-in-flight", 8, "PBX requests per account under way at once.")
+	flag.Float64Var(&kubeQPS, "kube-api-qps", 100, "Requests per second to the Kubernetes API server (status and metadata writes).")
+	flag.IntVar(&kubeBurst, "kube-api-burst", 200, "Burst of requests to the Kubernetes API server.")
 	flag.IntVar(&writeReserve, "write-reserve-percent", 10,
 		"Default share of the PBX's hourly request budget kept for writes, unless the account sets writeReservePercent.")
 	flag.BoolVar(&showVersion, "version", false, "Print the version and exit.")
@@ -128,7 +135,11 @@ func main() {
 		metricsOpts.TLSOpts = append(metricsOpts.TLSOpts, func(c *tls.Config) { c.GetCertificate = metricsCerts.GetCertificate })
 	}
 
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	restConfig := ctrl.GetConfigOrDie()
+	// client-go's defaults (5/s, burst 10) would make the API server the bottleneck of a batch:
+	// each created object costs a few writes.
+	restConfig.QPS, restConfig.Burst = float32(kubeQPS), kubeBurst
+	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                  scheme,
 		Cache:                   cacheOptions(namespaces, secretNamespaces),
 		Metrics:                 metricsOpts,
@@ -148,6 +159,7 @@ func main() {
 	registry := account.NewRegistry(account.Settings{
 		RequestsPerSecond:   rps,
 		Burst:               burst,
+		MaxInFlight:         maxInFlight,
 		WriteReservePercent: writeReserve,
 		PollInterval:        pollInterval,
 	})

@@ -23,15 +23,16 @@ type ConnectionSpec struct {
 	// +optional
 	CABundleRef CABundleReference `json:"caBundleRef,omitzero"`
 
-	// requestsPerSecond caps the rate of requests the operator sends to the PBX for this account,
-	// shared by all controllers. Unset means the manager's default (5).
+	// requestsPerSecond fixes the rate of requests the operator sends to the PBX for this account,
+	// shared by all controllers. Unset means the manager's --requests-per-second, whose default paces
+	// by the hourly budget the PBX announces: fast while much of it is left, slower as it runs out.
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=1000
 	RequestsPerSecond int32 `json:"requestsPerSecond,omitempty"`
 
-	// burst is the number of requests that may be sent at once above requestsPerSecond. Unset means
-	// the manager's default (10).
+	// burst is the number of requests that may be sent at once above a fixed requestsPerSecond.
+	// Unset means the manager's --burst (10).
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=1000

@@ -95,10 +95,17 @@ func (r *Registry) newClient(k Key, spec v1alpha1.ConnectionSpec, cred Credentia
 	}
 	opts := []pbx.Option{
 		pbx.WithCredentials(cred.ClientID, cred.ClientSecret),
-		pbx.WithRateLimit(rps, burst),
 		pbx.WithWriteReserve(reserve),
 		pbx.WithPageSize(listPageSize),
 		pbx.WithUserAgent("pbx-operator"),
+	}
+	if rps > 0 {
+		// A fixed pace, from the flags or the account; otherwise the client paces by the budget the
+		// PBX announces.
+		opts = append(opts, pbx.WithRateLimit(rps, burst))
+	}
+	if s.MaxInFlight > 0 {
+		opts = append(opts, pbx.WithMaxInFlight(s.MaxInFlight))
 	}
 	if reg != nil {
 		opts = append(opts, pbx.WithMetrics(r.metricsFor(k, reg)))

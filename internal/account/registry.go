@@ -65,8 +65,11 @@ type Connection struct {
 
 // Settings are the manager-wide defaults of the accounts' request budgets and poll interval.
 type Settings struct {
-	RequestsPerSecond   float64
-	Burst               int
+	// RequestsPerSecond is a fixed pace; 0 paces by the budget the PBX announces.
+	RequestsPerSecond float64
+	Burst             int
+	// MaxInFlight bounds the requests of an account under way at once; 0 means the client's default.
+	MaxInFlight         int
 	WriteReservePercent int
 	PollInterval        time.Duration
 }
@@ -197,7 +200,7 @@ func (m *accountMetrics) unregister() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, c := range m.collectors {
-		m.Registerer.Unregister(c)
+		m.Unregister(c)
 	}
 	m.collectors = nil
 }

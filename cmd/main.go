@@ -58,6 +58,7 @@ func main() {
 		writeReserve         int
 		kubeQPS              float64
 		kubeBurst            int
+		trustedNamespaces    string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0",
 		"The address the metrics endpoint binds to, such as :8443 (HTTPS) or :8080 (HTTP); 0 disables it.")
@@ -76,6 +77,9 @@ func main() {
 		"Enable HTTP/2 for the metrics server (off by default: HTTP/2 Stream Cancellation and Rapid Reset CVEs).")
 	flag.StringVar(&namespaces, "namespaces", "",
 		"Comma-separated namespaces whose resources the manager reconciles; empty means all namespaces.")
+	flag.StringVar(&trustedNamespaces, "trusted-secret-namespaces", "",
+		"Comma-separated namespaces whose Secrets and ConfigMaps ClusterAccounts may use; empty means the manager's own "+
+			"namespace (POD_NAMESPACE, else the service account's, else --leader-election-namespace).")
 	flag.StringVar(&secretNamespaces, "secret-namespaces", "",
 		"Comma-separated namespaces whose Secrets the manager reads (the accounts' credentials); empty means the watched namespaces. "+
 			"Either way it reads only Secrets labelled "+pbxv1alpha1.LabelCredentials+"=true.")
@@ -165,7 +169,11 @@ func main() {
 	})
 	copts := controller.Options{Registry: registry, PollInterval: pollInterval, Concurrency: concurrency, Timeout: timeout}
 	for name, setup := range map[string]func() error{
-		"accounts":        func() error { return controller.SetupAccounts(mgr, registry, metrics.Registry) },
+		"accounts": func() error {
+			return controller.SetupAccounts(mgr, controller.AccountOptions{
+				Registry: registry, Metrics: metrics.Registry, TrustedNamespaces: trusted(trustedNamespaces, leaderElectionNS),
+			})
+		},
 		"extensiongroups": func() error { return controller.SetupExtensionGroup(mgr, copts) },
 		"extensions":      func() error { return controller.SetupExtension(mgr, copts) },
 		"object metrics":  func() error { return metrics.Registry.Register(controller.NewObjectCollector(mgr.GetCache())) },
@@ -225,4 +233,28 @@ func namespaceSet(list string) map[string]cache.Config {
 		}
 	}
 	return out
+}
+
+// trusted returns the namespaces whose Secrets ClusterAccounts may use: the flag's list, or else
+// the manager's own namespace. Out of a cluster without any of these, none.
+func trusted(list, leaderElectionNS string) []string {
+	var out []string
+	for ns := range strings.SplitSeq(list, ",") {
+		if ns = strings.TrimSpace(ns); ns != "" {
+			out = append(out, ns)
+		}
+	}
+	if len(out) > 0 {
+		return out
+	}
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return []string{ns}
+	}
+	if data, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil && len(data) > 0 {
+		return []string{strings.TrimSpace(string(data))}
+	}
+	if leaderElectionNS != "" {
+		return []string{leaderElectionNS}
+	}
+	return nil
 }

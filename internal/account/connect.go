@@ -17,10 +17,12 @@ import (
 // objects costs N/500 calls.
 const listPageSize = 500
 
-// Credentials are the OAuth2 app's id and secret, from the account's Secret.
+// Credentials are the OAuth2 app's id and secret, from the account's Secret, and the CA bundle
+// the PBX's certificate is verified with (on top of the system's roots), if any.
 type Credentials struct {
 	ClientID     string
 	ClientSecret string
+	CABundle     []byte
 }
 
 // Connect checks an account against the PBX (who the app acts for, and the client's extension
@@ -29,7 +31,7 @@ type Credentials struct {
 // one, so a rotated Secret takes effect at once. reg, when set, receives the client's request
 // metrics, labelled with the account.
 func (r *Registry) Connect(ctx context.Context, k Key, spec v1alpha1.ConnectionSpec, cred Credentials, reg prometheus.Registerer) (*Connection, error) {
-	fp := Fingerprint(spec, cred.ClientID, cred.ClientSecret)
+	fp := Fingerprint(spec, cred)
 	old := r.current(k, fp)
 	client := (*pbx.Client)(nil)
 	if old != nil {
@@ -98,6 +100,9 @@ func (r *Registry) newClient(k Key, spec v1alpha1.ConnectionSpec, cred Credentia
 		pbx.WithWriteReserve(reserve),
 		pbx.WithPageSize(listPageSize),
 		pbx.WithUserAgent("pbx-operator"),
+	}
+	if len(cred.CABundle) > 0 {
+		opts = append(opts, pbx.WithCABundle(cred.CABundle))
 	}
 	if rps > 0 {
 		// A fixed pace, from the flags or the account; otherwise the client paces by the budget the

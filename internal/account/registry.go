@@ -106,16 +106,17 @@ func (r *Registry) Connection(k Key) (*Connection, error) {
 	return c, nil
 }
 
-// Fingerprint identifies what a connection was built from: the URL, the credentials and the
-// budget settings. A connection is rebuilt only when it changes.
-func Fingerprint(spec v1alpha1.ConnectionSpec, clientID, clientSecret string) string {
+// Fingerprint identifies what a connection was built from: the URL, the credentials, the CA
+// bundle and the budget settings. A connection is rebuilt only when it changes.
+func Fingerprint(spec v1alpha1.ConnectionSpec, cred Credentials) string {
 	h := sha256.New()
 	reserve := "-"
 	if spec.WriteReservePercent != nil {
 		reserve = strconv.Itoa(int(*spec.WriteReservePercent))
 	}
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00%d\x00%s\x00%d", spec.URL, clientID, clientSecret,
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00%d\x00%s\x00%d\x00", spec.URL, cred.ClientID, cred.ClientSecret,
 		spec.RequestsPerSecond, spec.Burst, reserve, spec.PollIntervalSeconds)
+	h.Write(cred.CABundle)
 	return hex.EncodeToString(h.Sum(nil))
 }
 

@@ -37,6 +37,7 @@ type accountObject interface {
 	GetConnectionSpec() *v1alpha1.ConnectionSpec
 	GetAccountStatus() *v1alpha1.AccountStatus
 	CredentialsSecret() (namespace, name string)
+	CABundle() *v1alpha1.CABundleReference
 }
 
 // Keys of the credentials Secret.
@@ -52,10 +53,15 @@ const requeueInUse = 30 * time.Second
 // accountReconciler connects an Account or ClusterAccount to the PBX and keeps its connection in
 // the registry.
 type accountReconciler[O accountObject] struct {
-	client   client.Client
-	registry *account.Registry
-	metrics  prometheus.Registerer
-	recorder events.EventRecorder
+	client client.Client
+	// apiReader reads what the cache does not hold: a ConfigMap with a CA bundle, and the metadata
+	// of a Secret that is not opted in.
+	apiReader client.Reader
+	registry  *account.Registry
+	metrics   prometheus.Registerer
+	recorder  events.EventRecorder
+	// trusted are the namespaces whose Secrets and ConfigMaps ClusterAccounts may use.
+	trusted []string
 }
 
 // Reconcile checks the account's credentials against the PBX and records what the PBX says of
@@ -141,21 +147,104 @@ func (r *accountReconciler[O]) announce(obj O, prev *metav1.Condition) {
 	}
 }
 
-// credentials reads the app's id and secret from the account's Secret.
+// credentials reads the app's id and secret from the account's Secret, and its CA bundle. A
+// Secret is usable only when its owner opted it in with the credentials label, and a
+// ClusterAccount may use Secrets (and CA bundles) only in the namespaces the operator trusts: a
+// user who may create accounts must not be able to send somebody else's Secret to a URL of their
+// choosing.
 func (r *accountReconciler[O]) credentials(ctx context.Context, obj O) (account.Credentials, error) {
 	ns, name := obj.CredentialsSecret()
-	var s corev1.Secret
-	if err := r.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &s); err != nil {
-		if apierrors.IsNotFound(err) {
-			return account.Credentials{}, fmt.Errorf("The Secret %s/%s does not exist", ns, name) //nolint:staticcheck // a condition message
-		}
-		return account.Credentials{}, fmt.Errorf("Reading the Secret %s/%s: %w", ns, name, err) //nolint:staticcheck // a condition message
+	if err := r.mayUse(obj, ns); err != nil {
+		return account.Credentials{}, err
+	}
+	s, err := r.secret(ctx, ns, name)
+	if err != nil {
+		return account.Credentials{}, err
 	}
 	id, secret := string(s.Data[secretClientID]), string(s.Data[secretClientSecret])
 	if id == "" || secret == "" {
 		return account.Credentials{}, fmt.Errorf("The Secret %s/%s must hold the keys %s and %s", ns, name, secretClientID, secretClientSecret) //nolint:staticcheck // a condition message
 	}
-	return account.Credentials{ClientID: id, ClientSecret: secret}, nil
+	cred := account.Credentials{ClientID: id, ClientSecret: secret}
+	if ref := obj.CABundle(); ref != nil {
+		if err := r.mayUse(obj, ref.Namespace); err != nil {
+			return account.Credentials{}, err
+		}
+		if cred.CABundle, err = r.caBundle(ctx, ref); err != nil {
+			return account.Credentials{}, err
+		}
+	}
+	return cred, nil
+}
+
+// mayUse refuses a ClusterAccount a Secret or ConfigMap outside the trusted namespaces.
+func (r *accountReconciler[O]) mayUse(obj O, ns string) error {
+	if _, cluster := any(obj).(*v1alpha1.ClusterAccount); !cluster || slices.Contains(r.trusted, ns) {
+		return nil
+	}
+	trusted := "no namespace"
+	if len(r.trusted) > 0 {
+		trusted = strings.Join(r.trusted, ", ")
+	}
+	return fmt.Errorf("The ClusterAccount may not use Secrets or ConfigMaps in namespace %s: the operator trusts only %s (--trusted-secret-namespaces)", ns, trusted) //nolint:staticcheck // a condition message
+}
+
+// secret reads an opted-in Secret from the cache, which holds only those. For one that is not
+// there it tells a Secret without the label (with the command that opts it in) from a missing one,
+// with a metadata-only read: the operator never reads the data of a Secret not given to it.
+func (r *accountReconciler[O]) secret(ctx context.Context, ns, name string) (*corev1.Secret, error) {
+	var s corev1.Secret
+	err := r.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &s)
+	if err == nil && s.Labels[v1alpha1.LabelCredentials] == "true" {
+		return &s, nil
+	}
+	if err != nil && !apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("Reading the Secret %s/%s: %w", ns, name, err) //nolint:staticcheck // a condition message
+	}
+	if r.apiReader != nil {
+		m := &metav1.PartialObjectMetadata{}
+		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+		if err := r.apiReader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, m); err == nil {
+			return nil, fmt.Errorf("The Secret %s/%s is not opted in as PBX credentials: label it with kubectl -n %s label secret %s %s=true", //nolint:staticcheck // a condition message
+				ns, name, ns, name, v1alpha1.LabelCredentials)
+		}
+	}
+	return nil, fmt.Errorf("The Secret %s/%s does not exist", ns, name) //nolint:staticcheck // a condition message
+}
+
+// caBundle reads the PEM bundle an account trusts: a ConfigMap key (one uncached read, so the
+// manager does not cache every ConfigMap), or an opted-in Secret's key.
+func (r *accountReconciler[O]) caBundle(ctx context.Context, ref *v1alpha1.CABundleReference) ([]byte, error) {
+	key := client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}
+	var data []byte
+	switch ref.Kind {
+	case v1alpha1.CABundleKindSecret:
+		s, err := r.secret(ctx, ref.Namespace, ref.Name)
+		if err != nil {
+			return nil, err
+		}
+		data = s.Data[ref.Key]
+	default:
+		var cm corev1.ConfigMap
+		reader := r.apiReader
+		if reader == nil {
+			reader = r.client
+		}
+		if err := reader.Get(ctx, key, &cm); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, fmt.Errorf("The ConfigMap %s with the CA bundle does not exist", key) //nolint:staticcheck // a condition message
+			}
+			return nil, fmt.Errorf("Reading the ConfigMap %s: %w", key, err) //nolint:staticcheck // a condition message
+		}
+		data = []byte(cm.Data[ref.Key])
+		if len(data) == 0 {
+			data = cm.BinaryData[ref.Key]
+		}
+	}
+	if len(data) == 0 {
+		return nil, fmt.Errorf("The %s %s has no key %s with the CA bundle", ref.Kind, key, ref.Key) //nolint:staticcheck // a condition message
+	}
+	return data, nil
 }
 
 // fail reports why the account does not work.
@@ -256,14 +345,25 @@ func realmOf(k pbx.RealmKind) v1alpha1.Realm {
 	}
 }
 
-// +kubebuilder:rbac:groups=pbx.cloudpbx.dev,resources=accounts;clusteraccounts,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=pbx.cloudpbx.dev,resources=accounts/status;clusteraccounts/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=pbx.cloudpbx.dev,resources=accounts/finalizers;clusteraccounts/finalizers,verbs=update
+// +kubebuilder:rbac:groups=pbx.cloudpbx.dev,resources=accounts;clusteraccounts,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=pbx.cloudpbx.dev,resources=accounts/status;clusteraccounts/status,verbs=patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get
 
-// SetupAccounts registers the Account and ClusterAccount controllers. metrics, when set, receives
-// the PBX clients' request metrics.
-func SetupAccounts(mgr ctrl.Manager, registry *account.Registry, metrics prometheus.Registerer) error {
+// AccountOptions configure the Account and ClusterAccount controllers.
+type AccountOptions struct {
+	// Registry holds the accounts' connections.
+	Registry *account.Registry
+	// Metrics, when set, receives the PBX clients' request metrics.
+	Metrics prometheus.Registerer
+	// TrustedNamespaces are the namespaces whose Secrets and ConfigMaps a ClusterAccount may use
+	// (an Account uses its own namespace's).
+	TrustedNamespaces []string
+}
+
+// SetupAccounts registers the Account and ClusterAccount controllers.
+func SetupAccounts(mgr ctrl.Manager, o AccountOptions) error {
+	registry, metrics := o.Registry, o.Metrics
 	ctx := context.Background()
 	idx := mgr.GetFieldIndexer()
 	secretOf := func(o client.Object) []string {
@@ -300,7 +400,7 @@ func SetupAccounts(mgr ctrl.Manager, registry *account.Registry, metrics prometh
 		Watches(&corev1.Secret{}, bySecret(func() client.ObjectList { return &v1alpha1.AccountList{} })).
 		Watches(&v1alpha1.Extension{}, deletingAccountOf(c, v1alpha1.AccountKindAccount), onlyDeletes).
 		Watches(&v1alpha1.ExtensionGroup{}, deletingAccountOf(c, v1alpha1.AccountKindAccount), onlyDeletes).
-		Complete(reconcile.AsReconciler(c, &accountReconciler[*v1alpha1.Account]{client: c, registry: registry, metrics: metrics, recorder: mgr.GetEventRecorder("account-controller")})); err != nil {
+		Complete(reconcile.AsReconciler(c, &accountReconciler[*v1alpha1.Account]{client: c, apiReader: mgr.GetAPIReader(), registry: registry, metrics: metrics, recorder: mgr.GetEventRecorder("account-controller")})); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).For(&v1alpha1.ClusterAccount{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
@@ -308,7 +408,8 @@ func SetupAccounts(mgr ctrl.Manager, registry *account.Registry, metrics prometh
 		Watches(&corev1.Secret{}, bySecret(func() client.ObjectList { return &v1alpha1.ClusterAccountList{} })).
 		Watches(&v1alpha1.Extension{}, deletingAccountOf(c, v1alpha1.AccountKindClusterAccount), onlyDeletes).
 		Watches(&v1alpha1.ExtensionGroup{}, deletingAccountOf(c, v1alpha1.AccountKindClusterAccount), onlyDeletes).
-		Complete(reconcile.AsReconciler(c, &accountReconciler[*v1alpha1.ClusterAccount]{client: c, registry: registry, metrics: metrics, recorder: mgr.GetEventRecorder("clusteraccount-controller")}))
+		Complete(reconcile.AsReconciler(c, &accountReconciler[*v1alpha1.ClusterAccount]{client: c, apiReader: mgr.GetAPIReader(), registry: registry, metrics: metrics, recorder: mgr.GetEventRecorder("clusteraccount-controller"),
+			trusted: o.TrustedNamespaces}))
 }
 
 // deletingAccountOf maps a managed resource that went away to its account, if the account is of

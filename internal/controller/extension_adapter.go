@@ -151,9 +151,8 @@ func resolveGroup(ctx context.Context, c client.Reader, e *v1alpha1.Extension) (
 	}
 }
 
-// +kubebuilder:rbac:groups=pbx.cloudpbx.dev,resources=extensions,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=pbx.cloudpbx.dev,resources=extensions/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=pbx.cloudpbx.dev,resources=extensions/finalizers,verbs=update
+// +kubebuilder:rbac:groups=pbx.cloudpbx.dev,resources=extensions,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=pbx.cloudpbx.dev,resources=extensions/status,verbs=patch
 
 // SetupExtension registers the Extension controller.
 func SetupExtension(mgr ctrl.Manager, o Options) error {

@@ -145,9 +145,8 @@ func observeByID[T any](ctx context.Context, s store[T], id int64, get func(cont
 	return y, nil
 }
 
-// +kubebuilder:rbac:groups=pbx.cloudpbx.dev,resources=extensiongroups,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=pbx.cloudpbx.dev,resources=extensiongroups/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=pbx.cloudpbx.dev,resources=extensiongroups/finalizers,verbs=update
+// +kubebuilder:rbac:groups=pbx.cloudpbx.dev,resources=extensiongroups,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=pbx.cloudpbx.dev,resources=extensiongroups/status,verbs=patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // SetupExtensionGroup registers the ExtensionGroup controller.

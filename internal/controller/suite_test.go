@@ -30,6 +30,10 @@ import (
 // k is a client of the envtest API server; the manager with every controller runs against it.
 var k client.Client
 
+// trustedNamespace is where ClusterAccounts may take Secrets from, as the operator's own namespace
+// is in a cluster.
+const trustedNamespace = "pbx-operator-system"
+
 // pollInterval is the tests' short poll interval, so drift is reverted within seconds.
 const pollInterval = 2 * time.Second
 
@@ -60,7 +64,9 @@ func run(m *testing.M) int {
 	registry := account.NewRegistry(account.Settings{RequestsPerSecond: 200, Burst: 50, WriteReservePercent: 10, PollInterval: pollInterval})
 	opts := controller.Options{Registry: registry, PollInterval: pollInterval, Concurrency: 8, Timeout: 5 * time.Second}
 	for _, setup := range []func() error{
-		func() error { return controller.SetupAccounts(mgr, registry, nil) },
+		func() error {
+			return controller.SetupAccounts(mgr, controller.AccountOptions{Registry: registry, TrustedNamespaces: []string{trustedNamespace}})
+		},
 		func() error { return controller.SetupExtensionGroup(mgr, opts) },
 		func() error { return controller.SetupExtension(mgr, opts) },
 	} {
@@ -77,6 +83,10 @@ func run(m *testing.M) int {
 		}
 	}()
 	k = mgr.GetClient()
+	if err := k.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: trustedNamespace}}); err != nil {
+		fmt.Fprintf(os.Stderr, "creating the trusted namespace: %v\n", err)
+		return 1
+	}
 	if !mgr.GetCache().WaitForCacheSync(ctx) {
 		fmt.Fprintln(os.Stderr, "the cache did not sync")
 		return 1
@@ -163,7 +173,7 @@ func (w *world) create(o client.Object) {
 func (w *world) secret(name, id, secret string) {
 	w.t.Helper()
 	w.create(&corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: w.ns},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: w.ns, Labels: map[string]string{v1alpha1.LabelCredentials: "true"}},
 		StringData: map[string]string{"clientID": id, "clientSecret": secret},
 	})
 }
@@ -191,6 +201,8 @@ func (w *world) delete(o client.Object) {
 func conditions(o client.Object) []metav1.Condition {
 	switch x := o.(type) {
 	case *v1alpha1.Account:
+		return x.Status.Conditions
+	case *v1alpha1.ClusterAccount:
 		return x.Status.Conditions
 	case *v1alpha1.ExtensionGroup:
 		return x.Status.Conditions

@@ -3,16 +3,21 @@ package chaos
 import (
 	"bufio"
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	eventsv1 "k8s.io/api/events/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cloudpbx/pbx-operator/internal/pbxsim"
 )
@@ -148,13 +153,13 @@ func scenario(t *testing.T, sz size) {
 	start := time.Now()
 	kubectlIn(t, c.p.manifests(), "apply", "--server-side", "-f", "-")
 	c.killsDuring("creates", sz.killsCreate, total, pbxObjects)
-	tCreate := c.converge("1: every resource Ready with its own PBX object (faults on)", false, start)
+	tCreate := c.converge("1-creates", "1: every resource Ready with its own PBX object (faults on)", false, start)
 
 	c.phase("2: the PBX loses its data (POST /_pbxsim/reset), faults on, %d SIGKILLs", sz.killsRecover)
 	start = time.Now()
 	admin(t, http.MethodPost, "/reset", nil, nil)
 	c.killsDuring("recreating after the data loss", sz.killsRecover, total, pbxObjects)
-	tRecover := c.converge("2: everything recreated, each resource with the id of its own PBX object (faults on)", false, start)
+	tRecover := c.converge("2-data-loss", "2: everything recreated, each resource with the id of its own PBX object (faults on)", false, start)
 
 	c.phase("3: delete account %s/%s with its %d Extensions, and %d (Delete) + %d (Orphan) Extensions of %s, while the manager is down, faults on, then %d more SIGKILLs",
 		nsGone, accountName, sz.goneExtensions, sz.deleteN, sz.orphanN, nsMain, sz.killsDelete)
@@ -178,7 +183,7 @@ func scenario(t *testing.T, sz size) {
 	c.phase("4: faults off (DELETE /_pbxsim/faults)")
 	admin(t, http.MethodDelete, "/faults", nil, nil)
 	start = time.Now()
-	tFinal := c.converge("4: exactly the declared world, every resource Ready and Synced (faults off)", true, start)
+	tFinal := c.converge("4-faults-off", "4: exactly the declared world, every resource Ready and Synced (faults off)", true, start)
 
 	c.phase("5: a quiet window of %v", sz.quiet)
 	before := requestCounts(t)
@@ -186,7 +191,8 @@ func scenario(t *testing.T, sz size) {
 	after := requestCounts(t)
 	writes, reads := delta(before, after)
 	if len(writes) > 0 {
-		t.Errorf("quiet window: %d PBX writes in %v with everything in sync (want 0): %s", sum(writes), sz.quiet, describeCounts(writes))
+		t.Errorf("quiet window: %d PBX writes in %v with everything in sync (want 0): %s\n%s",
+			sum(writes), sz.quiet, describeCounts(writes), eventsSince(t, time.Now().Add(-sz.quiet)))
 	}
 	if o, err := observe(func() pbxsim.Snapshot { return snapshot(t) }); err != nil {
 		t.Error(err)
@@ -195,6 +201,54 @@ func scenario(t *testing.T, sz size) {
 	}
 
 	c.numbers(began, tCreate, tRecover, tFinal, sum(reads))
+}
+
+// save writes every problem of a phase to a file in the logs' folder and returns its path.
+func (c *chaos) save(id string, problems []string) string {
+	path := filepath.Join(env.Dir, "problems-"+id+".txt")
+	if err := os.WriteFile(path, []byte(strings.Join(problems, "\n")+"\n"), 0o600); err != nil {
+		return err.Error()
+	}
+	return path
+}
+
+// eventsSince summarises the events of the test namespaces seen since a time: what the manager
+// says it did, such as the fields an update changed.
+func eventsSince(t *testing.T, since time.Time) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	count := map[string]int{}
+	for _, ns := range []string{nsMain, nsGone} {
+		var list eventsv1.EventList
+		if err := kube.List(ctx, &list, client.InNamespace(ns)); err != nil {
+			return "listing events: " + err.Error()
+		}
+		for _, e := range list.Items {
+			last, n := e.EventTime.Time, 1
+			if last.IsZero() { // recorded through the core/v1 API
+				last, n = e.DeprecatedLastTimestamp.Time, max(int(e.DeprecatedCount), 1)
+			}
+			if e.Series != nil {
+				last, n = e.Series.LastObservedTime.Time, int(e.Series.Count)
+			}
+			if last.Before(since) {
+				continue
+			}
+			count[fmt.Sprintf("%s %s/%s: %s %s", e.Regarding.Kind, e.Regarding.Namespace, e.Regarding.Name, e.Reason, e.Note)] += n
+		}
+	}
+	keys := slices.SortedFunc(maps.Keys(count), func(a, b string) int { return cmp.Or(cmp.Compare(count[b], count[a]), cmp.Compare(a, b)) })
+	var b strings.Builder
+	fmt.Fprintf(&b, "events since %s (%d kinds):", since.Format(time.TimeOnly), len(keys))
+	for i, k := range keys {
+		if i == 30 {
+			b.WriteString("\n  ...")
+			break
+		}
+		fmt.Fprintf(&b, "\n  %4d  %s", count[k], k)
+	}
+	return b.String()
 }
 
 // phase logs the start of a phase, in the test's output and in the manager's log.
@@ -243,7 +297,7 @@ func (c *chaos) remaining() int {
 // converge waits until the world is as the plan says, and returns how long it took from start.
 // It gives up at the size's timeout, or sooner when the problems stop shrinking, and then fails the
 // test with every problem (the run goes on, to find what else breaks); it returns 0 then.
-func (c *chaos) converge(what string, strict bool, start time.Time) time.Duration {
+func (c *chaos) converge(id, what string, strict bool, start time.Time) time.Duration {
 	c.t.Helper()
 	best, bestAt := -1, time.Now()
 	for {
@@ -263,8 +317,8 @@ func (c *chaos) converge(what string, strict bool, start time.Time) time.Duratio
 			best, bestAt = len(problems), time.Now()
 		}
 		if time.Since(start) > c.sz.timeout || time.Since(bestAt) > c.sz.stall {
-			c.t.Errorf("phase %s: not converged after %v (no fewer problems for %v); %s",
-				what, time.Since(start).Round(time.Second), time.Since(bestAt).Round(time.Second), report(problems))
+			c.t.Errorf("phase %s: not converged after %v (no fewer problems for %v); %s\nevery problem: %s",
+				what, time.Since(start).Round(time.Second), time.Since(bestAt).Round(time.Second), report(problems), c.save(id, problems))
 			return 0
 		}
 		select {

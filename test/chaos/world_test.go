@@ -235,6 +235,8 @@ func (p *plan) check(o observed, strict bool) []string {
 			add("missing: PBX group %q of extgroup %s (%s)", g.pbxName, key, ix.groupAtID(cr.Status.ID))
 		case len(ids) == 1 && cr.Status.ID != ids[0]:
 			add("wrong id: extgroup %s has status.id %d (%s), but PBX group %q is id %d", key, cr.Status.ID, ix.groupAtID(cr.Status.ID), g.pbxName, ids[0])
+		case len(ids) > 1 && !slices.Contains(ids, cr.Status.ID):
+			add("wrong id: extgroup %s has status.id %d (%s), none of the PBX groups named %q (ids %v)", key, cr.Status.ID, ix.groupAtID(cr.Status.ID), g.pbxName, ids)
 		}
 		if cr.Status.ID != 0 {
 			k := fmt.Sprintf("group %d", cr.Status.ID)

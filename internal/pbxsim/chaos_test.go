@@ -26,8 +26,9 @@ type call struct {
 	timeout time.Duration
 }
 
-// try sends an API request and reports its status, or 0 when no answer came (cut off or given up).
-func (e *env) try(token string, c call, x string) int {
+// try sends an API request and reports its status and headers, or 0 when no answer came (cut off
+// or given up).
+func (e *env) try(token string, c call, x string) (int, http.Header) {
 	e.t.Helper()
 	var rd io.Reader
 	if c.body != nil {
@@ -51,11 +52,11 @@ func (e *env) try(token string, c call, x string) int {
 	req.Header.Set("Authorization", "Bearer "+token)
 	res, err := e.srv.Client().Do(req)
 	if err != nil {
-		return 0
+		return 0, nil
 	}
 	defer res.Body.Close()
 	io.Copy(io.Discard, res.Body) //nolint:errcheck // only the status matters
-	return res.StatusCode
+	return res.StatusCode, res.Header
 }
 
 func TestFaultsFired(t *testing.T) {
@@ -69,7 +70,8 @@ func TestFaultsFired(t *testing.T) {
 		calls []call
 	}
 	type want struct {
-		statuses   []int // what the client got, 0 for no answer
+		statuses   []int             // what the client got, 0 for no answer
+		header     map[string]string // headers of the first answer
 		fired      map[string]int
 		requests   map[pbxsim.RequestKey]int
 		extensions int // in the world afterwards; the case starts with one
@@ -100,7 +102,9 @@ func TestFaultsFired(t *testing.T) {
 			},
 			want: want{
 				statuses: []int{429, 200},
-				fired:    map[string]int{"status:429": 1},
+				// The client's own budget, as in its other answers, and the fault's reset.
+				header: map[string]string{"X-RateLimit-Limit": "50000", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "2"},
+				fired:  map[string]int{"status:429": 1},
 				requests: map[pbxsim.RequestKey]int{
 					{Method: http.MethodGet, Path: groups, Status: 429}: 1,
 					{Method: http.MethodGet, Path: groups, Status: 200}: 1,
@@ -221,18 +225,30 @@ func TestFaultsFired(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			e := strictDemo(t, pbxsim.WithAdmin())
+			cfg := pbxsim.DemoConfig()
+			cfg.Clients[0].RateLimitPerHour = 50_000
+			e := newEnv(t, cfg, pbxsim.WithStrictSlashes(), pbxsim.WithAdmin())
 			c := e.as(pbxsim.DemoTrustedAppID)
 			x := must(t, c.do(http.MethodPost, "/client/@me/extension/", map[string]any{"name": "101", "label": "A"}), http.StatusCreated).obj(t)
 			e.sim.ResetRequests()
 			e.sim.AddFault(tc.args.fault)
 
 			var got []int
-			for _, cl := range tc.args.calls {
-				got = append(got, e.try(c.token, cl, num(x["id"])))
+			var first http.Header
+			for i, cl := range tc.args.calls {
+				status, h := e.try(c.token, cl, num(x["id"]))
+				got = append(got, status)
+				if i == 0 {
+					first = h
+				}
 			}
 			if !equalInts(got, tc.want.statuses) {
 				t.Errorf("%s\nstatuses: want %v, got %v", tc.reason, tc.want.statuses, got)
+			}
+			for k, v := range tc.want.header {
+				if first.Get(k) != v {
+					t.Errorf("%s\n%s: want %q, got %q", tc.reason, k, v, first.Get(k))
+				}
 			}
 			if f := e.sim.FaultsFired(); !maps.Equal(f, tc.want.fired) {
 				t.Errorf("%s\nFaultsFired: want %v, got %v", tc.reason, tc.want.fired, f)

@@ -171,7 +171,7 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 				reset = rateWindow
 			}
 			h := rec.Header()
-			h.Set("X-RateLimit-Limit", strconv.Itoa(defaultRateLimit))
+			h.Set("X-RateLimit-Limit", strconv.Itoa(s.limitOf(r)))
 			h.Set("X-RateLimit-Remaining", "0")
 			h.Set("X-RateLimit-Reset", strconv.Itoa(int((reset+time.Second-1)/time.Second)))
 			writeJSON(rec, r, f.Status, apiError{Message: "Rate limit exceeded", Status: "rate_limit_exceeded"})
@@ -202,6 +202,19 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(rec, r, http.StatusNotFound, apiError{Message: "Not found"})
 	}
+}
+
+// limitOf is the hourly budget an injected 429 reports: that of the client whose bearer token the
+// request carries, so that it agrees with the client's other answers, or the default.
+func (s *Server) limitOf(r *http.Request) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		if t, ok := s.tokens[raw]; ok {
+			return s.rateLimit(t.client)
+		}
+	}
+	return defaultRateLimit
 }
 
 // apiError is the PBX's error body: a message, and for some errors a machine-readable status.

@@ -104,12 +104,12 @@ func setAnnotation(m *map[string]string, k, v string) {
 	(*m)[k] = v
 }
 
-// TestLateCreateAnswerAlreadyExists: the PBX made the extension but its answer was a 500 (after
-// the commit), and the next POST is answered "already exists". The resource adopts its own object
-// instead of calling it InvalidSpec and leaking it on delete.
+// TestLateCreateAnswerAlreadyExists: the PBX made the extension but its answer was a 500 (sent
+// after the commit). A second POST would be answered "already exists"; the resource must adopt
+// its own object instead of calling it InvalidSpec and leaking it on delete.
 func TestLateCreateAnswerAlreadyExists(t *testing.T) {
 	w := newWorld(t, nil)
-	w.sim.AddFault(pbxsim.Fault{Method: http.MethodPost, Path: extensionsPath, DropAfterCommit: true, Times: 1})
+	w.sim.AddFault(pbxsim.Fault{Method: http.MethodPost, Path: extensionsPath, StatusAfterCommit: http.StatusInternalServerError, Times: 1})
 	e := ext(w.ns, "erin", "133")
 	w.create(e)
 	w.waitSynced(e)
@@ -127,7 +127,7 @@ func TestLateCreateAnswerAlreadyExists(t *testing.T) {
 // must be found, not made a second time.
 func TestLostGroupCreateNoTwin(t *testing.T) {
 	w := newWorld(t, nil)
-	w.sim.AddFault(pbxsim.Fault{Method: http.MethodPost, Path: groupsPath, DropAfterCommit: true, Times: 1})
+	w.sim.AddFault(pbxsim.Fault{Method: http.MethodPost, Path: groupsPath, StatusAfterCommit: http.StatusBadGateway, Times: 1})
 	g := group(w.ns, "ops", "Ops")
 	w.create(g)
 	w.waitSynced(g)

@@ -15,7 +15,7 @@ import (
 //	GET    /_pbxsim/faults                    the installed faults
 //	POST   /_pbxsim/faults                    installs a Fault; answers it with its id
 //	DELETE /_pbxsim/faults                    removes every fault (the fired counts stay)
-//	GET    /_pbxsim/faults/fired              faults that fired, by kind ({"status:503": 4, "drop_after_commit": 2, "latency": 7})
+//	GET    /_pbxsim/faults/fired              faults that fired, by kind ({"status:503": 4, "drop_after_commit": 2, "after_commit:500": 1, "latency": 7})
 //	DELETE /_pbxsim/faults/fired              resets those counts
 //	DELETE /_pbxsim/faults/{id}               removes one fault
 //	PUT    /_pbxsim/latency                   sets the latency of every request ({"fixed":"20ms","jitter":"5ms"})

@@ -125,6 +125,28 @@ func TestDropAfterCommit(t *testing.T) {
 	}
 }
 
+func TestStatusAfterCommit(t *testing.T) {
+	e := strictDemo(t)
+	tok := e.login(pbxsim.DemoTrustedAppID)
+	e.sim.AddFault(pbxsim.Fault{Method: http.MethodPost, Path: "/api/ver1.0/client/{realm_id}/extension/", StatusAfterCommit: 500, Times: 1})
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+pbxsim.APIPrefix+"/client/@me/extension/", bytes.NewReader([]byte(`{"name":"101"}`)))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	res, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusInternalServerError {
+		t.Errorf("want the injected 500, got %d", res.StatusCode)
+	}
+	if snap := e.sim.Snapshot(); len(snap.Extensions) != 1 || snap.Extensions[0]["name"] != "0003*101" {
+		t.Errorf("the write is applied although the answer says it failed: %v", snap.Extensions)
+	}
+	if n := e.sim.FaultsFired()[pbxsim.FiredStatusAfterCommit(500)]; n != 1 {
+		t.Errorf("the fault is counted as fired: %d", n)
+	}
+}
+
 func TestRequestCounters(t *testing.T) {
 	e := strictDemo(t)
 	c := e.as(pbxsim.DemoTrustedAppID)

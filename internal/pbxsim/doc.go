@@ -48,9 +48,10 @@
 //
 // Faults (AddFault) match requests by method and path (literal or template, with a trailing *)
 // and add latency, answer a status code (429 answers like the rate limit), or serve the request
-// and then cut the connection (DropAfterCommit: the change is made, the answer is lost). They may
+// and then cut the connection (DropAfterCommit: the change is made, the answer is lost) or answer
+// an error status (StatusAfterCommit: the change is made, the answer says it failed). They may
 // apply with a probability and a given number of times. FaultsFired counts the faults that
-// fired, by kind ("status:503", "drop_after_commit", "latency"), apart from the request
+// fired, by kind ("status:503", "drop_after_commit", "after_commit:500", "latency"), apart from the request
 // counters. Snapshot returns the whole world and Requests the request counters by method, path
 // template and status (an answer cut off by DropAfterCommit is counted under status 0, a request
 // abandoned during injected latency under 499), so tests assert state and count calls. Reset makes

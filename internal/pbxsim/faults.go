@@ -75,6 +75,10 @@ type Fault struct {
 	// DropAfterCommit serves the request, so its change is made, then cuts the connection
 	// without an answer.
 	DropAfterCommit bool `json:"drop_after_commit,omitempty"`
+	// StatusAfterCommit serves the request, so its change is made, then answers with this status
+	// and a JSON message instead of the real answer: a 500 or 504 from a proxy after the PBX
+	// committed. The client is told the change failed when it did not.
+	StatusAfterCommit int `json:"status_after_commit,omitempty"`
 	// Latency is added before the request is served (a long one makes clients time out). A
 	// request without a body whose client gives up meanwhile is not served (counted under
 	// StatusClientGone); one with a body (POST, PUT) is still served when the latency ends, as
@@ -202,6 +206,10 @@ const (
 // FiredStatus is the FaultsFired key of requests answered with an injected status code, such as
 // "status:503" or "status:429".
 func FiredStatus(code int) string { return "status:" + strconv.Itoa(code) }
+
+// FiredStatusAfterCommit is the FaultsFired key of requests served in full and then answered with
+// an injected status code (StatusAfterCommit), such as "after_commit:500".
+func FiredStatusAfterCommit(code int) string { return "after_commit:" + strconv.Itoa(code) }
 
 // Pseudo status codes of the request counters (RequestKey.Status) for requests that got no answer.
 const (

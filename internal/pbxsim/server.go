@@ -193,6 +193,17 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		}()
 	}
 
+	if f != nil && f.StatusAfterCommit != 0 {
+		// The request is served in full and its answer replaced by an error: the change happened,
+		// and the client hears that it failed.
+		real := rec.ResponseWriter
+		rec.ResponseWriter = discard{header: http.Header{}}
+		defer func() {
+			rec.ResponseWriter = real
+			s.fire(FiredStatusAfterCommit(f.StatusAfterCommit))
+			writeJSON(rec, r, f.StatusAfterCommit, apiError{Message: http.StatusText(f.StatusAfterCommit) + " (injected fault after the change was made)"})
+		}()
+	}
 	switch {
 	case r.URL.Path == TokenPath || r.URL.Path == TokenPath+"/":
 		template = TokenPath

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -123,7 +122,7 @@ func run() error {
 	}
 	fmt.Print(indent(out))
 	step("The PBX's own view (pbxsim)")
-	snap, err := snapshot(ctx, simURL)
+	snap, err := localenv.SimSnapshot(ctx, simURL)
 	if err != nil {
 		return err
 	}
@@ -247,17 +246,6 @@ func waitReady(ctx context.Context, env *localenv.Env, timeout time.Duration, pr
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-}
-
-func snapshot(ctx context.Context, simURL string) (pbxsim.Snapshot, error) {
-	var s pbxsim.Snapshot
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, simURL+"_pbxsim/snapshot", nil)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return s, fmt.Errorf("reading pbxsim's snapshot: %w", err)
-	}
-	defer res.Body.Close() //nolint:errcheck // read-only
-	return s, json.NewDecoder(res.Body).Decode(&s)
 }
 
 // pbxView prints the PBX's groups and extensions as tables.

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -98,22 +97,7 @@ func (p *Proc) Done() <-chan struct{} { return p.done }
 func (p *Proc) Err() error { return p.err }
 
 // RSS returns the resident memory of the process in bytes (Linux /proc only).
-func (p *Proc) RSS() (int64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			var kb int64
-			if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb); err != nil {
-				return 0, err
-			}
-			return kb * 1024, nil
-		}
-	}
-	return 0, errors.New("no VmRSS in /proc status")
-}
+func (p *Proc) RSS() (int64, error) { return statusBytes(p.Pid(), "VmRSS") }
 
 // Kill ends the process at once (SIGKILL) and waits for it.
 func (p *Proc) Kill() {

@@ -1,0 +1,169 @@
+// Command bench measures pbx-operator at default flags on this machine ('make bench'): the local
+// control plane, pbxsim and the manager as local processes, as in 'make demo'. For each run (100
+// and 1,000 Extensions at 0 and 20 ms of PBX latency, and 10,000 with --full) it applies the
+// Extensions with one 'kubectl apply' and measures the time until all are Ready, the PBX calls,
+// the API server's writes, the manager's CPU and memory, a steady-state window and the deletion of
+// everything. It prints one Markdown table and writes it, a JSON file and an SVG plot of Ready over
+// time into --out-dir.
+//
+// Each run has its own namespace, Account, pbxsim process and manager process, so the counters,
+// the CPU time and the peak memory belong to that run alone; the control plane is shared.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: error:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	assets := flag.String("assets", os.Getenv("KUBEBUILDER_ASSETS"), "folder with etcd, kube-apiserver and kubectl ('make envtest' prints it)")
+	manager := flag.String("manager", "bin/manager", "the manager binary ('make build')")
+	sim := flag.String("pbxsim", "bin/pbxsim", "the pbxsim binary ('make build-sim')")
+	outDir := flag.String("out-dir", "bin/bench", "folder for bench.md, bench.json, ready.svg and the logs of the last run")
+	full := flag.Bool("full", os.Getenv("BENCH_FULL") == "1", "also run 10,000 Extensions (default from BENCH_FULL=1)")
+	sizes := flag.String("sizes", "100,1000", "comma-separated numbers of Extensions per run (--full adds 10000)")
+	latencies := flag.String("latencies", "0,20ms", "comma-separated PBX latencies; every size runs at each")
+	budget := flag.Int("budget", 100_000, "the tenant's hourly PBX request budget, set through pbxsim's admin API")
+	steady := flag.Duration("steady", 30*time.Second, "length of the steady-state window after convergence (the Account polls every 10 s)")
+	timeout := flag.Duration("timeout", 15*time.Minute, "how long one run may wait for all Extensions to become Ready, or to be gone")
+	flag.Parse()
+
+	cfg := config{
+		managerBin: abs(*manager), simBin: abs(*sim), budget: *budget, steady: *steady, timeout: *timeout,
+	}
+	for _, b := range []struct{ path, make string }{{cfg.managerBin, "make build"}, {cfg.simBin, "make build-sim"}} {
+		if _, err := os.Stat(b.path); err != nil {
+			return fmt.Errorf("%s is missing: run '%s' first (make bench does)", b.path, b.make)
+		}
+	}
+	if *assets == "" {
+		return errors.New("no control plane binaries: pass --assets $(make -s envtest) (make bench does)")
+	}
+	runs, err := plan(*sizes, *latencies, *full)
+	if err != nil {
+		return err
+	}
+	if cfg.steady < pollInterval {
+		return fmt.Errorf("--steady must be at least one poll interval (%s)", pollInterval)
+	}
+
+	logs := filepath.Join(*outDir, "logs")
+	if err := os.RemoveAll(logs); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	b, err := start(ctx, *assets, logs, cfg)
+	if err != nil {
+		return err
+	}
+	defer b.stop()
+
+	rep := report{Machine: machine(), Command: command(*full), Started: time.Now().UTC().Format(time.RFC3339)}
+	for _, spec := range runs {
+		res, err := b.run(ctx, spec)
+		if err != nil {
+			res.Error = err.Error()
+			progress("run %s failed: %v (logs in %s)", spec, err, logs)
+		}
+		rep.Runs = append(rep.Runs, res)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if err := rep.write(*outDir); err != nil {
+		return err
+	}
+	fmt.Print(rep.markdown())
+	progress("wrote %s, %s and %s; logs in %s", filepath.Join(*outDir, "bench.md"),
+		filepath.Join(*outDir, "bench.json"), filepath.Join(*outDir, "ready.svg"), logs)
+	for _, r := range rep.Runs {
+		if r.Error != "" {
+			return errors.New("some runs failed; see the table")
+		}
+	}
+	return ctx.Err()
+}
+
+// runSpec is one run: N Extensions at one PBX latency.
+type runSpec struct {
+	N       int
+	Latency time.Duration
+}
+
+func (s runSpec) String() string { return fmt.Sprintf("N=%d latency=%s", s.N, s.Latency) }
+
+// name is the run's namespace and log-file stem, such as n1000-20ms.
+func (s runSpec) name() string { return fmt.Sprintf("n%d-%dms", s.N, s.Latency.Milliseconds()) }
+
+// plan returns the runs, smallest first.
+func plan(sizes, latencies string, full bool) ([]runSpec, error) {
+	var ns []int
+	for _, f := range strings.Split(sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 90_000 {
+			return nil, fmt.Errorf("--sizes: %q is not a number of Extensions between 1 and 90000", f)
+		}
+		ns = append(ns, n)
+	}
+	if full {
+		ns = append(ns, 10_000)
+	}
+	var ls []time.Duration
+	for _, f := range strings.Split(latencies, ",") {
+		f = strings.TrimSpace(f)
+		if f == "0" {
+			f = "0s"
+		}
+		l, err := time.ParseDuration(f)
+		if err != nil || l < 0 {
+			return nil, fmt.Errorf("--latencies: %q is not a duration", f)
+		}
+		ls = append(ls, l)
+	}
+	var runs []runSpec
+	seen := map[runSpec]bool{}
+	for _, n := range ns {
+		for _, l := range ls {
+			if s := (runSpec{N: n, Latency: l}); !seen[s] {
+				seen[s] = true
+				runs = append(runs, s)
+			}
+		}
+	}
+	return runs, nil
+}
+
+func command(full bool) string {
+	if full {
+		return "make bench BENCH_FULL=1"
+	}
+	return "make bench"
+}
+
+func progress(format string, args ...any) { fmt.Fprintf(os.Stderr, "==> "+format+"\n", args...) }
+
+func abs(p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	return a
+}

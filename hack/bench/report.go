@@ -1,0 +1,192 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// report is everything one bench invocation measured.
+type report struct {
+	Machine machineInfo `json:"machine"`
+	Command string      `json:"command"`
+	Started string      `json:"started"`
+	Runs    []result    `json:"runs"`
+}
+
+// write writes bench.md, bench.json and ready.svg into dir.
+func (r report) write(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	for name, content := range map[string][]byte{
+		"bench.json": append(data, '\n'),
+		"bench.md":   []byte(r.markdown()),
+		"ready.svg":  []byte(plot(r.Runs)),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), content, 0o644); err != nil { //nolint:gosec // results to share
+			return err
+		}
+	}
+	return nil
+}
+
+// markdown is the machine, the command and one table row per run.
+func (r report) markdown() string {
+	var b strings.Builder
+	budget := 0
+	if len(r.Runs) > 0 {
+		budget = r.Runs[0].Budget
+	}
+	fmt.Fprintf(&b, "Measured %s with `%s` on %d CPUs (%s), %s, %s; tenant budget %s requests/h; "+
+		"manager at default flags; Account poll interval %d s.\n\n",
+		r.Started, r.Command, r.Machine.CPUs, r.Machine.CPUModel, r.Machine.GoVersion, r.Machine.OS,
+		thousands(budget), int(pollInterval.Seconds()))
+	b.WriteString("| N | PBX latency | apply | all Ready after apply | PBX calls (create) | API-server writes (create) " +
+		"| writes / object | manager CPU | apiserver + etcd CPU | manager RSS peak / steady " +
+		"| steady: PBX calls per poll | steady: API writes | delete all | leftovers | load avg |\n")
+	b.WriteString("|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|\n")
+	var failed []string
+	for _, x := range r.Runs {
+		row := []string{thousands(x.N), fmt.Sprintf("%d ms", x.LatencyMS)}
+		if x.Error != "" {
+			failed = append(failed, fmt.Sprintf("N=%s at %d ms: %s", thousands(x.N), x.LatencyMS, x.Error))
+		}
+		if x.ReadyFromStartSeconds == 0 {
+			row = append(row, fmt.Sprintf("%.2f s", x.ApplySeconds), "failed")
+			for len(row) < 14 {
+				row = append(row, "–")
+			}
+			row = append(row, fmt.Sprintf("%.1f", x.LoadAvg))
+			b.WriteString("| " + strings.Join(row, " | ") + " |\n")
+			continue
+		}
+		total, user := objectWrites(x.Create.Writes)
+		row = append(row,
+			fmt.Sprintf("%.2f s", x.ApplySeconds),
+			fmt.Sprintf("**%.2f s** (%.2f s from its start)", x.ReadySeconds, x.ReadyFromStartSeconds),
+			calls(x.Create.PBXCalls),
+			writes(x.Create.Writes),
+			fmt.Sprintf("%.2f (manager %.2f)", float64(total)/float64(x.N), float64(total-user)/float64(x.N)),
+			fmt.Sprintf("%.1f s", x.Create.CPU.Manager),
+			fmt.Sprintf("%.1f s", x.Create.CPU.APIServer+x.Create.CPU.Etcd),
+			fmt.Sprintf("%.0f / %.0f MiB", x.PeakRSSMiB, x.SteadyRSSMiB),
+			steadyCalls(x),
+			fmt.Sprint(countWrites(x.Steady.Writes)),
+		)
+		if x.DeleteSeconds > 0 {
+			row = append(row, fmt.Sprintf("%.2f s", x.DeleteSeconds), fmt.Sprint(x.Leftovers))
+		} else {
+			row = append(row, "failed", "–")
+		}
+		row = append(row, fmt.Sprintf("%.1f", x.LoadAvg))
+		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
+	}
+	b.WriteString("\nApply is `kubectl apply --server-side` of all Extensions at once; \"all Ready after apply\" counts from its " +
+		"return. Writes are kube-apiserver's `apiserver_request_total` of POST, PUT, PATCH, DELETE and APPLY from the " +
+		"apply's start until 5 s after the last Ready (the API server's own lease renewals left out); writes / object " +
+		"counts those on Extensions and Events, with the user's apply, and without it for the manager. " +
+		"The steady window is ")
+	if len(r.Runs) > 0 {
+		fmt.Fprintf(&b, "%.0f s ", r.Runs[0].Steady.Seconds)
+	}
+	b.WriteString("after that; load avg is the machine's 1-minute load average when the run started (2 CPUs are shared).\n")
+	for _, f := range failed {
+		b.WriteString("\nFailed: " + f + "\n")
+	}
+	return b.String()
+}
+
+// objectWrites returns the writes on Extensions and Events, and the part of them that was the
+// user's own apply (APPLY or POST of the Extensions themselves).
+func objectWrites(ws []writeCount) (total, user int) {
+	for _, w := range ws {
+		if w.Resource != "extensions" && w.Resource != "events" {
+			continue
+		}
+		total += w.Count
+		if w.Resource == "extensions" && w.Subresource == "" && (w.Verb == "APPLY" || w.Verb == "POST") {
+			user += w.Count
+		}
+	}
+	return total, user
+}
+
+// ownLease is the API server's own renewal of its identity lease, which is not the operator's.
+func ownLease(w writeCount) bool { return w.Resource == "leases" }
+
+func countWrites(ws []writeCount) int {
+	n := 0
+	for _, w := range ws {
+		if !ownLease(w) {
+			n += w.Count
+		}
+	}
+	return n
+}
+
+// writes lists the writes by verb and resource, such as "PATCH extensions/status 100".
+func writes(ws []writeCount) string {
+	var parts []string
+	for _, w := range ws {
+		if ownLease(w) {
+			continue
+		}
+		res := w.Resource
+		if w.Subresource != "" {
+			res += "/" + w.Subresource
+		}
+		parts = append(parts, fmt.Sprintf("%s %s %s", w.Verb, res, thousands(w.Count)))
+	}
+	if len(parts) == 0 {
+		return "0"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// calls lists PBX calls by verb, such as "POST 100, GET 2".
+func calls(c map[string]int) string {
+	keys := slices.Sorted(maps.Keys(c))
+	slices.SortStableFunc(keys, func(a, b string) int { return c[b] - c[a] })
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %s", k, thousands(c[k])))
+	}
+	if len(parts) == 0 {
+		return "0"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// steadyCalls is the PBX calls per poll interval in the steady window, with the raw counts.
+func steadyCalls(x result) string {
+	total := 0
+	for _, n := range x.Steady.PBXCalls {
+		total += n
+	}
+	polls := x.Steady.Seconds / float64(x.PollIntervalSeconds)
+	if polls <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f (%s in %.0f s)", float64(total)/polls, calls(x.Steady.PBXCalls), x.Steady.Seconds)
+}
+
+// thousands formats n with commas: 10,000.
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	if n < 0 {
+		return "-" + thousands(-n)
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/cloudpbx/pbx-operator/internal/localenv"
+)
+
+// result is what one run measured.
+type result struct {
+	N         int     `json:"n"`
+	LatencyMS int64   `json:"pbxLatencyMs"`
+	Budget    int     `json:"budgetPerHour"`
+	LoadAvg   float64 `json:"loadAverageAtStart"`
+	// ApplySeconds is how long 'kubectl apply' of all Extensions took.
+	ApplySeconds float64 `json:"applySeconds"`
+	// ReadyAtApply is how many Extensions were Ready when the apply returned.
+	ReadyAtApply int `json:"readyWhenApplyReturned"`
+	// ReadySeconds is the time from the apply's return until all Extensions were Ready (0 when
+	// they were Ready before it returned); ReadyFromStartSeconds counts from the apply's start.
+	ReadySeconds          float64 `json:"readyAfterApplySeconds"`
+	ReadyFromStartSeconds float64 `json:"readyAfterApplyStartSeconds"`
+	// Create is the create phase: from the apply's start until settle after the last Ready.
+	Create phase `json:"create"`
+	// Steady is the steady-state window after the create phase.
+	Steady phase `json:"steady"`
+	// PollIntervalSeconds is the Account's poll interval during the run.
+	PollIntervalSeconds int `json:"pollIntervalSeconds"`
+	// DeleteSeconds is the time from 'kubectl delete extensions --all' until none is left.
+	DeleteSeconds float64 `json:"deleteSeconds"`
+	Delete        phase   `json:"delete"`
+	// Leftovers are the extensions still in the PBX after the delete.
+	Leftovers int `json:"leftovers"`
+	// SteadyRSSMiB is the manager's resident memory at the end of the steady window, PeakRSSMiB its
+	// highest over the whole run (VmHWM).
+	SteadyRSSMiB float64 `json:"steadyRSSMiB"`
+	PeakRSSMiB   float64 `json:"peakRSSMiB"`
+	// Curve is the number of Extensions Ready over time since the apply started.
+	Curve []point `json:"readyCurve"`
+	Error string  `json:"error,omitempty"`
+}
+
+// point is one sample of the Ready curve.
+type point struct {
+	T     float64 `json:"t"`
+	Ready int     `json:"ready"`
+}
+
+// run makes one run on a fresh pbxsim, manager, namespace and Account.
+func (b *bench) run(ctx context.Context, spec runSpec) (result, error) {
+	res := result{N: spec.N, LatencyMS: spec.Latency.Milliseconds(), Budget: b.budget, LoadAvg: loadAvg(),
+		PollIntervalSeconds: int(pollInterval.Seconds())}
+	progress("Run %s: starting pbxsim, the Account and the manager (load average %.2f)", spec, res.LoadAvg)
+	s, err := b.startStack(ctx, spec)
+	defer func() {
+		s.stop()
+	}()
+	if err != nil {
+		return res, err
+	}
+	ns := spec.name()
+	tr := newTracker()
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go tr.run(wctx, b.kube, ns)
+	if err := b.waitFor(ctx, s, tr, "the first list of Extensions", time.Minute, func(int, int) bool {
+		ok, _ := tr.isSynced()
+		return ok
+	}); err != nil {
+		return res, err
+	}
+
+	// Create: one kubectl apply of every Extension, then wait until all are Ready.
+	m, err := b.begin(ctx, s)
+	if err != nil {
+		return res, err
+	}
+	manifest := extensionsManifest(ns, spec.N)
+	progress("Run %s: kubectl apply --server-side -f - (%d Extensions)", spec, spec.N)
+	start := time.Now()
+	tr.setStart(start)
+	if _, err := b.env.KubectlIn(ctx, manifest, "apply", "--server-side", "-f", "-"); err != nil {
+		return res, err
+	}
+	applied := time.Now()
+	res.ApplySeconds = round3(applied.Sub(start).Seconds())
+	_, res.ReadyAtApply = tr.counts()
+	err = b.waitFor(ctx, s, tr, "all Extensions Ready", b.timeout, func(present, ready int) bool {
+		return present == spec.N && ready == spec.N
+	})
+	done := time.Now()
+	res.Curve = tr.curve(400)
+	if err != nil {
+		return res, err
+	}
+	res.ReadyFromStartSeconds = round3(done.Sub(start).Seconds())
+	res.ReadySeconds = round3(max(0, done.Sub(applied).Seconds()))
+	progress("Run %s: all Ready %.2f s after the apply returned (the apply took %.2f s)", spec, res.ReadySeconds, res.ApplySeconds)
+	if err := sleep(ctx, settle); err != nil {
+		return res, err
+	}
+	if res.Create, err = b.end(ctx, s, m); err != nil {
+		return res, err
+	}
+
+	// Steady state: nothing changes; the Account polls every pollInterval.
+	progress("Run %s: steady-state window of %s", spec, b.steady)
+	if m, err = b.begin(ctx, s); err != nil {
+		return res, err
+	}
+	if err := sleep(ctx, b.steady); err != nil {
+		return res, err
+	}
+	if res.Steady, err = b.end(ctx, s, m); err != nil {
+		return res, err
+	}
+	if rss, err := s.mgr.RSS(); err == nil {
+		res.SteadyRSSMiB = mib(rss)
+	}
+
+	// Delete everything, then count what is left in the PBX.
+	progress("Run %s: kubectl delete extensions --all", spec)
+	if m, err = b.begin(ctx, s); err != nil {
+		return res, err
+	}
+	start = time.Now()
+	if _, err := b.env.Kubectl(ctx, "delete", "extensions", "--all", "-n", ns, "--wait=false"); err != nil {
+		return res, err
+	}
+	if err := b.waitFor(ctx, s, tr, "all Extensions gone", b.timeout, func(present, _ int) bool {
+		return present == 0
+	}); err != nil {
+		return res, err
+	}
+	res.DeleteSeconds = round3(time.Since(start).Seconds())
+	if err := sleep(ctx, settle); err != nil {
+		return res, err
+	}
+	if res.Delete, err = b.end(ctx, s, m); err != nil {
+		return res, err
+	}
+	snap, err := localenv.SimSnapshot(ctx, s.simURL)
+	if err != nil {
+		return res, err
+	}
+	res.Leftovers = len(snap.Extensions)
+	if peak, err := s.mgr.PeakRSS(); err == nil {
+		res.PeakRSSMiB = mib(peak)
+	}
+	progress("Run %s: deleted in %.2f s, %d left in the PBX; manager peak RSS %.0f MiB", spec, res.DeleteSeconds, res.Leftovers, res.PeakRSSMiB)
+
+	// The Account goes while the manager still runs, so that its finalizer is released; the
+	// namespace stays (the local control plane runs no namespace controller to empty it).
+	if _, err := b.env.Kubectl(ctx, "delete", "account", "bench", "-n", ns, "--timeout=60s"); err != nil {
+		progress("Run %s: deleting the Account: %v", spec, err)
+	}
+	return res, nil
+}
+
+// waitFor waits until done(present, ready) holds for the tracked Extensions, printing progress,
+// and fails when the manager or pbxsim exits or the timeout passes.
+func (b *bench) waitFor(ctx context.Context, s *stack, tr *tracker, what string, timeout time.Duration, done func(present, ready int) bool) error {
+	start := time.Now()
+	deadline := start.Add(timeout)
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		present, ready := tr.counts()
+		if done(present, ready) {
+			return nil
+		}
+		if err := s.alive(); err != nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			_, werr := tr.isSynced()
+			return fmt.Errorf("waited %s for %s: %d Extensions, %d Ready (last watch error: %v)", timeout, what, present, ready, werr)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tr.changed:
+		case <-tick.C:
+			progress("  %d Extensions, %d Ready (%.0f s)", present, ready, time.Since(start).Seconds())
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+func mib(b int64) float64 { return float64(int64(float64(b)/(1<<20)*10+0.5)) / 10 }

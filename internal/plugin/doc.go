@@ -1,0 +1,20 @@
+// Package plugin is the logic of the kubectl plugin kubectl-pbx (cmd/kubectl-pbx), which helps a
+// team onboard an existing PBX and watch it afterwards:
+//
+//   - export reads a PBX account, through an Account of the cluster or a URL and credentials, and
+//     writes ready-to-apply ExtensionGroups and Extensions that the operator takes over without a
+//     single write to the PBX (each carries the pbx.cloudpbx.dev/external-id annotation);
+//   - plan tells, for a set of manifests, what the operator would do to the PBX if they were
+//     applied (create, update with a field diff, adopt, conflict, already exists, delete on
+//     removal) without writing anything, neither to the cluster nor to the PBX;
+//   - status shows one screen per account from the custom resources' status: objects by Ready
+//     and Synced reason, the drifted ones and the last errors.
+//
+// The mapping from PBX objects to specs (spec.go) mirrors, read-only, the operator's own
+// conversions in internal/controller, from the spec fields' documentation: the export is right
+// when the operator finds every exported object up to date, which the round-trip test proves
+// against the simulator with the real controllers.
+//
+// The pure parts (Build, Plan, Summarize) take their inputs as values and are table-tested; the
+// commands (RunExport, RunPlan, RunStatus) gather those inputs from the cluster and the PBX.
+package plugin

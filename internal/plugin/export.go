@@ -1,0 +1,167 @@
+package plugin
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/pbx"
+)
+
+// Tenant is what export reads from a PBX account: its groups and extensions.
+type Tenant struct {
+	Groups     []pbx.ExtensionGroup
+	Extensions []pbx.Extension
+}
+
+// Filter selects what export writes; the zero value selects everything.
+type Filter struct {
+	// Group selects one group, by its PBX name or its exported name, and its extensions.
+	Group string
+	// NumberMin and NumberMax, when NumberMax is not 0, select the extensions whose numbers are
+	// in the range, ends included.
+	NumberMin, NumberMax int64
+	// Type selects the extensions of one type.
+	Type v1alpha1.ExtensionType
+}
+
+// extensionFilter reports whether the filter selects anything about extensions alone.
+func (f Filter) extensionFilter() bool { return f.NumberMax != 0 || f.Type != "" }
+
+// ParseNumbers parses a number range such as 100-199, or a single number such as 101.
+func ParseNumbers(s string) (lo, hi int64, err error) {
+	a, b, isRange := strings.Cut(s, "-")
+	if !isRange {
+		b = a
+	}
+	lo, err1 := strconv.ParseInt(strings.TrimSpace(a), 10, 64)
+	hi, err2 := strconv.ParseInt(strings.TrimSpace(b), 10, 64)
+	if err1 != nil || err2 != nil || lo < 0 || hi < lo {
+		return 0, 0, fmt.Errorf("--numbers %q: want a number or a range such as 100-199", s)
+	}
+	return lo, hi, nil
+}
+
+// ExportOptions says how export writes the objects.
+type ExportOptions struct {
+	// Namespace is the objects' namespace; empty leaves it out (kubectl apply -n chooses).
+	Namespace string
+	// AccountRef is every object's spec.accountRef.
+	AccountRef v1alpha1.AccountReference
+	// ManagementPolicy is every object's spec.managementPolicy (ObserveOnly when empty).
+	ManagementPolicy v1alpha1.ManagementPolicy
+	// Filter selects the objects.
+	Filter Filter
+}
+
+// Export is the result of export: the objects, sorted (groups by name, extensions by number),
+// and warnings about PBX objects that were left out or will not apply as they are.
+type Export struct {
+	Groups     []v1alpha1.ExtensionGroup
+	Extensions []v1alpha1.Extension
+	Warnings   []string
+}
+
+// Build maps a tenant onto custom resources that the operator takes over without writing to the
+// PBX: each carries the PBX id in the external-id annotation and a spec equal to the PBX object.
+func Build(t Tenant, o ExportOptions) Export {
+	policy := cmp.Or(o.ManagementPolicy, v1alpha1.ManagementPolicyObserveOnly)
+	names := groupNames(t.Groups)
+	var out Export
+	selectedGroup := map[int64]bool{}
+	for _, g := range t.Groups {
+		if o.Filter.Group == "" || o.Filter.Group == g.Name || o.Filter.Group == names[g.ID] {
+			selectedGroup[g.ID] = true
+		}
+	}
+	if o.Filter.Group != "" && len(selectedGroup) == 0 {
+		out.Warnings = append(out.Warnings, fmt.Sprintf("No PBX group is named %q", o.Filter.Group))
+	}
+	usedGroup := map[int64]bool{}
+	for i := range t.Extensions {
+		x := &t.Extensions[i]
+		gid := deref(x.ExtensionGroupID)
+		if o.Filter.Group != "" && !selectedGroup[gid] {
+			continue
+		}
+		if !o.Filter.selects(x) {
+			continue
+		}
+		spec, err := extensionSpec(x, names)
+		if err != nil {
+			out.Warnings = append(out.Warnings, fmt.Sprintf("Left out the PBX extension %s (id %d): %v", x.Name, x.ID, err))
+			continue
+		}
+		spec.AccountRef = o.AccountRef
+		spec.ManagementPolicy = policy
+		out.Warnings = append(out.Warnings, tooLong("extension "+x.Name, "label", spec.Label, 255)...)
+		out.Warnings = append(out.Warnings, tooLong("extension "+x.Name, "callerIDName", spec.CallerIDName, 255)...)
+		out.Warnings = append(out.Warnings, tooLong("extension "+x.Name, "extraParams", spec.ExtraParams, 4096)...)
+		if gid != 0 {
+			usedGroup[gid] = true
+		}
+		out.Extensions = append(out.Extensions, v1alpha1.Extension{
+			TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "Extension"},
+			ObjectMeta: objectMeta(extensionName(spec.Name, spec.Label), o.Namespace, x.ID),
+			Spec:       spec,
+		})
+	}
+	for i := range t.Groups {
+		g := &t.Groups[i]
+		// Filters on extensions keep the groups those extensions are in; otherwise every selected
+		// group goes out, empty ones included.
+		if !selectedGroup[g.ID] || (o.Filter.extensionFilter() && !usedGroup[g.ID]) {
+			continue
+		}
+		spec := groupSpec(g)
+		spec.AccountRef = o.AccountRef
+		spec.ManagementPolicy = policy
+		out.Warnings = append(out.Warnings, tooLong(fmt.Sprintf("group %q", g.Name), "name", spec.Name, 255)...)
+		out.Warnings = append(out.Warnings, tooLong(fmt.Sprintf("group %q", g.Name), "extraParams", spec.ExtraParams, 4096)...)
+		out.Groups = append(out.Groups, v1alpha1.ExtensionGroup{
+			TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "ExtensionGroup"},
+			ObjectMeta: objectMeta(names[g.ID], o.Namespace, g.ID),
+			Spec:       spec,
+		})
+	}
+	slices.SortFunc(out.Groups, func(a, b v1alpha1.ExtensionGroup) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(out.Extensions, func(a, b v1alpha1.Extension) int {
+		return cmp.Or(cmp.Compare(len(a.Spec.Name), len(b.Spec.Name)), cmp.Compare(a.Spec.Name, b.Spec.Name))
+	})
+	return out
+}
+
+// selects reports whether the extension filters select x.
+func (f Filter) selects(x *pbx.Extension) bool {
+	if f.Type != "" && x.Type != pbxType(f.Type) {
+		return false
+	}
+	if f.NumberMax != 0 {
+		n, err := strconv.ParseInt(pbx.ShortName(x.Name), 10, 64)
+		if err != nil || n < f.NumberMin || n > f.NumberMax {
+			return false
+		}
+	}
+	return true
+}
+
+func objectMeta(name, namespace string, id int64) metav1.ObjectMeta {
+	return metav1.ObjectMeta{
+		Name:        name,
+		Namespace:   namespace,
+		Annotations: map[string]string{v1alpha1.AnnotationExternalID: strconv.FormatInt(id, 10)},
+	}
+}
+
+// tooLong warns about a value the API server will refuse (the CRD bounds it).
+func tooLong(what, field, value string, limit int) []string {
+	if len(value) <= limit {
+		return nil
+	}
+	return []string{fmt.Sprintf("The %s has a %s of %d characters, more than the %d an Extension or ExtensionGroup allows: shorten it in the PBX or the manifest", what, field, len(value), limit)}
+}

@@ -1,0 +1,161 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/pbx"
+)
+
+// Source is a PBX account to read: its API base URL and a trusted app's credentials. The secret
+// never leaves this struct: it is not printed, logged or put in any error.
+type Source struct {
+	URL          string
+	ClientID     string
+	ClientSecret string
+}
+
+// pageSize is the page of export's and plan's list calls: the PBX's maximum, for the fewest calls.
+const pageSize = 500
+
+// conn is a connected PBX account: the client, the realm of its user and the client's prefix.
+type conn struct {
+	c      *pbx.Client
+	url    string
+	realm  pbx.Realm
+	prefix string
+}
+
+// connect opens the account and checks the credentials with /user/, turning the usual failures
+// into messages that say what to do.
+func connect(ctx context.Context, s Source, userAgent string) (*conn, error) {
+	if s.URL == "" {
+		return nil, errors.New("no PBX URL: give --account NAME or --url URL")
+	}
+	if s.ClientID == "" || s.ClientSecret == "" {
+		return nil, errors.New("no PBX credentials: give --client-id (or PBX_CLIENT_ID) and the secret in PBX_CLIENT_SECRET")
+	}
+	c, err := pbx.New(s.URL, pbx.WithCredentials(s.ClientID, s.ClientSecret), pbx.WithUserAgent(userAgent), pbx.WithPageSize(pageSize))
+	if err != nil {
+		return nil, fmt.Errorf("PBX URL %q: %w", s.URL, err)
+	}
+	cn := &conn{c: c, url: s.URL}
+	me, err := c.Users.Me(ctx)
+	if err != nil {
+		return nil, explain(s, err)
+	}
+	realm, ok := me.Realm()
+	if !ok || realm.Kind != pbx.RealmClient {
+		return nil, fmt.Errorf("the app %q acts for the PBX user %s, who is not a client-level user: export and plan need a client-level account", s.ClientID, me.Login)
+	}
+	cn.realm = realm
+	info, err := c.ClientInfo.Get(ctx, realm)
+	if err != nil {
+		return nil, explain(s, err)
+	}
+	cn.prefix = info.Prefix
+	return cn, nil
+}
+
+// explain turns a PBX error into one that says what to do.
+func explain(s Source, err error) error {
+	var dns *net.DNSError
+	var op *net.OpError
+	var uerr *url.Error
+	switch {
+	case pbx.IsUnauthorized(err):
+		return fmt.Errorf("the PBX at %s refused the credentials of the app %q (401): check the client ID and secret: %w", s.URL, s.ClientID, err)
+	case pbx.IsForbidden(err):
+		return fmt.Errorf("the PBX at %s refused the app %q (403): the app or its user may not read the client: %w", s.URL, s.ClientID, err)
+	case pbx.IsRateLimited(err):
+		return fmt.Errorf("the PBX at %s has no request budget left for this client (429); try again after the reset: %w", s.URL, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("the PBX at %s did not answer in time: %w", s.URL, err)
+	case errors.As(err, &dns), errors.As(err, &op), errors.As(err, &uerr):
+		return fmt.Errorf("cannot reach the PBX at %s (check the URL and the network): %w", s.URL, err)
+	}
+	return fmt.Errorf("PBX at %s: %w", s.URL, err)
+}
+
+// AccountSource reads an Account and its credentials Secret from the cluster.
+func AccountSource(ctx context.Context, c client.Reader, namespace, name string) (Source, error) {
+	var a v1alpha1.Account
+	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &a); err != nil {
+		if apierrors.IsNotFound(err) {
+			return Source{}, fmt.Errorf("the Account %s/%s does not exist (kubectl get pbxaccount -n %s lists the accounts)", namespace, name, namespace)
+		}
+		return Source{}, fmt.Errorf("reading the Account %s/%s: %w", namespace, name, err)
+	}
+	return secretSource(ctx, c, a.Spec.URL, namespace, a.Spec.CredentialsSecretRef.Name, "Account "+namespace+"/"+name)
+}
+
+// ClusterAccountSource reads a ClusterAccount and its credentials Secret from the cluster.
+func ClusterAccountSource(ctx context.Context, c client.Reader, name string) (Source, error) {
+	var a v1alpha1.ClusterAccount
+	if err := c.Get(ctx, client.ObjectKey{Name: name}, &a); err != nil {
+		if apierrors.IsNotFound(err) {
+			return Source{}, fmt.Errorf("the ClusterAccount %s does not exist (kubectl get pbxclusteraccount lists them)", name)
+		}
+		return Source{}, fmt.Errorf("reading the ClusterAccount %s: %w", name, err)
+	}
+	ns, secret := a.CredentialsSecret()
+	return secretSource(ctx, c, a.Spec.URL, ns, secret, "ClusterAccount "+name)
+}
+
+func secretSource(ctx context.Context, c client.Reader, u, namespace, name, owner string) (Source, error) {
+	var s corev1.Secret
+	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return Source{}, fmt.Errorf("the credentials Secret %s/%s of the %s does not exist", namespace, name, owner)
+		}
+		return Source{}, fmt.Errorf("reading the credentials Secret %s/%s of the %s: %w", namespace, name, owner, err)
+	}
+	src := Source{URL: u, ClientID: string(s.Data["clientID"]), ClientSecret: string(s.Data["clientSecret"])}
+	if src.ClientID == "" || src.ClientSecret == "" {
+		return Source{}, fmt.Errorf("the credentials Secret %s/%s of the %s lacks the key clientID or clientSecret", namespace, name, owner)
+	}
+	return src, nil
+}
+
+// Progress reports progress on long runs; nil reports nothing.
+type Progress func(format string, args ...any)
+
+func (p Progress) printf(format string, args ...any) {
+	if p != nil {
+		p(format, args...)
+	}
+}
+
+// readTenant lists the account's groups and extensions, reporting progress every page.
+func readTenant(ctx context.Context, cn *conn, progress Progress) (Tenant, error) {
+	var t Tenant
+	src := Source{URL: cn.url}
+	start := time.Now()
+	for g, err := range cn.c.Groups.List(ctx, cn.realm, pbx.GroupFilter{}) {
+		if err != nil {
+			return Tenant{}, explain(src, err)
+		}
+		t.Groups = append(t.Groups, g)
+	}
+	progress.printf("Read %d extension groups", len(t.Groups))
+	for x, err := range cn.c.Extensions.List(ctx, cn.realm, pbx.ExtensionFilter{}) {
+		if err != nil {
+			return Tenant{}, explain(src, err)
+		}
+		t.Extensions = append(t.Extensions, x)
+		if len(t.Extensions)%pageSize == 0 {
+			progress.printf("Read %d extensions...", len(t.Extensions))
+		}
+	}
+	progress.printf("Read %d extensions and %d groups in %s", len(t.Extensions), len(t.Groups), time.Since(start).Round(time.Millisecond))
+	return t, nil
+}

@@ -1,0 +1,145 @@
+package plugin
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/pbx"
+)
+
+// The mapping below is the reverse of internal/controller's extension_convert.go and
+// extensiongroup_convert.go (which are unexported there), written from the spec fields'
+// documentation: an Extension is up to date when state, label, callerIDName, extraParams, the
+// group and dialRuleID match, an ExtensionGroup when name and extraParams match. Keep the two in
+// step; the round-trip test fails when they drift apart.
+
+// specType is the spec's type of a PBX extension type ("phone" is Phone).
+func specType(t string) (v1alpha1.ExtensionType, error) {
+	for _, s := range []v1alpha1.ExtensionType{v1alpha1.ExtensionTypePhone, v1alpha1.ExtensionTypeQueue, v1alpha1.ExtensionTypeIVR, v1alpha1.ExtensionTypeFax} {
+		if pbxType(s) == t {
+			return s, nil
+		}
+	}
+	return "", fmt.Errorf("unknown extension type %q", t)
+}
+
+// pbxType is the PBX's name of a spec's extension type.
+func pbxType(t v1alpha1.ExtensionType) string {
+	switch t {
+	case v1alpha1.ExtensionTypePhone:
+		return pbx.ExtensionTypePhone
+	case v1alpha1.ExtensionTypeQueue:
+		return pbx.ExtensionTypeQueue
+	case v1alpha1.ExtensionTypeIVR:
+		return pbx.ExtensionTypeIVR
+	case v1alpha1.ExtensionTypeFax:
+		return pbx.ExtensionTypeFax
+	}
+	return string(t)
+}
+
+// specState is the spec's state of a PBX status: anything but blocked is Active, as the operator
+// sends "active" for every state but Blocked.
+func specState(status string) v1alpha1.ExtensionState {
+	if status == pbx.StatusBlocked {
+		return v1alpha1.ExtensionStateBlocked
+	}
+	return v1alpha1.ExtensionStateActive
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+func loose(s *pbx.LooseString) string { return string(deref(s)) }
+
+// extensionSpec is the spec that matches a PBX extension, with the group given as groupRef when
+// the group has an exported name and as groupID otherwise.
+func extensionSpec(x *pbx.Extension, groupName map[int64]string) (v1alpha1.ExtensionSpec, error) {
+	t, err := specType(x.Type)
+	if err != nil {
+		return v1alpha1.ExtensionSpec{}, err
+	}
+	spec := v1alpha1.ExtensionSpec{
+		Name:         pbx.ShortName(x.Name),
+		Type:         t,
+		State:        specState(x.Status),
+		Label:        deref(x.Label),
+		CallerIDName: deref(x.CallerIDName),
+		ExtraParams:  loose(x.ExtraParams),
+		DialRuleID:   deref(x.DialRuleID),
+	}
+	if id := deref(x.ExtensionGroupID); id != 0 {
+		if name, ok := groupName[id]; ok {
+			spec.GroupRef = &v1alpha1.GroupReference{Name: name}
+		} else {
+			spec.GroupID = id
+		}
+	}
+	return spec, nil
+}
+
+// groupSpec is the spec that matches a PBX group.
+func groupSpec(g *pbx.ExtensionGroup) v1alpha1.ExtensionGroupSpec {
+	return v1alpha1.ExtensionGroupSpec{Name: g.Name, ExtraParams: loose(g.ExtraParams)}
+}
+
+// FieldChange is one field that applying a spec would change in the PBX.
+type FieldChange struct {
+	// Field is the spec field's JSON name (group for groupRef and groupID).
+	Field string `json:"field"`
+	// From is the PBX's value, empty when unset.
+	From string `json:"from"`
+	// To is the spec's value, empty when unset.
+	To string `json:"to"`
+}
+
+func idText(id int64) string {
+	if id == 0 {
+		return ""
+	}
+	return strconv.FormatInt(id, 10)
+}
+
+// extensionChanges lists what an update would change to make the PBX extension x match spec,
+// whose group resolves to groupID (0 for none; -1 for a group that does not exist yet).
+func extensionChanges(spec *v1alpha1.ExtensionSpec, groupID int64, x *pbx.Extension) []FieldChange {
+	state := spec.State
+	if state == "" {
+		state = v1alpha1.ExtensionStateActive
+	}
+	have := deref(x.ExtensionGroupID)
+	wantGroup := idText(groupID)
+	if groupID < 0 {
+		wantGroup = "(new group " + spec.GroupRef.Name + ")"
+	}
+	var out []FieldChange
+	for _, f := range []FieldChange{
+		{"state", string(specState(x.Status)), string(state)},
+		{"label", deref(x.Label), spec.Label},
+		{"callerIDName", deref(x.CallerIDName), spec.CallerIDName},
+		{"extraParams", loose(x.ExtraParams), spec.ExtraParams},
+		{"group", idText(have), wantGroup},
+		{"dialRuleID", idText(deref(x.DialRuleID)), idText(spec.DialRuleID)},
+	} {
+		if f.From != f.To {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// ParseType parses an extension type as the spec spells it (Phone, Queue, IVR, Fax), in any case.
+func ParseType(s string) (v1alpha1.ExtensionType, error) {
+	t, err := specType(strings.ToLower(s))
+	if err != nil {
+		return "", fmt.Errorf("--type %q: want Phone, Queue, IVR or Fax", s)
+	}
+	return t, nil
+}

@@ -9,5 +9,3 @@ import (
 func plan(context.Context, []string, io.Reader, io.Writer, io.Writer) (int, error) {
 	return 1, errors.New("not yet")
 }
-
-func status(context.Context, []string, io.Writer, io.Writer) error { return errors.New("not yet") }

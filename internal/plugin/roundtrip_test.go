@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	. "github.com/onsi/gomega" //nolint:revive // Gomega's Eventually is the one part we use
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -285,9 +286,25 @@ func TestExportRoundTrip(t *testing.T) {
 			wantExt, wantGroups := len(tc.tenant.extensions), len(tc.tenant.groups)
 			g.Eventually(func() string { return converged(ctx, c.k, ns.Name, wantGroups, wantExt) }, 3*time.Minute).Should(BeEmpty(), tc.reason)
 			total := time.Since(start)
+			report, err := plugin.ReadStatus(ctx, c.k, ns.Name, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var screen bytes.Buffer
+			if err := report.WriteText(&screen); err != nil {
+				t.Fatal(err)
+			}
+			wantKinds := []plugin.KindCount{
+				{Kind: "ExtensionGroup", Total: wantGroups, Ready: map[string]int{"Available": wantGroups}, Synced: map[string]int{"UpToDate": wantGroups}},
+				{Kind: "Extension", Total: wantExt, Ready: map[string]int{"Available": wantExt}, Synced: map[string]int{"UpToDate": wantExt}},
+			}
+			if len(report.Accounts) != 1 || !cmp.Equal(report.Accounts[0].Kinds, wantKinds) {
+				t.Errorf("%s\nkubectl pbx status after the round trip:\n%s", tc.reason, screen.String())
+			}
 			if w := pbxWrites(sim); w != 0 {
 				t.Errorf("%s\n%d PBX writes during the round trip, want 0: %s", tc.reason, w, callSummary(sim))
 			}
+			t.Logf("kubectl pbx status:\n%s", screen.String())
 			t.Logf("%d groups, %d extensions (%s): export %s with %d PBX calls; apply %s; all Ready and Synced %s after the export began; %d PBX calls in all, %d writes: %s",
 				wantGroups, wantExt, tc.policy, exportTime.Round(time.Millisecond), exportCalls, applyTime.Round(time.Millisecond),
 				total.Round(time.Millisecond), sim.RequestTotal("", ""), pbxWrites(sim), callSummary(sim))

@@ -1,0 +1,313 @@
+package plugin
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+)
+
+// StatusReport is what kubectl pbx status shows: one entry per account.
+type StatusReport struct {
+	Accounts []AccountReport `json:"accounts"`
+}
+
+// AccountReport is one account's screen.
+type AccountReport struct {
+	// Kind is Account or ClusterAccount; Namespace is empty for a ClusterAccount.
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	// Found is false when managed objects refer to an account that does not exist.
+	Found bool   `json:"found"`
+	URL   string `json:"url,omitempty"`
+	// Ready is the account's Ready condition: status, reason and message.
+	Ready        string `json:"ready,omitempty"`
+	ReadyReason  string `json:"readyReason,omitempty"`
+	ReadyMessage string `json:"readyMessage,omitempty"`
+	Realm        string `json:"realm,omitempty"`
+	Prefix       string `json:"prefix,omitempty"`
+	// Kinds counts the managed objects of each kind by Ready and Synced reason.
+	Kinds []KindCount `json:"kinds"`
+	// Drifted are the objects whose PBX object differs from the spec (ObserveOnly's Drifted, or
+	// an update on its way).
+	Drifted []Issue `json:"drifted"`
+	// Errors are the objects whose last reconcile failed, newest first.
+	Errors []Issue `json:"errors"`
+	// ErrorsTotal counts them all, when Errors is cut.
+	ErrorsTotal int `json:"errorsTotal"`
+}
+
+// KindCount counts one kind's objects of an account.
+type KindCount struct {
+	Kind  string         `json:"kind"`
+	Total int            `json:"total"`
+	Ready map[string]int `json:"ready"`
+	// Synced is keyed by reason; "Unknown" counts objects not reconciled yet.
+	Synced map[string]int `json:"synced"`
+}
+
+// Issue is one object with a condition to look at.
+type Issue struct {
+	Kind      string    `json:"kind"`
+	Namespace string    `json:"namespace"`
+	Name      string    `json:"name"`
+	Reason    string    `json:"reason"`
+	Message   string    `json:"message"`
+	Since     time.Time `json:"since"`
+}
+
+// errorReasons are the Synced reasons of a failed reconcile.
+var errorReasons = map[string]bool{
+	v1alpha1.ReasonInvalidSpec: true, v1alpha1.ReasonAlreadyExists: true, v1alpha1.ReasonConflict: true,
+	v1alpha1.ReasonUnauthorized: true, v1alpha1.ReasonForbidden: true, v1alpha1.ReasonRateLimited: true,
+	v1alpha1.ReasonAPIUnavailable: true, v1alpha1.ReasonReconcileError: true, v1alpha1.ReasonUnavailable: true,
+	v1alpha1.ReasonDependencyNotReady: true,
+}
+
+// StatusInput is what Summarize reads: accounts and managed objects, as listed from the cluster.
+type StatusInput struct {
+	Accounts        []v1alpha1.Account
+	ClusterAccounts []v1alpha1.ClusterAccount
+	Groups          []v1alpha1.ExtensionGroup
+	Extensions      []v1alpha1.Extension
+	// MaxErrors bounds each account's Errors; 0 means 10.
+	MaxErrors int
+}
+
+type accountKey struct{ kind, namespace, name string }
+
+// managedObject is what Summarize needs of a managed resource.
+type managedObject struct {
+	kind       string
+	meta       *metav1.ObjectMeta
+	spec       *v1alpha1.ManagedSpec
+	conditions []metav1.Condition
+}
+
+func (m managedObject) account() accountKey {
+	ref := m.spec.AccountRef
+	if ref.Kind == v1alpha1.AccountKindClusterAccount {
+		return accountKey{string(ref.Kind), "", ref.Name}
+	}
+	return accountKey{string(v1alpha1.AccountKindAccount), m.meta.Namespace, ref.Name}
+}
+
+// Summarize builds the report: every account given, plus any account the objects refer to.
+func Summarize(in StatusInput) StatusReport {
+	byKey := map[accountKey]*AccountReport{}
+	report := func(k accountKey) *AccountReport {
+		if r, ok := byKey[k]; ok {
+			return r
+		}
+		r := &AccountReport{Kind: k.kind, Namespace: k.namespace, Name: k.name}
+		for _, kind := range []string{"ExtensionGroup", "Extension"} {
+			r.Kinds = append(r.Kinds, KindCount{Kind: kind, Ready: map[string]int{}, Synced: map[string]int{}})
+		}
+		byKey[k] = r
+		return r
+	}
+	for _, a := range in.Accounts {
+		r := report(accountKey{string(v1alpha1.AccountKindAccount), a.Namespace, a.Name})
+		fillAccount(r, a.Spec.URL, &a.Status)
+	}
+	for _, a := range in.ClusterAccounts {
+		r := report(accountKey{string(v1alpha1.AccountKindClusterAccount), "", a.Name})
+		fillAccount(r, a.Spec.URL, &a.Status)
+	}
+	var objs []managedObject
+	for i := range in.Groups {
+		g := &in.Groups[i]
+		objs = append(objs, managedObject{"ExtensionGroup", &g.ObjectMeta, &g.Spec.ManagedSpec, g.Status.Conditions})
+	}
+	for i := range in.Extensions {
+		x := &in.Extensions[i]
+		objs = append(objs, managedObject{"Extension", &x.ObjectMeta, &x.Spec.ManagedSpec, x.Status.Conditions})
+	}
+	for _, o := range objs {
+		r := report(o.account())
+		kc := &r.Kinds[0]
+		if o.kind == "Extension" {
+			kc = &r.Kinds[1]
+		}
+		kc.Total++
+		ready := meta.FindStatusCondition(o.conditions, v1alpha1.ConditionReady)
+		synced := meta.FindStatusCondition(o.conditions, v1alpha1.ConditionSynced)
+		kc.Ready[reasonOf(ready)]++
+		kc.Synced[reasonOf(synced)]++
+		if synced == nil || synced.Status == metav1.ConditionTrue {
+			continue
+		}
+		issue := Issue{Kind: o.kind, Namespace: o.meta.Namespace, Name: o.meta.Name, Reason: synced.Reason, Message: synced.Message, Since: synced.LastTransitionTime.Time}
+		switch {
+		case synced.Reason == v1alpha1.ReasonDrifted || synced.Reason == v1alpha1.ReasonUpdating:
+			r.Drifted = append(r.Drifted, issue)
+		case errorReasons[synced.Reason]:
+			r.Errors = append(r.Errors, issue)
+		}
+	}
+	limit := cmp.Or(in.MaxErrors, 10)
+	var out StatusReport
+	for _, r := range byKey {
+		slices.SortFunc(r.Drifted, compareIssues)
+		slices.SortFunc(r.Errors, func(a, b Issue) int {
+			return cmp.Or(b.Since.Compare(a.Since), compareIssues(a, b))
+		})
+		r.ErrorsTotal = len(r.Errors)
+		if len(r.Errors) > limit {
+			r.Errors = r.Errors[:limit]
+		}
+		if r.Drifted == nil {
+			r.Drifted = []Issue{}
+		}
+		if r.Errors == nil {
+			r.Errors = []Issue{}
+		}
+		out.Accounts = append(out.Accounts, *r)
+	}
+	slices.SortFunc(out.Accounts, func(a, b AccountReport) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	return out
+}
+
+func compareIssues(a, b Issue) int {
+	return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Name, b.Name))
+}
+
+func reasonOf(c *metav1.Condition) string {
+	if c == nil || c.Reason == "" {
+		return "Unknown"
+	}
+	return c.Reason
+}
+
+func fillAccount(r *AccountReport, url string, st *v1alpha1.AccountStatus) {
+	r.Found, r.URL = true, url
+	if c := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionReady); c != nil {
+		r.Ready, r.ReadyReason, r.ReadyMessage = string(c.Status), c.Reason, c.Message
+	} else {
+		r.Ready = "Unknown"
+	}
+	if st.Realm != "" {
+		r.Realm = fmt.Sprintf("%s %d", st.Realm, st.RealmID)
+	}
+	r.Prefix = st.ClientPrefix
+}
+
+// counts renders reason counts sorted by reason: Available=20 Creating=1.
+func counts(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, " ")
+}
+
+// WriteText renders the report for a terminal.
+func (s StatusReport) WriteText(w io.Writer) error {
+	if len(s.Accounts) == 0 {
+		_, err := fmt.Fprintln(w, "No accounts and no managed objects found.")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for i, a := range s.Accounts {
+		if i > 0 {
+			fmt.Fprintln(tw)
+		}
+		name := a.Name
+		if a.Namespace != "" {
+			name = a.Namespace + "/" + a.Name
+		}
+		if !a.Found {
+			fmt.Fprintf(tw, "%s %s: not found (the objects below refer to it)\n", a.Kind, name)
+		} else {
+			fmt.Fprintf(tw, "%s %s  %s  Ready=%s (%s)", a.Kind, name, a.URL, a.Ready, a.ReadyReason)
+			if a.Realm != "" {
+				fmt.Fprintf(tw, "  realm %s", a.Realm)
+			}
+			if a.Prefix != "" {
+				fmt.Fprintf(tw, "  prefix %s", a.Prefix)
+			}
+			fmt.Fprintln(tw)
+			if a.Ready != string(metav1.ConditionTrue) && a.ReadyMessage != "" {
+				fmt.Fprintf(tw, "  %s\n", a.ReadyMessage)
+			}
+		}
+		fmt.Fprintln(tw, "  KIND\tTOTAL\tREADY\tSYNCED")
+		for _, k := range a.Kinds {
+			fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\n", k.Kind, k.Total, counts(k.Ready), counts(k.Synced))
+		}
+		if len(a.Drifted) > 0 {
+			fmt.Fprintf(tw, "  Drifted (%d):\n", len(a.Drifted))
+			for _, d := range a.Drifted {
+				fmt.Fprintf(tw, "    %s %s/%s\t%s\t%s\n", d.Kind, d.Namespace, d.Name, d.Reason, d.Message)
+			}
+		}
+		if a.ErrorsTotal > 0 {
+			fmt.Fprintf(tw, "  Last errors (%d of %d):\n", len(a.Errors), a.ErrorsTotal)
+			for _, e := range a.Errors {
+				fmt.Fprintf(tw, "    %s\t%s %s/%s\t%s\t%s\n", e.Since.UTC().Format(time.RFC3339), e.Kind, e.Namespace, e.Name, e.Reason, e.Message)
+			}
+		}
+	}
+	return tw.Flush()
+}
+
+// WriteJSON renders the report for scripts.
+func (s StatusReport) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(s)
+}
+
+// ReadStatus lists the accounts and managed objects of a namespace (all namespaces when empty)
+// and summarizes them. ClusterAccounts are listed when the cluster allows it; a user who may
+// not list them still sees the ones the objects refer to, as not found.
+func ReadStatus(ctx context.Context, c client.Reader, namespace string, maxErrors int) (StatusReport, error) {
+	in := StatusInput{MaxErrors: maxErrors}
+	var al v1alpha1.AccountList
+	var gl v1alpha1.ExtensionGroupList
+	var el v1alpha1.ExtensionList
+	for _, l := range []client.ObjectList{&al, &gl, &el} {
+		if err := c.List(ctx, l, client.InNamespace(namespace)); err != nil {
+			return StatusReport{}, fmt.Errorf("listing %T: %w", l, err)
+		}
+	}
+	var cl v1alpha1.ClusterAccountList
+	if err := c.List(ctx, &cl); err == nil {
+		in.ClusterAccounts = cl.Items
+	}
+	in.Accounts, in.Groups, in.Extensions = al.Items, gl.Items, el.Items
+	if namespace != "" {
+		// Show only the ClusterAccounts this namespace uses.
+		used := map[string]bool{}
+		for _, g := range in.Groups {
+			used[g.Spec.AccountRef.Name] = used[g.Spec.AccountRef.Name] || g.Spec.AccountRef.Kind == v1alpha1.AccountKindClusterAccount
+		}
+		for _, x := range in.Extensions {
+			used[x.Spec.AccountRef.Name] = used[x.Spec.AccountRef.Name] || x.Spec.AccountRef.Kind == v1alpha1.AccountKindClusterAccount
+		}
+		in.ClusterAccounts = slices.DeleteFunc(in.ClusterAccounts, func(a v1alpha1.ClusterAccount) bool { return !used[a.Name] })
+	}
+	return Summarize(in), nil
+}

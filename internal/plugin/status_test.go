@@ -1,0 +1,101 @@
+package plugin
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+)
+
+func cond(typ, status, reason, msg string, at time.Time) metav1.Condition {
+	return metav1.Condition{Type: typ, Status: metav1.ConditionStatus(status), Reason: reason, Message: msg, LastTransitionTime: metav1.NewTime(at)}
+}
+
+func ext(ns, name, account string, conds ...metav1.Condition) v1alpha1.Extension {
+	x := v1alpha1.Extension{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	x.Spec.AccountRef = v1alpha1.AccountReference{Kind: v1alpha1.AccountKindAccount, Name: account}
+	x.Status.Conditions = conds
+	return x
+}
+
+func TestSummarize(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ok := []metav1.Condition{cond("Ready", "True", "Available", "", t0), cond("Synced", "True", "UpToDate", "", t0)}
+	acct := v1alpha1.Account{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "pbx"}, Spec: v1alpha1.AccountSpec{ConnectionSpec: v1alpha1.ConnectionSpec{URL: "https://pbx.example/"}}}
+	acct.Status.Conditions = []metav1.Condition{cond("Ready", "True", "Available", "", t0)}
+	acct.Status.ClientPrefix = "0003"
+	group := v1alpha1.ExtensionGroup{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "sales"}}
+	group.Spec.AccountRef = v1alpha1.AccountReference{Kind: v1alpha1.AccountKindAccount, Name: "pbx"}
+	group.Status.Conditions = ok
+
+	cases := map[string]struct {
+		reason string
+		in     StatusInput
+		want   StatusReport
+	}{
+		"CountsDriftAndErrors": {
+			reason: "objects are counted by reason; Drifted and Updating are drift; failures are errors, newest first, cut to MaxErrors",
+			in: StatusInput{
+				Accounts: []v1alpha1.Account{acct},
+				Groups:   []v1alpha1.ExtensionGroup{group},
+				Extensions: []v1alpha1.Extension{
+					ext("a", "ext-101", "pbx", ok...),
+					ext("a", "ext-102", "pbx", cond("Ready", "True", "Available", "", t0), cond("Synced", "False", "Drifted", "The PBX object differs from the spec: label", t0)),
+					ext("a", "ext-103", "pbx", cond("Ready", "False", "AlreadyExists", "", t0), cond("Synced", "False", "AlreadyExists", "old", t0)),
+					ext("a", "ext-104", "pbx", cond("Ready", "True", "Available", "", t0), cond("Synced", "False", "APIUnavailable", "new", t0.Add(time.Minute))),
+					ext("a", "ext-105", "pbx", cond("Ready", "True", "Available", "", t0), cond("Synced", "False", "Conflict", "oldest", t0.Add(-time.Minute))),
+					ext("a", "ext-106", "pbx"),
+				},
+				MaxErrors: 2,
+			},
+			want: StatusReport{Accounts: []AccountReport{{
+				Kind: "Account", Namespace: "a", Name: "pbx", Found: true, URL: "https://pbx.example/", Ready: "True", ReadyReason: "Available", Prefix: "0003",
+				Kinds: []KindCount{
+					{Kind: "ExtensionGroup", Total: 1, Ready: map[string]int{"Available": 1}, Synced: map[string]int{"UpToDate": 1}},
+					{Kind: "Extension", Total: 6, Ready: map[string]int{"Available": 4, "AlreadyExists": 1, "Unknown": 1}, Synced: map[string]int{"UpToDate": 1, "Drifted": 1, "AlreadyExists": 1, "APIUnavailable": 1, "Conflict": 1, "Unknown": 1}},
+				},
+				Drifted: []Issue{{Kind: "Extension", Namespace: "a", Name: "ext-102", Reason: "Drifted", Message: "The PBX object differs from the spec: label", Since: t0}},
+				Errors: []Issue{
+					{Kind: "Extension", Namespace: "a", Name: "ext-104", Reason: "APIUnavailable", Message: "new", Since: t0.Add(time.Minute)},
+					{Kind: "Extension", Namespace: "a", Name: "ext-103", Reason: "AlreadyExists", Message: "old", Since: t0},
+				},
+				ErrorsTotal: 3,
+			}}},
+		},
+		"MissingAccount": {
+			reason: "objects that refer to an account that does not exist show it as not found",
+			in:     StatusInput{Extensions: []v1alpha1.Extension{ext("b", "ext-101", "gone", ok...)}},
+			want: StatusReport{Accounts: []AccountReport{{
+				Kind: "Account", Namespace: "b", Name: "gone",
+				Kinds: []KindCount{
+					{Kind: "ExtensionGroup", Ready: map[string]int{}, Synced: map[string]int{}},
+					{Kind: "Extension", Total: 1, Ready: map[string]int{"Available": 1}, Synced: map[string]int{"UpToDate": 1}},
+				},
+				Drifted: []Issue{}, Errors: []Issue{},
+			}}},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			got := Summarize(tc.in)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("%s\nSummarize(): -want, +got:\n%s", tc.reason, diff)
+			}
+			var text, js bytes.Buffer
+			if err := got.WriteText(&text); err != nil {
+				t.Fatal(err)
+			}
+			if err := got.WriteJSON(&js); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(text.String(), tc.want.Accounts[0].Name) || !strings.Contains(js.String(), `"accounts"`) {
+				t.Errorf("%s\ntext:\n%s\njson:\n%s", tc.reason, text.String(), js.String())
+			}
+		})
+	}
+}

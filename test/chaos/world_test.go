@@ -379,6 +379,10 @@ func report(problems []string) string {
 	}
 	const most = 25
 	for _, c := range cats {
+		// Groups first: there are few, and the extensions' problems often follow from theirs.
+		slices.SortStableFunc(byCat[c], func(a, b string) int {
+			return cmp.Compare(groupLast(a), groupLast(b))
+		})
 		for i, p := range byCat[c] {
 			if i == most {
 				fmt.Fprintf(&b, "\n  ... and %d more %s", len(byCat[c])-most, c)
@@ -388,4 +392,12 @@ func report(problems []string) string {
 		}
 	}
 	return b.String()
+}
+
+// groupLast is 0 for a problem about a group and 1 for the others.
+func groupLast(problem string) int {
+	if strings.Contains(problem, "extgroup ") || strings.Contains(problem, "PBX group ") {
+		return 0
+	}
+	return 1
 }

@@ -274,6 +274,24 @@ func TestExportRoundTrip(t *testing.T) {
 				t.Errorf("%s\nthe output holds the client secret", tc.reason)
 			}
 
+			planOf := func() plugin.PlanResult {
+				pc := plugin.PlanCommand{Kube: c.k, Namespace: ns.Name, Prune: true, Paths: []string{"-"}, Stdin: bytes.NewReader(out.Bytes())}
+				if tc.kubectl {
+					pc.Paths = []string{cmd.Dir}
+				}
+				res, err := pc.Run(ctx)
+				if err != nil {
+					t.Fatalf("%s\nplan: %v", tc.reason, err)
+				}
+				return res
+			}
+			before := planOf()
+			for _, ch := range before.Changes {
+				if ch.Action != plugin.ActionAdopt || len(ch.Fields) != 0 {
+					t.Errorf("%s\nplan before the apply: %+v, want adopt with no field changes", tc.reason, ch)
+				}
+			}
+
 			applyStart := time.Now()
 			if tc.kubectl {
 				if o, err := exec.CommandContext(ctx, c.kubectl, "--kubeconfig", c.kubeconfig, "apply", "-k", cmd.Dir).CombinedOutput(); err != nil {
@@ -300,6 +318,11 @@ func TestExportRoundTrip(t *testing.T) {
 			}
 			if len(report.Accounts) != 1 || !cmp.Equal(report.Accounts[0].Kinds, wantKinds) {
 				t.Errorf("%s\nkubectl pbx status after the round trip:\n%s", tc.reason, screen.String())
+			}
+			if after := planOf(); after.HasChanges() || len(after.Changes) != wantExt+wantGroups {
+				var buf bytes.Buffer
+				_ = after.WriteText(&buf)
+				t.Errorf("%s\nplan after the round trip has changes:\n%s", tc.reason, buf.String())
 			}
 			if w := pbxWrites(sim); w != 0 {
 				t.Errorf("%s\n%d PBX writes during the round trip, want 0: %s", tc.reason, w, callSummary(sim))

@@ -143,3 +143,17 @@ func ParseType(s string) (v1alpha1.ExtensionType, error) {
 	}
 	return t, nil
 }
+
+// groupChanges lists what an update would change to make the PBX group g match spec.
+func groupChanges(spec *v1alpha1.ExtensionGroupSpec, g *pbx.ExtensionGroup) []FieldChange {
+	var out []FieldChange
+	for _, f := range []FieldChange{
+		{"name", g.Name, spec.Name},
+		{"extraParams", loose(g.ExtraParams), spec.ExtraParams},
+	} {
+		if f.From != f.To {
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -1,0 +1,274 @@
+package plugin
+
+import (
+	"bytes"
+	"strconv"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/pbx"
+)
+
+var pbxAccount = v1alpha1.AccountReference{Kind: v1alpha1.AccountKindAccount, Name: "pbx"}
+
+// planExt builds an Extension in namespace "a" with number, label, and options.
+func planExt(name, number, label string, opts ...func(*v1alpha1.Extension)) v1alpha1.Extension {
+	x := v1alpha1.Extension{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: name}}
+	x.Spec = v1alpha1.ExtensionSpec{Name: number, Type: v1alpha1.ExtensionTypePhone, State: v1alpha1.ExtensionStateActive, Label: label}
+	x.Spec.AccountRef = pbxAccount
+	for _, o := range opts {
+		o(&x)
+	}
+	return x
+}
+
+func planGroup(name, pbxName string, opts ...func(*v1alpha1.ExtensionGroup)) v1alpha1.ExtensionGroup {
+	g := v1alpha1.ExtensionGroup{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: name}}
+	g.Spec.Name = pbxName
+	g.Spec.AccountRef = pbxAccount
+	for _, o := range opts {
+		o(&g)
+	}
+	return g
+}
+
+func annotate(k, v string) func(metav1.Object) {
+	return func(o metav1.Object) {
+		a := o.GetAnnotations()
+		if a == nil {
+			a = map[string]string{}
+		}
+		a[k] = v
+		o.SetAnnotations(a)
+	}
+}
+
+func extID(id int64) func(*v1alpha1.Extension) {
+	return func(x *v1alpha1.Extension) { annotate(v1alpha1.AnnotationExternalID, strconv.FormatInt(id, 10))(x) }
+}
+
+func extAdopt(x *v1alpha1.Extension) { annotate(v1alpha1.AnnotationAdopt, "true")(x) }
+
+func extObserve(x *v1alpha1.Extension) {
+	x.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserveOnly
+}
+
+func extOrphan(x *v1alpha1.Extension) { x.Spec.DeletionPolicy = v1alpha1.DeletionPolicyOrphan }
+
+func inGroup(name string) func(*v1alpha1.Extension) {
+	return func(x *v1alpha1.Extension) { x.Spec.GroupRef = &v1alpha1.GroupReference{Name: name} }
+}
+
+func groupID(id int64) func(*v1alpha1.ExtensionGroup) {
+	return func(g *v1alpha1.ExtensionGroup) {
+		annotate(v1alpha1.AnnotationExternalID, strconv.FormatInt(id, 10))(g)
+	}
+}
+
+// pbxExt is a PBX extension of the tenant with prefix 0003.
+func pbxExt(id int64, number, label string, group int64) pbx.Extension {
+	x := pbx.Extension{ID: id, Name: "0003*" + number, Type: pbx.ExtensionTypePhone, Status: pbx.StatusActive}
+	if label != "" {
+		x.Label = &label
+	}
+	if group != 0 {
+		x.ExtensionGroupID = &group
+	}
+	return x
+}
+
+func TestPlan(t *testing.T) {
+	tenant := Tenant{
+		Groups: []pbx.ExtensionGroup{{ID: 1, Name: "Sales"}, {ID: 2, Name: "Twin"}, {ID: 3, Name: "Twin"}},
+		Extensions: []pbx.Extension{
+			pbxExt(10, "101", "Alice", 1),
+			pbxExt(11, "102", "Bob", 0),
+			pbxExt(12, "103", "Carol", 0),
+			{ID: 13, Name: "0003*300", Type: pbx.ExtensionTypeQueue, Status: pbx.StatusActive},
+		},
+	}
+	acct := AccountKey{Kind: v1alpha1.AccountKindAccount, Namespace: "a", Name: "pbx"}
+	type args struct {
+		groups        []v1alpha1.ExtensionGroup
+		exts          []v1alpha1.Extension
+		clusterGroups []v1alpha1.ExtensionGroup
+		clusterExts   []v1alpha1.Extension
+		prune         bool
+	}
+	cases := map[string]struct {
+		reason      string
+		args        args
+		want        []Change
+		wantChanges bool
+	}{
+		"Create": {
+			reason: "a number the PBX does not have is created with the fields set",
+			args:   args{exts: []v1alpha1.Extension{planExt("ext-104", "104", "Dave")}},
+			want: []Change{{Action: ActionCreate, Kind: "Extension", Namespace: "a", Name: "ext-104", Fields: []FieldChange{
+				{Field: "name", To: "104"}, {Field: "type", To: "Phone"}, {Field: "state", From: "Blocked", To: "Active"}, {Field: "label", To: "Dave"},
+			}}},
+			wantChanges: true,
+		},
+		"CreateInNewGroup": {
+			reason: "a group the plan creates is created, and its member waits for its id",
+			args:   args{groups: []v1alpha1.ExtensionGroup{planGroup("support", "Support")}, exts: []v1alpha1.Extension{planExt("ext-105", "105", "", inGroup("support"))}},
+			want: []Change{
+				{Action: ActionCreate, Kind: "ExtensionGroup", Namespace: "a", Name: "support", Fields: []FieldChange{{Field: "name", To: "Support"}}},
+				{Action: ActionCreate, Kind: "Extension", Namespace: "a", Name: "ext-105", Fields: []FieldChange{
+					{Field: "name", To: "105"}, {Field: "type", To: "Phone"}, {Field: "state", From: "Blocked", To: "Active"}, {Field: "group", To: "(new group support)"},
+				}},
+			},
+			wantChanges: true,
+		},
+		"UpdateWithDiff": {
+			reason: "a resource that holds its object and differs is updated, field by field",
+			args: args{
+				exts:        []v1alpha1.Extension{planExt("ext-101", "101", "Alice Smith")},
+				clusterExts: []v1alpha1.Extension{planExt("ext-101", "101", "Alice", extID(10))},
+			},
+			want: []Change{{Action: ActionUpdate, Kind: "Extension", Namespace: "a", Name: "ext-101", PBXID: 10, Fields: []FieldChange{
+				{Field: "label", From: "Alice", To: "Alice Smith"}, {Field: "group", From: "1", To: ""},
+			}}},
+			wantChanges: true,
+		},
+		"NoChange": {
+			reason: "a resource that holds its object and matches changes nothing: exit code 0",
+			args: args{
+				groups:        []v1alpha1.ExtensionGroup{planGroup("sales", "Sales")},
+				exts:          []v1alpha1.Extension{planExt("ext-101", "101", "Alice", inGroup("sales"))},
+				clusterGroups: []v1alpha1.ExtensionGroup{planGroup("sales", "Sales", groupID(1))},
+				clusterExts:   []v1alpha1.Extension{planExt("ext-101", "101", "Alice", extID(10), inGroup("sales"))},
+			},
+			want: []Change{
+				{Action: ActionNoChange, Kind: "ExtensionGroup", Namespace: "a", Name: "sales", PBXID: 1},
+				{Action: ActionNoChange, Kind: "Extension", Namespace: "a", Name: "ext-101", PBXID: 10},
+			},
+		},
+		"AdoptByAnnotation": {
+			reason: "the adopt annotation takes over a natural-key match, then updates it",
+			args:   args{exts: []v1alpha1.Extension{planExt("ext-102", "102", "Robert", extAdopt)}},
+			want: []Change{{Action: ActionAdopt, Kind: "Extension", Namespace: "a", Name: "ext-102", PBXID: 11, Note: "Then updated",
+				Fields: []FieldChange{{Field: "label", From: "Bob", To: "Robert"}}}},
+			wantChanges: true,
+		},
+		"AdoptByExternalID": {
+			reason:      "an exported manifest (external-id, ObserveOnly) is adopted with nothing to write",
+			args:        args{exts: []v1alpha1.Extension{planExt("ext-103", "103", "Carol", extID(12), extObserve)}},
+			want:        []Change{{Action: ActionAdopt, Kind: "Extension", Namespace: "a", Name: "ext-103", PBXID: 12}},
+			wantChanges: true,
+		},
+		"AlreadyExists": {
+			reason: "a natural-key match without an opt-in is somebody else's object",
+			args:   args{exts: []v1alpha1.Extension{planExt("ext-102", "102", "Bob")}},
+			want: []Change{{Action: ActionAlreadyExists, Kind: "Extension", Namespace: "a", Name: "ext-102", PBXID: 11,
+				Note: `The PBX object 11 has this natural key and is not managed by this resource: set the pbx.cloudpbx.dev/adopt: "true" annotation to adopt it`}},
+			wantChanges: true,
+		},
+		"ConflictWithClusterResource": {
+			reason: "an object another resource of the account holds is a conflict",
+			args: args{
+				exts:        []v1alpha1.Extension{planExt("second", "101", "Alice", extAdopt)},
+				clusterExts: []v1alpha1.Extension{planExt("first", "101", "Alice", extID(10))},
+			},
+			want:        []Change{{Action: ActionConflict, Kind: "Extension", Namespace: "a", Name: "second", PBXID: 10, Note: "The PBX object 10 is managed by Extension a/first"}},
+			wantChanges: true,
+		},
+		"ConflictWithinManifests": {
+			reason: "two manifests that claim one number: the second is a conflict",
+			args: args{exts: []v1alpha1.Extension{
+				planExt("a-one", "103", "Carol", extAdopt),
+				planExt("b-two", "103", "Carol", extAdopt),
+			}},
+			want: []Change{
+				{Action: ActionAdopt, Kind: "Extension", Namespace: "a", Name: "a-one", PBXID: 12},
+				{Action: ActionConflict, Kind: "Extension", Namespace: "a", Name: "b-two", PBXID: 12, Note: "The PBX object 12 is managed by Extension a/a-one"},
+			},
+			wantChanges: true,
+		},
+		"ConflictAmbiguousGroup": {
+			reason: "a group name several PBX groups share is a conflict, never a guess",
+			args:   args{groups: []v1alpha1.ExtensionGroup{planGroup("twin", "Twin")}},
+			want: []Change{{Action: ActionConflict, Kind: "ExtensionGroup", Namespace: "a", Name: "twin",
+				Note: `2 PBX groups are named "Twin" (ids 2, 3): set the pbx.cloudpbx.dev/external-id annotation to the one to manage`}},
+			wantChanges: true,
+		},
+		"ConflictType": {
+			reason: "a number whose PBX extension has another type cannot be managed",
+			args:   args{exts: []v1alpha1.Extension{planExt("ext-300", "300", "", extAdopt)}},
+			want: []Change{{Action: ActionConflict, Kind: "Extension", Namespace: "a", Name: "ext-300", PBXID: 13,
+				Note: "The PBX extension 0003*300 is of type queue, not phone; the PBX cannot change its type (the operator reports InvalidSpec)"}},
+			wantChanges: true,
+		},
+		"DriftedObserveOnly": {
+			reason: "an ObserveOnly resource that differs is reported, never written: not a change",
+			args: args{
+				exts:        []v1alpha1.Extension{planExt("ext-102", "102", "Robert", extObserve)},
+				clusterExts: []v1alpha1.Extension{planExt("ext-102", "102", "Bob", extID(11), extObserve)},
+			},
+			want: []Change{{Action: ActionDrifted, Kind: "Extension", Namespace: "a", Name: "ext-102", PBXID: 11, Fields: []FieldChange{{Field: "label", From: "Bob", To: "Robert"}}}},
+		},
+		"MissingObserveOnly": {
+			reason: "an ObserveOnly resource whose object is gone is not recreated",
+			args:   args{exts: []v1alpha1.Extension{planExt("ext-999", "999", "", extID(99), extObserve)}},
+			want: []Change{{Action: ActionMissing, Kind: "Extension", Namespace: "a", Name: "ext-999",
+				Note: "The PBX extension 99 is gone or has another number; The PBX object does not exist, and managementPolicy ObserveOnly does not create it"}},
+			wantChanges: true,
+		},
+		"DeleteOnRemoval": {
+			reason: "a managed resource of the manifests' namespace that the manifests drop is deleted from the PBX; Orphan and ObserveOnly only release",
+			args: args{
+				exts: []v1alpha1.Extension{planExt("ext-101", "101", "Alice", extID(10), inGroup("sales"))},
+				clusterExts: []v1alpha1.Extension{
+					planExt("ext-101", "101", "Alice", extID(10), inGroup("sales")),
+					planExt("ext-102", "102", "Bob", extID(11)),
+					planExt("ext-103", "103", "Carol", extID(12), extOrphan),
+					planExt("ext-300", "300", "", extID(13), extObserve),
+				},
+				clusterGroups: []v1alpha1.ExtensionGroup{planGroup("sales", "Sales", groupID(1))},
+				prune:         true,
+			},
+			want: []Change{
+				{Action: ActionDelete, Kind: "ExtensionGroup", Namespace: "a", Name: "sales", PBXID: 1},
+				{Action: ActionNoChange, Kind: "Extension", Namespace: "a", Name: "ext-101", PBXID: 10},
+				{Action: ActionDelete, Kind: "Extension", Namespace: "a", Name: "ext-102", PBXID: 11},
+				{Action: ActionRelease, Kind: "Extension", Namespace: "a", Name: "ext-103", PBXID: 12, Note: "deletionPolicy Orphan leaves the PBX object in place"},
+				{Action: ActionRelease, Kind: "Extension", Namespace: "a", Name: "ext-300", PBXID: 13, Note: "managementPolicy ObserveOnly leaves the PBX object in place"},
+			},
+			wantChanges: true,
+		},
+		"NoPruneNoDelete": {
+			reason: "without pruning, resources missing from the manifests are left alone",
+			args: args{
+				exts:          []v1alpha1.Extension{planExt("ext-101", "101", "Alice", extID(10), inGroup("sales"))},
+				clusterExts:   []v1alpha1.Extension{planExt("ext-101", "101", "Alice", extID(10), inGroup("sales")), planExt("ext-102", "102", "Bob", extID(11))},
+				clusterGroups: []v1alpha1.ExtensionGroup{planGroup("sales", "Sales", groupID(1))},
+			},
+			want: []Change{{Action: ActionNoChange, Kind: "Extension", Namespace: "a", Name: "ext-101", PBXID: 10}},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			got := Plan(PlanInput{
+				Groups: tc.args.groups, Extensions: tc.args.exts,
+				ClusterGroups: tc.args.clusterGroups, ClusterExtensions: tc.args.clusterExts,
+				Tenants: map[AccountKey]Tenant{acct: tenant}, Prune: tc.args.prune,
+			})
+			if diff := cmp.Diff(tc.want, got.Changes); diff != "" {
+				t.Errorf("%s\nPlan(): -want, +got:\n%s", tc.reason, diff)
+			}
+			if got.HasChanges() != tc.wantChanges {
+				t.Errorf("%s\nHasChanges() = %v, want %v", tc.reason, got.HasChanges(), tc.wantChanges)
+			}
+			var buf bytes.Buffer
+			if err := got.WriteText(&buf); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Contains(buf.Bytes(), []byte("Plan: ")) {
+				t.Errorf("%s\nWriteText() has no summary:\n%s", tc.reason, buf.String())
+			}
+		})
+	}
+}

@@ -134,8 +134,9 @@ bench: build build-sim ## Measure the manager at default flags against pbxsim: 1
 ##@ Build
 
 .PHONY: build
-build: ## Build the manager binary into bin/manager.
+build: ## Build the manager binary into bin/manager and the kubectl plugin into bin/kubectl-pbx.
 	CGO_ENABLED=0 $(GO) build $(GO_BUILD_FLAGS) -ldflags "$(LDFLAGS) $(VERSION_LDFLAGS)" -o bin/manager ./cmd
+	CGO_ENABLED=0 $(GO) build $(GO_BUILD_FLAGS) -ldflags "$(LDFLAGS) $(VERSION_LDFLAGS)" -o bin/kubectl-pbx ./cmd/kubectl-pbx
 
 .PHONY: run
 run: ## Run the manager on this machine against the cluster of the current kubeconfig.

@@ -37,8 +37,10 @@ const (
 // config holds the settings shared by all runs.
 type config struct {
 	managerBin, simBin string
-	budget             int
-	steady, timeout    time.Duration
+	// managerArgs are extra manager flags (experiments only).
+	managerArgs     []string
+	budget          int
+	steady, timeout time.Duration
 }
 
 // bench is the running control plane and what the runs need to reach it.
@@ -165,8 +167,8 @@ func (b *bench) startStack(ctx context.Context, spec runSpec) (*stack, error) {
 	}
 	// Default flags: only what a manager out of a cluster needs (no leader election, which would
 	// need a namespace, no metrics server, a free probe address).
-	s.mgr, err = b.env.Run("manager-"+spec.name(), b.managerBin, "--leader-elect=false",
-		"--metrics-bind-address=0", "--health-probe-bind-address="+probe)
+	args := append([]string{"--leader-elect=false", "--metrics-bind-address=0", "--health-probe-bind-address=" + probe}, b.managerArgs...)
+	s.mgr, err = b.env.Run("manager-"+spec.name(), b.managerBin, args...)
 	if err != nil {
 		return s, err
 	}

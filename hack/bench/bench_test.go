@@ -18,26 +18,29 @@ apiserver_request_total{code="200",component="apiserver",dry_run="All",group="pb
 apiserver_request_total{code="200",component="apiserver",dry_run="",group="pbx.cloudpbx.dev",resource="extensions",scope="namespace",subresource="",verb="LIST",version="v1alpha1"} 9
 apiserver_request_total{code="201",component="apiserver",dry_run="",group="events.k8s.io",resource="events",scope="resource",subresource="",verb="POST",version="v1"} 2.0
 apiserver_request_duration_seconds_bucket{verb="PATCH",le="0.1"} 4
+apiserver_request_duration_seconds_sum{component="apiserver",dry_run="",group="pbx.cloudpbx.dev",resource="extensions",scope="resource",subresource="",verb="PATCH",version="v1alpha1"} 0.4
+apiserver_request_duration_seconds_count{component="apiserver",dry_run="",group="pbx.cloudpbx.dev",resource="extensions",scope="resource",subresource="",verb="PATCH",version="v1alpha1"} 8
 `
 	got, err := parseWrites(strings.NewReader(metrics))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[writeKey]float64{
-		{Verb: "PATCH", Group: "pbx.cloudpbx.dev", Resource: "extensions"}:                        8,
-		{Verb: "PATCH", Group: "pbx.cloudpbx.dev", Resource: "extensions", Subresource: "status"}: 3,
-		{Verb: "POST", Group: "events.k8s.io", Resource: "events"}:                                2,
+	patch := writeKey{Verb: "PATCH", Group: "pbx.cloudpbx.dev", Resource: "extensions"}
+	want := map[writeKey]writeTotal{
+		patch: {8, 0.4},
+		{Verb: "PATCH", Group: "pbx.cloudpbx.dev", Resource: "extensions", Subresource: "status"}: {3, 0},
+		{Verb: "POST", Group: "events.k8s.io", Resource: "events"}:                                {2, 0},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
 	for k, v := range want {
-		if got[k] != v {
+		if got[k] == nil || *got[k] != v {
 			t.Errorf("%v: got %v, want %v", k, got[k], v)
 		}
 	}
-	diff := diffWrites(map[writeKey]float64{{Verb: "PATCH", Group: "pbx.cloudpbx.dev", Resource: "extensions"}: 6}, got)
-	if len(diff) != 3 || diff[0].Count != 3 || diff[2].Count != 2 {
+	diff := diffWrites(writeTotals{patch: {count: 6, seconds: 0.1}}, got)
+	if len(diff) != 3 || diff[0].Count != 3 || diff[2].Count != 2 || diff[1].MeanMS != 150 {
 		t.Errorf("diffWrites: %+v", diff)
 	}
 }
@@ -94,9 +97,9 @@ func TestReportIsMarkdownAndSVG(t *testing.T) {
 			N: 100, LatencyMS: l, Budget: 100_000, ApplySeconds: 1.5, ReadySeconds: 0.2, ReadyFromStartSeconds: 1.7,
 			PollIntervalSeconds: 10, DeleteSeconds: 1,
 			Create: phase{PBXCalls: map[string]int{"POST": 100, "GET": 1}, Writes: []writeCount{
-				{writeKey{Verb: "APPLY", Resource: "extensions"}, 100},
-				{writeKey{Verb: "PATCH", Resource: "extensions"}, 200},
-				{writeKey{Verb: "PUT", Resource: "leases"}, 1},
+				{writeKey: writeKey{Verb: "APPLY", Resource: "extensions"}, Count: 100},
+				{writeKey: writeKey{Verb: "PATCH", Resource: "extensions"}, Count: 200},
+				{writeKey: writeKey{Verb: "PUT", Resource: "leases"}, Count: 1},
 			}},
 			Steady: phase{Seconds: 30, PBXCalls: map[string]int{"GET": 9}},
 			Curve:  []point{{0.1, 10}, {1.7, 100}},

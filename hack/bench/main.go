@@ -35,17 +35,19 @@ func run() error {
 	assets := flag.String("assets", os.Getenv("KUBEBUILDER_ASSETS"), "folder with etcd, kube-apiserver and kubectl ('make envtest' prints it)")
 	manager := flag.String("manager", "bin/manager", "the manager binary ('make build')")
 	sim := flag.String("pbxsim", "bin/pbxsim", "the pbxsim binary ('make build-sim')")
-	outDir := flag.String("out-dir", "bin/bench", "folder for bench.md, bench.json, ready.svg and the logs of the last run")
+	outDir := flag.String("out-dir", "bin/bench", "folder for bench.md, bench.json, ready.svg and the logs of the last run (make bench also builds the program there)")
 	full := flag.Bool("full", os.Getenv("BENCH_FULL") == "1", "also run 10,000 Extensions (default from BENCH_FULL=1)")
 	sizes := flag.String("sizes", "100,1000", "comma-separated numbers of Extensions per run (--full adds 10000)")
 	latencies := flag.String("latencies", "0,20ms", "comma-separated PBX latencies; every size runs at each")
 	budget := flag.Int("budget", 100_000, "the tenant's hourly PBX request budget, set through pbxsim's admin API")
 	steady := flag.Duration("steady", 30*time.Second, "length of the steady-state window after convergence (the Account polls every 10 s)")
 	timeout := flag.Duration("timeout", 15*time.Minute, "how long one run may wait for all Extensions to become Ready, or to be gone")
+	managerArgs := flag.String("manager-args", "", "extra manager flags, for experiments only: the figures of record are at default flags")
 	flag.Parse()
 
 	cfg := config{
 		managerBin: abs(*manager), simBin: abs(*sim), budget: *budget, steady: *steady, timeout: *timeout,
+		managerArgs: strings.Fields(*managerArgs),
 	}
 	for _, b := range []struct{ path, make string }{{cfg.managerBin, "make build"}, {cfg.simBin, "make build-sim"}} {
 		if _, err := os.Stat(b.path); err != nil {
@@ -76,7 +78,8 @@ func run() error {
 	}
 	defer b.stop()
 
-	rep := report{Machine: machine(), Command: command(*full), Started: time.Now().UTC().Format(time.RFC3339)}
+	rep := report{Machine: machine(), Command: command(*full), Started: time.Now().UTC().Format(time.RFC3339),
+		ManagerArgs: cfg.managerArgs}
 	for _, spec := range runs {
 		res, err := b.run(ctx, spec)
 		if err != nil {

@@ -37,8 +37,8 @@ type apiMetrics struct {
 }
 
 // writes returns apiserver_request_total of the write verbs, summed over codes, scopes,
-// components and versions.
-func (m *apiMetrics) writes(ctx context.Context) (map[writeKey]float64, error) {
+// components and versions, and the time the API server spent on them.
+func (m *apiMetrics) writes(ctx context.Context) (writeTotals, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.url, nil)
 	if err != nil {
 		return nil, err
@@ -54,15 +54,26 @@ func (m *apiMetrics) writes(ctx context.Context) (map[writeKey]float64, error) {
 	return parseWrites(res.Body)
 }
 
-// parseWrites reads apiserver_request_total of the write verbs from the Prometheus text format.
-func parseWrites(r io.Reader) (map[writeKey]float64, error) {
-	out := map[writeKey]float64{}
+// writeTotals are the API server's counters of one series of writes: requests, and the seconds
+// it spent serving them (apiserver_request_duration_seconds_sum).
+type writeTotals map[writeKey]*writeTotal
+
+type writeTotal struct{ count, seconds float64 }
+
+// parseWrites reads apiserver_request_total and apiserver_request_duration_seconds_sum of the write
+// verbs from the Prometheus text format.
+func parseWrites(r io.Reader) (writeTotals, error) {
+	out := writeTotals{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
-		rest, ok := strings.CutPrefix(sc.Text(), "apiserver_request_total{")
-		if !ok {
-			continue
+		line := sc.Text()
+		rest, isCount := strings.CutPrefix(line, "apiserver_request_total{")
+		if !isCount {
+			var isSum bool
+			if rest, isSum = strings.CutPrefix(line, "apiserver_request_duration_seconds_sum{"); !isSum {
+				continue
+			}
 		}
 		end := strings.LastIndexByte(rest, '}')
 		if end < 0 {
@@ -72,11 +83,25 @@ func parseWrites(r io.Reader) (map[writeKey]float64, error) {
 		if !writeVerbs[labels["verb"]] || labels["dry_run"] != "" {
 			continue
 		}
-		v, err := strconv.ParseFloat(strings.Fields(rest[end+1:])[0], 64)
-		if err != nil {
-			return nil, fmt.Errorf("parsing %q: %w", sc.Text(), err)
+		f := strings.Fields(rest[end+1:])
+		if len(f) == 0 {
+			continue
 		}
-		out[writeKey{Verb: labels["verb"], Group: labels["group"], Resource: labels["resource"], Subresource: labels["subresource"]}] += v
+		v, err := strconv.ParseFloat(f[0], 64)
+		if err != nil {
+			return nil, fmt.Errorf("parsing %q: %w", line, err)
+		}
+		k := writeKey{Verb: labels["verb"], Group: labels["group"], Resource: labels["resource"], Subresource: labels["subresource"]}
+		t := out[k]
+		if t == nil {
+			t = &writeTotal{}
+			out[k] = t
+		}
+		if isCount {
+			t.count += v
+		} else {
+			t.seconds += v
+		}
 	}
 	return out, sc.Err()
 }
@@ -108,18 +133,24 @@ func parseLabels(s string) map[string]string {
 	return out
 }
 
-// writeCount is the number of API-server writes of one series in a phase.
+// writeCount is the number of API-server writes of one series in a phase, and the mean time the
+// API server took to serve one (from the request's arrival, so without any wait in the client).
 type writeCount struct {
 	writeKey
-	Count int `json:"count"`
+	Count  int     `json:"count"`
+	MeanMS float64 `json:"meanServerMs"`
 }
 
 // diffWrites returns the writes between two readings, largest first.
-func diffWrites(before, after map[writeKey]float64) []writeCount {
+func diffWrites(before, after writeTotals) []writeCount {
 	var out []writeCount
-	for k, v := range after {
-		if n := int(v - before[k] + 0.5); n > 0 {
-			out = append(out, writeCount{writeKey: k, Count: n})
+	for k, a := range after {
+		b := before[k]
+		if b == nil {
+			b = &writeTotal{}
+		}
+		if n := int(a.count - b.count + 0.5); n > 0 {
+			out = append(out, writeCount{writeKey: k, Count: n, MeanMS: round3(1000 * (a.seconds - b.seconds) / float64(n))})
 		}
 	}
 	slices.SortFunc(out, func(a, b writeCount) int {
@@ -248,7 +279,7 @@ type phase struct {
 // mark is the state of the counters at the start of a phase.
 type mark struct {
 	at     time.Time
-	writes map[writeKey]float64
+	writes writeTotals
 	cpu    cpuSample
 }
 

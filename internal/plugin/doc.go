@@ -16,5 +16,6 @@
 // against the simulator with the real controllers.
 //
 // The pure parts (Build, Plan, Summarize) take their inputs as values and are table-tested; the
-// commands (RunExport, RunPlan, RunStatus) gather those inputs from the cluster and the PBX.
+// commands (ExportCommand, PlanCommand, ReadStatus) gather those inputs from the cluster and the
+// PBX; cmd/kubectl-pbx holds only their flags.
 package plugin

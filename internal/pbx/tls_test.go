@@ -2,82 +2,38 @@ package pbx
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/cloudpbx/pbx-operator/internal/pbxsim"
 )
 
-// testCA is a certificate authority made for one test.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
+// newTestCA makes a CA for one test.
+func newTestCA(t *testing.T, name string) *pbxsim.CA {
+	t.Helper()
+	ca, err := pbxsim.NewCA(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca
 }
 
-func newTestCA(t *testing.T, name string) *testCA {
+// issue makes a server certificate signed by ca.
+func issue(t *testing.T, ca *pbxsim.CA, ips []net.IP, names ...string) tls.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert, err := ca.Issue(ips, names...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-// issue makes a server certificate for the given IP addresses and DNS names.
-func (ca *testCA) issue(t *testing.T, ips []net.IP, names ...string) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "pbxsim"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  ips,
-		DNSNames:     names,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	return cert
 }
 
 // newTLSSim serves the simulator's demo tenant over HTTPS with cert.
@@ -105,8 +61,8 @@ func TestClientTLS(t *testing.T) {
 	loopback := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
 	pbxCA := newTestCA(t, "corporate proxy CA")
 	otherCA := newTestCA(t, "some other CA")
-	good := newTLSSim(t, pbxCA.issue(t, loopback))
-	wrongHost := newTLSSim(t, pbxCA.issue(t, []net.IP{net.IPv4(127, 0, 0, 2)}, "pbx.example"))
+	good := newTLSSim(t, issue(t, pbxCA, loopback))
+	wrongHost := newTLSSim(t, issue(t, pbxCA, []net.IP{net.IPv4(127, 0, 0, 2)}, "pbx.example"))
 
 	type args struct {
 		srv  *httptest.Server
@@ -127,11 +83,11 @@ func TestClientTLS(t *testing.T) {
 	}{
 		"TrustedCA": {
 			reason: "With the CA that signed the PBX's certificate in the bundle, the client connects.",
-			args:   args{srv: good, opts: []Option{WithCABundle(pbxCA.pem)}},
+			args:   args{srv: good, opts: []Option{WithCABundle(pbxCA.PEM)}},
 		},
 		"BundleWithSeveralCAs": {
 			reason: "A bundle holds any number of certificates.",
-			args:   args{srv: good, opts: []Option{WithCABundle(append(append([]byte{}, otherCA.pem...), pbxCA.pem...))}},
+			args:   args{srv: good, opts: []Option{WithCABundle(append(append([]byte{}, otherCA.PEM...), pbxCA.PEM...))}},
 		},
 		"NoBundle": {
 			reason: "Without the bundle only the system's roots count, which do not know the private CA.",
@@ -140,17 +96,17 @@ func TestClientTLS(t *testing.T) {
 		},
 		"OtherCA": {
 			reason: "A bundle with another CA does not make the certificate trusted.",
-			args:   args{srv: good, opts: []Option{WithCABundle(otherCA.pem)}},
+			args:   args{srv: good, opts: []Option{WithCABundle(otherCA.PEM)}},
 			want:   want{certErr: x509.UnknownAuthorityError{}, msg: "x509: certificate signed by unknown authority"},
 		},
 		"WrongHost": {
 			reason: "A trusted CA does not turn off the host name check.",
-			args:   args{srv: wrongHost, opts: []Option{WithCABundle(pbxCA.pem)}},
+			args:   args{srv: wrongHost, opts: []Option{WithCABundle(pbxCA.PEM)}},
 			want:   want{certErr: x509.HostnameError{}, msg: "x509: certificate is valid for 127.0.0.2, not 127.0.0.1"},
 		},
 		"InsecureTransportStillVerified": {
 			reason: "A transport that skips verification is verified anyway once a bundle is given.",
-			args: args{srv: good, opts: []Option{WithCABundle(otherCA.pem), WithHTTPClient(&http.Client{Transport: &http.Transport{
+			args: args{srv: good, opts: []Option{WithCABundle(otherCA.PEM), WithHTTPClient(&http.Client{Transport: &http.Transport{
 				TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // the test shows it is overridden
 			}})}},
 			want: want{certErr: x509.UnknownAuthorityError{}, msg: "x509: certificate signed by unknown authority"},
@@ -162,7 +118,7 @@ func TestClientTLS(t *testing.T) {
 		},
 		"NotAnHTTPTransport": {
 			reason: "The roots can only be set on an *http.Transport.",
-			args: args{srv: good, opts: []Option{WithCABundle(pbxCA.pem), WithHTTPClient(&http.Client{
+			args: args{srv: good, opts: []Option{WithCABundle(pbxCA.PEM), WithHTTPClient(&http.Client{
 				Transport: roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, errors.New("unused") }),
 			})}},
 			want: want{newErr: "CA bundle: the HTTP client's transport is a pbx.roundTripFunc, not an *http.Transport"},

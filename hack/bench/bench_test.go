@@ -101,8 +101,9 @@ func TestReportIsMarkdownAndSVG(t *testing.T) {
 				{writeKey: writeKey{Verb: "PATCH", Resource: "extensions"}, Count: 200},
 				{writeKey: writeKey{Verb: "PUT", Resource: "leases"}, Count: 1},
 			}},
-			Steady: phase{Seconds: 30, PBXCalls: map[string]int{"GET": 9}},
-			Curve:  []point{{0.1, 10}, {1.7, 100}},
+			Steady:       phase{Seconds: 30, PBXCalls: map[string]int{"GET": 9}},
+			Curve:        []point{{0.1, 10}, {1.7, 100}},
+			CreatedCurve: []point{{0.05, 10}, {1.5, 100}},
 		})
 	}
 	r.Runs = append(r.Runs, result{N: 1000, Error: "waited too long"})
@@ -144,8 +145,8 @@ func TestReportIsMarkdownAndSVG(t *testing.T) {
 			polylines++
 		}
 	}
-	if polylines != 2 {
-		t.Errorf("want a line per converged run, got %d", polylines)
+	if polylines != 4 {
+		t.Errorf("want two lines per converged run, got %d", polylines)
 	}
 }
 
@@ -154,5 +155,18 @@ func TestNiceStep(t *testing.T) {
 		if got := niceStep(in); got != want {
 			t.Errorf("niceStep(%v) = %v, want %v", in, got, want)
 		}
+	}
+}
+
+func TestPercentiles(t *testing.T) {
+	var d []time.Duration
+	for i := 1; i <= 100; i++ {
+		d = append(d, time.Duration(i)*time.Millisecond)
+	}
+	if got, want := percentilesOf(d), (percentiles{P50: 51, P90: 91, P99: 100, Max: 100}); got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	if got := percentilesOf(nil); got != (percentiles{}) {
+		t.Errorf("empty: %+v", got)
 	}
 }

@@ -65,7 +65,7 @@ func drawPanel(b *strings.Builder, top, n int, runs []result) {
 	px := func(t float64) float64 { return x0 + (x1-x0)*t/xMax }
 	py := func(ready int) float64 { return y0 - (y0-y1)*float64(ready)/float64(n) }
 
-	fmt.Fprintf(b, `<text x="%d" y="%d" font-size="14" font-weight="bold">%s Extensions: Ready over time since kubectl apply started</text>`+"\n",
+	fmt.Fprintf(b, `<text x="%d" y="%d" font-size="14" font-weight="bold">%s Extensions: Ready (solid) and created (dashed) since kubectl apply started</text>`+"\n",
 		marginLeft, top+24, thousands(n))
 	// Grid, ticks and labels.
 	for t := 0.0; t <= xMax+step/2; t += step {
@@ -85,14 +85,11 @@ func drawPanel(b *strings.Builder, top, n int, runs []result) {
 
 	for i, r := range runs {
 		color := plotColors[i%len(plotColors)]
-		// A step line: the count rises at each first-Ready time.
-		pts := []string{fmt.Sprintf("%.1f,%.1f", px(0), py(0))}
-		prev := 0
-		for _, p := range r.Curve {
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", px(p.T), py(prev)), fmt.Sprintf("%.1f,%.1f", px(p.T), py(p.Ready)))
-			prev = p.Ready
+		fmt.Fprintf(b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`+"\n", color, stepLine(r.Curve, px, py))
+		if len(r.CreatedCurve) > 0 {
+			fmt.Fprintf(b, `<polyline fill="none" stroke="%s" stroke-width="1" stroke-dasharray="4 3" points="%s"/>`+"\n",
+				color, stepLine(r.CreatedCurve, px, py))
 		}
-		fmt.Fprintf(b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`+"\n", color, strings.Join(pts, " "))
 		fmt.Fprintf(b, `<circle cx="%.1f" cy="%.1f" r="4" fill="white" stroke="%s" stroke-width="2"/>`+"\n",
 			px(r.ApplySeconds), py(readyAt(r.Curve, r.ApplySeconds)), color)
 		// Legend, under the title.
@@ -105,6 +102,17 @@ func drawPanel(b *strings.Builder, top, n int, runs []result) {
 		}
 		fmt.Fprintf(b, `<text x="%.1f" y="%.1f">%s</text>`+"\n", x0+42, ly+4, html.EscapeString(label))
 	}
+}
+
+// stepLine is the points of a polyline whose count rises at each point's time.
+func stepLine(curve []point, px func(float64) float64, py func(int) float64) string {
+	pts := []string{fmt.Sprintf("%.1f,%.1f", px(0), py(0))}
+	prev := 0
+	for _, p := range curve {
+		pts = append(pts, fmt.Sprintf("%.1f,%.1f", px(p.T), py(prev)), fmt.Sprintf("%.1f,%.1f", px(p.T), py(p.Ready)))
+		prev = p.Ready
+	}
+	return strings.Join(pts, " ")
 }
 
 // readyAt is the Ready count of a curve at time t.

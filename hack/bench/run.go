@@ -37,9 +37,13 @@ type result struct {
 	// highest over the whole run (VmHWM).
 	SteadyRSSMiB float64 `json:"steadyRSSMiB"`
 	PeakRSSMiB   float64 `json:"peakRSSMiB"`
-	// Curve is the number of Extensions Ready over time since the apply started.
-	Curve []point `json:"readyCurve"`
-	Error string  `json:"error,omitempty"`
+	// Curve is the number of Extensions Ready over time since the apply started, CreatedCurve the
+	// number that existed (the apply's progress).
+	Curve        []point `json:"readyCurve"`
+	CreatedCurve []point `json:"createdCurve"`
+	// ObjectReady is the time from an Extension's creation to its Ready, over all Extensions.
+	ObjectReady percentiles `json:"objectReadyMs"`
+	Error       string      `json:"error,omitempty"`
 }
 
 // point is one sample of the Ready curve.
@@ -91,7 +95,8 @@ func (b *bench) run(ctx context.Context, spec runSpec) (result, error) {
 		return present == spec.N && ready == spec.N
 	})
 	done := time.Now()
-	res.Curve = tr.curve(400)
+	res.Curve, res.CreatedCurve = tr.curve(400), tr.createdCurve(400)
+	res.ObjectReady = percentilesOf(tr.latencies())
 	if err != nil {
 		return res, err
 	}
@@ -186,6 +191,25 @@ func (b *bench) waitFor(ctx context.Context, s *stack, tr *tracker, what string,
 			progress("  %d Extensions, %d Ready (%.0f s)", present, ready, time.Since(start).Seconds())
 		}
 	}
+}
+
+// percentiles summarises durations in milliseconds.
+type percentiles struct {
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// percentilesOf summarises sorted durations.
+func percentilesOf(d []time.Duration) percentiles {
+	if len(d) == 0 {
+		return percentiles{}
+	}
+	at := func(q float64) float64 {
+		return round3(float64(d[min(len(d)-1, int(q*float64(len(d))))].Microseconds()) / 1000)
+	}
+	return percentiles{P50: at(0.5), P90: at(0.9), P99: at(0.99), Max: at(1)}
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -15,7 +15,7 @@ import (
 )
 
 // tracker follows the Extensions of one namespace through a watch: which exist, which are Ready,
-// and when each first became Ready. A watch costs the API server one stream instead of a list of
+// and when each was first seen and first seen Ready. A watch costs the API server one stream instead of a list of
 // every object per poll, and sees each change as it happens.
 type tracker struct {
 	mu      sync.Mutex
@@ -23,6 +23,7 @@ type tracker struct {
 	ready   map[string]bool
 	nReady  int
 	first   map[string]time.Duration
+	created map[string]time.Duration
 	synced  bool
 	lastErr error
 	// changed gets a value (without blocking) after every change.
@@ -30,7 +31,8 @@ type tracker struct {
 }
 
 func newTracker() *tracker {
-	return &tracker{ready: map[string]bool{}, first: map[string]time.Duration{}, changed: make(chan struct{}, 1)}
+	return &tracker{ready: map[string]bool{}, first: map[string]time.Duration{}, created: map[string]time.Duration{},
+		changed: make(chan struct{}, 1)}
 }
 
 // setStart sets the moment first-Ready times are measured from.
@@ -56,10 +58,15 @@ func (t *tracker) isSynced() (bool, error) {
 
 // curve returns the number of Extensions Ready over time, as points (seconds since start,
 // count) at each first-Ready time, thinned to at most maxPoints.
-func (t *tracker) curve(maxPoints int) []point {
+func (t *tracker) curve(maxPoints int) []point { return t.times(t.first, maxPoints) }
+
+// createdCurve is curve for the first sight of each Extension: how the apply progressed.
+func (t *tracker) createdCurve(maxPoints int) []point { return t.times(t.created, maxPoints) }
+
+func (t *tracker) times(m map[string]time.Duration, maxPoints int) []point {
 	t.mu.Lock()
-	times := make([]time.Duration, 0, len(t.first))
-	for _, d := range t.first {
+	times := make([]time.Duration, 0, len(m))
+	for _, d := range m {
 		times = append(times, d)
 	}
 	t.mu.Unlock()
@@ -73,6 +80,21 @@ func (t *tracker) curve(maxPoints int) []point {
 		pts = append(pts, point{T: round3(times[n-1].Seconds()), Ready: n})
 	}
 	return pts
+}
+
+// latencies returns the time from its first sight to its first Ready of every Extension seen
+// both ways, sorted.
+func (t *tracker) latencies() []time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]time.Duration, 0, len(t.first))
+	for name, r := range t.first {
+		if c, ok := t.created[name]; ok {
+			out = append(out, r-c)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // run lists and then watches the Extensions of ns until ctx ends, listing again whenever the watch
@@ -150,8 +172,15 @@ func (t *tracker) observe(x *v1alpha1.Extension) {
 		t.nReady--
 	}
 	t.ready[x.Name] = r
-	if _, seen := t.first[x.Name]; r && !seen && !t.start.IsZero() {
-		t.first[x.Name] = time.Since(t.start)
+	if t.start.IsZero() {
+		return
+	}
+	now := time.Since(t.start)
+	if _, seen := t.created[x.Name]; !seen {
+		t.created[x.Name] = now
+	}
+	if _, seen := t.first[x.Name]; r && !seen {
+		t.first[x.Name] = now
 	}
 }
 

@@ -57,24 +57,28 @@ var (
 )
 
 // faultMix is the PBX's misbehaviour on every method and path (the token endpoint included): at
-// scale 1 about a fifth of the calls (more of the writes) meet a fault. Each request meets at
-// most one; pbxsim tries the faults in this order.
+// scale 1 a fifth of the reads and a quarter of the writes meet a fault (about 22% of all calls).
+// Each request meets at most one; pbxsim tries the faults in this order.
 func faultMix(scale float64) []pbxsim.Fault {
 	p := func(x float64) float64 { return x * scale }
-	return []pbxsim.Fault{
-		// The change is made, the answer lost: the lost-create, lost-update and lost-delete cases.
-		{Method: http.MethodPost, DropAfterCommit: true, Probability: p(0.05)},
-		{Method: http.MethodPut, DropAfterCommit: true, Probability: p(0.05)},
-		{Method: http.MethodDelete, DropAfterCommit: true, Probability: p(0.05)},
-		{Status: http.StatusInternalServerError, Probability: p(0.03)},
-		{Status: http.StatusBadGateway, Probability: p(0.02)},
-		{Status: http.StatusServiceUnavailable, Probability: p(0.03)},
-		// The account pauses until the reset, so a short one, and rare.
-		{Status: http.StatusTooManyRequests, Reset: time.Second, Probability: p(0.01)},
-		// Past --pbx-timeout: the client gives up; a POST or PUT is still made (see pbxsim.Fault).
-		{Latency: pbxsim.Latency{Fixed: pbxTimeout + time.Second, Jitter: 2 * time.Second}, Probability: p(0.03)},
-		{Latency: pbxsim.Latency{Fixed: 200 * time.Millisecond, Jitter: 800 * time.Millisecond}, Probability: p(0.04)},
+	var mix []pbxsim.Fault
+	for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodDelete} {
+		mix = append(mix,
+			// The change is made and the answer lost: lost creates, updates and deletes.
+			pbxsim.Fault{Method: m, DropAfterCommit: true, Probability: p(0.05)},
+			// The change is made and a proxy answers 5xx: the client is told it failed.
+			pbxsim.Fault{Method: m, StatusAfterCommit: http.StatusGatewayTimeout, Probability: p(0.03)})
 	}
+	return append(mix,
+		pbxsim.Fault{Status: http.StatusInternalServerError, Probability: p(0.05)},
+		pbxsim.Fault{Status: http.StatusBadGateway, Probability: p(0.03)},
+		pbxsim.Fault{Status: http.StatusServiceUnavailable, Probability: p(0.04)},
+		// The account pauses until the reset, so a short one, and rare.
+		pbxsim.Fault{Status: http.StatusTooManyRequests, Reset: time.Second, Probability: p(0.01)},
+		// Past --pbx-timeout: the client gives up; a POST or PUT is still made (see pbxsim.Fault).
+		pbxsim.Fault{Latency: pbxsim.Latency{Fixed: pbxTimeout + time.Second, Jitter: 2 * time.Second}, Probability: p(0.03)},
+		pbxsim.Fault{Latency: pbxsim.Latency{Fixed: 200 * time.Millisecond, Jitter: 800 * time.Millisecond}, Probability: p(0.06)},
+	)
 }
 
 func TestChaos(t *testing.T) {

@@ -3,8 +3,8 @@
 // plane, and asserts the end state in pbxsim's world, never the calls.
 //
 // One scenario, in two sizes. The PBX misbehaves on every method and path (5xx, 429 with a short
-// reset, latency spikes past the manager's --pbx-timeout, answers dropped after the change was
-// made on POST, PUT and DELETE) while:
+// reset, latency spikes past the manager's --pbx-timeout, and on POST, PUT and DELETE answers
+// dropped or replaced by a 504 after the change was made) while:
 //
 //  1. Extensions spread over ExtensionGroups are created, and the manager is SIGKILLed and
 //     restarted several times in the middle;

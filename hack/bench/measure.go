@@ -274,6 +274,8 @@ type phase struct {
 	PBXRequests []pbxsim.RequestCount `json:"pbxRequests"`
 	Writes      []writeCount          `json:"apiServerWrites"`
 	CPU         cpuUse                `json:"cpuSeconds"`
+	// PeakRSSMiB is the manager's highest resident memory from its start to the end of the phase.
+	PeakRSSMiB float64 `json:"managerPeakRSSMiBSoFar"`
 }
 
 // mark is the state of the counters at the start of a phase.
@@ -299,6 +301,9 @@ func (b *bench) begin(ctx context.Context, s *stack) (mark, error) {
 func (b *bench) end(ctx context.Context, s *stack, m mark) (phase, error) {
 	cpu := b.sampleCPU(s)
 	p := phase{Seconds: round3(time.Since(m.at).Seconds()), CPU: cpu.since(m.cpu), PBXCalls: map[string]int{}}
+	if peak, err := s.mgr.PeakRSS(); err == nil {
+		p.PeakRSSMiB = mib(peak)
+	}
 	w, err := b.metrics.writes(ctx)
 	if err != nil {
 		return p, err

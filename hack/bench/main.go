@@ -43,7 +43,20 @@ func run() error {
 	steady := flag.Duration("steady", 30*time.Second, "length of the steady-state window after convergence (the Account polls every 10 s)")
 	timeout := flag.Duration("timeout", 15*time.Minute, "how long one run may wait for all Extensions to become Ready, or to be gone")
 	managerArgs := flag.String("manager-args", "", "extra manager flags, for experiments only: the figures of record are at default flags")
+	from := flag.String("from", "", "comma-separated bench.json files of earlier invocations: run nothing, write their runs as one table and plot")
 	flag.Parse()
+
+	if *from != "" {
+		rep, err := merge(strings.Split(*from, ","))
+		if err != nil {
+			return err
+		}
+		if err := rep.write(*outDir); err != nil {
+			return err
+		}
+		fmt.Print(rep.markdown())
+		return nil
+	}
 
 	cfg := config{
 		managerBin: abs(*manager), simBin: abs(*sim), budget: *budget, steady: *steady, timeout: *timeout,
@@ -154,11 +167,24 @@ func plan(sizes, latencies string, full bool) ([]runSpec, error) {
 	return runs, nil
 }
 
+// command is the make command that runs the bench as this invocation did.
 func command(full bool) string {
+	cmd := "make bench"
 	if full {
-		return "make bench BENCH_FULL=1"
+		cmd += " BENCH_FULL=1"
 	}
-	return "make bench"
+	var extra []string
+	flag.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "assets", "manager", "pbxsim", "full":
+		default:
+			extra = append(extra, fmt.Sprintf("--%s=%s", f.Name, f.Value))
+		}
+	})
+	if len(extra) > 0 {
+		cmd += fmt.Sprintf(" BENCH_FLAGS='%s'", strings.Join(extra, " "))
+	}
+	return cmd
 }
 
 func progress(format string, args ...any) { fmt.Fprintf(os.Stderr, "==> "+format+"\n", args...) }

@@ -81,7 +81,7 @@ func drawPanel(b *strings.Builder, top, n int, runs []result) {
 	fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="black"/>`+"\n", x0, y0, x1, y0)
 	fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="black"/>`+"\n", x0, y0, x0, y1)
 	fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="middle">seconds since kubectl apply started</text>`+"\n", (x0+x1)/2, y0+38)
-	fmt.Fprintf(b, `<text transform="translate(%d %.1f) rotate(-90)" text-anchor="middle">Extensions Ready</text>`+"\n", 18, (y0+y1)/2)
+	fmt.Fprintf(b, `<text transform="translate(%d %.1f) rotate(-90)" text-anchor="middle">Extensions (share of N)</text>`+"\n", 18, (y0+y1)/2)
 
 	for i, r := range runs {
 		color := plotColors[i%len(plotColors)]

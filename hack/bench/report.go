@@ -21,6 +21,31 @@ type report struct {
 	Runs        []result `json:"runs"`
 }
 
+// merge reads the bench.json files of earlier invocations into one report: the machine and
+// start of the first, every command, and all runs.
+func merge(paths []string) (report, error) {
+	var out report
+	for i, p := range paths {
+		data, err := os.ReadFile(strings.TrimSpace(p))
+		if err != nil {
+			return out, err
+		}
+		var r report
+		if err := json.Unmarshal(data, &r); err != nil {
+			return out, fmt.Errorf("%s: %w", p, err)
+		}
+		if i == 0 {
+			out = r
+			continue
+		}
+		if r.Command != out.Command {
+			out.Command += "` and `" + r.Command
+		}
+		out.Runs = append(out.Runs, r.Runs...)
+	}
+	return out, nil
+}
+
 // write writes bench.md, bench.json and ready.svg into dir.
 func (r report) write(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {

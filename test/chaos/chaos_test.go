@@ -52,7 +52,7 @@ var (
 	longRun = size{
 		name: "long", groups: 10, extensions: 1000, goneExtensions: 50, deleteN: 100, orphanN: 50,
 		killsCreate: 6, killsRecover: 2, killsDelete: 2, faultScale: 1, waitLease: true,
-		timeout: 10 * time.Minute, stall: 2 * time.Minute, quiet: 3 * pollInterval, firstExtensions: 1000,
+		timeout: 15 * time.Minute, stall: 2 * time.Minute, quiet: 3 * pollInterval, firstExtensions: 1000,
 	}
 )
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,15 +46,9 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	bins = filepath.Join(dir, "bin")
-	// The binaries are built as 'make build' and the Dockerfile build them.
-	for _, b := range []struct{ out, pkg string }{{"manager", "./cmd"}, {"pbxsim", "./cmd/pbxsim"}} {
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(bins, b.out), b.pkg)
-		cmd.Dir, cmd.Env = root, append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", b.pkg, err, out)
-			return 1
-		}
+	if bins, err = localenv.BuildBinaries(root, dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 	if env, err = localenv.Start(assets, dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -32,6 +32,18 @@ func plot(runs []result) string {
 		}
 	}
 	slices.Sort(sizes)
+	// A latency has the same colour in every panel.
+	var latencies []int64
+	for _, r := range runs {
+		if !slices.Contains(latencies, r.LatencyMS) {
+			latencies = append(latencies, r.LatencyMS)
+		}
+	}
+	slices.Sort(latencies)
+	colors := map[int64]string{}
+	for i, l := range latencies {
+		colors[l] = plotColors[i%len(plotColors)]
+	}
 	height := max(1, len(sizes)) * panelHeight
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n",
@@ -47,20 +59,20 @@ func plot(runs []result) string {
 				panel = append(panel, r)
 			}
 		}
-		drawPanel(&b, i*panelHeight, n, panel)
+		drawPanel(&b, i*panelHeight, n, panel, colors)
 	}
 	b.WriteString("</svg>\n")
 	return b.String()
 }
 
-func drawPanel(b *strings.Builder, top, n int, runs []result) {
+func drawPanel(b *strings.Builder, top, n int, runs []result, colors map[int64]string) {
 	x0, x1 := float64(marginLeft), float64(plotWidth-marginRight)
 	y0, y1 := float64(top+panelHeight-marginBottom), float64(top+40+legendLine*len(runs))
 	tMax := 0.0
 	for _, r := range runs {
 		tMax = max(tMax, r.Curve[len(r.Curve)-1].T, r.ApplySeconds)
 	}
-	step := niceStep(tMax / 6)
+	step := niceStep(tMax / 8)
 	xMax := math.Max(step, math.Ceil(tMax*1.02/step)*step)
 	px := func(t float64) float64 { return x0 + (x1-x0)*t/xMax }
 	py := func(ready int) float64 { return y0 - (y0-y1)*float64(ready)/float64(n) }
@@ -84,7 +96,7 @@ func drawPanel(b *strings.Builder, top, n int, runs []result) {
 	fmt.Fprintf(b, `<text transform="translate(%d %.1f) rotate(-90)" text-anchor="middle">Extensions (share of N)</text>`+"\n", 18, (y0+y1)/2)
 
 	for i, r := range runs {
-		color := plotColors[i%len(plotColors)]
+		color := colors[r.LatencyMS]
 		fmt.Fprintf(b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`+"\n", color, stepLine(r.Curve, px, py))
 		if len(r.CreatedCurve) > 0 {
 			fmt.Fprintf(b, `<polyline fill="none" stroke="%s" stroke-width="1" stroke-dasharray="4 3" points="%s"/>`+"\n",

@@ -92,8 +92,9 @@ func main() {
 		"Fixed rate of PBX requests per account, unless the account sets requestsPerSecond; 0 paces by the hourly budget the PBX announces (docs/pacing.md).")
 	flag.IntVar(&burst, "burst", 10, "Burst of PBX requests per account with a fixed --requests-per-second, unless the account sets burst.")
 	flag.IntVar(&maxInFlight, "max-requests-in-flight", 8, "PBX requests per account under way at once.")
-	flag.Float64Var(&kubeQPS, "kube-api-qps", 100, "Requests per second to the Kubernetes API server (status and metadata writes).")
-	flag.IntVar(&kubeBurst, "kube-api-burst", 200, "Burst of requests to the Kubernetes API server.")
+	flag.Float64Var(&kubeQPS, "kube-api-qps", 300,
+		"Requests per second to the Kubernetes API server (status and metadata writes: 3 per created object; the API server's priority and fairness protects it).")
+	flag.IntVar(&kubeBurst, "kube-api-burst", 600, "Burst of requests to the Kubernetes API server.")
 	flag.IntVar(&writeReserve, "write-reserve-percent", 10,
 		"Default share of the PBX's hourly request budget kept for writes, unless the account sets writeReservePercent.")
 	flag.BoolVar(&showVersion, "version", false, "Print the version and exit.")
@@ -214,6 +215,8 @@ func main() {
 func cacheOptions(namespaces, secretNamespaces string) cache.Options {
 	credentials := labels.SelectorFromSet(labels.Set{pbxv1alpha1.LabelCredentials: "true"})
 	return cache.Options{
+		// managedFields are a large part of every cached object and nothing here reads them.
+		DefaultTransform:  cache.TransformStripManagedFields(),
 		DefaultNamespaces: namespaceSet(namespaces),
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Secret{}: {Namespaces: namespaceSet(secretNamespaces), Label: credentials},

@@ -562,21 +562,27 @@ func (r *Reconciler[O]) delete(ctx context.Context, p *pass[O]) (ctrl.Result, er
 	spec := p.obj.GetManagedSpec()
 	if spec.DeletionPolicy == v1alpha1.DeletionPolicyOrphan || spec.ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly {
 		r.release(ctx, p)
-		if err := r.removeFinalizer(ctx, p); err != nil {
+		released, err := r.removeFinalizer(ctx, p)
+		if err != nil {
 			return p.fail(ctx, err)
 		}
-		p.event(eventNormal, "Orphaned", "Left the PBX object in place")
+		if released {
+			p.event(eventNormal, "Orphaned", "Left the PBX object in place")
+		}
 		return ctrl.Result{}, nil
 	}
 	if err := r.deleteExternal(ctx, p); err != nil {
 		p.setReady(metav1.ConditionFalse, v1alpha1.ReasonDeleting, "The PBX object is being deleted")
 		return p.fail(ctx, err)
 	}
-	if err := r.removeFinalizer(ctx, p); err != nil {
+	released, err := r.removeFinalizer(ctx, p)
+	if err != nil {
 		return p.fail(ctx, err)
 	}
 	r.attempts.Delete(p.obj.GetUID())
-	p.event(eventNormal, "Deleted", "Deleted the PBX object")
+	if released {
+		p.event(eventNormal, "Deleted", "Deleted the PBX object")
+	}
 	return ctrl.Result{}, nil
 }
 
@@ -653,12 +659,20 @@ func (r *Reconciler[O]) ensureFinalizer(ctx context.Context, p *pass[O]) error {
 	return r.patchMetadata(ctx, p.obj, func(o O) { controllerutil.AddFinalizer(o, v1alpha1.Finalizer) })
 }
 
-func (r *Reconciler[O]) removeFinalizer(ctx context.Context, p *pass[O]) error {
-	if err := r.patchMetadata(ctx, p.obj, func(o O) { controllerutil.RemoveFinalizer(o, v1alpha1.Finalizer) }); err != nil {
-		return err
+// removeFinalizer releases the resource. It reports false, without an error, when the resource
+// was gone already: an earlier pass released it, and this one ran on a stale copy from the cache.
+func (r *Reconciler[O]) removeFinalizer(ctx context.Context, p *pass[O]) (bool, error) {
+	err := r.patchMetadata(ctx, p.obj, func(o O) { controllerutil.RemoveFinalizer(o, v1alpha1.Finalizer) })
+	switch {
+	case err == nil:
+		p.released = true
+		return true, nil
+	case isGone(err):
+		p.released = true
+		return false, nil
+	default:
+		return false, err
 	}
-	p.released = true
-	return nil
 }
 
 // patchMetadata changes obj's metadata with mutate and merge-patches the change, leaving obj's

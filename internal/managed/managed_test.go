@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -602,5 +603,27 @@ func TestWritesPerCreate(t *testing.T) {
 	}
 	if meta != 2 || status != 1 || len(rec.Events) != 1 {
 		t.Errorf("writes for one create and a pass in sync: want 2 metadata patches, 1 status patch, 1 event; got %d, %d, %d", meta, status, len(rec.Events))
+	}
+}
+
+// TestReleaseOfAGoneResource: a pass on a stale copy of a resource that an earlier pass already
+// released finds it gone when removing the finalizer: no error, no second event.
+func TestReleaseOfAGoneResource(t *testing.T) {
+	c, _ := newClient(t, ext(withID(42), deleting), interceptor.Funcs{
+		Patch: func(_ context.Context, _ client.WithWatch, o client.Object, _ client.Patch, _ ...client.PatchOption) error {
+			return apierrors.NewNotFound(v1alpha1.GroupVersion.WithResource("extensions").GroupResource(), o.GetName())
+		},
+	})
+	connector := managed.ConnectorFn[*v1alpha1.Extension](func(context.Context, *v1alpha1.Extension) (managed.Adapter[*v1alpha1.Extension], error) {
+		return managed.AdapterFns[*v1alpha1.Extension]{}, nil
+	})
+	rec := events.NewFakeRecorder(10)
+	r := managed.NewReconciler(c, connector, managed.WithClock[*v1alpha1.Extension](func() time.Time { return now }), managed.WithRecorder[*v1alpha1.Extension](rec))
+	obj := &v1alpha1.Extension{}
+	if err := c.Get(context.Background(), key, obj); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Reconcile(context.Background(), obj); err != nil || len(rec.Events) != 0 {
+		t.Errorf("want no error and no event, got %v and %d events", err, len(rec.Events))
 	}
 }

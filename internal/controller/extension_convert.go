@@ -71,6 +71,14 @@ func extensionDiff(spec *v1alpha1.ExtensionSpec, groupID *int64, x *pbx.Extensio
 	return u, diff
 }
 
+// ExtensionDiff names the fields of the PBX extension x that differ from spec, exactly as the
+// Extension controller decides it (state, label, callerIDName, extraParams, group, dialRuleID);
+// groupID is the spec's resolved group, nil for none. kubectl pbx plan shows the same changes.
+func ExtensionDiff(spec *v1alpha1.ExtensionSpec, groupID *int64, x *pbx.Extension) []string {
+	_, diff := extensionDiff(spec, groupID, x)
+	return diff
+}
+
 // idOrNil turns an optional id of the spec (0 for unset) into a pointer.
 func idOrNil(id int64) *int64 {
 	if id == 0 {

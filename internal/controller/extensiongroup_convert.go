@@ -11,6 +11,13 @@ func groupCreate(spec *v1alpha1.ExtensionGroupSpec) pbx.ExtensionGroupCreate {
 }
 
 // groupDiff returns the partial update that makes a PBX group match the spec, and the names of
+// GroupDiff names the fields of the PBX group g that differ from spec (name, extraParams), exactly
+// as the ExtensionGroup controller decides it. kubectl pbx plan shows the same changes.
+func GroupDiff(spec *v1alpha1.ExtensionGroupSpec, g *pbx.ExtensionGroup) []string {
+	_, diff := groupDiff(spec, g)
+	return diff
+}
+
 // the fields it changes (empty when the group is up to date).
 func groupDiff(spec *v1alpha1.ExtensionGroupSpec, g *pbx.ExtensionGroup) (pbx.ExtensionGroupUpdate, []string) {
 	var u pbx.ExtensionGroupUpdate

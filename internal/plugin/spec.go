@@ -2,18 +2,19 @@ package plugin
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/controller"
 	"github.com/cloudpbx/pbx-operator/internal/pbx"
 )
 
 // The mapping below is the reverse of internal/controller's extension_convert.go and
-// extensiongroup_convert.go (which are unexported there), written from the spec fields'
-// documentation: an Extension is up to date when state, label, callerIDName, extraParams, the
-// group and dialRuleID match, an ExtensionGroup when name and extraParams match. Keep the two in
-// step; the round-trip test fails when they drift apart.
+// extensiongroup_convert.go: from a PBX object to the spec that matches it. Whether a field
+// differs is the controllers' own decision (controller.ExtensionDiff and GroupDiff); the round-trip
+// test fails when the reverse mapping drifts from it.
 
 // specType is the spec's type of a PBX extension type ("phone" is Phone).
 func specType(t string) (v1alpha1.ExtensionType, error) {
@@ -119,6 +120,15 @@ func extensionChanges(spec *v1alpha1.ExtensionSpec, groupID int64, x *pbx.Extens
 	if groupID < 0 {
 		wantGroup = "(new group " + spec.GroupRef.Name + ")"
 	}
+	// Which fields change is the controller's decision; this only shows their values.
+	var resolved *int64
+	if groupID > 0 {
+		resolved = &groupID
+	}
+	changed := controller.ExtensionDiff(spec, resolved, x)
+	if groupID < 0 {
+		changed = append(changed, "group")
+	}
 	var out []FieldChange
 	for _, f := range []FieldChange{
 		{"state", string(specState(x.Status)), string(state)},
@@ -128,7 +138,7 @@ func extensionChanges(spec *v1alpha1.ExtensionSpec, groupID int64, x *pbx.Extens
 		{"group", idText(have), wantGroup},
 		{"dialRuleID", idText(deref(x.DialRuleID)), idText(spec.DialRuleID)},
 	} {
-		if f.From != f.To {
+		if slices.Contains(changed, f.Field) {
 			out = append(out, f)
 		}
 	}
@@ -146,12 +156,13 @@ func ParseType(s string) (v1alpha1.ExtensionType, error) {
 
 // groupChanges lists what an update would change to make the PBX group g match spec.
 func groupChanges(spec *v1alpha1.ExtensionGroupSpec, g *pbx.ExtensionGroup) []FieldChange {
+	changed := controller.GroupDiff(spec, g)
 	var out []FieldChange
 	for _, f := range []FieldChange{
 		{"name", g.Name, spec.Name},
 		{"extraParams", loose(g.ExtraParams), spec.ExtraParams},
 	} {
-		if f.From != f.To {
+		if slices.Contains(changed, f.Field) {
 			out = append(out, f)
 		}
 	}

@@ -43,46 +43,11 @@ const (
 	credentialsLabel = "pbx.cloudpbx.dev/credentials" // the opt-in label of credential Secrets
 )
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	if localenv.Short() {
-		return m.Run()
-	}
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		fmt.Fprintln(os.Stderr, localenv.ErrNoAssets)
-		return 1
-	}
-	var err error
-	if root, err = filepath.Abs(filepath.Join("..", "..")); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	dir, err := os.MkdirTemp("", "pbx-operator-chaos-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if bins, err = localenv.BuildBinaries(root, dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if env, err = localenv.Start(assets, dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	code := setup()
-	if code == 0 {
-		code = m.Run()
-	}
-	env.Stop()
-	if code != 0 {
-		fmt.Fprintf(os.Stderr, "logs are in %s\n", dir)
-	} else {
-		os.RemoveAll(dir) //nolint:errcheck,gosec // a temporary folder
-	}
-	return code
+func TestMain(m *testing.M) {
+	os.Exit(localenv.RunSuite(m, "chaos", func(s localenv.Suite) int {
+		root, bins, env = s.Root, s.Bins, s.Env
+		return setup()
+	}))
 }
 
 // tenant is pbxsim's demo tenant (the same client, prefix and credentials) with four-digit

@@ -234,7 +234,7 @@ func (r *Reconciler[O]) act(ctx context.Context, p *pass[O], ext Adapter[O], obs
 	case !obs.Exists && observeOnly:
 		p.setReady(metav1.ConditionFalse, v1alpha1.ReasonUnavailable, "The PBX object does not exist, and managementPolicy ObserveOnly does not create it")
 		p.setSynced(metav1.ConditionFalse, v1alpha1.ReasonUnavailable, "The PBX object does not exist")
-		return p.succeed(r.poll(ext)), nil
+		return ctrl.Result{RequeueAfter: r.poll(ext)}, nil
 	case !obs.Exists:
 		return r.create(ctx, p, ext)
 	}
@@ -246,7 +246,7 @@ func (r *Reconciler[O]) act(ctx context.Context, p *pass[O], ext Adapter[O], obs
 	switch {
 	case !obs.UpToDate && observeOnly:
 		p.setSynced(metav1.ConditionFalse, v1alpha1.ReasonDrifted, "The PBX object differs from the spec: "+obs.Diff)
-		return p.succeed(r.poll(ext)), nil
+		return ctrl.Result{RequeueAfter: r.poll(ext)}, nil
 	case !obs.UpToDate:
 		p.action = "Update"
 		if err := ext.Update(ctx, obj); err != nil {
@@ -261,7 +261,7 @@ func (r *Reconciler[O]) act(ctx context.Context, p *pass[O], ext Adapter[O], obs
 		return r.confirm(ctx, p, ext, "An update was sent to the PBX: "+obs.Diff)
 	}
 	p.setSynced(metav1.ConditionTrue, v1alpha1.ReasonUpToDate, "The PBX object matches the spec")
-	return p.succeed(r.poll(ext)), nil
+	return ctrl.Result{RequeueAfter: r.poll(ext)}, nil
 }
 
 // observe runs the adapter's Observe and checks that an object found at the recorded id is still
@@ -512,11 +512,11 @@ func (r *Reconciler[O]) confirm(ctx context.Context, p *pass[O], ext Adapter[O],
 	obs, err := ext.Observe(ctx, p.obj)
 	if err != nil || !obs.Exists || !obs.UpToDate {
 		p.setSynced(metav1.ConditionFalse, reason, pending)
-		return p.succeed(shortWait), nil
+		return ctrl.Result{RequeueAfter: shortWait}, nil
 	}
 	p.setReady(metav1.ConditionTrue, v1alpha1.ReasonAvailable, "The PBX object exists")
 	p.setSynced(metav1.ConditionTrue, v1alpha1.ReasonUpToDate, "The PBX object matches the spec")
-	return p.succeed(r.poll(ext)), nil
+	return ctrl.Result{RequeueAfter: r.poll(ext)}, nil
 }
 
 // refused handles a create the PBX refused. A refusal is not proof that nothing exists: "already
@@ -732,11 +732,6 @@ type pass[O Object] struct {
 	action   string // the step under way, the action of its events (Observe, Create, Update, Delete)
 	wrote    bool   // the pass set conditions
 	released bool   // the finalizer was removed: the object may be gone
-}
-
-// succeed ends a pass without error.
-func (p *pass[O]) succeed(after time.Duration) ctrl.Result {
-	return ctrl.Result{RequeueAfter: after}
 }
 
 // fail sets the conditions of an error's class and returns what controller-runtime should do.

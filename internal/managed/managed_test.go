@@ -405,6 +405,17 @@ func TestReconcile(t *testing.T) {
 
 var key = types.NamespacedName{Namespace: "default", Name: "alice"}
 
+// reconcileStored reads the resource as stored and runs one pass of r on it.
+func reconcileStored(t *testing.T, c client.Client, r *managed.Reconciler[*v1alpha1.Extension]) error {
+	t.Helper()
+	obj := &v1alpha1.Extension{}
+	if err := c.Get(context.Background(), key, obj); err != nil {
+		t.Fatal(err)
+	}
+	_, err := r.Reconcile(context.Background(), obj)
+	return err
+}
+
 // seq returns an ObserveFn that answers each observation in turn, repeating the last.
 func seq(obs ...managed.Observation) func(context.Context, *v1alpha1.Extension) (managed.Observation, error) {
 	i := 0
@@ -472,11 +483,7 @@ func TestMessages(t *testing.T) {
 	rec := events.NewFakeRecorder(10)
 	r := managed.NewReconciler(c, connector, managed.WithClock[*v1alpha1.Extension](func() time.Time { return now }), managed.WithRecorder[*v1alpha1.Extension](rec))
 	for range 2 {
-		obj := &v1alpha1.Extension{}
-		if err := c.Get(context.Background(), key, obj); err != nil {
-			t.Fatal(err)
-		}
-		_, _ = r.Reconcile(context.Background(), obj)
+		_ = reconcileStored(t, c, r)
 	}
 	cond := meta.FindStatusCondition(got().Status.Conditions, v1alpha1.ConditionSynced)
 	if cond == nil || cond.Message != "The PBX rejected the spec: name: extension 0003*101 already exists" || cond.ObservedGeneration != 3 {
@@ -505,11 +512,7 @@ func TestNoStatusWriteWhenUnchanged(t *testing.T) {
 	})
 	r := managed.NewReconciler(c, connector, managed.WithClock[*v1alpha1.Extension](func() time.Time { return now }))
 	for range 3 {
-		obj := &v1alpha1.Extension{}
-		if err := c.Get(context.Background(), key, obj); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := r.Reconcile(context.Background(), obj); err != nil {
+		if err := reconcileStored(t, c, r); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -530,11 +533,7 @@ func TestStatusWriteFailureIsReturned(t *testing.T) {
 		}}, nil
 	})
 	r := managed.NewReconciler(c, connector, managed.WithClock[*v1alpha1.Extension](func() time.Time { return now }))
-	obj := &v1alpha1.Extension{}
-	if err := c.Get(context.Background(), key, obj); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.Reconcile(context.Background(), obj); err == nil {
+	if err := reconcileStored(t, c, r); err == nil {
 		t.Errorf("a status write that failed is returned, so the pass runs again")
 	}
 }
@@ -551,11 +550,7 @@ func TestReconcileRequestLooksAfresh(t *testing.T) {
 	})
 	r := managed.NewReconciler(c, connector, managed.WithClock[*v1alpha1.Extension](func() time.Time { return now }))
 	for range 2 {
-		obj := &v1alpha1.Extension{}
-		if err := c.Get(context.Background(), key, obj); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := r.Reconcile(context.Background(), obj); err != nil {
+		if err := reconcileStored(t, c, r); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -593,11 +588,7 @@ func TestWritesPerCreate(t *testing.T) {
 	rec := events.NewFakeRecorder(10)
 	r := managed.NewReconciler(c, connector, managed.WithClock[*v1alpha1.Extension](func() time.Time { return now }), managed.WithRecorder[*v1alpha1.Extension](rec))
 	for range 2 {
-		obj := &v1alpha1.Extension{}
-		if err := c.Get(context.Background(), key, obj); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := r.Reconcile(context.Background(), obj); err != nil {
+		if err := reconcileStored(t, c, r); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -619,11 +610,7 @@ func TestReleaseOfAGoneResource(t *testing.T) {
 	})
 	rec := events.NewFakeRecorder(10)
 	r := managed.NewReconciler(c, connector, managed.WithClock[*v1alpha1.Extension](func() time.Time { return now }), managed.WithRecorder[*v1alpha1.Extension](rec))
-	obj := &v1alpha1.Extension{}
-	if err := c.Get(context.Background(), key, obj); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.Reconcile(context.Background(), obj); err != nil || len(rec.Events) != 0 {
+	if err := reconcileStored(t, c, r); err != nil || len(rec.Events) != 0 {
 		t.Errorf("want no error and no event, got %v and %d events", err, len(rec.Events))
 	}
 }

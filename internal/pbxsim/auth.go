@@ -1,6 +1,7 @@
 package pbxsim
 
 import (
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -32,16 +33,27 @@ type oauthError struct {
 	Message string `json:"message"`
 }
 
+// maxTokenBody bounds the body of a token request; the parameters are a few short strings.
+const maxTokenBody = 64 << 10
+
 // handleToken serves POST /oauth/token: client_credentials for trusted apps (the token acts for
 // the user who registered the app) and password for password_credentials apps (any user's login
-// and password). Parameters come in the form body; the query string is also read, as one SDK sends
-// them there (UPSTREAM-API 1.2).
+// and password). Parameters come in the body, application/x-www-form-urlencoded as documented or
+// multipart/form-data with the same fields, which is what PHP's curl sends for an array of
+// POSTFIELDS and what the live API answers with a token. The query string is also read, as one SDK
+// sends them there (UPSTREAM-API 1.2).
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		writeJSON(w, r, http.StatusMethodNotAllowed, apiError{Message: "Method not allowed"})
 		return
 	}
-	if err := r.ParseForm(); err != nil {
+	r.Body = http.MaxBytesReader(w, r.Body, maxTokenBody)
+	err := r.ParseForm()
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && mt == "multipart/form-data" {
+		// The multipart fields join the query string's in r.Form.
+		err = r.ParseMultipartForm(maxTokenBody)
+	}
+	if err != nil {
 		writeJSON(w, r, http.StatusBadRequest, oauthError{Error: "invalid_request", Message: "Bad Request"})
 		return
 	}

@@ -1,8 +1,12 @@
 package pbxsim_test
 
 import (
+	"bytes"
+	"io"
+	"mime/multipart"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,6 +84,105 @@ func TestTokenEndpoint(t *testing.T) {
 			tok, _ := got["access_token"].(string)
 			if len(tok) != 30 || got["token_type"] != "Bearer" || got["expires_in"] != float64(3600) || got["scope"] != "all" {
 				t.Errorf("%s\nwant the documented token answer, got %v", tc.reason, got)
+			}
+		})
+	}
+}
+
+// multipartForm encodes fields as multipart/form-data, as PHP's curl sends an array of POSTFIELDS.
+func multipartForm(t *testing.T, fields url.Values) (body *bytes.Buffer, contentType string) {
+	t.Helper()
+	body = &bytes.Buffer{}
+	mw := multipart.NewWriter(body)
+	for k, vs := range fields {
+		for _, v := range vs {
+			if err := mw.WriteField(k, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := mw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return body, mw.FormDataContentType()
+}
+
+func TestTokenEncodings(t *testing.T) {
+	creds := url.Values{"grant_type": {"client_credentials"}, "client_id": {pbxsim.DemoTrustedAppID}, "client_secret": {pbxsim.DemoAppSecret}}
+	wrong := url.Values{"grant_type": {"client_credentials"}, "client_id": {pbxsim.DemoTrustedAppID}, "client_secret": {"nope"}}
+	type want struct {
+		status int
+		error  string // the OAuth2 error code of a refusal
+	}
+	cases := map[string]struct {
+		reason string
+		req    func(t *testing.T, base string) *http.Request
+		want   want
+	}{
+		"FormURLEncoded": {
+			reason: "The documented encoding.",
+			req: func(t *testing.T, base string) *http.Request {
+				r, _ := http.NewRequest(http.MethodPost, base, strings.NewReader(creds.Encode()))
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				return r
+			},
+			want: want{status: http.StatusOK},
+		},
+		"Multipart": {
+			reason: "PHP's curl sends an array of POSTFIELDS as multipart/form-data, with the same fields; the live API issues a token.",
+			req: func(t *testing.T, base string) *http.Request {
+				body, ct := multipartForm(t, creds)
+				r, _ := http.NewRequest(http.MethodPost, base, body)
+				r.Header.Set("Content-Type", ct)
+				return r
+			},
+			want: want{status: http.StatusOK},
+		},
+		"MultipartBadSecret": {
+			reason: "A multipart request is checked like any other.",
+			req: func(t *testing.T, base string) *http.Request {
+				body, ct := multipartForm(t, wrong)
+				r, _ := http.NewRequest(http.MethodPost, base, body)
+				r.Header.Set("Content-Type", ct)
+				return r
+			},
+			want: want{status: http.StatusUnauthorized, error: "invalid_client"},
+		},
+		"MalformedMultipart": {
+			reason: "A multipart body that does not parse is a bad request, not a bad client.",
+			req: func(t *testing.T, base string) *http.Request {
+				r, _ := http.NewRequest(http.MethodPost, base, strings.NewReader("no parts here"))
+				r.Header.Set("Content-Type", "multipart/form-data; boundary=xyz")
+				return r
+			},
+			want: want{status: http.StatusBadRequest, error: "invalid_request"},
+		},
+		"QueryString": {
+			reason: "One SDK sends the parameters as the query string of the POST.",
+			req: func(t *testing.T, base string) *http.Request {
+				r, _ := http.NewRequest(http.MethodPost, base+"?"+creds.Encode(), nil)
+				return r
+			},
+			want: want{status: http.StatusOK},
+		},
+	}
+	e := strictDemo(t)
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			res, err := e.srv.Client().Do(tc.req(t, e.srv.URL+pbxsim.TokenPath))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			data, _ := io.ReadAll(res.Body)
+			r := reply{status: res.StatusCode, body: data}
+			if r.status != tc.want.status {
+				t.Fatalf("%s\nwant status %d, got %d: %s", tc.reason, tc.want.status, r.status, r.body)
+			}
+			if got := r.obj(t); tc.want.error != "" && got["error"] != tc.want.error {
+				t.Errorf("%s\nwant error %q, got %v", tc.reason, tc.want.error, got)
+			} else if tc.want.error == "" && got["access_token"] == nil {
+				t.Errorf("%s\nwant a token, got %v", tc.reason, got)
 			}
 		})
 	}

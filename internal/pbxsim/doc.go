@@ -18,8 +18,10 @@
 // # What it implements
 //
 //   - POST /oauth/token: client_credentials for trusted apps (the token acts for the user who
-//     registered the app), password for password_credentials apps; expires_in is configurable and
-//     InvalidateTokens revokes every token early. A missing, unknown or expired bearer is a 401
+//     registered the app), password for password_credentials apps, with the parameters in an
+//     application/x-www-form-urlencoded or a multipart/form-data body (PHP's curl sends an array
+//     that way) or the query string; expires_in is configurable and InvalidateTokens revokes every
+//     token early. A missing, unknown or expired bearer is a 401
 //     with {"message": "Unauthorized"}.
 //   - GET /user/ (who am I), GET /timezone/ (no realm); realms client, extension_group and
 //     extension, with numeric ids, @me (only in the realm of the user's own type) and, in the

@@ -35,7 +35,8 @@
 //     documented DELETE of the whole collection), DIDs (list, get, PUT of the assignment fields),
 //     and users of the three levels under /client/{id}/user/{level}/.
 //   - The core rules: lists are JSON arrays ([] when nothing matches), filtered by query
-//     parameters on every field (also as name[]=a&name[]=b) and paged by page and per_page;
+//     parameters on every field (also as PHP's arrays name[]=a&name[]=b and name[0]=a&name[1]=b)
+//     and paged by page and per_page;
 //     POST answers 201 with the object, GET and PUT 200 with the object, DELETE 204 with no body;
 //     PUT changes only the fields given and null clears a nullable field; a missing object is a
 //     404; bad parameters are a 400 whose message names the field; a body that is not JSON is a

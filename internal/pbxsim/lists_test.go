@@ -38,6 +38,7 @@ func TestListsFiltersAndPages(t *testing.T) {
 		"FilterTwoFields":  {reason: "Filters combine.", query: "?type=phone&extension_group_id=" + num(g["id"]), want: 6, first: "0003*101"},
 		"FilterNull":       {reason: "null matches an unset field.", query: "?extension_group_id=null&per_page=500", want: 110, first: "0003*110"},
 		"FilterArray":      {reason: "PHP-style arrays match any of the values.", query: "?name[]=0003*101&name[]=0003*219", want: 2, first: "0003*101"},
+		"FilterIndexed":    {reason: "PHP's indexed arrays (key[0]=a&key[1]=b) are arrays too.", query: "?name[0]=0003*101&name[1]=0003*219", want: 2, first: "0003*101"},
 		"FilterByFullName": {reason: "name filters on the stored prefix*number form.", query: "?name=0003*105", want: 1, first: "0003*105"},
 		"NoMatch":          {reason: "Nothing matching is an empty array, not a 404.", query: "?type=fax", want: 0},
 	}
@@ -60,11 +61,52 @@ func TestListsFiltersAndPages(t *testing.T) {
 		"?per_page=0":               "per_page: must be an integer from 1 to 500",
 		"?page=0":                   "page: must be a positive integer",
 		"?colour=blue":              "colour: unknown filter",
+		"?colour[0]=blue":           "colour: unknown filter",
+		"?type[first]=queue":        "type[first]: unknown filter",
 		"?extension_group_id=sales": "extension_group_id: must be an integer",
 	} {
 		if r := c.do(http.MethodGet, list+query, nil); r.status != http.StatusBadRequest || r.message(t) != want {
 			t.Errorf("GET %s: want 400 %q, got %d %s", query, want, r.status, r.body)
 		}
+	}
+}
+
+func TestArrayFiltersEveryList(t *testing.T) {
+	e := strictDemo(t)
+	c := e.as(pbxsim.DemoTrustedAppID)
+	g1 := must(t, c.do(http.MethodPost, "/client/@me/extension_group/", map[string]any{"name": "Sales"}), http.StatusCreated).obj(t)
+	g2 := must(t, c.do(http.MethodPost, "/client/@me/extension_group/", map[string]any{"name": "Support"}), http.StatusCreated).obj(t)
+	must(t, c.do(http.MethodPost, "/client/@me/extension_group/", map[string]any{"name": "Ops"}), http.StatusCreated)
+	x := must(t, c.do(http.MethodPost, "/client/@me/extension/", map[string]any{"name": "101", "extension_group_id": g1["id"]}), http.StatusCreated).obj(t)
+	y := must(t, c.do(http.MethodPost, "/client/@me/extension/", map[string]any{"name": "102", "extension_group_id": g2["id"]}), http.StatusCreated).obj(t)
+	must(t, c.do(http.MethodPost, "/client/@me/extension/", map[string]any{"name": "103"}), http.StatusCreated)
+	dids := must(t, c.do(http.MethodGet, "/client/@me/did/", nil), http.StatusOK).list(t)
+	must(t, c.do(http.MethodPut, "/client/@me/did/"+num(dids[0]["id"]), map[string]any{"extension_id": x["id"]}), http.StatusOK)
+	must(t, c.do(http.MethodPut, "/client/@me/did/"+num(dids[1]["id"]), map[string]any{"extension_id": y["id"]}), http.StatusOK)
+	events := "/extension/" + num(x["id"]) + "/event/"
+	for _, typ := range []string{"dial-in", "answer", "hangup"} {
+		must(t, c.do(http.MethodPost, events, map[string]any{"url": "https://h.example/", "event_type": typ, "method": "POST"}), http.StatusCreated)
+	}
+
+	cases := map[string]struct {
+		reason string
+		path   string
+		want   int
+	}{
+		"Extensions":      {reason: "Extensions by group.", path: "/client/@me/extension/?extension_group_id[0]=" + num(g1["id"]) + "&extension_group_id[1]=" + num(g2["id"]), want: 2},
+		"ExtensionsMixed": {reason: "Indexed and empty brackets combine.", path: "/client/@me/extension/?name[0]=0003*101&name[]=0003*103", want: 2},
+		"Groups":          {reason: "Groups by id.", path: "/client/@me/extension_group/?id[0]=" + num(g1["id"]) + "&id[1]=" + num(g2["id"]), want: 2},
+		"DIDs":            {reason: "DIDs by extension.", path: "/client/@me/did/?extension_id[0]=" + num(x["id"]) + "&extension_id[1]=" + num(y["id"]), want: 2},
+		"Events":          {reason: "Event subscriptions by type.", path: events + "?event_type[0]=dial-in&event_type[1]=hangup", want: 2},
+		"Users":           {reason: "Users by login.", path: "/client/@me/user/client/?login[0]=" + pbxsim.DemoAdminLogin + "&login[1]=" + pbxsim.DemoReadOnlyLogin, want: 2},
+		"GroupRealm":      {reason: "The extension-group realm's list.", path: "/extension_group/" + num(g1["id"]) + "/extension/?name[0]=0003*101&name[1]=0003*102", want: 1},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := must(t, c.do(http.MethodGet, tc.path, nil), http.StatusOK).list(t); len(got) != tc.want {
+				t.Errorf("%s\nGET %s: want %d objects, got %d", tc.reason, tc.path, tc.want, len(got))
+			}
+		})
 	}
 }
 

@@ -241,7 +241,9 @@ const (
 )
 
 // parseFilter reads the list query parameters. Every field of the schema can be a filter, also in
-// the PHP array form (extension_id[]=1&extension_id[]=2). An unknown parameter is a 400.
+// PHP's array forms: extension_id[]=1&extension_id[]=2, and the indexed
+// extension_id[0]=1&extension_id[1]=2 that PHP's http_build_query writes for an array. An unknown
+// parameter is a 400.
 // ASSUMPTION: the PBX rejects unknown filters rather than ignoring them; this holds clients to
 // the documented field names.
 func (s schema) parseFilter(q url.Values) (filter, error) {
@@ -269,7 +271,7 @@ func (s schema) parseFilter(q url.Values) (filter, error) {
 			}
 			continue
 		}
-		name := strings.TrimSuffix(key, "[]")
+		name := arrayName(key)
 		f, ok := s.field(name)
 		if !ok || f.writeOnly {
 			return fl, badRequestf("%s: unknown filter", name)
@@ -296,6 +298,18 @@ func (s schema) parseFilter(q url.Values) (filter, error) {
 		}
 	}
 	return fl, nil
+}
+
+// arrayName returns the field name of a query key in PHP's array forms, name[] or name[<index>],
+// and any other key as it is.
+func arrayName(key string) string {
+	base, index, found := strings.Cut(key, "[")
+	if found && strings.HasSuffix(index, "]") {
+		if i := strings.TrimSuffix(index, "]"); i == "" || isDigits(i) {
+			return base
+		}
+	}
+	return key
 }
 
 func (fl filter) matches(o object) bool {

@@ -169,18 +169,21 @@ func main() {
 		PollInterval:        pollInterval,
 	})
 	copts := controller.Options{Registry: registry, PollInterval: pollInterval, Concurrency: concurrency, Timeout: timeout}
-	for name, setup := range map[string]func() error{
-		"accounts": func() error {
+	// In a fixed order: the accounts first, then the managed kinds in the order of their table.
+	for _, s := range []struct {
+		name  string
+		setup func() error
+	}{
+		{"accounts", func() error {
 			return controller.SetupAccounts(mgr, controller.AccountOptions{
 				Registry: registry, Metrics: metrics.Registry, TrustedNamespaces: trusted(trustedNamespaces, leaderElectionNS),
 			})
-		},
-		"extensiongroups": func() error { return controller.SetupExtensionGroup(mgr, copts) },
-		"extensions":      func() error { return controller.SetupExtension(mgr, copts) },
-		"object metrics":  func() error { return metrics.Registry.Register(controller.NewObjectCollector(mgr.GetCache())) },
+		}},
+		{"managed kinds", func() error { return controller.SetupManaged(mgr, copts) }},
+		{"object metrics", func() error { return metrics.Registry.Register(controller.NewObjectCollector(mgr.GetCache())) }},
 	} {
-		if err := setup(); err != nil {
-			setupLog.Error(err, "Unable to set up the controller", "controller", name)
+		if err := s.setup(); err != nil {
+			setupLog.Error(err, "Unable to set up the controller", "controller", s.name)
 			os.Exit(1)
 		}
 	}

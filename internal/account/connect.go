@@ -2,15 +2,14 @@ package account
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
-	"github.com/cloudpbx/pbx-operator/internal/managed"
 	"github.com/cloudpbx/pbx-operator/internal/pbx"
-	"github.com/cloudpbx/pbx-operator/internal/snapshot"
 )
 
 // listPageSize is the page size of the snapshot lists: the PBX's largest, so a refresh of N
@@ -23,6 +22,16 @@ type Credentials struct {
 	ClientID     string
 	ClientSecret string
 	CABundle     []byte
+}
+
+// InvalidError says that an account's settings cannot work as written (its URL, its CA bundle,
+// or the PBX user its credentials act for); retrying does not help until they change.
+type InvalidError struct{ msg string }
+
+func (e *InvalidError) Error() string { return e.msg }
+
+func invalid(format string, args ...any) error {
+	return &InvalidError{msg: fmt.Sprintf(format, args...)}
 }
 
 // Connect checks an account against the PBX (who the app acts for, and the client's extension
@@ -40,7 +49,7 @@ func (r *Registry) Connect(ctx context.Context, k Key, spec v1alpha1.ConnectionS
 		var err error
 		if client, err = r.newClient(k, spec, cred, reg); err != nil {
 			r.Remove(k)
-			return nil, managed.InvalidSpec("%v", err)
+			return nil, invalid("%v", err)
 		}
 	}
 	// A failure keeps the last good connection unless it says the connection cannot work any more:
@@ -59,14 +68,15 @@ func (r *Registry) Connect(ctx context.Context, k Key, spec v1alpha1.ConnectionS
 	realm, ok := me.Realm()
 	if !ok {
 		r.Remove(k)
-		return nil, managed.InvalidSpec("The PBX user %s is not a client, extension group or extension user", me.Login)
+		return nil, invalid("The PBX user %s is not a client, extension group or extension user", me.Login)
 	}
 	realmID, err := strconv.ParseInt(realm.ID, 10, 64)
 	if err != nil {
 		r.Remove(k)
-		return nil, managed.InvalidSpec("The PBX user %s has the realm id %q, which is not a number", me.Login, realm.ID)
+		return nil, invalid("The PBX user %s has the realm id %q, which is not a number", me.Login, realm.ID)
 	}
-	conn := &Connection{Client: client, Realm: realm, RealmID: realmID, Login: me.Login, fingerprint: fp}
+	conn := &Connection{Client: client, Realm: realm, RealmID: realmID, Login: me.Login, fingerprint: fp,
+		pollInterval: pollInterval(spec, r.settings)}
 	if realm.Kind == pbx.RealmClient {
 		info, err := client.ClientInfo.Get(ctx, realm)
 		if err != nil {
@@ -75,9 +85,9 @@ func (r *Registry) Connect(ctx context.Context, k Key, spec v1alpha1.ConnectionS
 		conn.Prefix, conn.ExtensionLen = info.Prefix, int(info.ExtensionLen)
 	}
 	if old != nil && old.Realm == realm {
-		conn.Groups, conn.Extensions = old.Groups, old.Extensions
+		conn.parts = old.parts
 	} else {
-		r.newStores(conn, pollInterval(spec, r.settings))
+		r.makeParts(conn)
 	}
 	r.Set(k, conn)
 	return conn, nil
@@ -126,29 +136,17 @@ func pollInterval(spec v1alpha1.ConnectionSpec, s Settings) time.Duration {
 	return s.PollInterval
 }
 
-// PollInterval is the poll interval of an account's managed resources.
-func (c *Connection) PollInterval() time.Duration { return c.Groups.MaxAge() }
+// PollInterval is how often the account's snapshots are refreshed and its managed resources
+// checked: the account's own poll interval, or the manager's default.
+func (c *Connection) PollInterval() time.Duration { return c.pollInterval }
 
-func (r *Registry) newStores(conn *Connection, every time.Duration) {
-	// The drift hooks are set by the controllers' Setup, before the manager starts and so before
-	// any account connects.
-	client, realm := conn.Client, conn.Realm
-	conn.Groups = snapshot.New(snapshot.Options[pbx.ExtensionGroup]{
-		List: func(ctx context.Context) ([]pbx.ExtensionGroup, error) {
-			return client.Groups.ListAll(ctx, realm, pbx.GroupFilter{})
-		},
-		ID:       func(g pbx.ExtensionGroup) int64 { return g.ID },
-		Key:      func(g pbx.ExtensionGroup) string { return g.Name },
-		MaxAge:   every,
-		OnChange: r.OnGroupDrift,
-	})
-	conn.Extensions = snapshot.New(snapshot.Options[pbx.Extension]{
-		List: func(ctx context.Context) ([]pbx.Extension, error) {
-			return client.Extensions.ListAll(ctx, realm, pbx.ExtensionFilter{})
-		},
-		ID:       func(e pbx.Extension) int64 { return e.ID },
-		Key:      func(e pbx.Extension) string { return e.Name },
-		MaxAge:   every,
-		OnChange: r.OnExtensionDrift,
-	})
+// makeParts makes the parts the managed kinds registered for a new connection.
+func (r *Registry) makeParts(conn *Connection) {
+	r.mu.RLock()
+	builds := r.parts
+	r.mu.RUnlock()
+	conn.parts = make([]any, len(builds))
+	for i, build := range builds {
+		conn.parts[i] = build(conn)
+	}
 }

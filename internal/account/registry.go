@@ -8,14 +8,10 @@ import (
 	"sync"
 	"time"
 
-	"k8s.io/apimachinery/pkg/types"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
-	"github.com/cloudpbx/pbx-operator/internal/managed"
 	"github.com/cloudpbx/pbx-operator/internal/pbx"
-	"github.com/cloudpbx/pbx-operator/internal/snapshot"
 )
 
 // Key names an Account (with its namespace) or a ClusterAccount.
@@ -54,13 +50,13 @@ type Connection struct {
 	// cannot read its client.
 	Prefix       string
 	ExtensionLen int
-	// Groups and Extensions are the account's snapshots.
-	Groups     *snapshot.Store[pbx.ExtensionGroup]
-	Extensions *snapshot.Store[pbx.Extension]
 	// Login is the PBX user the account acts for.
 	Login string
 
-	fingerprint string
+	fingerprint  string
+	pollInterval time.Duration
+	// parts holds the per-connection state of the managed kinds (their snapshots), by Part.
+	parts []any
 }
 
 // Settings are the manager-wide defaults of the accounts' request budgets and poll interval.
@@ -83,11 +79,8 @@ type Registry struct {
 	// metrics holds, per account, the collectors its clients registered, to unregister them when
 	// the account goes.
 	metrics map[Key]*accountMetrics
-
-	// OnGroupDrift and OnExtensionDrift receive the resources whose PBX objects changed outside
-	// the operator, from the snapshot refreshes.
-	OnGroupDrift     func([]types.NamespacedName)
-	OnExtensionDrift func([]types.NamespacedName)
+	// parts make the per-connection state the managed kinds registered, in Part order.
+	parts []func(*Connection) any
 }
 
 // NewRegistry returns an empty Registry.
@@ -95,16 +88,30 @@ func NewRegistry(s Settings) *Registry {
 	return &Registry{settings: s, conns: map[Key]*Connection{}, metrics: map[Key]*accountMetrics{}}
 }
 
-// Connection returns the working connection of an account, or a DependencyNotReady error.
-func (r *Registry) Connection(k Key) (*Connection, error) {
+// Connection returns the working connection of an account, if it has one.
+func (r *Registry) Connection(k Key) (*Connection, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	c, ok := r.conns[k]
-	if !ok {
-		return nil, managed.DependencyNotReady("%s is not Ready", k)
-	}
-	return c, nil
+	return c, ok
 }
+
+// A Part is per-connection state of one managed kind, typically the snapshot of its PBX objects:
+// made for each new connection, and kept while the account is checked again with unchanged
+// settings. The kinds register their parts; the registry knows none of them.
+type Part[T any] struct{ index int }
+
+// AddPart registers a part made by build for every connection. Parts are registered while the
+// controllers are set up, before any account connects.
+func AddPart[T any](r *Registry, build func(*Connection) T) Part[T] {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.parts = append(r.parts, func(c *Connection) any { return build(c) })
+	return Part[T]{index: len(r.parts) - 1}
+}
+
+// Of returns the part of a connection.
+func (p Part[T]) Of(c *Connection) T { return c.parts[p.index].(T) }
 
 // Fingerprint identifies what a connection was built from: the URL, the credentials, the CA
 // bundle and the budget settings. A connection is rebuilt only when it changes.

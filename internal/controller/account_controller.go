@@ -123,6 +123,9 @@ func (r *accountReconciler[O]) connect(ctx context.Context, obj O, key account.K
 	}
 	conn, err := r.registry.Connect(ctx, key, *obj.GetConnectionSpec(), cred, r.metrics)
 	if err != nil {
+		if invalid := (*account.InvalidError)(nil); errors.As(err, &invalid) {
+			err = managed.InvalidSpec("%s", invalid.Error())
+		}
 		res, err := r.fail(ctx, obj, err)
 		return nil, res, err
 	}
@@ -313,15 +316,13 @@ func (r *accountReconciler[O]) delete(ctx context.Context, obj O, key account.Ke
 // users lists the managed resources that use an account, as "Kind namespace/name", sorted.
 func (r *accountReconciler[O]) users(ctx context.Context, key account.Key) ([]string, error) {
 	var out []string
-	for _, l := range []struct {
-		kind string
-		list client.ObjectList
-	}{{"ExtensionGroup", &v1alpha1.ExtensionGroupList{}}, {"Extension", &v1alpha1.ExtensionList{}}} {
-		if err := r.client.List(ctx, l.list, client.MatchingFields{indexAccount: key.String()}); err != nil {
+	for _, k := range kinds {
+		list := k.newList()
+		if err := r.client.List(ctx, list, client.MatchingFields{indexAccount: key.String()}); err != nil {
 			return nil, err
 		}
-		for _, o := range items(l.list) {
-			out = append(out, l.kind+" "+o.GetNamespace()+"/"+o.GetName())
+		for _, o := range items(list) {
+			out = append(out, k.name+" "+o.GetNamespace()+"/"+o.GetName())
 		}
 	}
 	slices.Sort(out)
@@ -395,19 +396,21 @@ func SetupAccounts(mgr ctrl.Manager, o AccountOptions) error {
 		CreateFunc: func(event.CreateEvent) bool { return false },
 		UpdateFunc: func(event.UpdateEvent) bool { return false },
 	})
-	if err := ctrl.NewControllerManagedBy(mgr).For(&v1alpha1.Account{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+	users := func(b *builder.Builder, kind v1alpha1.AccountKind) *builder.Builder {
+		for _, k := range kinds {
+			b = b.Watches(k.object(), deletingAccountOf(c, kind), onlyDeletes)
+		}
+		return b
+	}
+	if err := users(ctrl.NewControllerManagedBy(mgr).For(&v1alpha1.Account{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Named("account").
-		Watches(&corev1.Secret{}, bySecret(func() client.ObjectList { return &v1alpha1.AccountList{} })).
-		Watches(&v1alpha1.Extension{}, deletingAccountOf(c, v1alpha1.AccountKindAccount), onlyDeletes).
-		Watches(&v1alpha1.ExtensionGroup{}, deletingAccountOf(c, v1alpha1.AccountKindAccount), onlyDeletes).
+		Watches(&corev1.Secret{}, bySecret(func() client.ObjectList { return &v1alpha1.AccountList{} })), v1alpha1.AccountKindAccount).
 		Complete(reconcile.AsReconciler(c, &accountReconciler[*v1alpha1.Account]{client: c, apiReader: mgr.GetAPIReader(), registry: registry, metrics: metrics, recorder: mgr.GetEventRecorder("account-controller")})); err != nil {
 		return err
 	}
-	return ctrl.NewControllerManagedBy(mgr).For(&v1alpha1.ClusterAccount{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+	return users(ctrl.NewControllerManagedBy(mgr).For(&v1alpha1.ClusterAccount{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Named("clusteraccount").
-		Watches(&corev1.Secret{}, bySecret(func() client.ObjectList { return &v1alpha1.ClusterAccountList{} })).
-		Watches(&v1alpha1.Extension{}, deletingAccountOf(c, v1alpha1.AccountKindClusterAccount), onlyDeletes).
-		Watches(&v1alpha1.ExtensionGroup{}, deletingAccountOf(c, v1alpha1.AccountKindClusterAccount), onlyDeletes).
+		Watches(&corev1.Secret{}, bySecret(func() client.ObjectList { return &v1alpha1.ClusterAccountList{} })), v1alpha1.AccountKindClusterAccount).
 		Complete(reconcile.AsReconciler(c, &accountReconciler[*v1alpha1.ClusterAccount]{client: c, apiReader: mgr.GetAPIReader(), registry: registry, metrics: metrics, recorder: mgr.GetEventRecorder("clusteraccount-controller"),
 			trusted: o.TrustedNamespaces}))
 }

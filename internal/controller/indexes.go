@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -53,16 +54,10 @@ func requestsFor(ctx context.Context, r client.Reader, list client.ObjectList, i
 
 // items returns the objects of a list of one of the managed kinds.
 func items(list client.ObjectList) []client.Object {
-	var out []client.Object
-	switch l := list.(type) {
-	case *v1alpha1.ExtensionList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	case *v1alpha1.ExtensionGroupList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
+	objs, _ := meta.ExtractList(list)
+	out := make([]client.Object, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, o.(client.Object))
 	}
 	return out
 }

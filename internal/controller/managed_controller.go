@@ -42,8 +42,9 @@ type managedKind[O managed.Object] struct {
 	newList    func() client.ObjectList
 	naturalKey func(O) string
 	connector  managed.Connector[O]
-	// drift is the registry hook that reports drifted resources of this kind.
-	drift *func([]types.NamespacedName)
+	// drift brings the resources whose PBX objects changed outside the operator, from the kind's
+	// snapshots.
+	drift *driftQueue
 	// watches adds the kind's own watches.
 	watches func(*builder.Builder) *builder.Builder
 }
@@ -67,20 +68,6 @@ func setupManaged[O managed.Object](mgr ctrl.Manager, o Options, k managedKind[O
 	if err := idx.IndexField(ctx, k.object, indexAccount, accountIndexValue); err != nil {
 		return err
 	}
-	// Drifted resources go straight into the workqueue, which never blocks and merges repeats; a
-	// report made before the controller starts is dropped (every resource is reconciled at start).
-	var queue atomic.Pointer[workqueue.TypedRateLimitingInterface[reconcile.Request]]
-	*k.drift = func(names []types.NamespacedName) {
-		if q := queue.Load(); q != nil {
-			for _, n := range names {
-				(*q).Add(reconcile.Request{NamespacedName: n})
-			}
-		}
-	}
-	drift := source.Func(func(_ context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
-		queue.Store(&q)
-		return nil
-	})
 	r := managed.NewReconciler(mgr.GetClient(), k.connector,
 		managed.WithPollInterval[O](o.PollInterval, 0.1),
 		managed.WithTimeout[O](o.Timeout),
@@ -94,11 +81,35 @@ func setupManaged[O managed.Object](mgr ctrl.Manager, o Options, k managedKind[O
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(o.Concurrency, 1)}).
 		Watches(&v1alpha1.Account{}, usersOf(c, k.newList)).
 		Watches(&v1alpha1.ClusterAccount{}, usersOf(c, k.newList)).
-		WatchesRawSource(drift)
+		WatchesRawSource(k.drift.source())
 	if k.watches != nil {
 		b = k.watches(b)
 	}
 	return b.Complete(reconcile.AsReconciler(c, r))
+}
+
+// driftQueue takes the resources whose PBX objects changed outside the operator, as the snapshot
+// refreshes report them, straight into the kind's workqueue, which never blocks and merges repeats.
+// A report made before the controller starts is dropped: every resource is reconciled at start.
+type driftQueue struct {
+	queue atomic.Pointer[workqueue.TypedRateLimitingInterface[reconcile.Request]]
+}
+
+// notify queues the resources.
+func (d *driftQueue) notify(names []types.NamespacedName) {
+	if q := d.queue.Load(); q != nil {
+		for _, n := range names {
+			(*q).Add(reconcile.Request{NamespacedName: n})
+		}
+	}
+}
+
+// source is the controller's source of drift: it only remembers the workqueue.
+func (d *driftQueue) source() source.Source {
+	return source.Func(func(_ context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
+		d.queue.Store(&q)
+		return nil
+	})
 }
 
 // connectionWait is how soon a resource looks again for its account's connection while the
@@ -109,8 +120,8 @@ const connectionWait = 2 * time.Second
 // client-level PBX user: only those manage groups and extensions.
 func connection(ctx context.Context, c client.Reader, reg *account.Registry, obj managed.Object) (*account.Connection, error) {
 	k := account.KeyFor(obj.GetManagedSpec().AccountRef, obj.GetNamespace())
-	conn, err := reg.Connection(k)
-	if err != nil {
+	conn, ok := reg.Connection(k)
+	if !ok {
 		ready := accountReady(ctx, c, k)
 		switch {
 		case ready != nil && ready.Status == metav1.ConditionTrue,

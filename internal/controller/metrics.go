@@ -29,11 +29,9 @@ func (c objectCollector) Describe(ch chan<- *prometheus.Desc) { ch <- objectsDes
 func (c objectCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	for _, k := range []struct {
-		kind string
-		list client.ObjectList
-	}{{"ExtensionGroup", &v1alpha1.ExtensionGroupList{}}, {"Extension", &v1alpha1.ExtensionList{}}} {
-		if err := c.reader.List(ctx, k.list); err != nil {
+	for _, k := range kinds {
+		list := k.newList()
+		if err := c.reader.List(ctx, list); err != nil {
 			continue
 		}
 		counts := map[[2]string]int{}
@@ -42,7 +40,7 @@ func (c objectCollector) Collect(ch chan<- prometheus.Metric) {
 				counts[[2]string{cond, string(s)}] = 0
 			}
 		}
-		for _, o := range items(k.list) {
+		for _, o := range items(list) {
 			for _, cond := range o.(interface {
 				GetManagedStatus() *v1alpha1.ManagedStatus
 			}).GetManagedStatus().Conditions {
@@ -50,7 +48,7 @@ func (c objectCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 		for key, n := range counts {
-			ch <- prometheus.MustNewConstMetric(objectsDesc, prometheus.GaugeValue, float64(n), k.kind, key[0], key[1])
+			ch <- prometheus.MustNewConstMetric(objectsDesc, prometheus.GaugeValue, float64(n), k.name, key[0], key[1])
 		}
 	}
 }

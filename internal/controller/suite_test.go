@@ -67,8 +67,7 @@ func run(m *testing.M) int {
 		func() error {
 			return controller.SetupAccounts(mgr, controller.AccountOptions{Registry: registry, TrustedNamespaces: []string{trustedNamespace}})
 		},
-		func() error { return controller.SetupExtensionGroup(mgr, opts) },
-		func() error { return controller.SetupExtension(mgr, opts) },
+		func() error { return controller.SetupManaged(mgr, opts) },
 	} {
 		if err := setup(); err != nil {
 			fmt.Fprintf(os.Stderr, "setting up controllers: %v\n", err)

@@ -75,10 +75,7 @@ func startCluster(t *testing.T) *cluster {
 	if err := controller.SetupAccounts(mgr, controller.AccountOptions{Registry: registry}); err != nil {
 		t.Fatal(err)
 	}
-	if err := controller.SetupExtensionGroup(mgr, opts); err != nil {
-		t.Fatal(err)
-	}
-	if err := controller.SetupExtension(mgr, opts); err != nil {
+	if err := controller.SetupManaged(mgr, opts); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

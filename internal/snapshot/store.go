@@ -113,6 +113,9 @@ func Freshness(ctx context.Context) (time.Time, bool) {
 	return t, ok
 }
 
+// ID returns an object's PBX id.
+func (s *Store[T]) ID(item T) int64 { return s.id(item) }
+
 // MaxAge is how long a refresh stays fresh.
 func (s *Store[T]) MaxAge() time.Duration { return s.maxAge }
 

@@ -1,0 +1,95 @@
+package controller
+
+import (
+	"context"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/account"
+	"github.com/cloudpbx/pbx-operator/internal/managed"
+	"github.com/cloudpbx/pbx-operator/internal/pbx"
+)
+
+// resolveGroup returns the PBX id of the Extension's group: groupRef's ExtensionGroup once it is
+// Ready, groupID as written, or nil for no group.
+func resolveGroup(ctx context.Context, c client.Reader, e *v1alpha1.Extension) (*int64, error) {
+	switch {
+	case e.Spec.GroupRef != nil:
+		var g v1alpha1.ExtensionGroup
+		key := client.ObjectKey{Namespace: e.Namespace, Name: e.Spec.GroupRef.Name}
+		if err := c.Get(ctx, key, &g); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, managed.DependencyNotReady("The ExtensionGroup %s does not exist", e.Spec.GroupRef.Name)
+			}
+			return nil, err
+		}
+		if g.Spec.AccountRef != e.Spec.AccountRef {
+			return nil, managed.InvalidSpec("The ExtensionGroup %s uses another account (%s %s)", g.Name, g.Spec.AccountRef.Kind, g.Spec.AccountRef.Name)
+		}
+		if !meta.IsStatusConditionTrue(g.Status.Conditions, v1alpha1.ConditionReady) || g.Status.ID == 0 {
+			return nil, managed.DependencyNotReady("The ExtensionGroup %s is not Ready", g.Name)
+		}
+		return &g.Status.ID, nil
+	case e.Spec.GroupID != 0:
+		id := e.Spec.GroupID
+		return &id, nil
+	default:
+		return nil, nil
+	}
+}
+
+// +kubebuilder:rbac:groups=pbx.cloudpbx.dev,resources=extensions,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=pbx.cloudpbx.dev,resources=extensions/status,verbs=patch
+
+// setupExtension registers the Extension controller, with a snapshot of each account's extensions.
+func setupExtension(mgr ctrl.Manager, o Options) error {
+	c := mgr.GetClient()
+	drift := &driftQueue{}
+	extensions := snapshotPart(o.Registry, drift,
+		func(ctx context.Context, c *account.Connection) ([]pbx.Extension, error) {
+			return c.Client.Extensions.ListAll(ctx, c.Realm, pbx.ExtensionFilter{})
+		},
+		func(e pbx.Extension) int64 { return e.ID },
+		func(e pbx.Extension) string { return e.Name })
+	connector := managed.ConnectorFn[*v1alpha1.Extension](func(ctx context.Context, e *v1alpha1.Extension) (managed.Adapter[*v1alpha1.Extension], error) {
+		conn, err := connection(ctx, c, o.Registry, e)
+		if err != nil {
+			return nil, err
+		}
+		var groupID *int64
+		if e.DeletionTimestamp.IsZero() {
+			if groupID, err = resolveGroup(ctx, c, e); err != nil {
+				return nil, err
+			}
+		}
+		return &extensionAdapter{poller: poller{conn}, conn: conn, extensions: extensions.Of(conn), groupID: groupID}, nil
+	})
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.Extension{}, indexGroup, func(o client.Object) []string {
+		if ref := o.(*v1alpha1.Extension).Spec.GroupRef; ref != nil {
+			return []string{o.GetNamespace() + "/" + ref.Name}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	// A group that becomes Ready (or changes) re-triggers the extensions that reference it.
+	members := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, g client.Object) []reconcile.Request {
+		return requestsFor(ctx, c, &v1alpha1.ExtensionList{}, indexGroup, g.GetNamespace()+"/"+g.GetName())
+	})
+	return setupManaged(mgr, o, managedKind[*v1alpha1.Extension]{
+		name:       "extension",
+		object:     &v1alpha1.Extension{},
+		newList:    func() client.ObjectList { return &v1alpha1.ExtensionList{} },
+		naturalKey: func(e *v1alpha1.Extension) string { return "number=" + e.Spec.Name },
+		connector:  connector,
+		drift:      drift,
+		watches:    func(b *builder.Builder) *builder.Builder { return b.Watches(&v1alpha1.ExtensionGroup{}, members) },
+	}, mgr.GetEventRecorder("extension-controller"))
+}

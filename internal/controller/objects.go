@@ -1,0 +1,104 @@
+package controller
+
+import (
+	"context"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cloudpbx/pbx-operator/internal/account"
+	"github.com/cloudpbx/pbx-operator/internal/pbx"
+	"github.com/cloudpbx/pbx-operator/internal/snapshot"
+)
+
+// objects is an account's snapshot of one kind of PBX object, with the read and write path every
+// adapter shares: what a write answers goes into the snapshot, and what a failed write may have
+// done is not trusted.
+type objects[T any] struct{ *snapshot.Store[T] }
+
+// snapshotPart registers, for every account connection, a snapshot of one kind of PBX object
+// listed by list, whose changes made outside the operator reach the kind's controller through
+// drift.
+func snapshotPart[T any](reg *account.Registry, drift *driftQueue, list func(context.Context, *account.Connection) ([]T, error),
+	id func(T) int64, key func(T) string) account.Part[objects[T]] {
+	return account.AddPart(reg, func(c *account.Connection) objects[T] {
+		return objects[T]{snapshot.New(snapshot.Options[T]{
+			List:     func(ctx context.Context) ([]T, error) { return list(ctx, c) },
+			ID:       id,
+			Key:      key,
+			MaxAge:   c.PollInterval(),
+			OnChange: drift.notify,
+		})}
+	})
+}
+
+// byID reads an object by id from a fresh snapshot, or with a GET when the snapshot does not show
+// it (it may be newer than the list) or the read asks for a fresh look (one GET is cheaper than a
+// list). Not found is nil, not an error.
+func (s objects[T]) byID(ctx context.Context, id int64, get func(context.Context) (*T, error)) (*T, error) {
+	if _, fresh := snapshot.Freshness(ctx); !fresh {
+		x, found, err := s.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			return &x, nil
+		}
+	}
+	y, err := get(ctx)
+	if pbx.IsNotFound(err) {
+		s.Delete(id)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.Put(*y)
+	return y, nil
+}
+
+// create records the answer of a create, owned by owner. After a failed create the snapshot is
+// stale: unless the PBX made nothing, which no answer proves (a 5xx may come after the commit, and
+// "already exists" may answer our own earlier create), it may lack the object.
+func (s objects[T]) create(ctx context.Context, owner client.Object, do func(context.Context) (*T, error)) (*T, error) {
+	x, err := do(ctx)
+	if err != nil {
+		s.Invalidate()
+		return nil, err
+	}
+	s.Put(*x)
+	s.Own(s.ID(*x), client.ObjectKeyFromObject(owner))
+	return x, nil
+}
+
+// update records the answer of an update of the object id; an object the PBX no longer has leaves
+// the snapshot.
+func (s objects[T]) update(ctx context.Context, id int64, do func(context.Context) (*T, error)) (*T, error) {
+	x, err := do(ctx)
+	if err != nil {
+		if pbx.IsNotFound(err) {
+			s.Delete(id)
+		}
+		return nil, err
+	}
+	s.Put(*x)
+	return x, nil
+}
+
+// remove deletes the object id; one already gone is not an error.
+func (s objects[T]) remove(ctx context.Context, id int64, do func(context.Context) error) error {
+	if err := do(ctx); err != nil && !pbx.IsNotFound(err) {
+		return err
+	}
+	s.Delete(id)
+	return nil
+}
+
+// release forgets that owner owns an object.
+func (s objects[T]) release(owner client.Object) { s.Disown(client.ObjectKeyFromObject(owner)) }
+
+// poller is the PollInterval of the adapters: their account's.
+type poller struct{ conn *account.Connection }
+
+// PollInterval is the account's poll interval.
+func (p poller) PollInterval() time.Duration { return p.conn.PollInterval() }

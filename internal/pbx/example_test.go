@@ -82,7 +82,7 @@ func Example_client() {
 
 	// Output:
 	// acting for demo-admin in client/1, prefix 0003, 3-digit numbers
-	// extension 1001 is 0003*101, active, label "Reception"
+	// extension 303001 is 0003*101, active, label "Reception"
 	// after the update: blocked, label cleared: true
 	// listed 101
 	// phone auth type: digest

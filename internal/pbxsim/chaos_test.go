@@ -323,17 +323,17 @@ func TestReset(t *testing.T) {
 		"DemoTenant": {
 			reason: "The world starts over: no groups or extensions, the configured DIDs, ids from the start.",
 			args:   args{cfg: pbxsim.DemoConfig()},
-			want:   want{dids: 5, newGroupID: 101, newExtID: 1001},
+			want:   want{dids: 5, newGroupID: 85201, newExtID: 303001},
 		},
 		"ConfiguredGroupsStay": {
 			reason: "Groups of the configuration are part of the start and come back.",
 			args:   args{cfg: withGroup},
-			want:   want{groups: []string{"Ops"}, dids: 5, newGroupID: 8, newExtID: 1001},
+			want:   want{groups: []string{"Ops"}, dids: 5, newGroupID: 85201, newExtID: 303001},
 		},
 		"StateFile": {
 			reason: "The state file holds the reset world.",
 			args:   args{cfg: pbxsim.DemoConfig(), stateFile: true},
-			want:   want{dids: 5, newGroupID: 101, newExtID: 1001},
+			want:   want{dids: 5, newGroupID: 85201, newExtID: 303001},
 		},
 	}
 	for name, tc := range cases {

@@ -12,8 +12,22 @@ import (
 type Config struct {
 	// TokenLifetimeSeconds is the expires_in of issued tokens; 0 means 3600, as documented.
 	TokenLifetimeSeconds int `json:"token_lifetime_seconds,omitempty"`
+	// FirstIDs sets the ids the simulator's counters start at; unset ones keep their defaults.
+	FirstIDs FirstIDs `json:"first_ids,omitzero"`
 	// Clients are the PBX clients (tenants).
 	Clients []ClientConfig `json:"clients"`
+}
+
+// FirstIDs are the ids of the first user, extension group, extension, DID and event subscription
+// the simulator makes; 0 keeps the default. The defaults are realistic sizes, all above 65535:
+// users 72001, extension groups 85201, extensions 303001, DIDs 470001, events 612001. New
+// extension groups always get ids above those of the configured groups (ClientConfig.Groups).
+type FirstIDs struct {
+	Users           int64 `json:"users,omitempty"`
+	ExtensionGroups int64 `json:"extension_groups,omitempty"`
+	Extensions      int64 `json:"extensions,omitempty"`
+	DIDs            int64 `json:"dids,omitempty"`
+	Events          int64 `json:"events,omitempty"`
 }
 
 // ClientConfig is one PBX client.

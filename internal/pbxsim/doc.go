@@ -46,6 +46,10 @@
 //     on every authenticated answer, and 429 with status rate_limit_exceeded once it is spent,
 //     until the window resets.
 //   - gzip answers for clients that send Accept-Encoding: gzip.
+//   - Ids of realistic sizes: real ones have five to seven digits (extension 303052, group 85219),
+//     so the counters start above 65535, one range per kind (users 72001, extension groups 85201,
+//     extensions 303001, DIDs 470001, event subscriptions 612001; Config.FirstIDs changes them),
+//     and an id kept in a narrow integer breaks here as it would against the PBX.
 //
 // # Tests and chaos
 //

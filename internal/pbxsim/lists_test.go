@@ -3,6 +3,7 @@ package pbxsim_test
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/cloudpbx/pbx-operator/internal/pbxsim"
@@ -122,8 +123,8 @@ func TestTrailingSlashes(t *testing.T) {
 		"SingletonWithSlash":    {reason: "Singletons end with a slash.", method: http.MethodGet, path: "/client/@me/client/", strict: 200, lenient: 200},
 		"SingletonNoSlash":      {reason: "A singleton without the slash.", method: http.MethodGet, path: "/client/@me/client", strict: 404, lenient: 200},
 		"RealmlessNoSlash":      {reason: "/user without the slash, as some SDKs call it.", method: http.MethodGet, path: "/user", strict: 404, lenient: 200},
-		"ObjectNoSlash":         {reason: "Single objects have no trailing slash.", method: http.MethodGet, path: "/client/@me/extension_group/101", strict: 200, lenient: 200},
-		"ObjectWithSlash":       {reason: "A single object with a slash.", method: http.MethodGet, path: "/client/@me/extension_group/101/", strict: 404, lenient: 200},
+		"ObjectNoSlash":         {reason: "Single objects have no trailing slash.", method: http.MethodGet, path: "/client/@me/extension_group/{id}", strict: 200, lenient: 200},
+		"ObjectWithSlash":       {reason: "A single object with a slash.", method: http.MethodGet, path: "/client/@me/extension_group/{id}/", strict: 404, lenient: 200},
 		"PostCollectionNoSlash": {reason: "POST goes to the collection URL.", method: http.MethodPost, path: "/client/@me/extension_group", strict: 404, lenient: 201},
 	}
 	for _, strict := range []bool{true, false} {
@@ -133,7 +134,7 @@ func TestTrailingSlashes(t *testing.T) {
 		}
 		e := newEnv(t, pbxsim.DemoConfig(), opts...)
 		c := e.as(pbxsim.DemoTrustedAppID)
-		must(t, c.do(http.MethodPost, "/client/@me/extension_group/", map[string]any{"name": "G"}), http.StatusCreated)
+		g := must(t, c.do(http.MethodPost, "/client/@me/extension_group/", map[string]any{"name": "G"}), http.StatusCreated).obj(t)
 		for name, tc := range cases {
 			t.Run(fmt.Sprintf("%s/strict=%t", name, strict), func(t *testing.T) {
 				want := tc.lenient
@@ -144,7 +145,7 @@ func TestTrailingSlashes(t *testing.T) {
 				if tc.method == http.MethodPost {
 					body = map[string]any{"name": "G"}
 				}
-				if r := c.do(tc.method, tc.path, body); r.status != want {
+				if r := c.do(tc.method, strings.ReplaceAll(tc.path, "{id}", num(g["id"])), body); r.status != want {
 					t.Errorf("%s\nwant %d, got %d: %s", tc.reason, want, r.status, r.body)
 				}
 			})

@@ -111,15 +111,36 @@ func newWorld() *world {
 	return w
 }
 
-// newID returns the next id of a collection. Ids are sequential per collection, so runs are
-// deterministic. Extensions start at 1001 and groups at 101, so ids of different kinds differ in
+// Default first ids of the collections whose objects get server ids (FirstIDs overrides them).
+// Real ids have five to seven digits (extension 303052, group 85219, client 9593), so these start
+// above 65535: a client that keeps an id in a 16-bit integer mangles it here, as it would against
+// the PBX. Each kind starts in its own range, so ids of different kinds differ in
 // tests and logs.
+const (
+	defaultFirstUserID      = 72001
+	defaultFirstGroupID     = 85201
+	defaultFirstExtensionID = 303001
+	defaultFirstDIDID       = 470001
+	defaultFirstEventID     = 612001
+)
+
+// firstIDs returns the first id of each collection: the configured one, or the default.
+func firstIDs(f FirstIDs) map[string]int64 {
+	return map[string]int64{
+		colUser:      cmp.Or(f.Users, defaultFirstUserID),
+		colGroup:     cmp.Or(f.ExtensionGroups, defaultFirstGroupID),
+		colExtension: cmp.Or(f.Extensions, defaultFirstExtensionID),
+		colDID:       cmp.Or(f.DIDs, defaultFirstDIDID),
+		colEvent:     cmp.Or(f.Events, defaultFirstEventID),
+	}
+}
+
+// newID returns the next id of a collection. Ids are sequential per collection, so runs are
+// deterministic.
 func (w *world) newID(col string) int64 {
 	if w.nextID[col] == 0 {
-		w.nextID[col] = map[string]int64{colGroup: 101, colExtension: 1001, colEvent: 5001, colDID: 9001, colUser: 201}[col]
-		if w.nextID[col] == 0 {
-			w.nextID[col] = 1
-		}
+		// A state file from before a kind had objects has no counter for it.
+		w.nextID[col] = cmp.Or(firstIDs(FirstIDs{})[col], 1)
 	}
 	id := w.nextID[col]
 	w.nextID[col]++
@@ -230,6 +251,12 @@ func loadWorld(data []byte) (*world, error) {
 // buildWorld makes the starting world of a Config.
 func buildWorld(cfg Config, now time.Time) (*world, error) {
 	w := newWorld()
+	for col, id := range firstIDs(cfg.FirstIDs) {
+		if id <= 0 {
+			return nil, fmt.Errorf("first_ids: the first %s id must be positive, got %d", col, id)
+		}
+		w.nextID[col] = id
+	}
 	created := now.Format(time.DateTime)
 	for _, c := range cfg.Clients {
 		if c.ID <= 0 || c.Prefix == "" || c.ExtensionLen <= 0 {
@@ -253,6 +280,7 @@ func buildWorld(cfg Config, now time.Time) (*world, error) {
 		w.tenants[c.ID] = &tenant{RateLimitPerHour: c.RateLimitPerHour, Limits: c.Limits, Blocked: c.Blocked, Apps: c.Apps}
 		for _, g := range c.Groups {
 			w.cols[colGroup].put(g.ID, object{"id": g.ID, "name": g.Name, "client_id": c.ID, "extra_params": nil})
+			// New groups get ids above the configured ones, so they never collide.
 			w.nextID[colGroup] = max(w.nextID[colGroup], g.ID+1)
 		}
 		for _, d := range c.DIDs {

@@ -51,6 +51,9 @@ const (
 	// ReasonUnavailable: the PBX object does not exist and cannot be created now, or has never been
 	// observed because of errors.
 	ReasonUnavailable = "Unavailable"
+	// ReasonNotFound: the PBX object cannot be created through the API and is not in the account (a
+	// phone number the provider has not allocated to the client). Looked for again every minute.
+	ReasonNotFound = "NotFound"
 	// ReasonDependencyNotReady: a referenced account or group is missing or not Ready yet.
 	ReasonDependencyNotReady = "DependencyNotReady"
 	// ReasonInvalidSpec: the PBX rejected the spec (400), or a reference cannot be resolved. Retried

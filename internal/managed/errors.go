@@ -72,6 +72,13 @@ func Conflict(format string, args ...any) error {
 	return &engineError{reason: v1alpha1.ReasonConflict, msg: fmt.Sprintf(format, args...)}
 }
 
+// NotFound says that the PBX object is not in the account and cannot be made through the API (a
+// phone number the provider allocates). An adapter's Observe returns it instead of Exists=false, so
+// the engine never tries a create; it looks again every minute.
+func NotFound(format string, args ...any) error {
+	return &engineError{reason: v1alpha1.ReasonNotFound, msg: fmt.Sprintf(format, args...)}
+}
+
 // Class is how an error is handled: the condition reason and message, and what happens next.
 type Class struct {
 	// Reason is the v1alpha1 reason of the Synced (or, for accounts, Ready) condition.
@@ -93,6 +100,7 @@ const (
 	requeueUnauthorized = 5 * time.Minute
 	requeueDependency   = 15 * time.Second
 	requeueConflict     = 30 * time.Second
+	requeueNotFound     = time.Minute
 	requeueKubeConflict = time.Second
 	minRateLimitWait    = time.Second
 	maxRateLimitWait    = time.Hour
@@ -113,6 +121,8 @@ func Classify(err error) Class {
 			c.RequeueAfter = requeueDependency
 		case v1alpha1.ReasonConflict:
 			c.RequeueAfter = requeueConflict
+		case v1alpha1.ReasonNotFound:
+			c.RequeueAfter = requeueNotFound
 		default:
 			c.Terminal = true
 		}

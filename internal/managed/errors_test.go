@@ -10,6 +10,7 @@ import (
 	"os"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
 	"github.com/cloudpbx/pbx-operator/internal/managed"
@@ -25,19 +26,25 @@ func TestClassify(t *testing.T) {
 			Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}, Err: &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}})
 	}
 	type want struct {
-		reason  string
-		message string
-		quiet   bool
+		reason       string
+		message      string
+		quiet        bool
+		requeueAfter time.Duration
 	}
 	cases := map[string]struct {
 		reason string
 		err    error
 		want   want
 	}{
+		"NotFoundLooksAgain": {
+			reason: "An object the API cannot create and the account lacks (a phone number) is looked for again in a minute.",
+			err:    managed.NotFound("The number 74950000000 is not in the PBX account"),
+			want:   want{reason: v1alpha1.ReasonNotFound, message: "The number 74950000000 is not in the PBX account", requeueAfter: time.Minute},
+		},
 		"ShutdownIsQuiet": {
 			reason: "A reconcile cancelled because the manager stops reports nothing.",
 			err:    fmt.Errorf("GET /api/ver1.0/user/: %w", context.Canceled),
-			want:   want{reason: v1alpha1.ReasonReconcileError, message: "GET /api/ver1.0/user/: context canceled", quiet: true},
+			want:   want{reason: v1alpha1.ReasonReconcileError, message: "GET /api/ver1.0/user/: context canceled", quiet: true, requeueAfter: time.Second},
 		},
 		"HTMLAnswer": {
 			reason: "A host that answers an HTML page is not the PBX API: APIUnavailable with a clear message.",
@@ -64,7 +71,7 @@ func TestClassify(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			c := managed.Classify(tc.err)
-			got := want{reason: c.Reason, message: c.Message, quiet: c.Quiet}
+			got := want{reason: c.Reason, message: c.Message, quiet: c.Quiet, requeueAfter: c.RequeueAfter}
 			if got != tc.want {
 				t.Errorf("%s\nwant %+v\ngot  %+v", tc.reason, tc.want, got)
 			}

@@ -746,7 +746,7 @@ func (p *pass[O]) fail(ctx context.Context, err error) (ctrl.Result, error) {
 	st := p.obj.GetManagedStatus()
 	ready := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionReady)
 	switch c.Reason {
-	case v1alpha1.ReasonAlreadyExists, v1alpha1.ReasonConflict:
+	case v1alpha1.ReasonAlreadyExists, v1alpha1.ReasonConflict, v1alpha1.ReasonNotFound:
 		p.setReady(metav1.ConditionFalse, c.Reason, c.Message)
 	case v1alpha1.ReasonDependencyNotReady:
 		if st.ID == 0 {

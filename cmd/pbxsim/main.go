@@ -46,6 +46,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	strict := fs.Bool("strict-slashes", false, "answer a URL with the wrong trailing slash with 404 (collections end with /, single objects do not)")
 	admin := fs.Bool("admin", false, "serve the test and chaos controls (faults, counters, snapshot, token invalidation) under "+pbxsim.AdminPrefix+"/")
 	seed := fs.Uint64("seed", 1, "seed for tokens, jitter and fault probabilities")
+	rejectEmptyPassword := fs.Bool("reject-empty-phone-password", false,
+		"ASSUMPTION switch: answer 400 to a phone PUT with an empty password (default: accepted; also assumptions.reject_empty_phone_password in --config)")
+	zeroIsNone := fs.Bool("zero-id-is-none", false,
+		"ASSUMPTION switch: read 0 in extension_group_id, extension_id and message_extension_id as null (default: 400, no such object; also assumptions.zero_id_is_none in --config)")
 	tlsCert := fs.String("tls-cert", "", "PEM certificate (chain) file: serve HTTPS instead of HTTP (needs --tls-key)")
 	tlsKey := fs.String("tls-key", "", "PEM private key file of --tls-cert")
 	showVersion := fs.Bool("version", false, "print the version and exit")
@@ -86,6 +90,9 @@ Flags:
 			return err
 		}
 	}
+	// The flags switch assumptions on; they never switch off what the configuration file set.
+	cfg.Assumptions.RejectEmptyPhonePassword = cfg.Assumptions.RejectEmptyPhonePassword || *rejectEmptyPassword
+	cfg.Assumptions.ZeroIDIsNone = cfg.Assumptions.ZeroIDIsNone || *zeroIsNone
 	opts := []pbxsim.Option{pbxsim.WithSeed(*seed), pbxsim.WithLatency(pbxsim.Latency{Fixed: *latency, Jitter: *jitter})}
 	if *strict {
 		opts = append(opts, pbxsim.WithStrictSlashes())

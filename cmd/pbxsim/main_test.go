@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -115,5 +116,90 @@ func TestVersion(t *testing.T) {
 	}
 	if got, want := out.String(), "pbxsim "+version+"\n"; got != want {
 		t.Errorf("--version: want %q, got %q", want, got)
+	}
+}
+
+// apiStatus logs in to the demo tenant at base and sends one API request; it returns the status.
+func apiStatus(t *testing.T, base, method, path, body string) int {
+	t.Helper()
+	res, err := http.PostForm(base+"oauth/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {pbxsim.DemoTrustedAppID}, "client_secret": {pbxsim.DemoAppSecret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	err = json.NewDecoder(res.Body).Decode(&tok)
+	res.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(method, base+"api/ver1.0"+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+func TestAssumptionSwitches(t *testing.T) {
+	configFile := func(t *testing.T, a pbxsim.Assumptions) string {
+		cfg := pbxsim.DemoConfig()
+		cfg.Assumptions = a
+		data, err := json.Marshal(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "config.json")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	const (
+		zeroGroup     = `{"name":"101","extension_group_id":0}`
+		emptyPassword = `{"password":""}`
+	)
+	type want struct{ zeroGroup, emptyPassword int }
+	cases := map[string]struct {
+		reason string
+		args   func(t *testing.T) []string
+		want   want
+	}{
+		"Defaults": {
+			reason: "Without switches 0 names no group (400) and an empty phone password is accepted.",
+			args:   func(*testing.T) []string { return nil },
+			want:   want{zeroGroup: http.StatusBadRequest, emptyPassword: http.StatusOK},
+		},
+		"Flags": {
+			reason: "--zero-id-is-none and --reject-empty-phone-password switch both.",
+			args:   func(*testing.T) []string { return []string{"--zero-id-is-none", "--reject-empty-phone-password"} },
+			want:   want{zeroGroup: http.StatusCreated, emptyPassword: http.StatusBadRequest},
+		},
+		"ConfigFile": {
+			reason: "The assumptions block of --config switches them too.",
+			args: func(t *testing.T) []string {
+				return []string{"--config", configFile(t, pbxsim.Assumptions{ZeroIDIsNone: true, RejectEmptyPhonePassword: true})}
+			},
+			want: want{zeroGroup: http.StatusCreated, emptyPassword: http.StatusBadRequest},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			base := start(t, tc.args(t)...)
+			got := want{zeroGroup: apiStatus(t, base, http.MethodPost, "/client/@me/extension/", zeroGroup)}
+			// The phone PUT needs extension 101; make it plainly where the zero group was refused.
+			if got.zeroGroup != http.StatusCreated {
+				if s := apiStatus(t, base, http.MethodPost, "/client/@me/extension/", `{"name":"101"}`); s != http.StatusCreated {
+					t.Fatalf("creating extension 101: %d", s)
+				}
+			}
+			got.emptyPassword = apiStatus(t, base, http.MethodPut, "/extension/@101/phone/", emptyPassword)
+			if got != tc.want {
+				t.Errorf("%s\nwant %+v, got %+v", tc.reason, tc.want, got)
+			}
+		})
 	}
 }

@@ -453,6 +453,19 @@ func (s *Server) normalizeName(client int64, raw json.RawMessage) (string, error
 	return prefix + "*" + short, nil
 }
 
+// zeroIsNone clears the given reference fields of o that hold 0, with Assumptions.ZeroIDIsNone.
+// ASSUMPTION: off by default, where 0 is an id like any other and names nothing (a 400).
+func (s *Server) zeroIsNone(o object, fields ...string) {
+	if !s.assume.ZeroIDIsNone {
+		return
+	}
+	for _, f := range fields {
+		if v, set := o[f].(int64); set && v == 0 {
+			o[f] = nil
+		}
+	}
+}
+
 // checkGroup checks that an extension_group_id in a body names a group of the client.
 func (s *Server) checkGroup(client int64, o object) error {
 	if o["extension_group_id"] == nil {
@@ -481,6 +494,7 @@ func (s *Server) handleExtensions(req *request) (result, *httpError) {
 			}
 			o, err := extensionSchema.apply(old, req.body, false)
 			if err == nil {
+				s.zeroIsNone(o, "extension_group_id")
 				err = s.checkGroup(req.sc.client, o)
 			}
 			return o, err
@@ -502,6 +516,7 @@ func (s *Server) createExtension(req *request) (object, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.zeroIsNone(o, "extension_group_id")
 	full, err := s.normalizeName(client, req.body["name"])
 	if err != nil {
 		return nil, err
@@ -569,6 +584,10 @@ func (s *Server) handlePhone(req *request) (result, *httpError) {
 		if err != nil {
 			return result{}, asHTTP(err)
 		}
+		if _, given := req.body["password"]; given && o["password"] == "" && s.assume.RejectEmptyPhonePassword {
+			// ASSUMPTION (Assumptions.RejectEmptyPhonePassword): off by default.
+			return result{}, asHTTP(badRequestf("password: must not be empty"))
+		}
 		s.w.cols[colPhone].put(o.int("extension_id"), o)
 		return updated(phoneSchema.public(o))
 	}
@@ -585,6 +604,7 @@ func (s *Server) handleDIDs(req *request) (result, *httpError) {
 			if err != nil {
 				return nil, err
 			}
+			s.zeroIsNone(o, "extension_id", "message_extension_id")
 			for _, k := range []string{"extension_id", "message_extension_id"} {
 				if o[k] == nil {
 					continue

@@ -14,6 +14,9 @@ type Config struct {
 	TokenLifetimeSeconds int `json:"token_lifetime_seconds,omitempty"`
 	// FirstIDs sets the ids the simulator's counters start at; unset ones keep their defaults.
 	FirstIDs FirstIDs `json:"first_ids,omitzero"`
+	// Assumptions switches behaviour that the PBX's public sources leave open; the zero value is
+	// the simulator's default choice.
+	Assumptions Assumptions `json:"assumptions,omitzero"`
 	// Clients are the PBX clients (tenants).
 	Clients []ClientConfig `json:"clients"`
 }
@@ -51,6 +54,20 @@ type ClientConfig struct {
 	Apps   []AppConfig   `json:"apps"`
 	DIDs   []DIDConfig   `json:"dids,omitempty"`
 	Groups []GroupConfig `json:"groups,omitempty"`
+}
+
+// Assumptions switch behaviour the public sources do not settle (each is an ASSUMPTION in
+// UPSTREAM-API's sense), so a test can run against either reading. false keeps the default.
+type Assumptions struct {
+	// RejectEmptyPhonePassword answers a PUT of the phone settings with "password": "" with a 400.
+	// ASSUMPTION (UPSTREAM-API 3.3, 5.6): the password rules are not documented; by default an
+	// empty SIP password is accepted, as the simulator always did.
+	RejectEmptyPhonePassword bool `json:"reject_empty_phone_password,omitempty"`
+	// ZeroIDIsNone reads 0 as "none" (null) in the reference fields extension_group_id of
+	// extensions and extension_id and message_extension_id of DIDs, as some APIs do for optional
+	// ids. ASSUMPTION (UPSTREAM-API 3.1, 3.4): only null is documented as "none"; by default 0
+	// names an object that does not exist, a 400.
+	ZeroIDIsNone bool `json:"zero_id_is_none,omitempty"`
 }
 
 // LimitConfig caps the numbers of a client's objects (the /limit/ resource).

@@ -83,5 +83,10 @@
 //   - fields the PBX does not know are ignored in bodies; string fields also take numbers;
 //   - the phone password is write-only; /limit/ and /timezone/ have shapes of the simulator's own
 //     choosing, since the PBX does not document them;
+//   - an empty phone password is accepted (Assumptions.RejectEmptyPhonePassword, flag
+//     --reject-empty-phone-password, refuses it with a 400);
+//   - 0 in extension_group_id (extensions) and in extension_id and message_extension_id (DIDs) is
+//     an id that names nothing, a 400; only null means "none" (Assumptions.ZeroIDIsNone, flag
+//     --zero-id-is-none, reads 0 as null);
 //   - a Call API app may subscribe to events and read, but not change the configuration.
 package pbxsim

@@ -30,6 +30,7 @@ type Server struct {
 	statePath     string
 	now           func() time.Time
 	cfg           Config // the start configuration, for Reset
+	assume        Assumptions
 
 	mu       sync.Mutex // guards everything below
 	w        *world
@@ -80,6 +81,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		fired:   map[string]int{},
 		rnd:     rand.New(rand.NewPCG(1, 2)),
 		cfg:     cfg,
+		assume:  cfg.Assumptions,
 	}
 	for _, o := range opts {
 		o(s)

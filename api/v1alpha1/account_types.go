@@ -167,6 +167,11 @@ type AccountStatus struct {
 	// +kubebuilder:validation:Maximum=32
 	ExtensionNameLength int32 `json:"extensionNameLength,omitempty"`
 
+	// limits are the client's limits on its numbers of objects, as the PBX reported them at the
+	// account's last check (GET /client/{id}/limit/). Unset when the PBX does not report them.
+	// +optional
+	Limits AccountLimits `json:"limits,omitzero"`
+
 	// observedGeneration is the metadata.generation that the conditions describe: it moves on every
 	// reconcile that writes them, failing ones included. 0 (the default) until the operator has
 	// looked at the resource, so that GitOps tools do not take a new resource for a ready one.
@@ -174,6 +179,30 @@ type AccountStatus struct {
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:default=0
 	ObservedGeneration *int64 `json:"observedGeneration,omitempty"`
+}
+
+// AccountLimits are a PBX client's limits on its numbers of objects. They are informational: the
+// PBX enforces them, and refuses a create beyond a limit.
+// +kubebuilder:validation:MinProperties=1
+type AccountLimits struct {
+	// eventSubscriptions is the limit on the client's event subscriptions (the webhooks of every
+	// EventSubscription and of any other integration) and how many exist. Unset when the PBX does
+	// not report it.
+	// +optional
+	EventSubscriptions LimitUsage `json:"eventSubscriptions,omitzero"`
+}
+
+// LimitUsage is one limit of a PBX client and how much of it is used.
+type LimitUsage struct {
+	// limit is the most objects of the kind the client may have.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	Limit int32 `json:"limit,omitempty"`
+
+	// used is how many objects of the kind the client has, at the account's last check.
+	// +required
+	// +kubebuilder:validation:Minimum=0
+	Used *int32 `json:"used,omitempty"`
 }
 
 // AccountSpec is the desired connection of an Account.

@@ -44,8 +44,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	latency := fs.Duration("latency", 0, "latency added to every request, such as 20ms")
 	jitter := fs.Duration("jitter", 0, "random latency of up to this much added on top of --latency")
 	strict := fs.Bool("strict-slashes", false, "answer a URL with the wrong trailing slash with 404 (collections end with /, single objects do not)")
-	admin := fs.Bool("admin", false, "serve the test and chaos controls (faults, counters, snapshot, token invalidation) under "+pbxsim.AdminPrefix+"/")
+	admin := fs.Bool("admin", false, "serve the test and chaos controls (faults, counters, snapshot, token invalidation, simulated calls) under "+pbxsim.AdminPrefix+"/")
 	seed := fs.Uint64("seed", 1, "seed for tokens, jitter and fault probabilities")
+	eventTimeout := fs.Duration("event-timeout", 2*time.Second, "timeout of each delivery of a call event to a subscribed URL (POST "+pbxsim.AdminPrefix+"/calls with --admin)")
 	rejectEmptyPassword := fs.Bool("reject-empty-phone-password", false,
 		"ASSUMPTION switch: answer 400 to a phone PUT with an empty password (default: accepted; also assumptions.reject_empty_phone_password in --config)")
 	zeroIsNone := fs.Bool("zero-id-is-none", false,
@@ -93,7 +94,9 @@ Flags:
 	// The flags switch assumptions on; they never switch off what the configuration file set.
 	cfg.Assumptions.RejectEmptyPhonePassword = cfg.Assumptions.RejectEmptyPhonePassword || *rejectEmptyPassword
 	cfg.Assumptions.ZeroIDIsNone = cfg.Assumptions.ZeroIDIsNone || *zeroIsNone
-	opts := []pbxsim.Option{pbxsim.WithSeed(*seed), pbxsim.WithLatency(pbxsim.Latency{Fixed: *latency, Jitter: *jitter})}
+	opts := []pbxsim.Option{
+		pbxsim.WithSeed(*seed), pbxsim.WithLatency(pbxsim.Latency{Fixed: *latency, Jitter: *jitter}), pbxsim.WithEventTimeout(*eventTimeout),
+	}
 	if *strict {
 		opts = append(opts, pbxsim.WithStrictSlashes())
 	}
@@ -125,7 +128,8 @@ Flags:
 			pbxsim.DemoPasswordAppID, pbxsim.DemoAppSecret, pbxsim.DemoAdminLogin, pbxsim.DemoAdminPassword)
 	}
 	if *admin {
-		fmt.Fprintf(out, "admin controls: %s%s/\n", base, pbxsim.AdminPrefix[1:])
+		fmt.Fprintf(out, "admin controls: %s%s/ (simulate a call with POST %s%s/calls {\"extension\":\"101\"})\n",
+			base, pbxsim.AdminPrefix[1:], base, pbxsim.AdminPrefix[1:])
 	}
 
 	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig}

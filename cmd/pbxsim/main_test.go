@@ -10,11 +10,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cloudpbx/pbx-operator/internal/pbxsim"
 )
@@ -122,6 +124,13 @@ func TestVersion(t *testing.T) {
 // apiStatus logs in to the demo tenant at base and sends one API request; it returns the status.
 func apiStatus(t *testing.T, base, method, path, body string) int {
 	t.Helper()
+	status, _ := apiCall(t, base, method, path, body)
+	return status
+}
+
+// apiCall logs in to the demo tenant at base and sends one API request; it returns the answer.
+func apiCall(t *testing.T, base, method, path, body string) (int, []byte) {
+	t.Helper()
 	res, err := http.PostForm(base+"oauth/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {pbxsim.DemoTrustedAppID}, "client_secret": {pbxsim.DemoAppSecret}})
 	if err != nil {
 		t.Fatal(err)
@@ -140,8 +149,12 @@ func apiStatus(t *testing.T, base, method, path, body string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res.Body.Close()
-	return res.StatusCode
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, data
 }
 
 func TestAssumptionSwitches(t *testing.T) {
@@ -201,5 +214,40 @@ func TestAssumptionSwitches(t *testing.T) {
 				t.Errorf("%s\nwant %+v, got %+v", tc.reason, tc.want, got)
 			}
 		})
+	}
+}
+
+func TestSimulatedCalls(t *testing.T) {
+	answered := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(answered.Close)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body) //nolint:errcheck // read, so the server notices the client leaving
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	}))
+	t.Cleanup(slow.Close)
+	base := start(t, "--admin", "--event-timeout", "100ms")
+	status, body := apiCall(t, base, http.MethodPost, "/client/@me/extension/", `{"name":"101","status":"active"}`)
+	if status != http.StatusCreated {
+		t.Fatalf("creating extension 101: %d %s", status, body)
+	}
+	for typ, hook := range map[string]string{"dial-in": answered.URL, "hangup": slow.URL} {
+		if s := apiStatus(t, base, http.MethodPost, "/extension/@101/event/", `{"url":"`+hook+`","event_type":"`+typ+`","method":"POST"}`); s != http.StatusCreated {
+			t.Fatalf("subscribing to %s: %d", typ, s)
+		}
+	}
+	res, err := http.Post(base+pbxsim.AdminPrefix[1:]+"/calls", "application/json", strings.NewReader(`{"extension":"101"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var call pbxsim.CallResult
+	if err := json.NewDecoder(res.Body).Decode(&call); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("POST /_pbxsim/calls: %s, %v", res.Status, err)
+	}
+	if len(call.Deliveries) != 2 || call.Deliveries[0].Status != http.StatusOK || !strings.Contains(call.Deliveries[1].Error, "deadline exceeded") {
+		t.Errorf("--admin serves simulated calls and --event-timeout bounds each delivery: got %+v", call.Deliveries)
 	}
 }

@@ -2,6 +2,7 @@ package pbxsim
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -24,6 +25,11 @@ import (
 //	POST   /_pbxsim/rate-limits/reset         starts a new hourly window for every client
 //	POST   /_pbxsim/reset                     the PBX loses its data: the world starts over from the
 //	                                          configuration and every token is revoked (Reset)
+//	POST   /_pbxsim/calls                     simulates a call to an extension ({"extension": "101",
+//	                                          "caller_id_num": "79001234567"}, a Call) and delivers its
+//	                                          events to the extension's subscriptions; answers 200 with
+//	                                          what went where and how each subscriber answered
+//	                                          (CallResult), 404 for an unknown extension (SimulateCall)
 //
 // In the request counters, an answer a DropAfterCommit fault cut off has status 0 (StatusDropped)
 // and a request the client gave up on during injected latency 499 (StatusClientGone).
@@ -98,6 +104,20 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, r, http.StatusNoContent, nil)
+	case path == "/calls" && r.Method == http.MethodPost:
+		var c Call
+		if !decode(&c) {
+			return
+		}
+		res, err := s.SimulateCall(r.Context(), c)
+		switch {
+		case errors.Is(err, errNoExtension):
+			fail(http.StatusNotFound, "Record not found: "+err.Error())
+		case err != nil:
+			fail(http.StatusBadRequest, err.Error())
+		default:
+			writeJSON(w, r, http.StatusOK, res)
+		}
 	default:
 		fail(http.StatusNotFound, "Not found")
 	}

@@ -631,6 +631,8 @@ func (s *Server) handleEvents(req *request) (result, *httpError) {
 			if err != nil {
 				return nil, err
 			}
+			// The limit counts the subscriptions of all the client's extensions (UPSTREAM-API 3.5:
+			// "limited per client", read from /limit/, where event_limit is an ASSUMPTION's name).
 			if s.count(colEvent, req.sc.client) >= s.limits(req.sc.client).Events {
 				return nil, badRequestf("event_type: the client's limit of event subscriptions is reached")
 			}
@@ -651,7 +653,9 @@ func (s *Server) handleEvents(req *request) (result, *httpError) {
 }
 
 // checkEvent validates an event subscription: an absolute http(s) URL, and only hangup on queue and
-// IVR extensions (the docs' advice; one integrator saw an "ivr-type" error for other types).
+// IVR extensions. ASSUMPTION (UPSTREAM-API 3.5, 4.8): the docs advise only hangup there and one
+// integrator saw an error containing "ivr-type" for answer and dial-out on an IVR; the simulator
+// refuses every other type on both kinds, with a 400 whose message contains "ivr-type".
 func (s *Server) checkEvent(ext object, o object) error {
 	u, err := url.Parse(o.str("url"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -70,12 +70,17 @@ type Assumptions struct {
 	ZeroIDIsNone bool `json:"zero_id_is_none,omitempty"`
 }
 
-// LimitConfig caps the numbers of a client's objects (the /limit/ resource).
+// LimitConfig caps the numbers of a client's objects (the /limit/ resource); 0 means the default.
+// A POST over a limit is a 400 whose message names the limit. ASSUMPTION (UPSTREAM-API 3.9, 5.5):
+// the field names of /limit/ are not documented; the simulator answers extension_limit,
+// extension_group_limit, event_limit and user_limit, each with its *_count.
 type LimitConfig struct {
 	Extensions      int `json:"extensions,omitempty"`
 	ExtensionGroups int `json:"extension_groups,omitempty"`
-	Events          int `json:"events,omitempty"`
-	Users           int `json:"users,omitempty"`
+	// Events caps the event subscriptions of all the client's extensions together (the documented
+	// limit of monitored events); the default is 1000.
+	Events int `json:"events,omitempty"`
+	Users  int `json:"users,omitempty"`
 }
 
 // UserConfig is one PBX user. Level is client (the default), extension_group or extension; a

@@ -67,6 +67,17 @@
 // under /_pbxsim/ (see serveAdmin). WithStateFile keeps the world in a file across restarts,
 // written atomically after every change.
 //
+// # Call events
+//
+// SimulateCall (POST /_pbxsim/calls) plays a call to an extension, by default dial-in, answer and
+// hangup, and delivers each event to every subscription of the extension to that event type, as
+// the PBX does: a real HTTP request per subscription, GET with the data in request headers, POST
+// with it as an application/x-www-form-urlencoded body, with the documented keys EventType,
+// CallID, CallerIDNum, CallerIDName, CalledDID, CalledExtension, CalledNumber, CallerExtension
+// (clientprefix*name@domain), SubCallID and Bridged. Each delivery has a timeout
+// (WithEventTimeout, 2 s by default), and the answer reports what went to which URL and how the
+// subscriber answered (CallResult), so a demo can print it.
+//
 // # Assumptions
 //
 // Where the public sources leave behaviour open, the simulator takes DESIGN.md section 6's choice
@@ -82,11 +93,18 @@
 //     phone;
 //   - fields the PBX does not know are ignored in bodies; string fields also take numbers;
 //   - the phone password is write-only; /limit/ and /timezone/ have shapes of the simulator's own
-//     choosing, since the PBX does not document them;
+//     choosing, since the PBX does not document them (/limit/ answers extension_limit,
+//     extension_group_limit, event_limit and user_limit, each with its *_count; event_limit caps
+//     the subscriptions of all the client's extensions, set per client in LimitConfig.Events);
 //   - an empty phone password is accepted (Assumptions.RejectEmptyPhonePassword, flag
 //     --reject-empty-phone-password, refuses it with a 400);
 //   - 0 in extension_group_id (extensions) and in extension_id and message_extension_id (DIDs) is
 //     an id that names nothing, a 400; only null means "none" (Assumptions.ZeroIDIsNone, flag
 //     --zero-id-is-none, reads 0 as null);
-//   - a Call API app may subscribe to events and read, but not change the configuration.
+//   - a Call API app may subscribe to events and read, but not change the configuration;
+//   - ivr and queue extensions take only hangup subscriptions: every other type is a 400 whose
+//     message contains "ivr-type" (one integrator saw that error for answer and dial-out);
+//   - event deliveries (SimulateCall) carry only the documented keys, a GET one header per key
+//     named as the key; CalledExtension has CallerExtension's form, SubCallID is an opaque id of
+//     the call's one leg, and Bridged is "yes" from the answer on; redirects are not followed.
 package pbxsim

@@ -31,6 +31,8 @@ type Server struct {
 	now           func() time.Time
 	cfg           Config // the start configuration, for Reset
 	assume        Assumptions
+	hooks         *http.Client  // delivers events to subscribers (SimulateCall)
+	eventTimeout  time.Duration // bounds each delivery
 
 	mu       sync.Mutex // guards everything below
 	w        *world
@@ -64,6 +66,16 @@ func WithStrictSlashes() Option { return func(s *Server) { s.strictSlashes = tru
 // WithAdmin serves the test and chaos controls over HTTP under AdminPrefix.
 func WithAdmin() Option { return func(s *Server) { s.admin = true } }
 
+// WithEventTimeout bounds each delivery of an event to a subscriber (SimulateCall); the default,
+// also for d <= 0, is 2 s.
+func WithEventTimeout(d time.Duration) Option {
+	return func(s *Server) {
+		if d > 0 {
+			s.eventTimeout = d
+		}
+	}
+}
+
 // WithLatency adds latency to every request.
 func WithLatency(l Latency) Option { return func(s *Server) { s.latency = l } }
 
@@ -82,6 +94,10 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		rnd:     rand.New(rand.NewPCG(1, 2)),
 		cfg:     cfg,
 		assume:  cfg.Assumptions,
+		hooks: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse // report the subscriber's own answer
+		}},
+		eventTimeout: defaultEventTimeout,
 	}
 	for _, o := range opts {
 		o(s)

@@ -73,7 +73,7 @@ func TestBudgetSpentFailsFast(t *testing.T) {
 		t.Errorf("requests sent with a spent budget: %d, want 0", after-before)
 	}
 
-	f.clock.Advance(time.Hour)
+	f.clock.Step(time.Hour)
 	if _, err := c.Users.Me(ctx); err != nil {
 		t.Errorf("a request after the reset: %v", err)
 	}
@@ -111,7 +111,7 @@ func TestBudgetAfter429NoNetworkUntilReset(t *testing.T) {
 		"Create": func() error { _, err := c.Groups.Create(ctx, demo, ExtensionGroupCreate{Name: "g"}); return err },
 		"Delete": func() error { return c.Groups.Delete(ctx, demo, 101) },
 	}
-	f.clock.Advance(time.Hour - time.Second)
+	f.clock.Step(time.Hour - time.Second)
 	for name, call := range calls {
 		if err := call(); !IsRateLimited(err) || !retryAt(err).Equal(reset) {
 			t.Errorf("%s before the reset: got %v (retry at %v), want rate-limited until %v", name, err, retryAt(err), reset)
@@ -124,7 +124,7 @@ func TestBudgetAfter429NoNetworkUntilReset(t *testing.T) {
 		t.Errorf("Budget().BlockedUntil: got %v, want %v", got, reset)
 	}
 
-	f.clock.Advance(time.Second)
+	f.clock.Step(time.Second)
 	if _, err := c.Users.Me(ctx); err != nil {
 		t.Errorf("a request at the reset: %v", err)
 	}
@@ -160,7 +160,7 @@ func TestBudget429WithoutHeaders(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			f.clock.Advance(10 * time.Minute)
+			f.clock.Step(10 * time.Minute)
 			f.sim.AddFault(pbxsim.Fault{Path: "/api/ver1.0/user/", Status: http.StatusTooManyRequests, Times: 1})
 			_, err := c.Users.Me(ctx)
 			if got, want := retryAt(err), f.clock.Now().Add(tc.want); !IsRateLimited(err) || !got.Equal(want) {
@@ -259,7 +259,7 @@ func TestRateLimiter(t *testing.T) {
 }
 
 func TestBudgetObserve(t *testing.T) {
-	now := newFakeClock().Now()
+	now := simStart
 	h := func(kv ...string) http.Header {
 		out := http.Header{}
 		for i := 0; i < len(kv); i += 2 {

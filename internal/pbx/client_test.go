@@ -96,7 +96,7 @@ func TestClientAuthentication(t *testing.T) {
 		},
 		"RenewedBeforeExpiry": {
 			reason:  "A token is renewed a minute before its expiry, before the PBX refuses it.",
-			between: func(f *fixture) { f.clock.Advance(3600*time.Second - 30*time.Second) },
+			between: func(f *fixture) { f.clock.Step(3600*time.Second - 30*time.Second) },
 			want:    authCounts{TokenRequests: 2},
 		},
 		"RevokedEarly": {
@@ -106,8 +106,8 @@ func TestClientAuthentication(t *testing.T) {
 		},
 		"ExpiredByServerClock": {
 			reason:      "A token that expired by the PBX's clock (the client's clock lags) is renewed after the 401.",
-			between:     func(f *fixture) { f.clock.Advance(2 * time.Hour) },
-			clientClock: func() time.Time { return newFakeClock().Now() },
+			between:     func(f *fixture) { f.clock.Step(2 * time.Hour) },
+			clientClock: func() time.Time { return simStart },
 			want:        authCounts{TokenRequests: 2, Unauthorized: 1},
 		},
 		"SecondUnauthorizedSurfaced": {

@@ -4,9 +4,10 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
+
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/cloudpbx/pbx-operator/internal/pbxsim"
 )
@@ -14,37 +15,19 @@ import (
 // demo is the realm of the simulator's demo client.
 var demo = ClientRealm(pbxsim.DemoClientID)
 
-// fakeClock is a settable clock shared by the simulator and the client, so tests move time
-// (token expiry, rate-limit windows) without sleeping.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// simStart is the time a fixture's clock starts at.
+var simStart = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 
 // withClock sets the client's clock (token renewal, budget windows).
 func withClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
 // fixture is a simulator served over loopback HTTP, with strict trailing slashes.
 type fixture struct {
-	sim   *pbxsim.Server
-	srv   *httptest.Server
-	clock *fakeClock
+	sim *pbxsim.Server
+	srv *httptest.Server
+	// clock is shared by the simulator and the client, so tests move time (token expiry,
+	// rate-limit windows) without sleeping.
+	clock *clocktesting.FakeClock
 }
 
 type fixtureOptions struct {
@@ -64,7 +47,7 @@ func newFixture(t *testing.T, fo ...fixtureOptions) *fixture {
 			handler = o.wrap
 		}
 	}
-	clock := newFakeClock()
+	clock := clocktesting.NewFakeClock(simStart)
 	sim, err := pbxsim.New(cfg, pbxsim.WithStrictSlashes(), pbxsim.WithClock(clock.Now), pbxsim.WithSeed(7))
 	if err != nil {
 		t.Fatalf("pbxsim.New: %v", err)

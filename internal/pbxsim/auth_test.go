@@ -203,7 +203,7 @@ func TestBearer(t *testing.T) {
 	}
 	must(t, e.raw(http.MethodGet, me, tok, nil, nil), http.StatusOK)
 
-	e.clock.Add(61 * time.Second)
+	e.clock.Step(61 * time.Second)
 	if r := e.raw(http.MethodGet, me, tok, nil, nil); r.status != http.StatusUnauthorized {
 		t.Errorf("expired token: want 401, got %d", r.status)
 	}

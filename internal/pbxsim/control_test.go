@@ -29,7 +29,7 @@ func TestRateLimit(t *testing.T) {
 			t.Errorf("request %d: want limit 3 and reset 3600, got %v", i+1, r.header)
 		}
 	}
-	e.clock.Add(10 * time.Minute)
+	e.clock.Step(10 * time.Minute)
 	r := c.do(http.MethodGet, "/client/@me/extension/", nil)
 	if r.status != http.StatusTooManyRequests || r.obj(t)["status"] != "rate_limit_exceeded" {
 		t.Fatalf("over the budget: want 429 rate_limit_exceeded, got %d %s", r.status, r.body)
@@ -42,7 +42,7 @@ func TestRateLimit(t *testing.T) {
 	if n := len(e.sim.Snapshot().ExtensionGroups); n != 0 {
 		t.Errorf("a refused write applied: %d groups", n)
 	}
-	e.clock.Add(50 * time.Minute)
+	e.clock.Step(50 * time.Minute)
 	c = e.as(pbxsim.DemoTrustedAppID) // the hour also expired the token
 	must(t, c.do(http.MethodGet, "/client/@me/extension/", nil), http.StatusOK)
 

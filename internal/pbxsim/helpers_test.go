@@ -9,44 +9,25 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	clocktesting "k8s.io/utils/clock/testing"
+
 	"github.com/cloudpbx/pbx-operator/internal/pbxsim"
 )
-
-// clock is a settable test clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // env is a simulator behind a real HTTP server.
 type env struct {
 	t     *testing.T
 	sim   *pbxsim.Server
 	srv   *httptest.Server
-	clock *clock
+	clock *clocktesting.FakeClock
 }
 
 func newEnv(t *testing.T, cfg pbxsim.Config, opts ...pbxsim.Option) *env {
 	t.Helper()
-	c := newClock()
+	c := clocktesting.NewFakeClock(time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC))
 	sim, err := pbxsim.New(cfg, append([]pbxsim.Option{pbxsim.WithClock(c.Now), pbxsim.WithSeed(7)}, opts...)...)
 	if err != nil {
 		t.Fatalf("pbxsim.New: %v", err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/types"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/cloudpbx/pbx-operator/internal/snapshot"
 )
@@ -38,26 +39,14 @@ func (u *upstream) list(context.Context) ([]item, error) {
 	return append([]item(nil), u.items...), nil
 }
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func newStore(u *upstream, c *fakeClock, changed *[]types.NamespacedName) *snapshot.Store[item] {
+func newStore(u *upstream, c *clocktesting.FakeClock, changed *[]types.NamespacedName) *snapshot.Store[item] {
 	var mu sync.Mutex
 	return snapshot.New(snapshot.Options[item]{
 		List:   u.list,
 		ID:     func(i item) int64 { return i.ID },
 		Key:    func(i item) string { return i.Name },
 		MaxAge: time.Minute,
-		Now:    c.now,
+		Now:    c.Now,
 		OnChange: func(n []types.NamespacedName) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -68,7 +57,7 @@ func newStore(u *upstream, c *fakeClock, changed *[]types.NamespacedName) *snaps
 
 func TestOneListPerInterval(t *testing.T) {
 	u := &upstream{items: []item{{ID: 1, Name: "101"}, {ID: 2, Name: "102"}}}
-	c := &fakeClock{t: time.Unix(0, 0)}
+	c := clocktesting.NewFakeClock(time.Unix(0, 0))
 	var changed []types.NamespacedName
 	s := newStore(u, c, &changed)
 
@@ -84,14 +73,14 @@ func TestOneListPerInterval(t *testing.T) {
 	if n := u.lists.Load(); n != 1 {
 		t.Errorf("50 concurrent reads of a cold store: want 1 list, got %d", n)
 	}
-	c.add(59 * time.Second)
+	c.Step(59 * time.Second)
 	if got, _ := s.Find(context.Background(), "102"); len(got) != 1 || got[0].ID != 2 {
 		t.Errorf("Find: got %v", got)
 	}
 	if n := u.lists.Load(); n != 1 {
 		t.Errorf("within the interval: want no new list, got %d", n)
 	}
-	c.add(2 * time.Second)
+	c.Step(2 * time.Second)
 	if _, _, err := s.Get(context.Background(), 1); err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +91,7 @@ func TestOneListPerInterval(t *testing.T) {
 
 func TestReadYourWritesAndDrift(t *testing.T) {
 	u := &upstream{items: []item{{ID: 1, Name: "101"}, {ID: 2, Name: "102"}, {ID: 3, Name: "103"}}}
-	c := &fakeClock{t: time.Unix(0, 0)}
+	c := clocktesting.NewFakeClock(time.Unix(0, 0))
 	var changed []types.NamespacedName
 	s := newStore(u, c, &changed)
 	ctx := context.Background()
@@ -123,7 +112,7 @@ func TestReadYourWritesAndDrift(t *testing.T) {
 	u.mu.Lock()
 	u.items = []item{{ID: 1, Name: "101", Label: "edited"}, {ID: 3, Name: "103", Label: "x"}, {ID: 4, Name: "104", Label: "new"}}
 	u.mu.Unlock()
-	c.add(2 * time.Minute)
+	c.Step(2 * time.Minute)
 	if _, found, _ := s.Get(ctx, 2); found {
 		t.Errorf("a vanished object is not found after the refresh")
 	}
@@ -142,7 +131,7 @@ var sortNames = cmp.Transformer("sort", func(in []types.NamespacedName) map[type
 
 func TestWriteDuringRefreshWins(t *testing.T) {
 	u := &upstream{items: []item{{ID: 1, Name: "101", Label: "old"}}}
-	c := &fakeClock{t: time.Unix(0, 0)}
+	c := clocktesting.NewFakeClock(time.Unix(0, 0))
 	var changed []types.NamespacedName
 	s := newStore(u, c, &changed)
 	u.gate = make(chan struct{})
@@ -189,7 +178,7 @@ func (f *failing) list(ctx context.Context) ([]item, error) {
 
 func TestInvalidateDuringRefreshListsAgain(t *testing.T) {
 	u := &upstream{items: []item{{ID: 1, Name: "101"}}}
-	c := &fakeClock{t: time.Unix(0, 0)}
+	c := clocktesting.NewFakeClock(time.Unix(0, 0))
 	var changed []types.NamespacedName
 	s := newStore(u, c, &changed)
 	u.gate = make(chan struct{})
@@ -204,7 +193,7 @@ func TestInvalidateDuringRefreshListsAgain(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	// A create's answer is lost while the list is in flight: that list may not show the object.
-	c.add(time.Millisecond)
+	c.Step(time.Millisecond)
 	s.Invalidate()
 	u.mu.Lock()
 	u.items = append(u.items, item{ID: 2, Name: "102"})
@@ -222,22 +211,22 @@ func TestInvalidateDuringRefreshListsAgain(t *testing.T) {
 
 func TestFreshnessAsked(t *testing.T) {
 	u := &upstream{items: []item{{ID: 1, Name: "101"}}}
-	c := &fakeClock{t: time.Unix(0, 0)}
+	c := clocktesting.NewFakeClock(time.Unix(0, 0))
 	var changed []types.NamespacedName
 	s := newStore(u, c, &changed)
 	ctx := context.Background()
 	if _, err := s.Find(ctx, "101"); err != nil {
 		t.Fatal(err)
 	}
-	c.add(time.Second)
+	c.Step(time.Second)
 	u.mu.Lock()
 	u.items = append(u.items, item{ID: 2, Name: "102"})
 	u.mu.Unlock()
 	if got, _ := s.Find(ctx, "102"); len(got) != 0 {
 		t.Errorf("a plain read within the interval uses the copy: got %v", got)
 	}
-	fresh := snapshot.WithFreshness(ctx, c.now())
-	c.add(time.Millisecond)
+	fresh := snapshot.WithFreshness(ctx, c.Now())
+	c.Step(time.Millisecond)
 	if got, _ := s.Find(fresh, "102"); len(got) != 1 {
 		t.Errorf("a read that asks for a copy listed after now lists again: got %v", got)
 	}
@@ -248,7 +237,7 @@ func TestFreshnessAsked(t *testing.T) {
 
 func TestCancelledReaderDoesNotFailOthers(t *testing.T) {
 	u := &upstream{items: []item{{ID: 1, Name: "101"}}, gate: make(chan struct{})}
-	c := &fakeClock{t: time.Unix(0, 0)}
+	c := clocktesting.NewFakeClock(time.Unix(0, 0))
 	var changed []types.NamespacedName
 	s := newStore(u, c, &changed)
 	first, cancel := context.WithCancel(context.Background())
@@ -270,10 +259,10 @@ func TestCancelledReaderDoesNotFailOthers(t *testing.T) {
 
 func TestFailedRefreshBacksOff(t *testing.T) {
 	f := &failing{upstream: upstream{items: []item{{ID: 1, Name: "101"}}}, err: context.DeadlineExceeded}
-	c := &fakeClock{t: time.Unix(0, 0)}
+	c := clocktesting.NewFakeClock(time.Unix(0, 0))
 	s := snapshot.New(snapshot.Options[item]{
 		List: f.list, ID: func(i item) int64 { return i.ID }, Key: func(i item) string { return i.Name },
-		MaxAge: time.Minute, Now: c.now,
+		MaxAge: time.Minute, Now: c.Now,
 	})
 	for range 10 {
 		if _, _, err := s.Get(context.Background(), 1); err == nil {
@@ -286,7 +275,7 @@ func TestFailedRefreshBacksOff(t *testing.T) {
 	f.mu.Lock()
 	f.err = nil
 	f.mu.Unlock()
-	c.add(2 * time.Second)
+	c.Step(2 * time.Second)
 	if _, found, err := s.Get(context.Background(), 1); err != nil || !found {
 		t.Errorf("after the backoff the next read lists again: found=%t err=%v", found, err)
 	}
@@ -294,7 +283,7 @@ func TestFailedRefreshBacksOff(t *testing.T) {
 
 func TestOwnersArePruned(t *testing.T) {
 	u := &upstream{items: []item{{ID: 1, Name: "101"}, {ID: 2, Name: "102"}}}
-	c := &fakeClock{t: time.Unix(0, 0)}
+	c := clocktesting.NewFakeClock(time.Unix(0, 0))
 	var changed []types.NamespacedName
 	s := newStore(u, c, &changed)
 	if _, _, err := s.Get(context.Background(), 1); err != nil {
@@ -317,7 +306,7 @@ func TestOwnersArePruned(t *testing.T) {
 	u.mu.Lock()
 	u.items = u.items[:1]
 	u.mu.Unlock()
-	c.add(2 * time.Minute)
+	c.Step(2 * time.Minute)
 	if _, _, err := s.Get(context.Background(), 1); err != nil {
 		t.Fatal(err)
 	}

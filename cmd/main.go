@@ -13,6 +13,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -216,7 +217,12 @@ func main() {
 // label, in the Secret namespaces (empty: the watched ones). Unrelated Secrets are never read, so
 // the manager's memory does not grow with them, and a Secret the label does not give is not found.
 func cacheOptions(namespaces, secretNamespaces string) cache.Options {
-	credentials := labels.SelectorFromSet(labels.Set{pbxv1alpha1.LabelCredentials: "true"})
+	// Opted-in Secrets ("true") and the SIP credentials the operator writes ("sip").
+	opted, err := labels.NewRequirement(pbxv1alpha1.LabelCredentials, selection.In, []string{"true", pbxv1alpha1.LabelCredentialsSIP})
+	if err != nil {
+		panic(err) // a constant selector
+	}
+	credentials := labels.NewSelector().Add(*opted)
 	return cache.Options{
 		// managedFields are a large part of every cached object and nothing here reads them.
 		DefaultTransform:  cache.TransformStripManagedFields(),

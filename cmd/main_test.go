@@ -52,6 +52,7 @@ func TestSecretCache(t *testing.T) {
 		secrets := []*corev1.Secret{
 			{ObjectMeta: metav1.ObjectMeta{Name: "pbx", Labels: map[string]string{pbxv1alpha1.LabelCredentials: "true"}}},
 			{ObjectMeta: metav1.ObjectMeta{Name: "opted-out", Labels: map[string]string{pbxv1alpha1.LabelCredentials: "false"}}},
+			{ObjectMeta: metav1.ObjectMeta{Name: "sip", Labels: map[string]string{pbxv1alpha1.LabelCredentials: pbxv1alpha1.LabelCredentialsSIP}}},
 		}
 		for i := range unrelated {
 			secrets = append(secrets, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("unrelated-%d", i)}})
@@ -71,12 +72,12 @@ func TestSecretCache(t *testing.T) {
 	}{
 		"AllNamespaces": {
 			reason: "Without --secret-namespaces, only the labelled Secrets of every namespace are cached.",
-			want:   []string{"elsewhere/pbx", "team-a/pbx", "team-b/pbx"},
+			want:   []string{"elsewhere/pbx", "elsewhere/sip", "team-a/pbx", "team-a/sip", "team-b/pbx", "team-b/sip"},
 		},
 		"SecretNamespaces": {
 			reason:           "--secret-namespaces restricts the labelled Secrets further to its namespaces.",
 			secretNamespaces: "team-a, team-b",
-			want:             []string{"team-a/pbx", "team-b/pbx"},
+			want:             []string{"team-a/pbx", "team-a/sip", "team-b/pbx", "team-b/sip"},
 		},
 	}
 	for name, tc := range cases {

@@ -28,6 +28,9 @@ const (
 	// resource's natural key (an extension with the same number, a group with the same name). Without
 	// it such a match is reported as AlreadyExists and left alone.
 	AnnotationAdopt = "pbx.cloudpbx.dev/adopt"
+	// AnnotationRotateCredentials, set on an Extension to a value it did not have, makes the operator
+	// generate a new SIP password, set it in the PBX and write it to the credentials Secret.
+	AnnotationRotateCredentials = "pbx.cloudpbx.dev/rotate-credentials"
 )
 
 // Labels that users set on their own objects.
@@ -37,4 +40,7 @@ const (
 	// Whoever can write the Secret gives it to the operator this way; being able to create an Account
 	// is not enough to make the operator read a Secret.
 	LabelCredentials = "pbx.cloudpbx.dev/credentials"
+	// LabelCredentialsSIP is the value of LabelCredentials on the SIP credentials Secrets the
+	// operator writes: its cache holds them, and no account takes them for PBX credentials.
+	LabelCredentialsSIP = "sip"
 )

@@ -39,9 +39,128 @@ type GroupReference struct {
 	Name string `json:"name,omitempty"`
 }
 
+// PhoneAuthType is how a phone proves itself when it registers.
+// +kubebuilder:validation:Enum=Digest;Network;Both
+type PhoneAuthType string
+
+// Phone authentication types.
+const (
+	// PhoneAuthDigest is a SIP password (the PBX's default).
+	PhoneAuthDigest PhoneAuthType = "Digest"
+	// PhoneAuthNetwork accepts registrations only from the networks allowed in the PBX.
+	PhoneAuthNetwork PhoneAuthType = "Network"
+	// PhoneAuthBoth needs the password and an allowed network.
+	PhoneAuthBoth PhoneAuthType = "Both"
+)
+
+// Toggle turns a phone feature on or off.
+// +kubebuilder:validation:Enum=Enabled;Disabled
+type Toggle string
+
+// Toggle values.
+const (
+	// ToggleEnabled turns the feature on.
+	ToggleEnabled Toggle = "Enabled"
+	// ToggleDisabled turns the feature off.
+	ToggleDisabled Toggle = "Disabled"
+)
+
+// Recording says which calls of a phone are recorded.
+// +kubebuilder:validation:Enum=Off;Calls;CallsAndTransfers
+type Recording string
+
+// Recording values.
+const (
+	// RecordingOff records nothing.
+	RecordingOff Recording = "Off"
+	// RecordingCalls records the phone's calls.
+	RecordingCalls Recording = "Calls"
+	// RecordingCallsAndTransfers records its calls and the calls it forwards.
+	RecordingCallsAndTransfers Recording = "CallsAndTransfers"
+)
+
+// PhoneSettings are the settings of a Phone extension's SIP terminal. A setting left unset is left
+// as the PBX has it.
+type PhoneSettings struct {
+	// authType is how the phone proves itself when it registers: Digest (a SIP password, the PBX's
+	// default), Network (only from the networks allowed in the PBX), or Both.
+	// +optional
+	AuthType PhoneAuthType `json:"authType,omitempty"`
+
+	// webRTC lets the extension work over WebRTC (a browser softphone): Enabled or Disabled.
+	// +optional
+	WebRTC Toggle `json:"webRTC,omitempty"`
+
+	// recording says which calls are recorded: Off, Calls, or CallsAndTransfers.
+	// +optional
+	Recording Recording `json:"recording,omitempty"`
+
+	// callScreening announces the caller and lets the phone accept with 1: Enabled or Disabled.
+	// +optional
+	CallScreening Toggle `json:"callScreening,omitempty"`
+
+	// conferenceCallerNames announces the callers' names in the phone's *8 conferences: Enabled
+	// or Disabled.
+	// +optional
+	ConferenceCallerNames Toggle `json:"conferenceCallerNames,omitempty"`
+
+	// conferenceEndOnExit ends the phone's *8 conference when the phone leaves it: Enabled or
+	// Disabled.
+	// +optional
+	ConferenceEndOnExit Toggle `json:"conferenceEndOnExit,omitempty"`
+
+	// callerNameSuffixOnTransfer is appended to the caller name of the calls the phone forwards.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	CallerNameSuffixOnTransfer string `json:"callerNameSuffixOnTransfer,omitempty"`
+
+	// geoList are the countries (ISO 3166 alpha-2 codes, such as US or DE) allowed to use the SIP
+	// account.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=250
+	// +kubebuilder:validation:items:Pattern=`^[A-Z]{2}$`
+	// +kubebuilder:validation:items:MinLength=2
+	// +kubebuilder:validation:items:MaxLength=2
+	GeoList []string `json:"geoList,omitempty"`
+}
+
+// CredentialsSecretReference names the Secret the operator writes a phone's SIP credentials to,
+// in the Extension's namespace.
+type CredentialsSecretReference struct {
+	// name is the name of the Secret. The operator creates it, owned by the Extension (so it goes
+	// with the Extension), and refuses to write a Secret that exists and is not the Extension's.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name,omitempty"`
+}
+
+// PasswordSecretReference names the key of a Secret, in the Extension's namespace, that holds a SIP
+// password the user chose.
+type PasswordSecretReference struct {
+	// name is the name of the Secret. It must carry the label pbx.cloudpbx.dev/credentials: "true":
+	// the operator reads no Secret that was not given to it.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name,omitempty"`
+
+	// key is the key of the password in the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Key string `json:"key,omitempty"`
+}
+
 // ExtensionSpec is the desired state of a PBX extension (an internal number).
 //
 // +kubebuilder:validation:XValidation:rule="!(has(self.groupRef) && has(self.groupID))",message="groupRef and groupID are mutually exclusive: set one of them, or neither"
+// +kubebuilder:validation:XValidation:rule="!has(self.phone) || self.type == 'Phone'",message="phone settings are for extensions of type Phone only"
+// +kubebuilder:validation:XValidation:rule="!has(self.writeCredentialsSecretRef) || self.type == 'Phone'",message="SIP credentials are for extensions of type Phone only"
+// +kubebuilder:validation:XValidation:rule="!has(self.passwordSecretRef) || has(self.writeCredentialsSecretRef)",message="passwordSecretRef needs writeCredentialsSecretRef: the operator delivers the password it sets in that Secret"
 type ExtensionSpec struct {
 	ManagedSpec `json:",inline"`
 
@@ -102,6 +221,24 @@ type ExtensionSpec struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	DialRuleID int64 `json:"dialRuleID,omitempty"`
+
+	// phone holds the settings of a Phone extension's SIP terminal. A setting left unset is left as
+	// the PBX has it.
+	// +optional
+	Phone PhoneSettings `json:"phone,omitzero"`
+
+	// writeCredentialsSecretRef makes the operator set the phone's SIP password in the PBX and write
+	// the SIP credentials into this Secret (keys username, password, domain, registrar and uri), for
+	// a phone or softphone to mount. The password is generated (24 random letters and digits) unless
+	// passwordSecretRef gives one; the annotation pbx.cloudpbx.dev/rotate-credentials, set to a new
+	// value, makes a new one.
+	// +optional
+	WriteCredentialsSecretRef CredentialsSecretReference `json:"writeCredentialsSecretRef,omitzero"`
+
+	// passwordSecretRef takes the SIP password from a key of a Secret the user provides, instead of
+	// a generated one. A change of that Secret sets the new password.
+	// +optional
+	PasswordSecretRef PasswordSecretReference `json:"passwordSecretRef,omitzero"`
 }
 
 // ExtensionStatus is the observed state of a PBX extension.

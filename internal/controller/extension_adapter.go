@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
@@ -20,9 +21,19 @@ type extensionAdapter struct {
 	extensions objects[pbx.Extension]
 	// groupID is the resolved group of the spec: groupRef's group, groupID, or nil for none.
 	groupID *int64
+	// kube reads and writes the credentials Secrets; apiReader reads what the cache does not hold.
+	kube      client.Client
+	apiReader client.Reader
 	// observed is what Observe saw in this pass; Update diffs against it. An adapter lives for
 	// one pass (Connect makes a new one).
 	observed *pbx.Extension
+	// phone is the phone settings Observe read, nil when not read; created says the extension was
+	// made in this pass, so its settings are the PBX's defaults and need no read.
+	phone   *pbx.Phone
+	created bool
+	// creds is the plan for the SIP credentials, and written the credentials Secret this pass wrote.
+	creds   *credentials
+	written *corev1.Secret
 }
 
 // fullName is the PBX name of the extension: prefix*number.
@@ -49,7 +60,44 @@ func (a *extensionAdapter) Observe(ctx context.Context, e *v1alpha1.Extension) (
 	a.observed = x
 	e.Status.FullName, e.Status.Domain = x.Name, x.Domain
 	_, diff := extensionDiff(&e.Spec, a.groupID, x)
+	if e.DeletionTimestamp.IsZero() {
+		more, err := a.observePhone(ctx, e, x)
+		if err != nil {
+			return managed.Observation{}, err
+		}
+		diff = append(diff, more...)
+	}
 	return managed.Observation{Exists: true, UpToDate: len(diff) == 0, Diff: strings.Join(diff, ", "), ExternalID: x.ID}, nil
+}
+
+// observePhone compares a phone's settings and SIP credentials with the spec, and names what
+// differs. The settings are read only when the spec sets some (one GET).
+func (a *extensionAdapter) observePhone(ctx context.Context, e *v1alpha1.Extension, x *pbx.Extension) ([]string, error) {
+	var diff []string
+	if hasPhoneSettings(&e.Spec.Phone) {
+		if a.phone == nil && !a.created {
+			p, err := a.conn.Client.Phones.Get(ctx, pbx.ExtensionRealm(x.ID))
+			if err != nil {
+				return nil, err
+			}
+			a.phone = p
+		}
+		_, diff = phoneDiff(&e.Spec.Phone, a.phone)
+	}
+	if e.Spec.WriteCredentialsSecretRef.Name != "" {
+		c, err := a.planCredentials(ctx, e, x)
+		if err != nil {
+			return nil, err
+		}
+		a.creds = c
+		switch {
+		case c.set:
+			diff = append(diff, "SIP password")
+		case c.write:
+			diff = append(diff, "credentials Secret")
+		}
+	}
+	return diff, nil
 }
 
 func (a *extensionAdapter) find(ctx context.Context, e *v1alpha1.Extension) (*pbx.Extension, error) {
@@ -76,6 +124,7 @@ func (a *extensionAdapter) Create(ctx context.Context, e *v1alpha1.Extension) (i
 	if err != nil {
 		return 0, err
 	}
+	a.created = true
 	e.Status.FullName, e.Status.Domain = x.Name, x.Domain
 	return x.ID, nil
 }
@@ -85,11 +134,49 @@ func (a *extensionAdapter) Update(ctx context.Context, e *v1alpha1.Extension) er
 	if a.observed == nil {
 		return errors.New("update before observe")
 	}
-	u, _ := extensionDiff(&e.Spec, a.groupID, a.observed)
-	_, err := a.extensions.update(ctx, a.observed.ID, func(ctx context.Context) (*pbx.Extension, error) {
-		return a.conn.Client.Extensions.Update(ctx, a.conn.Realm, a.observed.ID, u)
-	})
-	return err
+	if u, diff := extensionDiff(&e.Spec, a.groupID, a.observed); len(diff) > 0 {
+		_, err := a.extensions.update(ctx, a.observed.ID, func(ctx context.Context) (*pbx.Extension, error) {
+			return a.conn.Client.Extensions.Update(ctx, a.conn.Realm, a.observed.ID, u)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return a.updatePhone(ctx, e)
+}
+
+// updatePhone sets the phone settings that differ and, when it changed, the SIP password. The
+// Secret takes a new password before the PBX does, marked as not set yet, and is marked set once
+// the PBX answered: a pass cut short anywhere sets the same password again, and the Secret never
+// lacks a password the PBX has.
+func (a *extensionAdapter) updatePhone(ctx context.Context, e *v1alpha1.Extension) error {
+	var u pbx.PhoneUpdate
+	if hasPhoneSettings(&e.Spec.Phone) {
+		u, _ = phoneDiff(&e.Spec.Phone, a.phone)
+	}
+	c := a.creds
+	if c != nil && c.set {
+		if c.write {
+			if err := a.writeCredentials(ctx, c, ""); err != nil {
+				return err
+			}
+		}
+		u.Password = pbx.Set(string(c.secret.Data[sipPassword]))
+	}
+	if u != (pbx.PhoneUpdate{}) {
+		p, err := a.conn.Client.Phones.Update(ctx, pbx.ExtensionRealm(a.observed.ID), u)
+		if err != nil {
+			return err
+		}
+		a.phone, a.created = p, false
+	}
+	if c != nil && (c.set || c.write) {
+		if err := a.writeCredentials(ctx, c, passwordSetMark(a.observed.ID, string(c.secret.Data[sipPassword]))); err != nil {
+			return err
+		}
+		c.set, c.write = false, false
+	}
+	return nil
 }
 
 // Release forgets that the Extension owns a PBX extension.

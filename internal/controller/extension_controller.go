@@ -1,14 +1,19 @@
 package controller
 
 import (
+	"bytes"
 	"context"
+	"maps"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
@@ -47,6 +52,7 @@ func resolveGroup(ctx context.Context, c client.Reader, e *v1alpha1.Extension) (
 
 // +kubebuilder:rbac:groups=pbx.cloudpbx.dev,resources=extensions,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=pbx.cloudpbx.dev,resources=extensions/status,verbs=patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=create;patch
 
 // setupExtension registers the Extension controller, with a snapshot of each account's extensions.
 func setupExtension(mgr ctrl.Manager, o Options) error {
@@ -69,10 +75,19 @@ func setupExtension(mgr ctrl.Manager, o Options) error {
 				return nil, err
 			}
 		}
-		return &extensionAdapter{poller: poller{conn}, conn: conn, extensions: extensions.Of(conn), groupID: groupID}, nil
+		return &extensionAdapter{poller: poller{conn}, conn: conn, extensions: extensions.Of(conn), groupID: groupID,
+			kube: c, apiReader: mgr.GetAPIReader()}, nil
 	})
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.Extension{}, indexGroup, func(o client.Object) []string {
 		if ref := o.(*v1alpha1.Extension).Spec.GroupRef; ref != nil {
+			return []string{o.GetNamespace() + "/" + ref.Name}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.Extension{}, indexPasswordSecret, func(o client.Object) []string {
+		if ref := o.(*v1alpha1.Extension).Spec.PasswordSecretRef; ref.Name != "" {
 			return []string{o.GetNamespace() + "/" + ref.Name}
 		}
 		return nil
@@ -83,6 +98,20 @@ func setupExtension(mgr ctrl.Manager, o Options) error {
 	members := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, g client.Object) []reconcile.Request {
 		return requestsFor(ctx, c, &v1alpha1.ExtensionList{}, indexGroup, g.GetNamespace()+"/"+g.GetName())
 	})
+	// A password Secret that changes sets the new password.
+	passwords := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, s client.Object) []reconcile.Request {
+		return requestsFor(ctx, c, &v1alpha1.ExtensionList{}, indexPasswordSecret, s.GetNamespace()+"/"+s.GetName())
+	})
+	// A credentials Secret that somebody deleted or edited is written again; the operator's own
+	// writes (a new password goes in with an empty password-set mark) bring no extra pass.
+	edited := predicate.Funcs{
+		CreateFunc: func(event.CreateEvent) bool { return false },
+		UpdateFunc: func(u event.UpdateEvent) bool {
+			o, n := u.ObjectOld.(*corev1.Secret), u.ObjectNew.(*corev1.Secret)
+			return n.Annotations[annotationPasswordSet] != "" && !maps.EqualFunc(o.Data, n.Data, bytes.Equal)
+		},
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	}
 	return setupManaged(mgr, o, managedKind[*v1alpha1.Extension]{
 		name:       "extension",
 		object:     &v1alpha1.Extension{},
@@ -90,6 +119,10 @@ func setupExtension(mgr ctrl.Manager, o Options) error {
 		naturalKey: func(e *v1alpha1.Extension) string { return "number=" + e.Spec.Name },
 		connector:  connector,
 		drift:      drift,
-		watches:    func(b *builder.Builder) *builder.Builder { return b.Watches(&v1alpha1.ExtensionGroup{}, members) },
+		watches: func(b *builder.Builder) *builder.Builder {
+			return b.Watches(&v1alpha1.ExtensionGroup{}, members).
+				Watches(&corev1.Secret{}, passwords).
+				Owns(&corev1.Secret{}, builder.WithPredicates(edited))
+		},
 	}, mgr.GetEventRecorder("extension-controller"))
 }

@@ -3,6 +3,8 @@ package controller
 import (
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/equality"
+
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
 	"github.com/cloudpbx/pbx-operator/internal/pbx"
 )
@@ -85,4 +87,81 @@ func idOrNil(id int64) *int64 {
 		return nil
 	}
 	return &id
+}
+
+// phoneDiff returns the partial update that makes a phone's PBX settings match the spec, and the
+// names of the settings it changes; a setting the spec leaves unset is left alone. have is nil
+// when the settings were not read (a phone created in this pass): every set one is sent.
+func phoneDiff(want *v1alpha1.PhoneSettings, have *pbx.Phone) (pbx.PhoneUpdate, []string) {
+	var u pbx.PhoneUpdate
+	var diff []string
+	h := have
+	if h == nil {
+		h = &pbx.Phone{}
+	}
+	if want.AuthType != "" && (have == nil || h.AuthType != strings.ToLower(string(want.AuthType))) {
+		u.AuthType = pbx.Set(strings.ToLower(string(want.AuthType)))
+		diff = append(diff, "phone.authType")
+	}
+	record, transfers := want.Recording != v1alpha1.RecordingOff, want.Recording == v1alpha1.RecordingCallsAndTransfers
+	for _, f := range []struct {
+		name   string
+		set    bool
+		want   bool
+		have   bool
+		dst    *pbx.Opt[bool]
+		unread bool
+	}{
+		{"phone.webRTC", want.WebRTC != "", want.WebRTC == v1alpha1.ToggleEnabled, h.AllowWebRTC, &u.AllowWebRTC, have == nil},
+		{"phone.recording", want.Recording != "", record, h.RecordEnabled, &u.RecordEnabled, have == nil},
+		{"phone.recording", want.Recording != "", transfers, h.RecordTransfer, &u.RecordTransfer, have == nil},
+		{"phone.callScreening", want.CallScreening != "", want.CallScreening == v1alpha1.ToggleEnabled, h.CallScreeningEnabled, &u.CallScreeningEnabled, have == nil},
+		{"phone.conferenceCallerNames", want.ConferenceCallerNames != "", want.ConferenceCallerNames == v1alpha1.ToggleEnabled,
+			h.ConferenceAnnounceCallerName, &u.ConferenceAnnounceCallerName, have == nil},
+		{"phone.conferenceEndOnExit", want.ConferenceEndOnExit != "", want.ConferenceEndOnExit == v1alpha1.ToggleEnabled,
+			h.ConferenceEndOnExit, &u.ConferenceEndOnExit, have == nil},
+	} {
+		if f.set && (f.unread || f.want != f.have) {
+			*f.dst = pbx.Set(f.want)
+			if len(diff) == 0 || diff[len(diff)-1] != f.name {
+				diff = append(diff, f.name)
+			}
+		}
+	}
+	if s := want.CallerNameSuffixOnTransfer; s != "" && (have == nil || h.AppendToCIDNameOnTransfer == nil || *h.AppendToCIDNameOnTransfer != s) {
+		u.AppendToCIDNameOnTransfer = pbx.Set(s)
+		diff = append(diff, "phone.callerNameSuffixOnTransfer")
+	}
+	if len(want.GeoList) > 0 && (have == nil || !sameCountries(want.GeoList, h.GeoList)) {
+		u.GeoList = pbx.Set(strings.Join(want.GeoList, " "))
+		diff = append(diff, "phone.geoList")
+	}
+	return u, diff
+}
+
+// hasPhoneSettings reports whether the spec sets any phone setting.
+func hasPhoneSettings(p *v1alpha1.PhoneSettings) bool {
+	return !equality.Semantic.DeepEqual(*p, v1alpha1.PhoneSettings{})
+}
+
+// sameCountries reports whether the PBX's space-separated country list holds the same countries
+// as want, in any order.
+func sameCountries(want []string, have *string) bool {
+	if have == nil {
+		return false
+	}
+	h := strings.Fields(*have)
+	if len(h) != len(want) {
+		return false
+	}
+	seen := map[string]bool{}
+	for _, c := range h {
+		seen[c] = true
+	}
+	for _, c := range want {
+		if !seen[c] {
+			return false
+		}
+	}
+	return true
 }

@@ -19,6 +19,9 @@ const (
 	indexAccount = "pbx.cloudpbx.dev/account"
 	// indexGroup indexes Extensions by the ExtensionGroup of their groupRef (namespace/name).
 	indexGroup = "pbx.cloudpbx.dev/group"
+	// indexPasswordSecret indexes Extensions by the Secret of their passwordSecretRef
+	// (namespace/name).
+	indexPasswordSecret = "pbx.cloudpbx.dev/password-secret"
 	// indexSecret indexes accounts by their credentials Secret (namespace/name).
 	indexSecret = "pbx.cloudpbx.dev/secret"
 )

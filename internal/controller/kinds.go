@@ -37,6 +37,12 @@ var kinds = []kind{
 		newList: func() client.ObjectList { return &v1alpha1.ExtensionList{} },
 		setup:   setupExtension,
 	},
+	{
+		name:    "PhoneNumber",
+		object:  func() client.Object { return &v1alpha1.PhoneNumber{} },
+		newList: func() client.ObjectList { return &v1alpha1.PhoneNumberList{} },
+		setup:   setupPhoneNumber,
+	},
 }
 
 // SetupManaged registers the controllers of the managed kinds, in the order of the kinds table.

@@ -1,0 +1,69 @@
+package controller
+
+import (
+	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/pbx"
+)
+
+// didRoute is where a PhoneNumber's spec sends its number, with the references resolved to PBX
+// extension ids; nil is no extension.
+type didRoute struct {
+	extension        *int64
+	messageExtension *int64
+}
+
+// phoneNumberMessages is the PBX's allow_message as a PhoneNumber writes it.
+func phoneNumberMessages(allow bool) v1alpha1.PhoneNumberMessages {
+	if allow {
+		return v1alpha1.PhoneNumberMessagesEnabled
+	}
+	return v1alpha1.PhoneNumberMessagesDisabled
+}
+
+// phoneNumberDiff returns the partial update that makes a PBX DID match the spec, routed as r,
+// and the names of the fields it changes (empty when the DID is up to date). The number itself
+// never changes; the adapter checks it. A spec without messages leaves allow_message and
+// message_extension_id alone, and one without a comment leaves the comment alone.
+func phoneNumberDiff(spec *v1alpha1.PhoneNumberSpec, r didRoute, d *pbx.DID) (pbx.DIDUpdate, []string) {
+	var u pbx.DIDUpdate
+	var diff []string
+	if v, changed := diffID(r.extension, d.ExtensionID); changed {
+		u.ExtensionID = v
+		diff = append(diff, "extension")
+	}
+	if spec.Messages != "" {
+		if want := spec.Messages == v1alpha1.PhoneNumberMessagesEnabled; d.AllowMessage != want {
+			u.AllowMessage = pbx.Set(want)
+			diff = append(diff, "messages")
+		}
+		// Disabled sends no message anywhere, so it also clears the message extension.
+		var msgExt *int64
+		if spec.Messages == v1alpha1.PhoneNumberMessagesEnabled {
+			msgExt = r.messageExtension
+		}
+		if v, changed := diffID(msgExt, d.MessageExtensionID); changed {
+			u.MessageExtensionID = v
+			diff = append(diff, "messageExtension")
+		}
+	}
+	if spec.Comment != "" {
+		if v, changed := diffString(spec.Comment, d.Comment); changed {
+			u.Comment = v
+			diff = append(diff, "comment")
+		}
+	}
+	return u, diff
+}
+
+// phoneNumberUnassign returns the partial update that unassigns a PBX DID when its PhoneNumber is
+// deleted, and the names of the fields it changes: calls reach no extension (extension_id null)
+// and, if the spec set messages, text messages are refused and go nowhere (allow_message false,
+// message_extension_id null). The comment stays: it is a note, not routing, the PBX cannot give
+// back the one it replaced, and whether a PUT may change it is not confirmed (UPSTREAM-API 3.4).
+func phoneNumberUnassign(spec *v1alpha1.PhoneNumberSpec, d *pbx.DID) (pbx.DIDUpdate, []string) {
+	blank := v1alpha1.PhoneNumberSpec{Number: spec.Number}
+	if spec.Messages != "" {
+		blank.Messages = v1alpha1.PhoneNumberMessagesDisabled
+	}
+	return phoneNumberDiff(&blank, didRoute{}, d)
+}

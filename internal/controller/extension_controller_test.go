@@ -308,12 +308,16 @@ func TestServerErrorsBackOff(t *testing.T) {
 }
 
 func TestReconcileRequestedAt(t *testing.T) {
-	w := newWorld(t, nil)
-	// Group 101 does not exist yet: the PBX answers 400, a terminal error that waits for a change.
-	e := ext(w.ns, "quinn", "117", func(e *v1alpha1.Extension) { e.Spec.GroupID = 101 })
+	cfg := pbxsim.DemoConfig()
+	const first = 424242
+	cfg.FirstIDs.ExtensionGroups = first
+	w := newWorld(t, &cfg)
+	// The simulator's first group does not exist yet: the PBX answers 400, a terminal error that
+	// waits for a change.
+	e := ext(w.ns, "quinn", "117", func(e *v1alpha1.Extension) { e.Spec.GroupID = first })
 	w.create(e)
 	w.g.Eventually(w.cond(e, v1alpha1.ConditionSynced)).Should(Equal("False/InvalidSpec"))
-	// The group appears in the PBX (the simulator's first group id is 101); nothing retries by itself.
+	// The group appears in the PBX with that id; nothing retries by itself.
 	if code := w.pbxCall(http.MethodPost, "/client/@me/extension_group/", `{"name":"Late"}`); code != http.StatusCreated {
 		t.Fatal(code)
 	}
@@ -322,7 +326,7 @@ func TestReconcileRequestedAt(t *testing.T) {
 		e.Annotations = map[string]string{v1alpha1.AnnotationReconcileRequestedAt: time.Now().Format(time.RFC3339)}
 	})
 	w.waitSynced(e)
-	if x := w.pbxExtension("117"); x == nil || x["extension_group_id"] != int64(101) {
-		t.Errorf("after the requested reconcile the extension exists in group 101: %v", x)
+	if x := w.pbxExtension("117"); x == nil || x["extension_group_id"] != int64(first) {
+		t.Errorf("after the requested reconcile the extension exists in group %d: %v", first, x)
 	}
 }

@@ -30,6 +30,9 @@ import (
 //	                                          events to the extension's subscriptions; answers 200 with
 //	                                          what went where and how each subscriber answered
 //	                                          (CallResult), 404 for an unknown extension (SimulateCall)
+//	POST   /_pbxsim/sip/register              checks a phone's SIP credentials as a registration would
+//	                                          ({"client_id": 1, "username": "0003*101", "password": "…"}):
+//	                                          204 when they work, 401 otherwise (RegisterSIP)
 //
 // In the request counters, an answer a DropAfterCommit fault cut off has status 0 (StatusDropped)
 // and a request the client gave up on during injected latency 499 (StatusClientGone).
@@ -118,6 +121,20 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		default:
 			writeJSON(w, r, http.StatusOK, res)
 		}
+	case path == "/sip/register" && r.Method == http.MethodPost:
+		var reg struct {
+			ClientID int64  `json:"client_id"`
+			Username string `json:"username"`
+			Password string `json:"password"`
+		}
+		if !decode(&reg) {
+			return
+		}
+		if err := s.RegisterSIP(reg.ClientID, reg.Username, reg.Password); err != nil {
+			fail(http.StatusUnauthorized, err.Error())
+			return
+		}
+		writeJSON(w, r, http.StatusNoContent, nil)
 	default:
 		fail(http.StatusNotFound, "Not found")
 	}

@@ -275,3 +275,28 @@ func TestGzip(t *testing.T) {
 		t.Errorf("small answers go uncompressed, got %v", r.header)
 	}
 }
+
+func TestRegisterSIP(t *testing.T) {
+	e := newEnv(t, pbxsim.DemoConfig(), pbxsim.WithAdmin())
+	c := e.as(pbxsim.DemoTrustedAppID)
+	x := must(t, c.do(http.MethodPost, "/client/@me/extension/", map[string]any{"name": "150", "type": "phone", "status": "active"}), http.StatusCreated).obj(t)
+	must(t, c.do(http.MethodPut, "/extension/"+strconv.FormatInt(int64(x["id"].(float64)), 10)+"/phone/", map[string]any{"password": "s3cret-sip"}), http.StatusOK)
+	cases := map[string]struct {
+		reason   string
+		username string
+		password string
+		want     int
+	}{
+		"Works":         {reason: "The password set through the API registers.", username: "0003*150", password: "s3cret-sip", want: http.StatusNoContent},
+		"WrongPassword": {reason: "Another password does not.", username: "0003*150", password: "guess", want: http.StatusUnauthorized},
+		"UnknownUser":   {reason: "Nor does an unknown extension.", username: "0003*999", password: "s3cret-sip", want: http.StatusUnauthorized},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			body := map[string]any{"client_id": pbxsim.DemoClientID, "username": tc.username, "password": tc.password}
+			if r := e.raw(http.MethodPost, pbxsim.AdminPrefix+"/sip/register", "", body, nil); r.status != tc.want {
+				t.Errorf("%s\nwant %d, got %d %s", tc.reason, tc.want, r.status, r.body)
+			}
+		})
+	}
+}

@@ -38,6 +38,7 @@ func run() error {
 	dir := flag.String("dir", "", "folder for the kubeconfig and the logs (default: a new temporary folder)")
 	once := flag.Bool("once", false, "check that the samples become Ready, print the result and exit")
 	timeout := flag.Duration("timeout", 3*time.Minute, "how long to wait for the samples to become Ready")
+	hookAddr := flag.String("hook-addr", "127.0.0.1:8099", "address of the demo's webhook receiver; the EventSubscription samples point at 127.0.0.1:8099")
 	flag.Parse()
 
 	for _, b := range []struct{ path, make string }{{*manager, "make build"}, {*sim, "make build-sim"}} {
@@ -51,6 +52,11 @@ func run() error {
 	if err := localenv.CheckFree(*simAddr); err != nil {
 		return fmt.Errorf("pbxsim cannot listen: %w", err)
 	}
+	hooks, err := listenHooks(*hookAddr)
+	if err != nil {
+		return fmt.Errorf("the webhook receiver cannot listen: %w", err)
+	}
+	defer hooks.Close() //nolint:errcheck // the demo ends
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "pbx-operator-demo-")
 		if err != nil {
@@ -128,6 +134,10 @@ func run() error {
 	}
 	fmt.Print(indent(pbxView(snap)))
 
+	if err := phoneLine(ctx, env, simURL, hooks); err != nil {
+		return err
+	}
+
 	if rss, err := mgr.RSS(); err == nil {
 		step("The manager's memory (RSS): %.1f MiB", float64(rss)/(1<<20))
 	}
@@ -135,7 +145,10 @@ func run() error {
 		if n := len(snap.Extensions); n != 6 || len(snap.ExtensionGroups) != 2 {
 			return fmt.Errorf("want the 6 sample extensions and 2 groups in the PBX, found %d and %d", n, len(snap.ExtensionGroups))
 		}
-		step("The demo works: every sample is Ready and in the PBX")
+		if len(hooks.received()) == 0 {
+			return errors.New("the simulated call delivered no event to the webhook receiver")
+		}
+		step("The demo works: every sample is Ready and in the PBX, alice's phone registers, and her calls reach the webhook")
 		return nil
 	}
 	step("The demo is running. In another shell:")
@@ -144,13 +157,15 @@ func run() error {
     kubectl get pbx
     kubectl edit ext alice                     # change the label; the PBX follows
     kubectl delete ext bob                     # the PBX extension goes too
+    kubectl annotate ext alice pbx.cloudpbx.dev/rotate-credentials=$(date +%%s)   # a new SIP password
+    curl -s -d '{"extension":"101"}' %s_pbxsim/calls   # a call to alice: her webhooks fire
     curl -s %s_pbxsim/snapshot                 # the PBX's view
     # Change the PBX behind the operator's back (it is reverted within the 30s poll):
     TOKEN=$(curl -s -d grant_type=client_credentials -d client_id=demo-trusted -d client_secret=demo-secret %soauth/token | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
     curl -s -X PUT -H "Authorization: Bearer $TOKEN" -d '{"label":"edited in the PBX"}' %sapi/ver1.0/client/@me/extension/$(kubectl get ext alice -o jsonpath='{.status.id}')
 
 Press Ctrl-C to stop everything.
-`, env.Kubeconfig, simURL, simURL, simURL)
+`, env.Kubeconfig, simURL, simURL, simURL, simURL)
 	select {
 	case <-ctx.Done():
 		return nil
@@ -185,7 +200,7 @@ func waitReady(ctx context.Context, env *localenv.Env, timeout time.Duration, pr
 	deadline := time.Now().Add(timeout)
 	last := ""
 	for {
-		out, err := env.Kubectl(ctx, "get", "accounts,extensiongroups,extensions", "-A", "-o", "json")
+		out, err := env.Kubectl(ctx, "get", "accounts,extensiongroups,extensions,phonenumbers,eventsubscriptions", "-A", "-o", "json")
 		if err != nil {
 			return err
 		}

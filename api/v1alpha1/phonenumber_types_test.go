@@ -11,6 +11,7 @@ import (
 	v1alpha1 "github.com/cloudpbx/pbx-operator/api/v1alpha1"
 )
 
+// phoneNumber is a minimal PhoneNumber, changed by mods.
 func phoneNumber(mods ...func(*v1alpha1.PhoneNumber)) *v1alpha1.PhoneNumber {
 	p := &v1alpha1.PhoneNumber{
 		ObjectMeta: metav1.ObjectMeta{Name: "main-line"},
@@ -25,8 +26,11 @@ func phoneNumber(mods ...func(*v1alpha1.PhoneNumber)) *v1alpha1.PhoneNumber {
 	return p
 }
 
+// routedTo routes a PhoneNumber to an Extension by reference.
 func routedTo(name string) func(*v1alpha1.PhoneNumber) {
-	return func(p *v1alpha1.PhoneNumber) { p.Spec.ExtensionRef = v1alpha1.PhoneNumberExtensionReference{Name: name} }
+	return func(p *v1alpha1.PhoneNumber) {
+		p.Spec.ExtensionRef = v1alpha1.PhoneNumberExtensionReference{Name: name}
+	}
 }
 
 func TestPhoneNumberValidation(t *testing.T) {
@@ -101,8 +105,8 @@ func TestPhoneNumberValidation(t *testing.T) {
 		},
 		"ExtensionRefAndID": {
 			reason: "Calls to a number reach one extension, named one way.",
-			args: args{obj: phoneNumber(routedTo("alice"), func(p *v1alpha1.PhoneNumber) { p.Spec.ExtensionID = 303001 })},
-			want: want{err: "extensionRef and extensionID are mutually exclusive: set one of them, or neither to leave the number unassigned"},
+			args:   args{obj: phoneNumber(routedTo("alice"), func(p *v1alpha1.PhoneNumber) { p.Spec.ExtensionID = 303001 })},
+			want:   want{err: "extensionRef and extensionID are mutually exclusive: set one of them, or neither to leave the number unassigned"},
 		},
 		"ExtensionRefNameTooLong": {
 			reason: "Extension names are bounded as Kubernetes names are.",

@@ -199,8 +199,9 @@ type LimitUsage struct {
 	// +kubebuilder:validation:Minimum=1
 	Limit int32 `json:"limit,omitempty"`
 
-	// used is how many objects of the kind the client has, at the account's last check.
-	// +required
+	// used is how many objects of the kind the client has, at the account's last check. Unset when
+	// the PBX does not report it.
+	// +optional
 	// +kubebuilder:validation:Minimum=0
 	Used *int32 `json:"used,omitempty"`
 }

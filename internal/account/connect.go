@@ -34,8 +34,8 @@ func invalid(format string, args ...any) error {
 	return &InvalidError{msg: fmt.Sprintf(format, args...)}
 }
 
-// Connect checks an account against the PBX (who the app acts for, and the client's extension
-// naming) and installs its connection. The connection, with its token cache and request budget,
+// Connect checks an account against the PBX (who the app acts for, the client's extension naming,
+// and its limit on event subscriptions) and installs its connection. The connection, with its token cache and request budget,
 // is reused while the URL, credentials and budget settings stay the same; a change builds a new
 // one, so a rotated Secret takes effect at once. reg, when set, receives the client's request
 // metrics, labelled with the account.
@@ -83,6 +83,7 @@ func (r *Registry) Connect(ctx context.Context, k Key, spec v1alpha1.ConnectionS
 			return nil, drop(err)
 		}
 		conn.Prefix, conn.ExtensionLen = info.Prefix, int(info.ExtensionLen)
+		conn.EventLimit = eventLimit(ctx, client, realm)
 	}
 	if old != nil && old.Realm == realm {
 		conn.parts = old.parts
@@ -134,6 +135,30 @@ func pollInterval(spec v1alpha1.ConnectionSpec, s Settings) time.Duration {
 		return time.Duration(spec.PollIntervalSeconds) * time.Second
 	}
 	return s.PollInterval
+}
+
+// Limit is one of a PBX client's limits on its numbers of objects.
+type Limit struct {
+	// Max is the most objects the client may have.
+	Max int
+	// Used is how many it has; nil when the PBX does not say.
+	Used *int
+}
+
+// eventLimit reads the client's limit on event subscriptions. It is informational (the PBX
+// enforces it), so an account works without it: nil when the call fails or the answer does not
+// carry the limit. ASSUMPTION: the field names of /limit/ are the simulator's (UPSTREAM-API 5.5).
+func eventLimit(ctx context.Context, c *pbx.Client, realm pbx.Realm) *Limit {
+	l, err := c.ClientInfo.Limits(ctx, realm)
+	if err != nil || l.EventLimit <= 0 {
+		return nil
+	}
+	out := &Limit{Max: l.EventLimit}
+	if _, reported := l.Raw["event_count"]; reported {
+		used := l.EventCount
+		out.Used = &used
+	}
+	return out
 }
 
 // PollInterval is how often the account's snapshots are refreshed and its managed resources

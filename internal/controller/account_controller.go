@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -132,7 +133,22 @@ func (r *accountReconciler[O]) connect(ctx context.Context, obj O, key account.K
 	st := obj.GetAccountStatus()
 	st.Realm, st.RealmID = realmOf(conn.Realm.Kind), conn.RealmID
 	st.ClientPrefix, st.ExtensionNameLength = conn.Prefix, int32(conn.ExtensionLen)
+	st.Limits = accountLimits(conn.EventLimit)
 	return conn, ctrl.Result{}, nil
+}
+
+// accountLimits is the status form of the client's limit on event subscriptions; empty when the
+// PBX did not report it.
+func accountLimits(events *account.Limit) v1alpha1.AccountLimits {
+	if events == nil {
+		return v1alpha1.AccountLimits{}
+	}
+	u := v1alpha1.LimitUsage{Limit: int32(min(events.Max, math.MaxInt32))}
+	if events.Used != nil {
+		used := int32(min(*events.Used, math.MaxInt32))
+		u.Used = &used
+	}
+	return v1alpha1.AccountLimits{EventSubscriptions: u}
 }
 
 // announce records an event when the account's Ready condition changed: a Warning when it stopped

@@ -43,6 +43,12 @@ var kinds = []kind{
 		newList: func() client.ObjectList { return &v1alpha1.PhoneNumberList{} },
 		setup:   setupPhoneNumber,
 	},
+	{
+		name:    "EventSubscription",
+		object:  func() client.Object { return &v1alpha1.EventSubscription{} },
+		newList: func() client.ObjectList { return &v1alpha1.EventSubscriptionList{} },
+		setup:   setupEventSubscription,
+	},
 }
 
 // SetupManaged registers the controllers of the managed kinds, in the order of the kinds table.

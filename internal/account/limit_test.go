@@ -1,0 +1,63 @@
+package account_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/account"
+	"github.com/cloudpbx/pbx-operator/internal/pbx"
+	"github.com/cloudpbx/pbx-operator/internal/pbxsim"
+)
+
+func TestConnectReadsTheEventLimit(t *testing.T) {
+	cfg := pbxsim.DemoConfig()
+	cfg.Clients[0].Limits.Events = 5
+	sim, err := pbxsim.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	reg := account.NewRegistry(account.Settings{RequestsPerSecond: 100, Burst: 10, PollInterval: time.Minute})
+	k := account.Key{Kind: v1alpha1.AccountKindAccount, Namespace: "ns", Name: "pbx"}
+	spec := v1alpha1.ConnectionSpec{URL: srv.URL + "/"}
+	cred := account.Credentials{ClientID: pbxsim.DemoTrustedAppID, ClientSecret: pbxsim.DemoAppSecret}
+	ctx := context.Background()
+	conn, err := reg.Connect(ctx, k, spec, cred, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := func(n int) *int { return &n }
+	if diff := cmp.Diff(&account.Limit{Max: 5, Used: used(0)}, conn.EventLimit); diff != "" {
+		t.Errorf("a new client's event limit: -want, +got:\n%s", diff)
+	}
+
+	x, err := conn.Client.Extensions.Create(ctx, conn.Realm, pbx.ExtensionCreate{Name: "101", Type: "phone"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Client.Events.Create(ctx, pbx.ExtensionRealm(x.ID), pbx.EventCreate{URL: "https://hooks.example/calls", EventType: pbx.EventHangup, Method: "POST"}); err != nil {
+		t.Fatal(err)
+	}
+	if conn, err = reg.Connect(ctx, k, spec, cred, nil); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(&account.Limit{Max: 5, Used: used(1)}, conn.EventLimit); diff != "" {
+		t.Errorf("the count follows the PBX at the next check: -want, +got:\n%s", diff)
+	}
+
+	// The limit is informational: an account whose PBX does not answer /limit/ still connects.
+	sim.AddFault(pbxsim.Fault{Path: "/api/ver1.0/client/{realm_id}/limit/", Status: http.StatusInternalServerError})
+	if conn, err = reg.Connect(ctx, k, spec, cred, nil); err != nil {
+		t.Fatalf("a failing /limit/ fails the account: %v", err)
+	}
+	if conn.EventLimit != nil {
+		t.Errorf("want no limit when the PBX does not tell, got %+v", conn.EventLimit)
+	}
+}

@@ -1,0 +1,146 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/account"
+	"github.com/cloudpbx/pbx-operator/internal/managed"
+	"github.com/cloudpbx/pbx-operator/internal/pbx"
+	"github.com/cloudpbx/pbx-operator/internal/snapshot"
+)
+
+// eventAdapter manages one EventSubscription's PBX subscription through its account's
+// connection, in the subscriptions of one extension.
+type eventAdapter struct {
+	poller
+	conn *account.Connection
+	// extensionID is the extension the subscription belongs to, and events the snapshot of its
+	// subscriptions. 0 only while deleting a subscription whose extension is unknown.
+	extensionID int64
+	events      objects[pbx.Event]
+	// observed is what Observe saw in this pass; Update diffs against it. An adapter lives for
+	// one pass (Connect makes a new one).
+	observed *pbx.Event
+}
+
+// realm is the extension's realm, where its subscriptions live.
+func (a *eventAdapter) realm() pbx.Realm { return pbx.ExtensionRealm(a.extensionID) }
+
+// Observe finds the subscription by id, or by its natural key (url, event type, method) among the
+// extension's subscriptions, where the PBX allows duplicates: several matches are a Conflict,
+// never a guess. It reports the resolved URL and the extension in status.
+func (a *eventAdapter) Observe(ctx context.Context, s *v1alpha1.EventSubscription) (managed.Observation, error) {
+	if a.extensionID == 0 {
+		// Deleting, with the extension unknown: its Extension is gone, and with it, most likely,
+		// the PBX extension and its subscriptions.
+		return managed.Observation{}, nil
+	}
+	if s.DeletionTimestamp.IsZero() {
+		s.Status.URL, s.Status.ExtensionID = eventURL(s), a.extensionID
+	}
+	x, err := a.find(ctx, s)
+	if err != nil || x == nil {
+		return managed.Observation{}, err
+	}
+	a.events.Own(x.ID, client.ObjectKeyFromObject(s))
+	a.observed = x
+	_, diff := eventDiff(eventWant(s), x)
+	// Every field is part of the natural key and the PBX changes each in place, so an object at
+	// the recorded id that differs has a changed key: it is updated, unless another resource
+	// records its id.
+	return managed.Observation{Exists: true, UpToDate: len(diff) == 0, Diff: strings.Join(diff, ", "), ExternalID: x.ID,
+		KeyChanged: len(diff) > 0}, nil
+}
+
+func (a *eventAdapter) find(ctx context.Context, s *v1alpha1.EventSubscription) (*pbx.Event, error) {
+	if id := managed.KnownID(s); id != 0 {
+		return a.events.byID(ctx, id, func(ctx context.Context) (*pbx.Event, error) {
+			return a.conn.Client.Events.Get(ctx, a.realm(), id)
+		})
+	}
+	// The PBX allows identical subscriptions, so the look that decides about a create must see the
+	// extension's subscriptions as they are now, not as the last poll listed them: one made since
+	// by somebody else would get a twin instead of AlreadyExists. Only subscriptions without an id
+	// (new, or not ours) pay this list.
+	want := eventWant(s)
+	found, err := a.events.Find(snapshot.WithFreshness(ctx, time.Now()), eventKey(want.URL, want.EventType, want.Method))
+	if err != nil {
+		return nil, err
+	}
+	switch len(found) {
+	case 0:
+		return nil, nil
+	case 1:
+		return &found[0], nil
+	default:
+		ids := make([]int64, 0, len(found))
+		for _, f := range found {
+			ids = append(ids, f.ID)
+		}
+		slices.Sort(ids)
+		return nil, managed.Conflict("%d subscriptions of the PBX extension %d send %s events to %s by %s (ids %v): set the %s annotation to the id of the one to manage",
+			len(found), a.extensionID, want.EventType, want.URL, want.Method, ids, v1alpha1.AnnotationExternalID)
+	}
+}
+
+// Create subscribes the extension.
+func (a *eventAdapter) Create(ctx context.Context, s *v1alpha1.EventSubscription) (int64, error) {
+	x, err := a.events.create(ctx, s, func(ctx context.Context) (*pbx.Event, error) {
+		return a.conn.Client.Events.Create(ctx, a.realm(), eventWant(s))
+	})
+	if err != nil {
+		return 0, a.limitReached(err)
+	}
+	return x.ID, nil
+}
+
+// limitReached explains a create refused because the client's limit of subscriptions is reached,
+// which the PBX tells with a 400 whose message names the limit; other errors pass unchanged.
+func (a *eventAdapter) limitReached(err error) error {
+	var apiErr *pbx.APIError
+	if !pbx.IsBadRequest(err) || !errors.As(err, &apiErr) || !strings.Contains(strings.ToLower(apiErr.Message), "limit") {
+		return err
+	}
+	limit := "The PBX client's limit of event subscriptions is reached"
+	if l := a.conn.EventLimit; l != nil {
+		limit = "The PBX client's limit of " + strconv.Itoa(l.Max) + " event subscriptions is reached"
+	}
+	return managed.InvalidSpec("%s (see the account's status.limits); free one or ask the provider for more, then request a reconcile: %s",
+		limit, apiErr.Message)
+}
+
+// Update sends the fields that differ.
+func (a *eventAdapter) Update(ctx context.Context, s *v1alpha1.EventSubscription) error {
+	if a.observed == nil {
+		return errors.New("update before observe")
+	}
+	u, _ := eventDiff(eventWant(s), a.observed)
+	_, err := a.events.update(ctx, a.observed.ID, func(ctx context.Context) (*pbx.Event, error) {
+		return a.conn.Client.Events.Update(ctx, a.realm(), a.observed.ID, u)
+	})
+	return err
+}
+
+// Release forgets that the EventSubscription owns a PBX subscription.
+func (a *eventAdapter) Release(s *v1alpha1.EventSubscription) {
+	if a.extensionID != 0 {
+		a.events.release(s)
+	}
+}
+
+// Delete deletes the subscription. A 404 is success: deleting an extension deletes its
+// subscriptions.
+func (a *eventAdapter) Delete(ctx context.Context, s *v1alpha1.EventSubscription) error {
+	id := managed.KnownID(s)
+	return a.events.remove(ctx, id, func(ctx context.Context) error {
+		return a.conn.Client.Events.Delete(ctx, a.realm(), id)
+	})
+}

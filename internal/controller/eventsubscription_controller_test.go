@@ -1,0 +1,334 @@
+package controller_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	. "github.com/onsi/gomega" //nolint:revive // Gomega's Eventually is the one part we use
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/pbxsim"
+)
+
+const (
+	eventsPath = "/api/ver1.0/extension/{realm_id}/event/"
+	eventPath  = "/api/ver1.0/extension/{realm_id}/event/{id}"
+)
+
+// evsub builds an EventSubscription of the world's account on the Extension extension, sending
+// Hangup events to url by POST.
+func evsub(ns, name, extension, url string, mods ...func(*v1alpha1.EventSubscription)) *v1alpha1.EventSubscription {
+	s := &v1alpha1.EventSubscription{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: v1alpha1.EventSubscriptionSpec{
+			ManagedSpec:  v1alpha1.ManagedSpec{AccountRef: v1alpha1.AccountReference{Kind: v1alpha1.AccountKindAccount, Name: "pbx"}},
+			ExtensionRef: v1alpha1.ExtensionReference{Name: extension},
+			EventType:    v1alpha1.EventTypeHangup,
+			Method:       v1alpha1.EventMethodPOST,
+			URL:          url,
+		},
+	}
+	for _, m := range mods {
+		m(s)
+	}
+	return s
+}
+
+// onEvent sets the event type.
+func onEvent(t v1alpha1.EventType) func(*v1alpha1.EventSubscription) {
+	return func(s *v1alpha1.EventSubscription) { s.Spec.EventType = t }
+}
+
+// onExtensionID names the extension by its PBX id instead of an Extension.
+func onExtensionID(id int64) func(*v1alpha1.EventSubscription) {
+	return func(s *v1alpha1.EventSubscription) {
+		s.Spec.ExtensionRef = v1alpha1.ExtensionReference{}
+		s.Spec.ExtensionID = id
+	}
+}
+
+// subCond returns "Status/Reason" of a condition of an EventSubscription, re-read from the API
+// server.
+func (w *world) subCond(s *v1alpha1.EventSubscription, typ string) func() string {
+	return func() string {
+		if err := k.Get(context.Background(), client.ObjectKeyFromObject(s), s); err != nil {
+			return "get: " + err.Error()
+		}
+		c := meta.FindStatusCondition(s.Status.Conditions, typ)
+		if c == nil {
+			return "none"
+		}
+		return string(c.Status) + "/" + c.Reason
+	}
+}
+
+// subMessage returns the message of a condition, as last read by subCond.
+func subMessage(s *v1alpha1.EventSubscription, typ string) string {
+	if c := meta.FindStatusCondition(s.Status.Conditions, typ); c != nil {
+		return c.Message
+	}
+	return ""
+}
+
+// waitSubSynced waits for Ready and Synced at the subscription's current generation.
+func (w *world) waitSubSynced(s *v1alpha1.EventSubscription) {
+	w.t.Helper()
+	want := s.Generation // the cache may still hold an older one
+	w.g.Eventually(func() string {
+		synced := w.subCond(s, v1alpha1.ConditionSynced)()
+		c := meta.FindStatusCondition(s.Status.Conditions, v1alpha1.ConditionSynced)
+		if c == nil || c.ObservedGeneration < want || c.ObservedGeneration != s.Generation {
+			return synced + " (stale generation)"
+		}
+		return synced + " " + w.subCond(s, v1alpha1.ConditionReady)()
+	}).Should(Equal("True/UpToDate True/Available"), "EventSubscription %s", s.Name)
+}
+
+// pbxEvents returns the simulator's subscriptions of an extension.
+func (w *world) pbxEvents(extensionID int64) []map[string]any {
+	var out []map[string]any
+	for _, e := range w.sim.Snapshot().Events {
+		if e["extension_id"] == extensionID {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// readyExtension creates an Extension and waits for it.
+func (w *world) readyExtension(e *v1alpha1.Extension) int64 {
+	w.t.Helper()
+	w.create(e)
+	w.waitSynced(e)
+	return e.Status.ID
+}
+
+func TestEventSubscriptionLifecycle(t *testing.T) {
+	w := newWorld(t, nil)
+	alice := w.readyExtension(ext(w.ns, "alice", "151"))
+	s := evsub(w.ns, "alice-hangup", "alice", "https://hooks.example/calls")
+	w.create(s)
+	w.waitSubSynced(s)
+
+	evs := w.pbxEvents(alice)
+	if len(evs) != 1 || evs[0]["url"] != "https://hooks.example/calls" || evs[0]["event_type"] != "hangup" || evs[0]["method"] != "POST" {
+		t.Fatalf("PBX subscriptions of alice after create: %v", evs)
+	}
+	id := evs[0]["id"]
+	if s.Status.ID != id || s.Status.URL != "https://hooks.example/calls" || s.Status.ExtensionID != alice ||
+		s.Annotations[v1alpha1.AnnotationExternalID] != fmt.Sprint(id) || s.Annotations[v1alpha1.AnnotationCreatePending] != "" {
+		t.Errorf("status and annotations after create: %+v %v", s.Status, s.Annotations)
+	}
+
+	// A new target and method change the subscription in place: a PUT, not a second POST.
+	w.update(s, func() {
+		s.Spec.URL = ""
+		s.Spec.ServiceRef = v1alpha1.ServiceReference{Name: "hooks", Port: 8080, Scheme: v1alpha1.URLSchemeHTTP, Path: "/calls"}
+		s.Spec.Method = v1alpha1.EventMethodGET
+	})
+	w.waitSubSynced(s)
+	svcURL := "http://hooks." + w.ns + ".svc:8080/calls"
+	evs = w.pbxEvents(alice)
+	if len(evs) != 1 || evs[0]["id"] != id || evs[0]["url"] != svcURL || evs[0]["method"] != "GET" || s.Status.URL != svcURL {
+		t.Errorf("after the change, the same PBX subscription calls %s by GET: %v (status url %q)", svcURL, evs, s.Status.URL)
+	}
+	if posts, puts := w.sim.RequestTotal(http.MethodPost, eventsPath), w.sim.RequestTotal(http.MethodPut, eventPath); posts != 1 || puts != 1 {
+		t.Errorf("one create and one update: %d POSTs, %d PUTs", posts, puts)
+	}
+
+	// A change made in the PBX is reverted at the next poll.
+	if code := w.pbxCall(http.MethodPut, fmt.Sprintf("/extension/%d/event/%v", alice, id), `{"event_type":"answer"}`); code != http.StatusOK {
+		t.Fatalf("changing the subscription behind the operator's back: %d", code)
+	}
+	w.g.Eventually(func() any { return w.pbxEvents(alice)[0]["event_type"] }, 5*pollInterval).Should(Equal("hangup"))
+
+	w.delete(s)
+	w.gone(s)
+	if evs := w.pbxEvents(alice); len(evs) != 0 {
+		t.Errorf("deleting the EventSubscription deletes the PBX subscription: %v", evs)
+	}
+
+	// Orphan leaves the PBX subscription in place.
+	kept := evsub(w.ns, "alice-answer", "alice", "https://hooks.example/calls", onEvent(v1alpha1.EventTypeAnswer),
+		func(s *v1alpha1.EventSubscription) { s.Spec.DeletionPolicy = v1alpha1.DeletionPolicyOrphan })
+	w.create(kept)
+	w.waitSubSynced(kept)
+	w.delete(kept)
+	w.gone(kept)
+	if evs := w.pbxEvents(alice); len(evs) != 1 || evs[0]["event_type"] != "answer" {
+		t.Errorf("Orphan leaves the PBX subscription: %v", evs)
+	}
+}
+
+// TestEventSubscriptionLostCreate: the PBX allows identical subscriptions, so a create whose answer
+// is lost (dropped, or a 5xx after the commit) must be found and adopted, never made twice.
+func TestEventSubscriptionLostCreate(t *testing.T) {
+	w := newWorld(t, nil)
+	alice := w.readyExtension(ext(w.ns, "alice", "152"))
+	for i, fault := range []pbxsim.Fault{
+		{Method: http.MethodPost, Path: eventsPath, DropAfterCommit: true, Times: 1},
+		{Method: http.MethodPost, Path: eventsPath, StatusAfterCommit: http.StatusBadGateway, Times: 1},
+	} {
+		w.sim.AddFault(fault)
+		typ := []v1alpha1.EventType{v1alpha1.EventTypeDialIn, v1alpha1.EventTypeAnswer}[i]
+		s := evsub(w.ns, strings.ToLower(string(typ)), "alice", "https://hooks.example/calls", onEvent(typ))
+		w.create(s)
+		w.waitSubSynced(s)
+		if evs := w.pbxEvents(alice); len(evs) != i+1 || evs[i]["id"] != s.Status.ID {
+			t.Errorf("%s: want exactly one PBX subscription per resource, the resource's (%d): %v", typ, s.Status.ID, evs)
+		}
+	}
+	if posts := w.sim.RequestTotal(http.MethodPost, eventsPath); posts != 2 {
+		t.Errorf("the lost creates are adopted, not repeated: %d POSTs", posts)
+	}
+}
+
+// TestEventSubscriptionNotOurs: an identical subscription that the operator did not make is
+// somebody else's (AlreadyExists) until the user adopts it; several are a Conflict; the
+// external-id annotation imports one by id.
+func TestEventSubscriptionNotOurs(t *testing.T) {
+	w := newWorld(t, nil)
+	alice := w.readyExtension(ext(w.ns, "alice", "153"))
+	events := fmt.Sprintf("/extension/%d/event/", alice)
+	if code := w.pbxCall(http.MethodPost, events, `{"url":"https://crm.example/calls","event_type":"hangup","method":"POST"}`); code != http.StatusCreated {
+		t.Fatal(code)
+	}
+	theirs := w.pbxEvents(alice)[0]["id"]
+
+	s := evsub(w.ns, "crm", "alice", "https://crm.example/calls")
+	w.create(s)
+	w.g.Eventually(w.subCond(s, v1alpha1.ConditionReady)).Should(Equal("False/AlreadyExists"))
+	w.g.Consistently(func() int { return len(w.pbxEvents(alice)) }, 2*pollInterval).Should(Equal(1))
+	w.update(s, func() { s.Annotations = map[string]string{v1alpha1.AnnotationAdopt: "true"} })
+	w.waitSubSynced(s)
+	if s.Status.ID != theirs || len(w.pbxEvents(alice)) != 1 {
+		t.Errorf("adoption takes the existing subscription %v: status id %d, PBX %v", theirs, s.Status.ID, w.pbxEvents(alice))
+	}
+
+	// Two identical subscriptions: the operator does not guess.
+	for range 2 {
+		if code := w.pbxCall(http.MethodPost, events, `{"url":"https://crm.example/calls","event_type":"answer","method":"POST"}`); code != http.StatusCreated {
+			t.Fatal(code)
+		}
+	}
+	twin := evsub(w.ns, "crm-answer", "alice", "https://crm.example/calls", onEvent(v1alpha1.EventTypeAnswer))
+	w.create(twin)
+	w.g.Eventually(w.subCond(twin, v1alpha1.ConditionSynced)).Should(Equal("False/Conflict"))
+	if m := subMessage(twin, v1alpha1.ConditionSynced); !strings.Contains(m, "2 subscriptions of the PBX extension") {
+		t.Errorf("the Conflict names the duplicates: %q", m)
+	}
+
+	// The external-id annotation picks one by id, and the spec is applied to it.
+	pick := w.pbxEvents(alice)[1]["id"]
+	imported := evsub(w.ns, "crm-dialout", "alice", "https://crm.example/outgoing", onEvent(v1alpha1.EventTypeDialOut),
+		func(s *v1alpha1.EventSubscription) {
+			s.Annotations = map[string]string{v1alpha1.AnnotationExternalID: fmt.Sprint(pick)}
+		})
+	w.create(imported)
+	w.waitSubSynced(imported)
+	var got map[string]any
+	for _, e := range w.pbxEvents(alice) {
+		if e["id"] == pick {
+			got = e
+		}
+	}
+	if imported.Status.ID != pick || got["url"] != "https://crm.example/outgoing" || got["event_type"] != "dial-out" {
+		t.Errorf("import by external-id updates that subscription: status id %d, PBX %v", imported.Status.ID, got)
+	}
+}
+
+// TestEventSubscriptionIVR: the PBX takes only hangup on IVR (and Queue) extensions. Through an
+// Extension the operator says so before calling the PBX; through a raw id the PBX's refusal shows.
+func TestEventSubscriptionIVR(t *testing.T) {
+	w := newWorld(t, nil)
+	menu := w.readyExtension(ext(w.ns, "menu", "154", func(e *v1alpha1.Extension) { e.Spec.Type = v1alpha1.ExtensionTypeIVR }))
+
+	byRef := evsub(w.ns, "menu-answer", "menu", "https://hooks.example/calls", onEvent(v1alpha1.EventTypeAnswer))
+	w.create(byRef)
+	w.g.Eventually(w.subCond(byRef, v1alpha1.ConditionSynced)).Should(Equal("False/InvalidSpec"))
+	if m := subMessage(byRef, v1alpha1.ConditionSynced); m != "The Extension menu is of type IVR, which takes only Hangup subscriptions: the PBX refuses Answer there (an ivr-type error)" {
+		t.Errorf("the condition explains the refusal: %q", m)
+	}
+	if posts := w.sim.RequestTotal(http.MethodPost, eventsPath); posts != 0 {
+		t.Errorf("nothing known to fail is sent: %d POSTs", posts)
+	}
+
+	byID := evsub(w.ns, "menu-dialout", "", "https://hooks.example/calls", onEvent(v1alpha1.EventTypeDialOut), onExtensionID(menu))
+	w.create(byID)
+	w.g.Eventually(w.subCond(byID, v1alpha1.ConditionSynced)).Should(Equal("False/InvalidSpec"))
+	if m := subMessage(byID, v1alpha1.ConditionSynced); !strings.HasPrefix(m, "The PBX rejected the spec: ") || !strings.Contains(m, "ivr-type") {
+		t.Errorf("the condition carries the PBX's message: %q", m)
+	}
+	if r := w.subCond(byID, v1alpha1.ConditionReady)(); r != "False/Unavailable" {
+		t.Errorf("a refused subscription is not Ready: %s", r)
+	}
+
+	// Hangup works on an IVR extension.
+	w.update(byRef, func() { byRef.Spec.EventType = v1alpha1.EventTypeHangup })
+	w.waitSubSynced(byRef)
+	if evs := w.pbxEvents(menu); len(evs) != 1 || evs[0]["event_type"] != "hangup" {
+		t.Errorf("a Hangup subscription on the IVR extension: %v", evs)
+	}
+}
+
+// TestEventSubscriptionLimit: the account reports the client's limit of subscriptions, and a
+// subscription beyond it says which limit stopped it.
+func TestEventSubscriptionLimit(t *testing.T) {
+	cfg := pbxsim.DemoConfig()
+	cfg.Clients[0].Limits.Events = 1
+	w := newWorld(t, &cfg)
+	a := &v1alpha1.Account{ObjectMeta: metav1.ObjectMeta{Namespace: w.ns, Name: "pbx"}}
+	used := func() string {
+		if err := k.Get(context.Background(), client.ObjectKeyFromObject(a), a); err != nil {
+			return err.Error()
+		}
+		l := a.Status.Limits.EventSubscriptions
+		if l.Used == nil {
+			return fmt.Sprintf("%d/unknown", l.Limit)
+		}
+		return fmt.Sprintf("%d/%d", l.Limit, *l.Used)
+	}
+	w.g.Eventually(used).Should(Equal("1/0"))
+
+	w.readyExtension(ext(w.ns, "alice", "155"))
+	first := evsub(w.ns, "first", "alice", "https://hooks.example/calls")
+	w.create(first)
+	w.waitSubSynced(first)
+	w.g.Eventually(used, 5*pollInterval).Should(Equal("1/1"), "the account's next check counts the subscription")
+
+	second := evsub(w.ns, "second", "alice", "https://hooks.example/calls", onEvent(v1alpha1.EventTypeAnswer))
+	w.create(second)
+	w.g.Eventually(w.subCond(second, v1alpha1.ConditionSynced)).Should(Equal("False/InvalidSpec"))
+	if m := subMessage(second, v1alpha1.ConditionSynced); !strings.HasPrefix(m, "The PBX client's limit of 1 event subscriptions is reached") {
+		t.Errorf("the condition names the limit: %q", m)
+	}
+	if r := w.subCond(second, v1alpha1.ConditionReady)(); r != "False/Unavailable" {
+		t.Errorf("a subscription beyond the limit is not Ready: %s", r)
+	}
+}
+
+// TestEventSubscriptionExtensionDeleted: deleting an extension deletes its subscriptions in the
+// PBX, so a subscription deleted afterwards finds nothing to delete and is released.
+func TestEventSubscriptionExtensionDeleted(t *testing.T) {
+	w := newWorld(t, nil)
+	bob := ext(w.ns, "bob", "156")
+	bobID := w.readyExtension(bob)
+	s := evsub(w.ns, "bob-hangup", "bob", "https://hooks.example/calls")
+	w.create(s)
+	w.waitSubSynced(s)
+
+	w.delete(bob)
+	w.gone(bob)
+	if evs := w.pbxEvents(bobID); len(evs) != 0 {
+		t.Fatalf("the PBX deletes an extension's subscriptions with it: %v", evs)
+	}
+	w.g.Eventually(w.subCond(s, v1alpha1.ConditionSynced)).Should(Equal("False/DependencyNotReady"))
+	w.delete(s)
+	w.gone(s)
+}

@@ -1,0 +1,92 @@
+package controller
+
+import (
+	"cmp"
+	"fmt"
+	"strings"
+
+	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/pbx"
+)
+
+// pbxEventType is the PBX's name of an event type: DialIn is dial-in.
+func pbxEventType(t v1alpha1.EventType) string {
+	switch t {
+	case v1alpha1.EventTypeDialIn:
+		return pbx.EventDialIn
+	case v1alpha1.EventTypeDialOut:
+		return pbx.EventDialOut
+	case v1alpha1.EventTypeAnswer:
+		return pbx.EventAnswer
+	case v1alpha1.EventTypeMessageIn:
+		return pbx.EventMessageIn
+	case v1alpha1.EventTypeMessageOut:
+		return pbx.EventMessageOut
+	case v1alpha1.EventTypeVoicemail:
+		return pbx.EventVoicemail
+	case v1alpha1.EventTypeHangup:
+		return pbx.EventHangup
+	default:
+		// The API's enum admits no other; the PBX refuses what it does not know.
+		return string(t)
+	}
+}
+
+// eventURL is the URL the PBX is to call for a subscription: spec.url, or the in-cluster URL of
+// spec.serviceRef, scheme://name.namespace.svc:port/path, whose namespace defaults to the
+// subscription's and path to /. The Service is not read: the URL follows from the reference.
+func eventURL(s *v1alpha1.EventSubscription) string {
+	if s.Spec.URL != "" {
+		return s.Spec.URL
+	}
+	ref := s.Spec.ServiceRef
+	return fmt.Sprintf("%s://%s.%s.svc:%d%s", ref.Scheme, ref.Name, cmp.Or(ref.Namespace, s.Namespace), ref.Port, cmp.Or(ref.Path, "/"))
+}
+
+// eventWant is the PBX form of a subscription's spec, with its URL resolved. Its URL, event type
+// and method are the subscription's natural key within its extension.
+func eventWant(s *v1alpha1.EventSubscription) pbx.EventCreate {
+	return pbx.EventCreate{
+		URL:       eventURL(s),
+		EventType: pbxEventType(s.Spec.EventType),
+		// The API defaults the method to POST; an object read before defaulting has none.
+		Method: string(cmp.Or(s.Spec.Method, v1alpha1.EventMethodPOST)),
+	}
+}
+
+// eventKey is the natural key of a subscription within its extension. The PBX allows several
+// subscriptions with one key; the operator manages one per key and calls more a Conflict.
+func eventKey(url, eventType, method string) string {
+	return strings.ToUpper(method) + " " + eventType + " " + url
+}
+
+// pbxEventKey is the natural key of a PBX subscription.
+func pbxEventKey(x pbx.Event) string { return eventKey(x.URL, x.EventType, x.Method) }
+
+// eventDiff returns the partial update that makes a PBX subscription match want, and the names of
+// the fields it changes (empty when it is up to date). Every field is part of the natural key, and
+// the PBX changes each in place.
+func eventDiff(want pbx.EventCreate, x *pbx.Event) (pbx.EventUpdate, []string) {
+	var u pbx.EventUpdate
+	var diff []string
+	if want.URL != x.URL {
+		u.URL = pbx.Set(want.URL)
+		diff = append(diff, "url")
+	}
+	if want.EventType != x.EventType {
+		u.EventType = pbx.Set(want.EventType)
+		diff = append(diff, "eventType")
+	}
+	if !strings.EqualFold(want.Method, x.Method) {
+		u.Method = pbx.Set(want.Method)
+		diff = append(diff, "method")
+	}
+	return u, diff
+}
+
+// onlyHangup tells whether the PBX takes only Hangup subscriptions on extensions of type t: the
+// docs advise only hangup on IVR and Queue extensions, and the PBX refuses other types there with
+// an "ivr-type" error (UPSTREAM-API 3.5).
+func onlyHangup(t v1alpha1.ExtensionType) bool {
+	return t == v1alpha1.ExtensionTypeIVR || t == v1alpha1.ExtensionTypeQueue
+}

@@ -151,15 +151,15 @@ type EventSubscriptionSpec struct {
 type EventSubscriptionStatus struct {
 	ManagedStatus `json:",inline"`
 
-	// url is the URL the PBX calls: spec.url, or the URL built from spec.serviceRef. Unset until the
-	// subscription is created or found.
+	// url is the URL the PBX is to call: spec.url, or the URL built from spec.serviceRef. Unset until
+	// the operator has resolved the subscription's extension.
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048
 	URL string `json:"url,omitempty"`
 
 	// extensionID is the PBX id of the extension whose events are subscribed. Unset until the
-	// extension is known.
+	// operator has resolved it (an Extension must be Ready first).
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	ExtensionID int64 `json:"extensionID,omitempty"`

@@ -81,6 +81,7 @@ const (
 
 // PhoneSettings are the settings of a Phone extension's SIP terminal. A setting left unset is left
 // as the PBX has it.
+// +kubebuilder:validation:MinProperties=1
 type PhoneSettings struct {
 	// authType is how the phone proves itself when it registers: Digest (a SIP password, the PBX's
 	// default), Network (only from the networks allowed in the PBX), or Both.

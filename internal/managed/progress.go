@@ -15,6 +15,7 @@ var stalledReasons = map[string]bool{
 	v1alpha1.ReasonUnauthorized:  true,
 	v1alpha1.ReasonForbidden:     true,
 	v1alpha1.ReasonUnavailable:   true,
+	v1alpha1.ReasonNotFound:      true,
 }
 
 // settledReasons are the outcomes with nothing in progress and nothing to fix: a paused resource,

@@ -75,7 +75,7 @@ func TestPhoneLine(t *testing.T) {
 		mu.Unlock()
 	})}
 	go srv.Serve(l) //nolint:errcheck // ends with Close
-	defer srv.Close()
+	defer srv.Close() //nolint:errcheck // the test ends
 
 	kubectl(t, "create", "namespace", "phoneline")
 	kubectlIn(t, accountOnly(t), "apply", "-n", "phoneline", "-f", "-")

@@ -181,7 +181,7 @@ func TestPhoneLineLostAnswers(t *testing.T) {
 	w := newWorld(t, nil)
 	// The password PUT is committed but its answer lost, twice: the same password is set again,
 	// and the Secret and the PBX agree in the end.
-	w.sim.AddFault(pbxsim.Fault{Method: http.MethodPut, Path: "/api/ver1.0/extension/{id}/phone/", DropAfterCommit: true, Times: 2})
+	w.sim.AddFault(pbxsim.Fault{Method: http.MethodPut, Path: "/api/ver1.0/extension/{realm_id}/phone/", DropAfterCommit: true, Times: 2})
 	e := ext(w.ns, "dave", "104", phone("dave-sip"))
 	w.create(e)
 	w.waitSynced(e)
@@ -189,7 +189,7 @@ func TestPhoneLineLostAnswers(t *testing.T) {
 	if s == nil || !w.registers("104", string(s.Data["password"])) {
 		t.Fatalf("after lost answers the PBX and the Secret disagree")
 	}
-	if n := w.sim.RequestTotal(http.MethodPut, "/api/ver1.0/extension/{id}/phone/"); n < 3 {
+	if n := w.sim.RequestTotal(http.MethodPut, "/api/ver1.0/extension/{realm_id}/phone/"); n < 3 {
 		t.Errorf("the faults did not fire: %d phone PUTs", n)
 	}
 	if n := len(w.pbxExtensions(pbxsim.DemoPrefix + "*104")); n != 1 {

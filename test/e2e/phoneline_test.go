@@ -74,7 +74,7 @@ func TestPhoneLine(t *testing.T) {
 		got = append(got, string(body))
 		mu.Unlock()
 	})}
-	go srv.Serve(l) //nolint:errcheck // ends with Close
+	go srv.Serve(l)   //nolint:errcheck // ends with Close
 	defer srv.Close() //nolint:errcheck // the test ends
 
 	kubectl(t, "create", "namespace", "phoneline")

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega" //nolint:revive // Gomega's Eventually is the one part we use
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -53,43 +52,6 @@ func onExtensionID(id int64) func(*v1alpha1.EventSubscription) {
 	}
 }
 
-// subCond returns "Status/Reason" of a condition of an EventSubscription, re-read from the API
-// server.
-func (w *world) subCond(s *v1alpha1.EventSubscription, typ string) func() string {
-	return func() string {
-		if err := k.Get(context.Background(), client.ObjectKeyFromObject(s), s); err != nil {
-			return "get: " + err.Error()
-		}
-		c := meta.FindStatusCondition(s.Status.Conditions, typ)
-		if c == nil {
-			return "none"
-		}
-		return string(c.Status) + "/" + c.Reason
-	}
-}
-
-// subMessage returns the message of a condition, as last read by subCond.
-func subMessage(s *v1alpha1.EventSubscription, typ string) string {
-	if c := meta.FindStatusCondition(s.Status.Conditions, typ); c != nil {
-		return c.Message
-	}
-	return ""
-}
-
-// waitSubSynced waits for Ready and Synced at the subscription's current generation.
-func (w *world) waitSubSynced(s *v1alpha1.EventSubscription) {
-	w.t.Helper()
-	want := s.Generation // the cache may still hold an older one
-	w.g.Eventually(func() string {
-		synced := w.subCond(s, v1alpha1.ConditionSynced)()
-		c := meta.FindStatusCondition(s.Status.Conditions, v1alpha1.ConditionSynced)
-		if c == nil || c.ObservedGeneration < want || c.ObservedGeneration != s.Generation {
-			return synced + " (stale generation)"
-		}
-		return synced + " " + w.subCond(s, v1alpha1.ConditionReady)()
-	}).Should(Equal("True/UpToDate True/Available"), "EventSubscription %s", s.Name)
-}
-
 // pbxEvents returns the simulator's subscriptions of an extension.
 func (w *world) pbxEvents(extensionID int64) []map[string]any {
 	var out []map[string]any
@@ -114,7 +76,7 @@ func TestEventSubscriptionLifecycle(t *testing.T) {
 	alice := w.readyExtension(ext(w.ns, "alice", "151"))
 	s := evsub(w.ns, "alice-hangup", "alice", "https://hooks.example/calls")
 	w.create(s)
-	w.waitSubSynced(s)
+	w.waitSynced(s)
 
 	evs := w.pbxEvents(alice)
 	if len(evs) != 1 || evs[0]["url"] != "https://hooks.example/calls" || evs[0]["event_type"] != "hangup" || evs[0]["method"] != "POST" {
@@ -132,7 +94,7 @@ func TestEventSubscriptionLifecycle(t *testing.T) {
 		s.Spec.ServiceRef = v1alpha1.ServiceReference{Name: "hooks", Port: 8080, Scheme: v1alpha1.URLSchemeHTTP, Path: "/calls"}
 		s.Spec.Method = v1alpha1.EventMethodGET
 	})
-	w.waitSubSynced(s)
+	w.waitSynced(s)
 	svcURL := "http://hooks." + w.ns + ".svc:8080/calls"
 	evs = w.pbxEvents(alice)
 	if len(evs) != 1 || evs[0]["id"] != id || evs[0]["url"] != svcURL || evs[0]["method"] != "GET" || s.Status.URL != svcURL {
@@ -158,7 +120,7 @@ func TestEventSubscriptionLifecycle(t *testing.T) {
 	kept := evsub(w.ns, "alice-answer", "alice", "https://hooks.example/calls", onEvent(v1alpha1.EventTypeAnswer),
 		func(s *v1alpha1.EventSubscription) { s.Spec.DeletionPolicy = v1alpha1.DeletionPolicyOrphan })
 	w.create(kept)
-	w.waitSubSynced(kept)
+	w.waitSynced(kept)
 	w.delete(kept)
 	w.gone(kept)
 	if evs := w.pbxEvents(alice); len(evs) != 1 || evs[0]["event_type"] != "answer" {
@@ -179,7 +141,7 @@ func TestEventSubscriptionLostCreate(t *testing.T) {
 		typ := []v1alpha1.EventType{v1alpha1.EventTypeDialIn, v1alpha1.EventTypeAnswer}[i]
 		s := evsub(w.ns, strings.ToLower(string(typ)), "alice", "https://hooks.example/calls", onEvent(typ))
 		w.create(s)
-		w.waitSubSynced(s)
+		w.waitSynced(s)
 		if evs := w.pbxEvents(alice); len(evs) != i+1 || evs[i]["id"] != s.Status.ID {
 			t.Errorf("%s: want exactly one PBX subscription per resource, the resource's (%d): %v", typ, s.Status.ID, evs)
 		}
@@ -203,10 +165,10 @@ func TestEventSubscriptionNotOurs(t *testing.T) {
 
 	s := evsub(w.ns, "crm", "alice", "https://crm.example/calls")
 	w.create(s)
-	w.g.Eventually(w.subCond(s, v1alpha1.ConditionReady)).Should(Equal("False/AlreadyExists"))
+	w.g.Eventually(w.cond(s, v1alpha1.ConditionReady)).Should(Equal("False/AlreadyExists"))
 	w.g.Consistently(func() int { return len(w.pbxEvents(alice)) }, 2*pollInterval).Should(Equal(1))
 	w.update(s, func() { s.Annotations = map[string]string{v1alpha1.AnnotationAdopt: "true"} })
-	w.waitSubSynced(s)
+	w.waitSynced(s)
 	if s.Status.ID != theirs || len(w.pbxEvents(alice)) != 1 {
 		t.Errorf("adoption takes the existing subscription %v: status id %d, PBX %v", theirs, s.Status.ID, w.pbxEvents(alice))
 	}
@@ -219,8 +181,8 @@ func TestEventSubscriptionNotOurs(t *testing.T) {
 	}
 	twin := evsub(w.ns, "crm-answer", "alice", "https://crm.example/calls", onEvent(v1alpha1.EventTypeAnswer))
 	w.create(twin)
-	w.g.Eventually(w.subCond(twin, v1alpha1.ConditionSynced)).Should(Equal("False/Conflict"))
-	if m := subMessage(twin, v1alpha1.ConditionSynced); !strings.Contains(m, "2 subscriptions of the PBX extension") {
+	w.g.Eventually(w.cond(twin, v1alpha1.ConditionSynced)).Should(Equal("False/Conflict"))
+	if m := message(twin, v1alpha1.ConditionSynced); !strings.Contains(m, "2 subscriptions of the PBX extension") {
 		t.Errorf("the Conflict names the duplicates: %q", m)
 	}
 
@@ -231,7 +193,7 @@ func TestEventSubscriptionNotOurs(t *testing.T) {
 			s.Annotations = map[string]string{v1alpha1.AnnotationExternalID: fmt.Sprint(pick)}
 		})
 	w.create(imported)
-	w.waitSubSynced(imported)
+	w.waitSynced(imported)
 	var got map[string]any
 	for _, e := range w.pbxEvents(alice) {
 		if e["id"] == pick {
@@ -251,8 +213,8 @@ func TestEventSubscriptionIVR(t *testing.T) {
 
 	byRef := evsub(w.ns, "menu-answer", "menu", "https://hooks.example/calls", onEvent(v1alpha1.EventTypeAnswer))
 	w.create(byRef)
-	w.g.Eventually(w.subCond(byRef, v1alpha1.ConditionSynced)).Should(Equal("False/InvalidSpec"))
-	if m := subMessage(byRef, v1alpha1.ConditionSynced); m != "The Extension menu is of type IVR, which takes only Hangup subscriptions: the PBX refuses Answer there (an ivr-type error)" {
+	w.g.Eventually(w.cond(byRef, v1alpha1.ConditionSynced)).Should(Equal("False/InvalidSpec"))
+	if m := message(byRef, v1alpha1.ConditionSynced); m != "The Extension menu is of type IVR, which takes only Hangup subscriptions: the PBX refuses Answer there (an ivr-type error)" {
 		t.Errorf("the condition explains the refusal: %q", m)
 	}
 	if posts := w.sim.RequestTotal(http.MethodPost, eventsPath); posts != 0 {
@@ -261,17 +223,17 @@ func TestEventSubscriptionIVR(t *testing.T) {
 
 	byID := evsub(w.ns, "menu-dialout", "", "https://hooks.example/calls", onEvent(v1alpha1.EventTypeDialOut), onExtensionID(menu))
 	w.create(byID)
-	w.g.Eventually(w.subCond(byID, v1alpha1.ConditionSynced)).Should(Equal("False/InvalidSpec"))
-	if m := subMessage(byID, v1alpha1.ConditionSynced); !strings.HasPrefix(m, "The PBX rejected the spec: ") || !strings.Contains(m, "ivr-type") {
+	w.g.Eventually(w.cond(byID, v1alpha1.ConditionSynced)).Should(Equal("False/InvalidSpec"))
+	if m := message(byID, v1alpha1.ConditionSynced); !strings.HasPrefix(m, "The PBX rejected the spec: ") || !strings.Contains(m, "ivr-type") {
 		t.Errorf("the condition carries the PBX's message: %q", m)
 	}
-	if r := w.subCond(byID, v1alpha1.ConditionReady)(); r != "False/Unavailable" {
+	if r := w.cond(byID, v1alpha1.ConditionReady)(); r != "False/Unavailable" {
 		t.Errorf("a refused subscription is not Ready: %s", r)
 	}
 
 	// Hangup works on an IVR extension.
 	w.update(byRef, func() { byRef.Spec.EventType = v1alpha1.EventTypeHangup })
-	w.waitSubSynced(byRef)
+	w.waitSynced(byRef)
 	if evs := w.pbxEvents(menu); len(evs) != 1 || evs[0]["event_type"] != "hangup" {
 		t.Errorf("a Hangup subscription on the IVR extension: %v", evs)
 	}
@@ -299,16 +261,16 @@ func TestEventSubscriptionLimit(t *testing.T) {
 	w.readyExtension(ext(w.ns, "alice", "155"))
 	first := evsub(w.ns, "first", "alice", "https://hooks.example/calls")
 	w.create(first)
-	w.waitSubSynced(first)
+	w.waitSynced(first)
 	w.g.Eventually(used, 5*pollInterval).Should(Equal("1/1"), "the account's next check counts the subscription")
 
 	second := evsub(w.ns, "second", "alice", "https://hooks.example/calls", onEvent(v1alpha1.EventTypeAnswer))
 	w.create(second)
-	w.g.Eventually(w.subCond(second, v1alpha1.ConditionSynced)).Should(Equal("False/InvalidSpec"))
-	if m := subMessage(second, v1alpha1.ConditionSynced); !strings.HasPrefix(m, "The PBX client's limit of 1 event subscriptions is reached") {
+	w.g.Eventually(w.cond(second, v1alpha1.ConditionSynced)).Should(Equal("False/InvalidSpec"))
+	if m := message(second, v1alpha1.ConditionSynced); !strings.HasPrefix(m, "The PBX client's limit of 1 event subscriptions is reached") {
 		t.Errorf("the condition names the limit: %q", m)
 	}
-	if r := w.subCond(second, v1alpha1.ConditionReady)(); r != "False/Unavailable" {
+	if r := w.cond(second, v1alpha1.ConditionReady)(); r != "False/Unavailable" {
 		t.Errorf("a subscription beyond the limit is not Ready: %s", r)
 	}
 }
@@ -321,14 +283,14 @@ func TestEventSubscriptionExtensionDeleted(t *testing.T) {
 	bobID := w.readyExtension(bob)
 	s := evsub(w.ns, "bob-hangup", "bob", "https://hooks.example/calls")
 	w.create(s)
-	w.waitSubSynced(s)
+	w.waitSynced(s)
 
 	w.delete(bob)
 	w.gone(bob)
 	if evs := w.pbxEvents(bobID); len(evs) != 0 {
 		t.Fatalf("the PBX deletes an extension's subscriptions with it: %v", evs)
 	}
-	w.g.Eventually(w.subCond(s, v1alpha1.ConditionSynced)).Should(Equal("False/DependencyNotReady"))
+	w.g.Eventually(w.cond(s, v1alpha1.ConditionSynced)).Should(Equal("False/DependencyNotReady"))
 	w.delete(s)
 	w.gone(s)
 }

@@ -1,16 +1,13 @@
 package controller_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega" //nolint:revive // Gomega's Eventually is the one part we use
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
 	"github.com/cloudpbx/pbx-operator/internal/pbxsim"
@@ -62,42 +59,6 @@ func (w *world) routedDIDs() map[string]any {
 	return out
 }
 
-// numberCond returns "Status/Reason" of a condition of a PhoneNumber, re-read from the API server.
-func (w *world) numberCond(p *v1alpha1.PhoneNumber, typ string) func() string {
-	return func() string {
-		if err := k.Get(context.Background(), client.ObjectKeyFromObject(p), p); err != nil {
-			return "get: " + err.Error()
-		}
-		c := meta.FindStatusCondition(p.Status.Conditions, typ)
-		if c == nil {
-			return "none"
-		}
-		return string(c.Status) + "/" + c.Reason
-	}
-}
-
-// numberMessage returns the message of a condition of a PhoneNumber, as last read.
-func numberMessage(p *v1alpha1.PhoneNumber, typ string) string {
-	if c := meta.FindStatusCondition(p.Status.Conditions, typ); c != nil {
-		return c.Message
-	}
-	return ""
-}
-
-// waitNumberSynced waits for Ready and Synced, at the PhoneNumber's current generation.
-func (w *world) waitNumberSynced(p *v1alpha1.PhoneNumber) {
-	w.t.Helper()
-	want := p.GetGeneration()
-	w.g.Eventually(func() string {
-		s := w.numberCond(p, v1alpha1.ConditionSynced)()
-		c := meta.FindStatusCondition(p.Status.Conditions, v1alpha1.ConditionSynced)
-		if c == nil || c.ObservedGeneration < want || c.ObservedGeneration != p.GetGeneration() {
-			return s + " (stale generation)"
-		}
-		return s + " " + w.numberCond(p, v1alpha1.ConditionReady)()
-	}).Should(Equal("True/UpToDate True/Available"), "PhoneNumber %s", p.Name)
-}
-
 // readyExtensions creates Extensions (name, number pairs) and waits until they are in sync.
 func (w *world) readyExtensions(pairs ...string) []*v1alpha1.Extension {
 	w.t.Helper()
@@ -123,8 +84,8 @@ func TestPhoneNumberLifecycle(t *testing.T) {
 		p.Spec.Comment = "Alice's line"
 	})
 	w.create(p)
-	w.g.Eventually(w.numberCond(p, v1alpha1.ConditionSynced)).Should(Equal("False/DependencyNotReady"))
-	if m := numberMessage(p, v1alpha1.ConditionSynced); m != "The Extension alice (extensionRef) does not exist" {
+	w.g.Eventually(w.cond(p, v1alpha1.ConditionSynced)).Should(Equal("False/DependencyNotReady"))
+	if m := message(p, v1alpha1.ConditionSynced); m != "The Extension alice (extensionRef) does not exist" {
 		t.Errorf("waiting for the Extension: %q", m)
 	}
 	if d := w.pbxDID("74950000001"); d["extension_id"] != nil {
@@ -135,8 +96,8 @@ func TestPhoneNumberLifecycle(t *testing.T) {
 	alice, bob := exts[0], exts[1]
 	// The Extension watch brings the number on as soon as alice is Ready, well before the
 	// 15-second retry of DependencyNotReady.
-	w.g.Eventually(w.numberCond(p, v1alpha1.ConditionSynced), 10*time.Second).Should(Equal("True/UpToDate"))
-	w.waitNumberSynced(p)
+	w.g.Eventually(w.cond(p, v1alpha1.ConditionSynced), 10*time.Second).Should(Equal("True/UpToDate"))
+	w.waitSynced(p)
 	d := w.pbxDID("74950000001")
 	if d["extension_id"] != alice.Status.ID || d["allow_message"] != true || d["message_extension_id"] != alice.Status.ID || d["comment"] != "Alice's line" {
 		t.Errorf("PBX DID after binding: %v (alice %d)", d, alice.Status.ID)
@@ -153,7 +114,7 @@ func TestPhoneNumberLifecycle(t *testing.T) {
 	}
 
 	w.update(p, func() { p.Spec.ExtensionRef.Name = "bob" })
-	w.waitNumberSynced(p)
+	w.waitSynced(p)
 	if d = w.pbxDID("74950000001"); d["extension_id"] != bob.Status.ID || p.Status.ExtensionFullName != "0003*102" {
 		t.Errorf("rerouted to bob (%d): %v, status %+v", bob.Status.ID, d, p.Status)
 	}
@@ -162,19 +123,19 @@ func TestPhoneNumberLifecycle(t *testing.T) {
 		p.Spec.ExtensionRef = v1alpha1.PhoneNumberExtensionReference{}
 		p.Spec.ExtensionID = alice.Status.ID
 	})
-	w.waitNumberSynced(p)
+	w.waitSynced(p)
 	if d = w.pbxDID("74950000001"); d["extension_id"] != alice.Status.ID || p.Status.ExtensionID != alice.Status.ID || p.Status.ExtensionFullName != "" {
 		t.Errorf("routed by raw id to alice (%d): %v, status %+v", alice.Status.ID, d, p.Status)
 	}
 
 	w.update(p, func() { p.Spec.ExtensionID = 0 })
-	w.waitNumberSynced(p)
+	w.waitSynced(p)
 	if d = w.pbxDID("74950000001"); d["extension_id"] != nil || d["message_extension_id"] != alice.Status.ID || p.Status.ExtensionID != 0 {
 		t.Errorf("no extension in the spec unassigns the calls only: %v, status %+v", d, p.Status)
 	}
 
 	w.update(p, func() { p.Spec.ExtensionRef.Name = "alice" })
-	w.waitNumberSynced(p)
+	w.waitSynced(p)
 	w.delete(p)
 	w.gone(p)
 	d = w.pbxDID("74950000001")
@@ -194,7 +155,7 @@ func TestPhoneNumberOrphan(t *testing.T) {
 		p.Spec.DeletionPolicy = v1alpha1.DeletionPolicyOrphan
 	})
 	w.create(p)
-	w.waitNumberSynced(p)
+	w.waitSynced(p)
 	w.delete(p)
 	w.gone(p)
 	if d := w.pbxDID("74950000002"); d["extension_id"] != alice.Status.ID {
@@ -208,14 +169,14 @@ func TestPhoneNumberNotInAccount(t *testing.T) {
 	w := newWorld(t, nil)
 	p := phoneNumber(w.ns, "missing", "74959999999")
 	w.create(p)
-	w.g.Eventually(w.numberCond(p, v1alpha1.ConditionReady)).Should(Equal("False/NotFound"))
-	w.g.Eventually(w.numberCond(p, v1alpha1.ConditionSynced)).Should(Equal("False/NotFound"))
+	w.g.Eventually(w.cond(p, v1alpha1.ConditionReady)).Should(Equal("False/NotFound"))
+	w.g.Eventually(w.cond(p, v1alpha1.ConditionSynced)).Should(Equal("False/NotFound"))
 	want := fmt.Sprintf("The number 74959999999 is not in the PBX account of Account %s/pbx: numbers are allocated by the provider, "+
 		"so the operator cannot create one; check the digits or ask the provider for the number", w.ns)
-	if m := numberMessage(p, v1alpha1.ConditionSynced); m != want {
+	if m := message(p, v1alpha1.ConditionSynced); m != want {
 		t.Errorf("Synced message:\nwant %q\ngot  %q", want, m)
 	}
-	if m := numberMessage(p, v1alpha1.ConditionReady); m != want {
+	if m := message(p, v1alpha1.ConditionReady); m != want {
 		t.Errorf("Ready message:\nwant %q\ngot  %q", want, m)
 	}
 	if n := w.writes(); n != 0 {
@@ -233,14 +194,14 @@ func TestPhoneNumberConflict(t *testing.T) {
 	alice := exts[0]
 	first := phoneNumber(w.ns, "first", "74950000003", ringsAt("alice"))
 	w.create(first)
-	w.waitNumberSynced(first)
+	w.waitSynced(first)
 	second := phoneNumber(w.ns, "second", "74950000003", ringsAt("bob"))
 	w.create(second)
-	w.g.Eventually(w.numberCond(second, v1alpha1.ConditionSynced)).Should(Equal("False/Conflict"))
-	if r := w.numberCond(second, v1alpha1.ConditionReady)(); r != "False/Conflict" {
+	w.g.Eventually(w.cond(second, v1alpha1.ConditionSynced)).Should(Equal("False/Conflict"))
+	if r := w.cond(second, v1alpha1.ConditionReady)(); r != "False/Conflict" {
 		t.Errorf("Ready of the second: %s", r)
 	}
-	if m, want := numberMessage(second, v1alpha1.ConditionSynced), w.ns+"/first already manages the PBX object with this natural key in this account"; m != want {
+	if m, want := message(second, v1alpha1.ConditionSynced), w.ns+"/first already manages the PBX object with this natural key in this account"; m != want {
 		t.Errorf("Conflict message:\nwant %q\ngot  %q", want, m)
 	}
 	w.g.Consistently(func() any { return w.pbxDID("74950000003")["extension_id"] }, 2*pollInterval).Should(Equal(alice.Status.ID))
@@ -250,7 +211,7 @@ func TestPhoneNumberConflict(t *testing.T) {
 	w.delete(second)
 	w.gone(second)
 	w.g.Consistently(func() any { return w.pbxDID("74950000003")["extension_id"] }, pollInterval).Should(Equal(alice.Status.ID))
-	w.waitNumberSynced(first)
+	w.waitSynced(first)
 }
 
 // TestPhoneNumberWriteAnswersLost: PUTs that the PBX commits but answers with a 500, or whose
@@ -267,13 +228,13 @@ func TestPhoneNumberWriteAnswersLost(t *testing.T) {
 	lose()
 	p := phoneNumber(w.ns, "support", "74950000003", ringsAt("alice"))
 	w.create(p)
-	w.waitNumberSynced(p)
+	w.waitSynced(p)
 	if got := w.routedDIDs(); len(got) != 1 || got["74950000003"] != alice.Status.ID {
 		t.Errorf("want only 74950000003 ringing at alice (%d): %v", alice.Status.ID, got)
 	}
 	lose()
 	w.update(p, func() { p.Spec.ExtensionRef.Name = "bob" })
-	w.waitNumberSynced(p)
+	w.waitSynced(p)
 	if got := w.routedDIDs(); len(got) != 1 || got["74950000003"] != bob.Status.ID {
 		t.Errorf("want only 74950000003 ringing at bob (%d): %v", bob.Status.ID, got)
 	}
@@ -294,12 +255,12 @@ func TestPhoneNumberRecordedIDOfAnotherNumber(t *testing.T) {
 	alice, bob := exts[0], exts[1]
 	sales := phoneNumber(w.ns, "sales", "74950000002", ringsAt("bob"))
 	w.create(sales)
-	w.waitNumberSynced(sales)
+	w.waitSynced(sales)
 	support := phoneNumber(w.ns, "support", "74950000003", ringsAt("alice"), func(p *v1alpha1.PhoneNumber) {
 		p.Annotations = map[string]string{v1alpha1.AnnotationExternalID: fmt.Sprint(sales.Status.ID)}
 	})
 	w.create(support)
-	w.waitNumberSynced(support)
+	w.waitSynced(support)
 	own := w.pbxDID("74950000003")["id"]
 	if support.Status.ID != own || support.Annotations[v1alpha1.AnnotationExternalID] != fmt.Sprint(own) {
 		t.Errorf("support records its own number's id %v: status %d, annotation %q", own, support.Status.ID,
@@ -308,7 +269,7 @@ func TestPhoneNumberRecordedIDOfAnotherNumber(t *testing.T) {
 	if got := w.routedDIDs(); len(got) != 2 || got["74950000002"] != bob.Status.ID || got["74950000003"] != alice.Status.ID {
 		t.Errorf("want 74950000002 at bob (%d) and 74950000003 at alice (%d): %v", bob.Status.ID, alice.Status.ID, got)
 	}
-	w.waitNumberSynced(sales)
+	w.waitSynced(sales)
 }
 
 // TestPhoneNumberDriftReverted: a number rerouted in the PBX behind the operator's back goes back
@@ -318,7 +279,7 @@ func TestPhoneNumberDriftReverted(t *testing.T) {
 	alice := w.readyExtensions("alice", "101")[0]
 	p := phoneNumber(w.ns, "main", "74950000001", ringsAt("alice"))
 	w.create(p)
-	w.waitNumberSynced(p)
+	w.waitSynced(p)
 	if code := w.pbxCall(http.MethodPut, "/client/@me/did/"+fmt.Sprint(p.Status.ID), `{"extension_id":null}`); code != http.StatusOK {
 		t.Fatalf("unassigning in the PBX: %d", code)
 	}
@@ -335,8 +296,8 @@ func TestPhoneNumberExtensionOfAnotherAccount(t *testing.T) {
 	w.waitSynced(carol)
 	p := phoneNumber(w.ns, "main", "74950000001", ringsAt("carol"))
 	w.create(p)
-	w.g.Eventually(w.numberCond(p, v1alpha1.ConditionSynced)).Should(Equal("False/InvalidSpec"))
-	if m := numberMessage(p, v1alpha1.ConditionSynced); m != "The Extension carol (extensionRef) uses another account (Account other)" {
+	w.g.Eventually(w.cond(p, v1alpha1.ConditionSynced)).Should(Equal("False/InvalidSpec"))
+	if m := message(p, v1alpha1.ConditionSynced); m != "The Extension carol (extensionRef) uses another account (Account other)" {
 		t.Errorf("InvalidSpec message: %q", m)
 	}
 	if d := w.pbxDID("74950000001"); d["extension_id"] != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/cloudpbx/pbx-operator/internal/account"
 	"github.com/cloudpbx/pbx-operator/internal/controller"
 	"github.com/cloudpbx/pbx-operator/internal/localenv"
+	"github.com/cloudpbx/pbx-operator/internal/managed"
 	"github.com/cloudpbx/pbx-operator/internal/pbxsim"
 )
 
@@ -203,10 +204,8 @@ func conditions(o client.Object) []metav1.Condition {
 		return x.Status.Conditions
 	case *v1alpha1.ClusterAccount:
 		return x.Status.Conditions
-	case *v1alpha1.ExtensionGroup:
-		return x.Status.Conditions
-	case *v1alpha1.Extension:
-		return x.Status.Conditions
+	case managed.Object:
+		return x.GetManagedStatus().Conditions
 	}
 	return nil
 }

@@ -208,27 +208,9 @@ func (r *accountReconciler[O]) mayUse(obj O, ns string) error {
 	return fmt.Errorf("The ClusterAccount may not use Secrets or ConfigMaps in namespace %s: the operator trusts only %s (--trusted-secret-namespaces)", ns, trusted) //nolint:staticcheck // a condition message
 }
 
-// secret reads an opted-in Secret from the cache, which holds only those. For one that is not
-// there it tells a Secret without the label (with the command that opts it in) from a missing one,
-// with a metadata-only read: the operator never reads the data of a Secret not given to it.
+// secret reads a Secret the account's owner opted in (optedInSecret).
 func (r *accountReconciler[O]) secret(ctx context.Context, ns, name string) (*corev1.Secret, error) {
-	var s corev1.Secret
-	err := r.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &s)
-	if err == nil && s.Labels[v1alpha1.LabelCredentials] == "true" {
-		return &s, nil
-	}
-	if err != nil && !apierrors.IsNotFound(err) {
-		return nil, fmt.Errorf("Reading the Secret %s/%s: %w", ns, name, err) //nolint:staticcheck // a condition message
-	}
-	if r.apiReader != nil {
-		m := &metav1.PartialObjectMetadata{}
-		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-		if err := r.apiReader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, m); err == nil {
-			return nil, fmt.Errorf("The Secret %s/%s is not opted in as PBX credentials: label it with kubectl -n %s label secret %s %s=true", //nolint:staticcheck // a condition message
-				ns, name, ns, name, v1alpha1.LabelCredentials)
-		}
-	}
-	return nil, fmt.Errorf("The Secret %s/%s does not exist", ns, name) //nolint:staticcheck // a condition message
+	return optedInSecret(ctx, r.client, r.apiReader, ns, name)
 }
 
 // caBundle reads the PEM bundle an account trusts: a ConfigMap key (one uncached read, so the

@@ -187,7 +187,7 @@ func optedInSecret(ctx context.Context, c client.Reader, apiReader client.Reader
 		m := &metav1.PartialObjectMetadata{}
 		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
 		if err := apiReader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, m); err == nil {
-			return nil, fmt.Errorf("The Secret %s/%s is not opted in: label it with kubectl -n %s label secret %s %s=true", //nolint:staticcheck // a condition message
+			return nil, fmt.Errorf("The Secret %s/%s is not opted in as PBX credentials: label it with kubectl -n %s label secret %s %s=true", //nolint:staticcheck // a condition message
 				ns, name, ns, name, v1alpha1.LabelCredentials)
 		}
 	}

@@ -30,7 +30,7 @@ kind: Extension
 metadata: {name: erin}
 spec:
   accountRef: {kind: Account, name: demo}
-  name: "410"
+  name: "510"
   type: Phone
   label: Erin
   groupRef: {name: desk}
@@ -93,7 +93,7 @@ func TestPhoneLine(t *testing.T) {
 	if err := localenv.SimAdmin(ctx, simURL, http.MethodPost, "/sip/register", reg, nil); err != nil {
 		t.Errorf("a phone does not register with the credentials Secret (user %s): %v", secret.Data["username"], err)
 	}
-	x := pbxExtension(t, "410")
+	x := pbxExtension(t, "510")
 	var did map[string]any
 	for _, d := range snapshot(t).DIDs {
 		if d["name"] == "74950000004" {
@@ -103,7 +103,7 @@ func TestPhoneLine(t *testing.T) {
 	if x == nil || did == nil || fmt.Sprint(did["extension_id"]) != fmt.Sprint(x["id"]) {
 		t.Fatalf("the number rings the phone: DID %v, extension %v", did, x)
 	}
-	if err := localenv.SimAdmin(ctx, simURL, http.MethodPost, "/calls", map[string]any{"extension": "410"}, nil); err != nil {
+	if err := localenv.SimAdmin(ctx, simURL, http.MethodPost, "/calls", map[string]any{"extension": "510"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()
@@ -120,7 +120,7 @@ func TestPhoneLine(t *testing.T) {
 			t.Errorf("the deleted PhoneNumber left its number routed: %v", d)
 		}
 	}
-	if pbxExtension(t, "410") != nil {
+	if pbxExtension(t, "510") != nil {
 		t.Errorf("the deleted Extension's PBX extension stays")
 	}
 	for _, e := range s.Events {

@@ -97,8 +97,12 @@ func (s objects[T]) remove(ctx context.Context, id int64, do func(context.Contex
 // release forgets that owner owns an object.
 func (s objects[T]) release(owner client.Object) { s.Disown(client.ObjectKeyFromObject(owner)) }
 
-// poller is the PollInterval of the adapters: their account's.
+// poller is what the adapters take from their account: its poll interval, and turns in its
+// request pace for their writes.
 type poller struct{ conn *account.Connection }
 
 // PollInterval is the account's poll interval.
 func (p poller) PollInterval() time.Duration { return p.conn.PollInterval() }
+
+// Turn books a turn for a write of the resource with this uid in the account's request pace.
+func (p poller) Turn(uid string) time.Duration { return p.conn.Client.Turn(uid) }

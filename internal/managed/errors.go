@@ -29,6 +29,9 @@ type (
 	pbxMessager interface{ PBXMessage() string }
 	// retryAfterer is an error that knows how long to wait before the request may be sent again.
 	retryAfterer interface{ RetryAfter() time.Duration }
+	// deferrer is a request that was not sent because its account is paced or busy: it may go
+	// after Deferred.
+	deferrer interface{ Deferred() time.Duration }
 )
 
 // waitError asks for another pass soon without touching the conditions: the resource's state has
@@ -45,6 +48,16 @@ func (e *waitError) Error() string { return e.msg }
 func Wait(after time.Duration, format string, args ...any) error {
 	return &waitError{after: after, msg: fmt.Sprintf(format, args...)}
 }
+
+// turnError ends a pass whose write is not due yet in its account's pace (Pacer).
+type turnError struct{ after time.Duration }
+
+func (e *turnError) Error() string {
+	return fmt.Sprintf("waiting %s for a turn in the account's PBX request pace", e.after.Round(time.Millisecond))
+}
+
+// Deferred returns how long until the turn.
+func (e *turnError) Deferred() time.Duration { return e.after }
 
 // engineError is an error class that only the adapters can know: the PBX client cannot tell that a
 // referenced group is not Ready, or that a matching object belongs to somebody else.
@@ -104,6 +117,10 @@ const (
 	requeueKubeConflict = time.Second
 	minRateLimitWait    = time.Second
 	maxRateLimitWait    = time.Hour
+	// minDeferred is the shortest requeue of a deferred request; longDeferred the wait from which
+	// a deferral shows in the conditions (shorter ones are routine pacing and stay quiet).
+	minDeferred  = 100 * time.Millisecond
+	longDeferred = 30 * time.Second
 )
 
 // Classify sorts an error into its class (the table of STYLE.md section 5). Errors with neither
@@ -112,6 +129,14 @@ func Classify(err error) Class {
 	var we *waitError
 	if errors.As(err, &we) {
 		return Class{Reason: v1alpha1.ReasonReconcileError, Message: we.msg, RequeueAfter: we.after, Silent: true, Quiet: true}
+	}
+	var de deferrer
+	if errors.As(err, &de) {
+		wait := min(max(de.Deferred(), minDeferred), maxRateLimitWait)
+		if wait < longDeferred {
+			return Class{Reason: v1alpha1.ReasonReconcileError, Message: err.Error(), RequeueAfter: wait, Silent: true, Quiet: true}
+		}
+		return Class{Reason: v1alpha1.ReasonRateLimited, Message: "Waiting for a turn in the account's PBX request pace (docs/pacing.md)", RequeueAfter: wait, Silent: true}
 	}
 	var ee *engineError
 	if errors.As(err, &ee) {

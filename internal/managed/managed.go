@@ -249,6 +249,9 @@ func (r *Reconciler[O]) act(ctx context.Context, p *pass[O], ext Adapter[O], obs
 		return ctrl.Result{RequeueAfter: r.poll(ext)}, nil
 	case !obs.UpToDate:
 		p.action = "Update"
+		if err := turn(ext, obj); err != nil {
+			return p.fail(ctx, err)
+		}
 		if err := ext.Update(ctx, obj); err != nil {
 			if httpStatus(err) == http.StatusNotFound {
 				// Deleted behind our back between the look and the write: look again at once.
@@ -366,6 +369,26 @@ type Releaser[O Object] interface {
 	Release(obj O)
 }
 
+// Pacer is an Adapter whose PBX writes take turns in a shared pace (its account's request
+// budget). Before a write the engine asks for the resource's turn; a pass whose turn is not due
+// ends and comes back when it is, so a paced account never holds a reconcile worker, and a
+// paced create leaves no create-pending mark and costs no API-server write.
+type Pacer interface {
+	// Turn books a turn for one write of the resource with this uid: 0 when it may go now, else
+	// how long until its turn (asking again finds the same booking).
+	Turn(uid string) time.Duration
+}
+
+// turn asks a Pacer adapter for the pass's turn to write.
+func turn(ext any, obj Object) error {
+	if pc, ok := ext.(Pacer); ok {
+		if d := pc.Turn(string(obj.GetUID())); d > 0 {
+			return &turnError{after: d}
+		}
+	}
+	return nil
+}
+
 // Poller is an Adapter with a poll interval of its own (its account's), used instead of the
 // Reconciler's.
 type Poller interface{ PollInterval() time.Duration }
@@ -468,6 +491,9 @@ func (r *Reconciler[O]) clearIdentity(ctx context.Context, p *pass[O]) error {
 // create marks the resource create-pending, creates the PBX object and records its id.
 func (r *Reconciler[O]) create(ctx context.Context, p *pass[O], ext Adapter[O]) (ctrl.Result, error) {
 	p.action = "Create"
+	if err := turn(ext, p.obj); err != nil {
+		return p.fail(ctx, err)
+	}
 	_, hadMark := pendingSince(p.orig)
 	err := r.patchMetadata(ctx, p.obj, func(o O) {
 		ann := o.GetAnnotations()
@@ -640,6 +666,9 @@ func (r *Reconciler[O]) deleteExternal(ctx context.Context, p *pass[O]) error {
 	}
 	if !known {
 		p.obj.GetManagedStatus().ID = obs.ExternalID
+	}
+	if err := turn(ext, p.obj); err != nil {
+		return err
 	}
 	if err := ext.Delete(ctx, p.obj); err != nil && httpStatus(err) != http.StatusNotFound {
 		return err

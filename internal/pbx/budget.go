@@ -3,6 +3,7 @@ package pbx
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync"
@@ -33,11 +34,26 @@ type Budget struct {
 	BlockedUntil time.Time
 }
 
+// Turns (docs/pacing.md): a request never holds its caller long, so that one paced or slow
+// account cannot keep the reconcile workers from the others.
+const (
+	// maxWait is the longest a request waits in place for the pace or for a free connection; a
+	// request that would wait longer is not sent (DeferredError) and its caller comes back later.
+	maxWait = time.Second
+	// turnHorizon is how far ahead Turn books; a caller further back in the queue books nothing
+	// and is told to come back in a half to a whole horizon, when it books again.
+	turnHorizon = time.Minute
+)
+
 // budget guards the PBX's hourly budget for one client: it refuses requests while the budget is
-// spent (or, for reads, reserved for writes) and paces requests with a token-bucket limiter.
+// spent (or, for reads, reserved for writes), paces requests with a token-bucket limiter, and books
+// turns for writes at the same pace.
 type budget struct {
 	now     func() time.Time
 	limiter *rate.Limiter
+	// turns books writes ahead of time (turn), at the limiter's pace: callers told to come back
+	// later come back one after the other rather than all at once.
+	turns *rate.Limiter
 	// adaptive paces by the budget the PBX announces (pace) instead of a fixed rate; the
 	// limiter's first rate is the cautious start until the first answer.
 	adaptive bool
@@ -46,6 +62,9 @@ type budget struct {
 
 	mu    sync.Mutex
 	state Budget
+	// booked are the turns booked for later, by caller; swept is when stale ones were last dropped.
+	booked map[string]time.Time
+	swept  time.Time
 }
 
 func newBudget(now func() time.Time, rps float64, burst, reservePercent int, adaptive bool) *budget {
@@ -53,7 +72,10 @@ func newBudget(now func() time.Time, rps float64, burst, reservePercent int, ada
 	if rps <= 0 {
 		lim = rate.Inf
 	}
-	return &budget{now: now, limiter: rate.NewLimiter(lim, max(burst, 1)), reservePercent: reservePercent, adaptive: adaptive}
+	return &budget{
+		now: now, limiter: rate.NewLimiter(lim, max(burst, 1)), turns: rate.NewLimiter(lim, max(burst, 1)),
+		reservePercent: reservePercent, adaptive: adaptive, booked: map[string]time.Time{},
+	}
 }
 
 // Adaptive pacing (docs/pacing.md): spend the hourly budget knowingly.
@@ -128,31 +150,89 @@ func (b *budget) admit(method, path string) error {
 	return nil
 }
 
-// wait paces the request with the client-side limiter. It returns an error that matches
-// context.DeadlineExceeded when the wait would outlast ctx's deadline.
-func (b *budget) wait(ctx context.Context) error {
-	if b.adaptive {
-		now := b.now()
-		b.mu.Lock()
-		r, burst, ok := pace(b.state, now)
-		b.mu.Unlock()
-		if ok {
-			if b.limiter.Limit() != r {
-				b.limiter.SetLimit(r)
-			}
-			if b.limiter.Burst() != burst {
-				b.limiter.SetBurst(burst)
-			}
+// tune sets both limiters to the pace of the budget the PBX announced, when adaptive. The
+// limiters keep the wall clock (they time real waits); the budget's clock reads the windows.
+func (b *budget) tune() {
+	if !b.adaptive {
+		return
+	}
+	b.mu.Lock()
+	r, burst, ok := pace(b.state, b.now())
+	b.mu.Unlock()
+	if !ok {
+		return
+	}
+	for _, l := range []*rate.Limiter{b.limiter, b.turns} {
+		if l.Limit() != r {
+			l.SetLimit(r)
+		}
+		if l.Burst() != burst {
+			l.SetBurst(burst)
 		}
 	}
-	if err := b.limiter.Wait(ctx); err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("waiting for the client-side rate limit: %w", ctx.Err())
-		}
-		// rate.Limiter refuses up front when the wait would pass the deadline.
-		return fmt.Errorf("waiting for the client-side rate limit would pass the deadline: %w (%w)", context.DeadlineExceeded, err)
+}
+
+// wait paces the request with the client-side limiter. A wait longer than maxWait is not
+// taken: the request is not sent and the error is a DeferredError that says when it may go.
+func (b *budget) wait(ctx context.Context, method, path string) error {
+	b.tune()
+	now := time.Now()
+	r := b.limiter.ReserveN(now, 1)
+	d := r.DelayFrom(now)
+	if d > maxWait {
+		r.CancelAt(now)
+		return &DeferredError{Method: method, Path: path, After: d, Why: "its turn in the account's request pace"}
 	}
-	return nil
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		r.Cancel()
+		return fmt.Errorf("%s %s: waiting for the client-side rate limit: %w", method, path, ctx.Err())
+	}
+}
+
+// turn books a turn for one write of key: 0 when the write may go now (its request waits no
+// longer than maxWait), else how long until its turn. A caller that comes back when told finds its
+// booking and goes. One further back than turnHorizon books nothing and comes back in a half to a
+// whole horizon (spread, so that a crowd does not return at once).
+func (b *budget) turn(key string) time.Duration {
+	b.tune()
+	now := time.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if now.Sub(b.swept) > turnHorizon {
+		// Bookings nobody came back for (the resource went away, or needed no write any more).
+		for k, at := range b.booked {
+			if now.Sub(at) > turnHorizon {
+				delete(b.booked, k)
+			}
+		}
+		b.swept = now
+	}
+	if at, ok := b.booked[key]; ok {
+		if d := at.Sub(now); d > maxWait {
+			return d
+		}
+		delete(b.booked, key)
+		return 0
+	}
+	r := b.turns.ReserveN(now, 1)
+	switch d := r.DelayFrom(now); {
+	case d <= maxWait:
+		return 0
+	case d <= turnHorizon:
+		b.booked[key] = now.Add(d)
+		return d
+	default:
+		r.CancelAt(now)
+		return turnHorizon/2 + rand.N(turnHorizon/2) //nolint:gosec // spreading callers needs no crypto
+	}
 }
 
 // observe reads the budget headers of an answer. A 429, or an answer that leaves nothing,

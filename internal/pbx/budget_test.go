@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -226,20 +227,35 @@ func TestBudgetWriteReserve(t *testing.T) {
 }
 
 func TestRateLimiter(t *testing.T) {
-	t.Run("RespectsDeadline", func(t *testing.T) {
+	t.Run("DefersALongWait", func(t *testing.T) {
 		f := newFixture(t)
 		c := f.client(t, WithRateLimit(0.001, 1))
 		if _, err := c.Users.Me(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		defer cancel()
-		_, err := c.Users.Me(ctx)
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("a request that cannot get a turn before its deadline: got %v, want context.DeadlineExceeded", err)
+		start := time.Now()
+		_, err := c.Users.Me(context.Background())
+		var de *DeferredError
+		if !errors.As(err, &de) || de.After < 900*time.Second {
+			t.Errorf("a request whose turn is 1,000 s away: got %v, want a DeferredError of about 1,000 s", err)
+		}
+		if d := time.Since(start); d > maxWait {
+			t.Errorf("the deferred request held its caller %v", d)
 		}
 		if n := f.count(http.MethodGet, "/user/"); n != 1 {
 			t.Errorf("requests: got %d, want 1", n)
+		}
+	})
+	t.Run("RespectsCancel", func(t *testing.T) {
+		f := newFixture(t)
+		c := f.client(t, WithRateLimit(2, 1))
+		if _, err := c.Users.Me(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		if _, err := c.Users.Me(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("a request waiting 500 ms for its turn with 50 ms left: got %v, want context.DeadlineExceeded", err)
 		}
 	})
 	t.Run("Paces", func(t *testing.T) {
@@ -382,5 +398,97 @@ func TestSmallBudgetNeverOverspends(t *testing.T) {
 	}
 	if b := c.Budget(); b.Remaining < 2000*pollFloorPercent/100 || f.count429() != 0 {
 		t.Errorf("the floor stays and no 429 came: %d remaining, %d 429s", b.Remaining, f.count429())
+	}
+}
+
+func TestTurns(t *testing.T) {
+	t.Run("BookedOneAfterTheOther", func(t *testing.T) {
+		b := newBudget(time.Now, 0.1, 1, 0, false) // a turn every 10 s
+		if d := b.turn("a"); d != 0 {
+			t.Fatalf("the first turn (the burst): got %v, want 0", d)
+		}
+		b1, c1 := b.turn("b"), b.turn("c")
+		if b1 < 9*time.Second || b1 > 10*time.Second || c1 < 19*time.Second || c1 > 20*time.Second {
+			t.Errorf("b and c book the next two turns: got %v and %v, want about 10 s and 20 s", b1, c1)
+		}
+		if again := b.turn("b"); again > b1 || again < b1-time.Second {
+			t.Errorf("b asking again keeps its booking: got %v, want about %v", again, b1)
+		}
+		if d := b.turn("d"); d < 29*time.Second || d > 30*time.Second {
+			t.Errorf("d books after c (b's second ask took no turn): got %v, want about 30 s", d)
+		}
+	})
+	t.Run("DueBookingGoes", func(t *testing.T) {
+		b := newBudget(time.Now, 10, 1, 0, false)
+		b.booked["a"] = time.Now().Add(maxWait / 2)
+		if d := b.turn("a"); d != 0 {
+			t.Errorf("a booking due within maxWait: got %v, want 0 (go)", d)
+		}
+		if _, ok := b.booked["a"]; ok {
+			t.Error("the booking is used up")
+		}
+	})
+	t.Run("BeyondTheHorizonBooksNothing", func(t *testing.T) {
+		b := newBudget(time.Now, 1.0/50, 1, 0, false) // a turn every 50 s
+		b.turn("a")
+		if d := b.turn("b"); d < 49*time.Second || d > 50*time.Second {
+			t.Fatalf("b: got %v, want about 50 s", d)
+		}
+		for _, k := range []string{"c", "d"} {
+			if d := b.turn(k); d < turnHorizon/2 || d >= turnHorizon {
+				t.Errorf("%s, 100 s back: got %v, want between a half and a whole horizon", k, d)
+			}
+			if _, ok := b.booked[k]; ok {
+				t.Errorf("%s booked a turn beyond the horizon", k)
+			}
+		}
+	})
+	t.Run("StaleBookingsSwept", func(t *testing.T) {
+		b := newBudget(time.Now, 10, 1, 0, false)
+		b.booked["gone"] = time.Now().Add(-2 * turnHorizon)
+		b.turn("a")
+		if _, ok := b.booked["gone"]; ok {
+			t.Error("a booking nobody came back for stays")
+		}
+	})
+	t.Run("Unpaced", func(t *testing.T) {
+		b := newBudget(time.Now, 0, 0, 0, false)
+		for i := range 100 {
+			if d := b.turn(fmt.Sprint(i)); d != 0 {
+				t.Fatalf("turn %d without a pace: got %v, want 0", i, d)
+			}
+		}
+	})
+}
+
+func TestBusyConnectionsDefer(t *testing.T) {
+	release := make(chan struct{})
+	f := newFixture(t, fixtureOptions{wrap: func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/api/ver1.0/user/" {
+				<-release
+			}
+			next.ServeHTTP(w, r)
+		})
+	}})
+	c := f.client(t, WithMaxInFlight(1))
+	if _, err := c.ClientInfo.Get(context.Background(), demo); err != nil { // the token, before the block
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := c.Users.Me(context.Background()); done <- err }()
+	time.Sleep(100 * time.Millisecond) // the first request holds the only connection
+	start := time.Now()
+	_, err := c.Users.Me(context.Background())
+	var de *DeferredError
+	if !errors.As(err, &de) || !strings.Contains(de.Error(), "free connection") {
+		t.Errorf("a request with every connection busy: got %v, want a DeferredError naming the connections", err)
+	}
+	if d := time.Since(start); d < maxWait || d > 2*maxWait {
+		t.Errorf("it waited %v, want about maxWait (%v)", d, maxWait)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Errorf("the first request: %v", err)
 	}
 }

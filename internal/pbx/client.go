@@ -264,6 +264,33 @@ func trusting(base http.RoundTripper, bundle []byte) (http.RoundTripper, error) 
 // metrics.
 func (c *Client) Budget() Budget { return c.budget.snapshot() }
 
+// connection takes one of the requests in flight the client allows, waiting at most maxWait for
+// one to end: a request that would wait longer is not sent (DeferredError).
+func (c *Client) connection(ctx context.Context, method, path string) error {
+	select {
+	case c.inFlight <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(maxWait)
+	defer t.Stop()
+	select {
+	case c.inFlight <- struct{}{}:
+		return nil
+	case <-t.C:
+		return &DeferredError{Method: method, Path: path, After: maxWait,
+			Why: fmt.Sprintf("a free connection (all %d the account allows are busy)", cap(c.inFlight))}
+	case <-ctx.Done():
+		return transportError(ctx, method, path, fmt.Errorf("waiting for a free connection: %w", ctx.Err()))
+	}
+}
+
+// Turn books a turn for one write of the caller key (a resource's uid) in the account's pace: 0
+// when the write may go now, else how long until its turn. A reconcile that is told to wait ends
+// and comes back then, and Turn finds its booking: a paced account never holds a worker, and
+// its writes come back one after the other.
+func (c *Client) Turn(key string) time.Duration { return c.budget.turn(key) }
+
 // do sends one request and decodes its answer into out (unless out is nil). It checks the
 // request budget first, so a spent budget costs no network call, and it never retries: the only
 // second attempt is authTransport's after a 401.
@@ -298,15 +325,13 @@ func (c *Client) do(ctx context.Context, method string, ep endpoint, query url.V
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if err := c.budget.wait(ctx); err != nil {
-		return fmt.Errorf("%s %s: %w", method, ep.path, err)
+	if err := c.budget.wait(ctx, method, ep.path); err != nil {
+		return err
 	}
-	select {
-	case c.inFlight <- struct{}{}:
-		defer func() { <-c.inFlight }()
-	case <-ctx.Done():
-		return transportError(ctx, method, ep.path, fmt.Errorf("waiting for a free connection: %w", ctx.Err()))
+	if err := c.connection(ctx, method, ep.path); err != nil {
+		return err
 	}
+	defer func() { <-c.inFlight }()
 	resp, err := c.http.Do(req)
 	if err != nil {
 		var ue *url.Error

@@ -73,6 +73,28 @@ func (e *APIError) RetryAfter() time.Duration {
 	return max(time.Until(e.RetryAt), 0)
 }
 
+// DeferredError is a request the client did not send because it would have waited too long for
+// its turn in the account's pace or for a free connection: nothing reached the PBX. Its caller
+// should come back After (a reconcile returns its worker and is requeued), so that one paced or
+// slow account does not hold the workers that other accounts need.
+type DeferredError struct {
+	Method string
+	Path   string
+	// After is how long until the request may go.
+	After time.Duration
+	// Why names what the request would have waited for.
+	Why string
+}
+
+// Error says what was not sent and why.
+func (e *DeferredError) Error() string {
+	return fmt.Sprintf("%s %s: not sent: waiting %s for %s", e.Method, e.Path, e.After.Round(time.Millisecond), e.Why)
+}
+
+// Deferred returns how long until the request may go, so that callers can classify errors through
+// a small interface without importing this package.
+func (e *DeferredError) Deferred() time.Duration { return e.After }
+
 // errorBody is the PBX's error answer: {"message": "...", "status": "..."}, or the token
 // endpoint's {"error": "...", "message": "..."}. The fields are decoded loosely: an error answer
 // must never fail to decode.

@@ -1,0 +1,134 @@
+package managed_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/managed"
+)
+
+// pacedAdapter is an adapter whose account hands out turns: wait until the next one.
+type pacedAdapter struct {
+	managed.AdapterFns[*v1alpha1.Extension]
+	wait  time.Duration
+	asked []string
+}
+
+func (a *pacedAdapter) Turn(uid string) time.Duration {
+	a.asked = append(a.asked, uid)
+	return a.wait
+}
+
+// TestPacedWrites: a write whose turn is not due ends the pass before anything is written, to the
+// PBX or to the API server (no create-pending mark, no finalizer, no status), and comes back when
+// it is due; a long wait shows in Synced, once.
+func TestPacedWrites(t *testing.T) {
+	noFinalizer := func(e *v1alpha1.Extension) { e.Finalizers = nil }
+	ready := func(e *v1alpha1.Extension) {
+		for _, c := range []metav1.Condition{
+			{Type: v1alpha1.ConditionReady, Reason: v1alpha1.ReasonAvailable, Message: "The PBX object exists"},
+			{Type: v1alpha1.ConditionSynced, Reason: v1alpha1.ReasonUpToDate, Message: "The PBX object matches the spec"},
+		} {
+			c.Status, c.ObservedGeneration = metav1.ConditionTrue, 3
+			meta.SetStatusCondition(&e.Status.Conditions, c)
+		}
+		e.Status.ObservedGeneration = ptr.To[int64](3)
+	}
+	cases := map[string]struct {
+		obj    *v1alpha1.Extension
+		exists bool
+		wait   time.Duration
+		synced string
+	}{
+		"Create":     {obj: ext(noFinalizer), wait: 3 * time.Second},
+		"Update":     {obj: ext(withID(42), ready), exists: true, wait: 3 * time.Second},
+		"Delete":     {obj: ext(withID(42), deleting), exists: true, wait: 3 * time.Second},
+		"LongCreate": {obj: ext(noFinalizer), wait: 5 * time.Minute, synced: v1alpha1.ReasonRateLimited},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			writes := 0
+			count := interceptor.Funcs{
+				Patch: func(ctx context.Context, c client.WithWatch, o client.Object, p client.Patch, opts ...client.PatchOption) error {
+					writes++
+					return c.Patch(ctx, o, p, opts...)
+				},
+				SubResourcePatch: func(ctx context.Context, c client.Client, sub string, o client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+					writes++
+					return c.SubResource(sub).Patch(ctx, o, p, opts...)
+				},
+			}
+			tc.obj.UID = "uid-1"
+			c, got := newClient(t, tc.obj, count)
+			pbxWrites := 0
+			a := &pacedAdapter{wait: tc.wait, AdapterFns: managed.AdapterFns[*v1alpha1.Extension]{
+				ObserveFn: func(context.Context, *v1alpha1.Extension) (managed.Observation, error) {
+					return managed.Observation{Exists: tc.exists, ExternalID: 42, Diff: "label"}, nil
+				},
+				CreateFn: func(context.Context, *v1alpha1.Extension) (int64, error) { pbxWrites++; return 42, nil },
+				UpdateFn: func(context.Context, *v1alpha1.Extension) error { pbxWrites++; return nil },
+				DeleteFn: func(context.Context, *v1alpha1.Extension) error { pbxWrites++; return nil },
+			}}
+			connector := managed.ConnectorFn[*v1alpha1.Extension](func(context.Context, *v1alpha1.Extension) (managed.Adapter[*v1alpha1.Extension], error) {
+				return a, nil
+			})
+			r := managed.NewReconciler(c, connector, managed.WithClock[*v1alpha1.Extension](func() time.Time { return now }),
+				managed.WithRecorder[*v1alpha1.Extension](events.NewFakeRecorder(10)))
+			pass := func() (time.Duration, error) {
+				obj := &v1alpha1.Extension{}
+				if err := c.Get(context.Background(), key, obj); err != nil {
+					t.Fatal(err)
+				}
+				res, err := r.Reconcile(context.Background(), obj)
+				return res.RequeueAfter, err
+			}
+
+			after, err := pass()
+			if err != nil || after != tc.wait {
+				t.Errorf("a pass whose turn is %v away: requeue %v, error %v; want a requeue at its turn and no error", tc.wait, after, err)
+			}
+			if len(a.asked) != 1 || a.asked[0] != "uid-1" {
+				t.Errorf("turns asked: %v, want one for the resource's uid", a.asked)
+			}
+			wantWrites := 0
+			if tc.synced != "" || tc.obj.DeletionTimestamp != nil {
+				wantWrites = 1 // the condition that says why (a long wait; Ready=False Deleting)
+			}
+			if pbxWrites != 0 || writes != wantWrites {
+				t.Errorf("writes before the turn: %d to the PBX, %d to the API server; want 0 and %d", pbxWrites, writes, wantWrites)
+			}
+			stored := got()
+			if _, marked := stored.Annotations[v1alpha1.AnnotationCreatePending]; marked {
+				t.Error("a paced create left a create-pending mark")
+			}
+			if s := reason(stored.Status.Conditions, v1alpha1.ConditionSynced); s != tc.synced && (tc.synced != "" || s != v1alpha1.ReasonUpToDate) {
+				t.Errorf("Synced: got %q, want %q", s, tc.synced)
+			}
+			if tc.synced != "" {
+				if _, err := pass(); err != nil {
+					t.Fatal(err)
+				}
+				if writes != wantWrites {
+					t.Errorf("waiting again for the same turn wrote %d more times", writes-wantWrites)
+				}
+			}
+
+			a.wait = 0
+			if _, err := pass(); err != nil {
+				t.Fatal(err)
+			}
+			if pbxWrites != 1 {
+				t.Errorf("the pass whose turn came: %d PBX writes, want 1", pbxWrites)
+			}
+		})
+	}
+}

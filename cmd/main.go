@@ -87,7 +87,8 @@ func main() {
 	flag.DurationVar(&pollInterval, "poll-interval", managed.DefaultPollInterval,
 		"How often resources in sync are checked for changes made in the PBX, unless their account sets pollIntervalSeconds.")
 	flag.IntVar(&concurrency, "concurrency", 16,
-		"Resources of each kind reconciled at once (PBX calls per account are bounded by --max-requests-in-flight and the pacing).")
+		"Resources of each kind reconciled at once, shared by all accounts: a reconcile waits at most 1 s for its account's pace or a free connection, "+
+			"so a paced or slow account does not hold the workers (docs/pacing.md).")
 	flag.DurationVar(&timeout, "pbx-timeout", 30*time.Second, "Time limit of the PBX calls of one reconcile.")
 	flag.Float64Var(&rps, "requests-per-second", 0,
 		"Fixed rate of PBX requests per account, unless the account sets requestsPerSecond; 0 paces by the hourly budget the PBX announces (docs/pacing.md).")

@@ -23,7 +23,8 @@ func snapshotPart[T any](reg *account.Registry, drift *driftQueue, list func(con
 	id func(T) int64, key func(T) string) account.Part[objects[T]] {
 	return account.AddPart(reg, func(c *account.Connection) objects[T] {
 		return objects[T]{snapshot.New(snapshot.Options[T]{
-			List:     func(ctx context.Context) ([]T, error) { return list(ctx, c) },
+			// A refresh runs on its own, holding no reconcile worker: its pages wait for their turn.
+			List:     func(ctx context.Context) ([]T, error) { return list(pbx.Patient(ctx), c) },
 			ID:       id,
 			Key:      key,
 			MaxAge:   c.PollInterval(),

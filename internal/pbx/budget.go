@@ -172,16 +172,32 @@ func (b *budget) tune() {
 	}
 }
 
+// patientKey marks a context whose requests wait for their turn as long as it allows.
+type patientKey struct{}
+
+// Patient returns a context whose requests wait for their turn in the pace, and for a free
+// connection, as long as ctx allows, instead of being deferred after a second: for work that holds
+// no reconcile worker, such as a snapshot's refresh, whose pages must not be cut apart.
+func Patient(ctx context.Context) context.Context { return context.WithValue(ctx, patientKey{}, true) }
+
+func patient(ctx context.Context) bool { return ctx.Value(patientKey{}) != nil }
+
 // wait paces the request with the client-side limiter. A wait longer than maxWait is not
-// taken: the request is not sent and the error is a DeferredError that says when it may go.
+// taken, unless ctx is Patient: the request is not sent and the error is a DeferredError that
+// says when it may go. A patient wait that would outlast ctx's deadline fails at once.
 func (b *budget) wait(ctx context.Context, method, path string) error {
 	b.tune()
 	now := time.Now()
 	r := b.limiter.ReserveN(now, 1)
 	d := r.DelayFrom(now)
-	if d > maxWait {
+	if d > maxWait && !patient(ctx) {
 		r.CancelAt(now)
 		return &DeferredError{Method: method, Path: path, After: d, Why: "its turn in the account's request pace"}
+	}
+	if deadline, ok := ctx.Deadline(); ok && now.Add(d).After(deadline) {
+		r.CancelAt(now)
+		return fmt.Errorf("%s %s: waiting %s for the client-side rate limit would pass the deadline: %w",
+			method, path, d.Round(time.Millisecond), context.DeadlineExceeded)
 	}
 	if d <= 0 {
 		return nil

@@ -246,6 +246,20 @@ func TestRateLimiter(t *testing.T) {
 			t.Errorf("requests: got %d, want 1", n)
 		}
 	})
+	t.Run("PatientWaits", func(t *testing.T) {
+		f := newFixture(t)
+		c := f.client(t, WithRateLimit(0.5, 1))
+		if _, err := c.Users.Me(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if _, err := c.Users.Me(Patient(context.Background())); err != nil {
+			t.Errorf("a patient request 2 s from its turn: %v, want it sent", err)
+		}
+		if d := time.Since(start); d < 1500*time.Millisecond {
+			t.Errorf("it went after %v, want about 2 s", d)
+		}
+	})
 	t.Run("RespectsCancel", func(t *testing.T) {
 		f := newFixture(t)
 		c := f.client(t, WithRateLimit(2, 1))

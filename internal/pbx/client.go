@@ -265,19 +265,24 @@ func trusting(base http.RoundTripper, bundle []byte) (http.RoundTripper, error) 
 func (c *Client) Budget() Budget { return c.budget.snapshot() }
 
 // connection takes one of the requests in flight the client allows, waiting at most maxWait for
-// one to end: a request that would wait longer is not sent (DeferredError).
+// one to end (a Patient ctx waits as long as it allows): a request that would wait longer is not
+// sent (DeferredError).
 func (c *Client) connection(ctx context.Context, method, path string) error {
 	select {
 	case c.inFlight <- struct{}{}:
 		return nil
 	default:
 	}
-	t := time.NewTimer(maxWait)
-	defer t.Stop()
+	var expired <-chan time.Time // never, for a patient ctx
+	if !patient(ctx) {
+		t := time.NewTimer(maxWait)
+		defer t.Stop()
+		expired = t.C
+	}
 	select {
 	case c.inFlight <- struct{}{}:
 		return nil
-	case <-t.C:
+	case <-expired:
 		return &DeferredError{Method: method, Path: path, After: maxWait,
 			Why: fmt.Sprintf("a free connection (all %d the account allows are busy)", cap(c.inFlight))}
 	case <-ctx.Done():

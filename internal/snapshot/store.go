@@ -79,6 +79,19 @@ const (
 	maxBackoff = time.Minute
 )
 
+// readerWait is how long a read waits for a refresh under way (a slow PBX, a paced account) before
+// it gives up with a stillReading error, so that a reconcile does not hold its worker for it.
+const readerWait = time.Second
+
+// stillReading is the error of a read whose refresh is still under way after readerWait.
+type stillReading struct{}
+
+func (*stillReading) Error() string { return "the PBX list is still being read" }
+
+// Deferred says when to read again, for callers that classify errors by this method (the engine
+// requeues the reconcile quietly).
+func (*stillReading) Deferred() time.Duration { return readerWait }
+
 // New returns an empty Store; the first read refreshes it.
 func New[T any](o Options[T]) *Store[T] {
 	if o.Now == nil {
@@ -259,9 +272,14 @@ func (s *Store[T]) ensureFresh(ctx context.Context) error {
 			r = s.start()
 		}
 		s.mu.Unlock()
+		t := time.NewTimer(readerWait)
 		select {
 		case <-r.done:
+			t.Stop()
+		case <-t.C:
+			return &stillReading{}
 		case <-ctx.Done():
+			t.Stop()
 			return ctx.Err()
 		}
 		if r.seq >= valid && !r.started.Before(need) {

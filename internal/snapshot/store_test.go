@@ -2,6 +2,7 @@ package snapshot_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -254,6 +255,32 @@ func TestCancelledReaderDoesNotFailOthers(t *testing.T) {
 	close(u.gate)
 	if err := <-errs; err != nil {
 		t.Errorf("the other reader gets the list that the cancelled one started: %v", err)
+	}
+}
+
+// TestSlowRefreshDefersReaders: a reader waits about a second for a refresh under way, then gives
+// up with an error that says when to come back (a reconcile does not hold its worker for a slow
+// list); the refresh goes on and the next read gets it without listing again.
+func TestSlowRefreshDefersReaders(t *testing.T) {
+	u := &upstream{items: []item{{ID: 1, Name: "101"}}, gate: make(chan struct{})}
+	c := clocktesting.NewFakeClock(time.Unix(0, 0))
+	var changed []types.NamespacedName
+	s := newStore(u, c, &changed)
+	start := time.Now()
+	_, _, err := s.Get(context.Background(), 1)
+	var d interface{ Deferred() time.Duration }
+	if !errors.As(err, &d) || d.Deferred() <= 0 {
+		t.Fatalf("a read of a refresh still under way: got %v, want an error that says when to come back", err)
+	}
+	if took := time.Since(start); took < 900*time.Millisecond || took > 3*time.Second {
+		t.Errorf("the reader waited %v, want about a second", took)
+	}
+	close(u.gate)
+	if _, found, err := s.Get(context.Background(), 1); err != nil || !found {
+		t.Errorf("the next read: found %t, %v", found, err)
+	}
+	if n := u.lists.Load(); n != 1 {
+		t.Errorf("lists: %d, want 1 (the refresh went on)", n)
 	}
 }
 

@@ -41,6 +41,8 @@ type config struct {
 	managerArgs     []string
 	budget          int
 	steady, timeout time.Duration
+	// keep skips the delete phase (a small budget cannot afford it within the hour).
+	keep bool
 }
 
 // bench is the running control plane and what the runs need to reach it.

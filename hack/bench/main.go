@@ -42,6 +42,7 @@ func run() error {
 	budget := flag.Int("budget", 100_000, "the tenant's hourly PBX request budget, set through pbxsim's admin API")
 	steady := flag.Duration("steady", 30*time.Second, "length of the steady-state window after convergence (the Account polls every 10 s)")
 	timeout := flag.Duration("timeout", 15*time.Minute, "how long one run may wait for all Extensions to become Ready, or to be gone")
+	keep := flag.Bool("keep", false, "skip the delete phase: with a small --budget the deletes would wait for the next hourly window")
 	managerArgs := flag.String("manager-args", "", "extra manager flags, for experiments only: the figures of record are at default flags")
 	from := flag.String("from", "", "comma-separated bench.json files of earlier invocations: run nothing, write their runs as one table and plot")
 	flag.Parse()
@@ -59,7 +60,7 @@ func run() error {
 	}
 
 	cfg := config{
-		managerBin: abs(*manager), simBin: abs(*sim), budget: *budget, steady: *steady, timeout: *timeout,
+		managerBin: abs(*manager), simBin: abs(*sim), budget: *budget, steady: *steady, timeout: *timeout, keep: *keep,
 		managerArgs: strings.Fields(*managerArgs),
 	}
 	for _, b := range []struct{ path, make string }{{cfg.managerBin, "make build"}, {cfg.simBin, "make build-sim"}} {

@@ -268,7 +268,7 @@ func machineBusy() time.Duration {
 // phase is what one part of a run cost.
 type phase struct {
 	Seconds float64 `json:"seconds"`
-	// PBXCalls counts the PBX requests by method (the token endpoint as "token").
+	// PBXCalls counts the PBX requests by method (the token endpoint as "token"), and the 429 answers among them as "429".
 	PBXCalls map[string]int `json:"pbxCalls"`
 	// PBXRequests are pbxsim's counters by method, path and status.
 	PBXRequests []pbxsim.RequestCount `json:"pbxRequests"`
@@ -318,6 +318,9 @@ func (b *bench) end(ctx context.Context, s *stack, m mark) (phase, error) {
 			verb = "token"
 		}
 		p.PBXCalls[verb] += rc.Count
+		if rc.Status == http.StatusTooManyRequests {
+			p.PBXCalls["429"] += rc.Count
+		}
 	}
 	return p, nil
 }

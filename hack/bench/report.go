@@ -84,8 +84,8 @@ func (r report) markdown() string {
 		thousands(budget), flags, int(pollInterval.Seconds()))
 	b.WriteString("| N | PBX latency | apply | all Ready after apply | PBX calls (create) | API-server writes (create) " +
 		"| writes / object | manager CPU | apiserver + etcd CPU | manager RSS peak / steady " +
-		"| steady: PBX calls per poll | steady: API writes | delete all | leftovers | load avg |\n")
-	b.WriteString("|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|\n")
+		"| steady: PBX calls per poll | steady: API writes | an edit Synced | delete all | leftovers | load avg |\n")
+	b.WriteString("|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|\n")
 	var failed []string
 	for _, x := range r.Runs {
 		row := []string{thousands(x.N), fmt.Sprintf("%d ms", x.LatencyMS)}
@@ -94,7 +94,7 @@ func (r report) markdown() string {
 		}
 		if x.ReadyFromStartSeconds == 0 {
 			row = append(row, fmt.Sprintf("%.2f s", x.ApplySeconds), "failed")
-			for len(row) < 14 {
+			for len(row) < 15 {
 				row = append(row, "–")
 			}
 			row = append(row, fmt.Sprintf("%.1f", x.LoadAvg))
@@ -113,10 +113,14 @@ func (r report) markdown() string {
 			fmt.Sprintf("%.0f / %.0f MiB", x.PeakRSSMiB, x.SteadyRSSMiB),
 			steadyCalls(x),
 			fmt.Sprint(countWrites(x.Steady.Writes)),
+			fmt.Sprintf("%.2f s", x.UpdateSeconds),
 		)
-		if x.DeleteSeconds > 0 {
+		switch {
+		case x.DeleteSkipped:
+			row = append(row, "not run (--keep)", "–")
+		case x.DeleteSeconds > 0:
 			row = append(row, fmt.Sprintf("%.2f s", x.DeleteSeconds), fmt.Sprint(x.Leftovers))
-		} else {
+		default:
 			row = append(row, "failed", "–")
 		}
 		row = append(row, fmt.Sprintf("%.1f", x.LoadAvg))

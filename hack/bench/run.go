@@ -5,6 +5,11 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
 	"github.com/cloudpbx/pbx-operator/internal/localenv"
 )
 
@@ -31,6 +36,11 @@ type result struct {
 	// DeleteSeconds is the time from 'kubectl delete extensions --all' until none is left.
 	DeleteSeconds float64 `json:"deleteSeconds"`
 	Delete        phase   `json:"delete"`
+	// UpdateSeconds is the time from a label change of one Extension, after the steady window,
+	// until it is Synced at its new generation.
+	UpdateSeconds float64 `json:"updateSeconds"`
+	// DeleteSkipped says the delete phase did not run (--keep).
+	DeleteSkipped bool `json:"deleteSkipped,omitempty"`
 	// Leftovers are the extensions still in the PBX after the delete.
 	Leftovers int `json:"leftovers"`
 	// SteadyRSSMiB is the manager's resident memory at the end of the steady window, PeakRSSMiB its
@@ -125,6 +135,20 @@ func (b *bench) run(ctx context.Context, spec runSpec) (result, error) {
 		res.SteadyRSSMiB = mib(rss)
 	}
 
+	// A user's edit after the batch: how soon it reaches the PBX (a small budget must still serve it).
+	if res.UpdateSeconds, err = b.edit(ctx, ns, "ext-10000"); err != nil {
+		return res, err
+	}
+	progress("Run %s: an edit of one Extension was Synced %.2f s after it was written", spec, res.UpdateSeconds)
+
+	if b.keep {
+		res.DeleteSkipped = true
+		if peak, err := s.mgr.PeakRSS(); err == nil {
+			res.PeakRSSMiB = mib(peak)
+		}
+		progress("Run %s: the delete phase is skipped (--keep)", spec)
+		return res, nil
+	}
 	// Delete everything, then count what is left in the PBX.
 	progress("Run %s: kubectl delete extensions --all", spec)
 	if m, err = b.begin(ctx, s); err != nil {
@@ -162,6 +186,37 @@ func (b *bench) run(ctx context.Context, spec runSpec) (result, error) {
 		progress("Run %s: deleting the Account: %v", spec, err)
 	}
 	return res, nil
+}
+
+// edit changes the label of one Extension and returns the seconds until it is Synced at the new
+// generation (the label reached the PBX).
+func (b *bench) edit(ctx context.Context, ns, name string) (float64, error) {
+	var e v1alpha1.Extension
+	key := client.ObjectKey{Namespace: ns, Name: name}
+	if err := b.kube.Get(ctx, key, &e); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	patch := client.MergeFrom(e.DeepCopy())
+	e.Spec.Label = "Edited " + e.Spec.Label
+	if err := b.kube.Patch(ctx, &e, patch); err != nil {
+		return 0, err
+	}
+	gen := e.Generation
+	deadline := time.Now().Add(b.timeout)
+	for time.Now().Before(deadline) {
+		if err := b.kube.Get(ctx, key, &e); err != nil {
+			return 0, err
+		}
+		if c := meta.FindStatusCondition(e.Status.Conditions, v1alpha1.ConditionSynced); c != nil &&
+			c.Status == metav1.ConditionTrue && c.ObservedGeneration >= gen {
+			return round3(time.Since(start).Seconds()), nil
+		}
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return 0, err
+		}
+	}
+	return 0, fmt.Errorf("the edit of %s was not Synced within %s", name, b.timeout)
 }
 
 // waitFor waits until done(present, ready) holds for the tracked Extensions, printing progress,

@@ -52,6 +52,7 @@ func main() {
 		secretNamespaces     string
 		pollInterval         time.Duration
 		concurrency          int
+		routineEvents        float64
 		timeout              time.Duration
 		rps                  float64
 		burst                int
@@ -89,6 +90,9 @@ func main() {
 	flag.IntVar(&concurrency, "concurrency", 16,
 		"Resources of each kind reconciled at once, shared by all accounts: a reconcile waits at most 1 s for its account's pace or a free connection, "+
 			"so a paced or slow account does not hold the workers (docs/pacing.md).")
+	flag.Float64Var(&routineEvents, "routine-events-per-second", 5,
+		"Routine events (Created, Updated, Deleted) of each kind per second, after a burst of ten times as many; past it they are left out "+
+			"(the log and the status keep the facts), so a batch of thousands does not write an event each. Warnings are never left out. 0 sends every one.")
 	flag.DurationVar(&timeout, "pbx-timeout", 30*time.Second, "Time limit of the PBX calls of one reconcile.")
 	flag.Float64Var(&rps, "requests-per-second", 0,
 		"Fixed rate of PBX requests per account, unless the account sets requestsPerSecond; 0 paces by the hourly budget the PBX announces (docs/pacing.md).")
@@ -170,7 +174,8 @@ func main() {
 		WriteReservePercent: writeReserve,
 		PollInterval:        pollInterval,
 	})
-	copts := controller.Options{Registry: registry, PollInterval: pollInterval, Concurrency: concurrency, Timeout: timeout}
+	copts := controller.Options{Registry: registry, PollInterval: pollInterval, Concurrency: concurrency, Timeout: timeout,
+		RoutineEventsPerSecond: routineEvents}
 	// In a fixed order: the accounts first, then the managed kinds in the order of their table.
 	for _, s := range []struct {
 		name  string

@@ -33,6 +33,9 @@ type Options struct {
 	Concurrency int
 	// Timeout bounds the PBX calls of one reconcile.
 	Timeout time.Duration
+	// RoutineEventsPerSecond bounds the routine (Normal) events of each kind, with a burst of ten
+	// times as many; 0 means no bound. Warnings are never left out.
+	RoutineEventsPerSecond float64
 }
 
 // managedKind is what setupManaged needs to know of one managed kind.
@@ -68,12 +71,17 @@ func setupManaged[O managed.Object](mgr ctrl.Manager, o Options, k managedKind[O
 	if err := idx.IndexField(ctx, k.object, indexAccount, accountIndexValue); err != nil {
 		return err
 	}
-	r := managed.NewReconciler(mgr.GetClient(), k.connector,
+	opts := []managed.Option[O]{
 		managed.WithPollInterval[O](o.PollInterval, 0.1),
 		managed.WithTimeout[O](o.Timeout),
 		managed.WithRecorder[O](recorder),
 		managed.WithClaims[O](claims),
-		managed.WithAPIReader[O](mgr.GetAPIReader()))
+		managed.WithAPIReader[O](mgr.GetAPIReader()),
+	}
+	if o.RoutineEventsPerSecond > 0 {
+		opts = append(opts, managed.WithRoutineEvents[O](o.RoutineEventsPerSecond, int(10*o.RoutineEventsPerSecond)))
+	}
+	r := managed.NewReconciler(mgr.GetClient(), k.connector, opts...)
 	c := mgr.GetClient()
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(k.object, builder.WithPredicates(managed.DesiredStateChanged())).

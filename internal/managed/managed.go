@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-logr/logr"
+	"golang.org/x/time/rate"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -94,7 +95,9 @@ type Reconciler[O Object] struct {
 	reader    client.Reader
 	connector Connector[O]
 	recorder  events.EventRecorder
-	claims    ClaimChecker[O]
+	// routine bounds the Normal events; nil means no bound.
+	routine *rate.Limiter
+	claims  ClaimChecker[O]
 	// attempts remembers, per resource, when a create call of this process last ended with an
 	// answer, so a lost-create look need not wait for a call that may still be in flight.
 	attempts sync.Map
@@ -123,6 +126,15 @@ func WithTimeout[O Object](d time.Duration) Option[O] {
 // WithRecorder sets the event recorder.
 func WithRecorder[O Object](rec events.EventRecorder) Option[O] {
 	return func(r *Reconciler[O]) { r.recorder = rec }
+}
+
+// WithRoutineEvents bounds the routine (Normal) events of the kind, Created, Updated, Deleted and
+// the like, to perSecond with a burst: past it they are left out (the log keeps a line for each,
+// and the status says the same). Warnings are never left out. A batch of a thousand creates then
+// costs a few hundred events rather than a thousand API-server writes. perSecond 0 leaves every
+// routine event out; without this option none is.
+func WithRoutineEvents[O Object](perSecond float64, burst int) Option[O] {
+	return func(r *Reconciler[O]) { r.routine = rate.NewLimiter(rate.Limit(perSecond), burst) }
 }
 
 // WithClaims sets the check that two resources do not claim the same PBX object.
@@ -859,7 +871,7 @@ const (
 
 // event records an event about the resource; the pass's current step is its action.
 func (p *pass[O]) event(kind, reason, format string, args ...any) {
-	if p.r.recorder == nil {
+	if p.r.recorder == nil || (kind == eventNormal && p.r.routine != nil && !p.r.routine.Allow()) {
 		return
 	}
 	p.r.recorder.Eventf(p.obj, nil, kind, reason, p.action, format, args...)

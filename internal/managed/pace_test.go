@@ -2,9 +2,12 @@ package managed_test
 
 import (
 	"context"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
@@ -130,5 +133,42 @@ func TestPacedWrites(t *testing.T) {
 				t.Errorf("the pass whose turn came: %d PBX writes, want 1", pbxWrites)
 			}
 		})
+	}
+}
+
+// TestRoutineEventsBounded: past the bound, routine events are left out; warnings never are.
+func TestRoutineEventsBounded(t *testing.T) {
+	c, _ := newClient(t, ext(withID(42)))
+	fail := false
+	a := managed.AdapterFns[*v1alpha1.Extension]{
+		ObserveFn: func(context.Context, *v1alpha1.Extension) (managed.Observation, error) {
+			return managed.Observation{Exists: true, ExternalID: 42, Diff: "label"}, nil
+		},
+		UpdateFn: func(context.Context, *v1alpha1.Extension) error {
+			if fail {
+				return &apiErr{status: http.StatusBadRequest, msg: "label: too long"}
+			}
+			return nil
+		},
+	}
+	connector := managed.ConnectorFn[*v1alpha1.Extension](func(context.Context, *v1alpha1.Extension) (managed.Adapter[*v1alpha1.Extension], error) {
+		return a, nil
+	})
+	rec := events.NewFakeRecorder(10)
+	r := managed.NewReconciler(c, connector, managed.WithClock[*v1alpha1.Extension](func() time.Time { return now }),
+		managed.WithRecorder[*v1alpha1.Extension](rec), managed.WithRoutineEvents[*v1alpha1.Extension](0, 2))
+	for range 3 {
+		_ = reconcileStored(t, c, r)
+	}
+	fail = true
+	_ = reconcileStored(t, c, r)
+	close(rec.Events)
+	var got []string
+	for e := range rec.Events {
+		got = append(got, strings.Fields(e)[0]+" "+strings.Fields(e)[1])
+	}
+	want := []string{"Normal Updated", "Normal Updated", "Warning InvalidSpec"}
+	if !cmp.Equal(got, want) {
+		t.Errorf("events: got %v, want %v (two routine ones, the burst, then the warning)", got, want)
 	}
 }

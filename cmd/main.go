@@ -92,7 +92,7 @@ func main() {
 			"so a paced or slow account does not hold the workers (docs/pacing.md).")
 	flag.Float64Var(&routineEvents, "routine-events-per-second", 5,
 		"Routine events (Created, Updated, Deleted) of each kind per second, after a burst of ten times as many; past it they are left out "+
-			"(the log and the status keep the facts), so a batch of thousands does not write an event each. Warnings are never left out. 0 sends every one.")
+			"(the status keeps the facts), so a batch of thousands does not write an event each. Warnings are never left out. 0 sends every one.")
 	flag.DurationVar(&timeout, "pbx-timeout", 30*time.Second, "Time limit of the PBX calls of one reconcile.")
 	flag.Float64Var(&rps, "requests-per-second", 0,
 		"Fixed rate of PBX requests per account, unless the account sets requestsPerSecond; 0 paces by the hourly budget the PBX announces (docs/pacing.md).")

@@ -40,6 +40,9 @@ func invalid(format string, args ...any) error {
 // one, so a rotated Secret takes effect at once. reg, when set, receives the client's request
 // metrics, labelled with the account.
 func (r *Registry) Connect(ctx context.Context, k Key, spec v1alpha1.ConnectionSpec, cred Credentials, reg prometheus.Registerer) (*Connection, error) {
+	// The check is several requests that must all go (a check cut apart would start over and never
+	// end under a slow pace), and it holds no worker of the managed kinds.
+	ctx = pbx.Patient(ctx)
 	fp := Fingerprint(spec, cred)
 	old := r.current(k, fp)
 	client := (*pbx.Client)(nil)

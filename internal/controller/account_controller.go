@@ -251,6 +251,12 @@ func (r *accountReconciler[O]) caBundle(ctx context.Context, ref *v1alpha1.CABun
 // fail reports why the account does not work.
 func (r *accountReconciler[O]) fail(ctx context.Context, obj O, err error) (ctrl.Result, error) {
 	c := managed.Classify(err)
+	if c.Quiet {
+		// A check not sent yet (the account's pace), or an optimistic-lock conflict: nothing is
+		// known to be wrong with the account.
+		log.FromContext(ctx).V(1).Info("Trying again soon", "message", c.Message, "after", c.RequeueAfter)
+		return ctrl.Result{RequeueAfter: c.RequeueAfter}, nil
+	}
 	var apiErr *pbx.APIError
 	if errors.As(err, &apiErr) && apiErr.Code == "unauthorized_client" {
 		// The token endpoint refuses client credentials to apps that are not of type trusted.

@@ -82,3 +82,20 @@ func countReady(ns string) int {
 	}
 	return n
 }
+
+// TestSlowPaceStillConverges: at one request a second, an account check (three requests) and
+// creates still complete: the check waits for its turn rather than starting over, the account stays
+// Ready, and every Extension is created once.
+func TestSlowPaceStillConverges(t *testing.T) {
+	w := newWorld(t, nil)
+	a := &v1alpha1.Account{ObjectMeta: metav1.ObjectMeta{Name: "pbx", Namespace: w.ns}}
+	w.update(a, func() { a.Spec.RequestsPerSecond, a.Spec.Burst = 1, 1 })
+	for i := range 5 {
+		w.create(ext(w.ns, fmt.Sprintf("s%d", i), fmt.Sprint(610+i)))
+	}
+	w.g.Eventually(func() int { return countReady(w.ns) }, 60*time.Second, 200*time.Millisecond).Should(Equal(5))
+	w.g.Consistently(w.cond(a, v1alpha1.ConditionReady), 3*pollInterval, 200*time.Millisecond).Should(Equal("True/Available"))
+	if n := w.sim.RequestTotal(http.MethodPost, "/api/ver1.0/client/{realm_id}/extension/"); n != 5 {
+		t.Errorf("POSTs: %d, want 5", n)
+	}
+}

@@ -105,5 +105,13 @@ type poller struct{ conn *account.Connection }
 // PollInterval is the account's poll interval.
 func (p poller) PollInterval() time.Duration { return p.conn.PollInterval() }
 
-// Turn books a turn for a write of the resource with this uid in the account's request pace.
-func (p poller) Turn(uid string) time.Duration { return p.conn.Client.Turn(uid) }
+// Turn books a turn for a write of the resource with this uid in the account's request pace. A
+// write whose turn came waits for its request's slot (Patient): the turns are spaced at the pace,
+// so that wait is short, and cutting the write off after its create-pending mark would cost a
+// fresh look.
+func (p poller) Turn(ctx context.Context, uid string) (context.Context, time.Duration) {
+	if d := p.conn.Client.Turn(uid); d > 0 {
+		return ctx, d
+	}
+	return pbx.Patient(ctx), 0
+}

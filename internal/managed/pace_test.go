@@ -26,9 +26,9 @@ type pacedAdapter struct {
 	asked []string
 }
 
-func (a *pacedAdapter) Turn(uid string) time.Duration {
+func (a *pacedAdapter) Turn(ctx context.Context, uid string) (context.Context, time.Duration) {
 	a.asked = append(a.asked, uid)
-	return a.wait
+	return ctx, a.wait
 }
 
 // TestPacedWrites: a write whose turn is not due ends the pass before anything is written, to the

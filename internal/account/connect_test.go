@@ -15,17 +15,35 @@ import (
 	"github.com/cloudpbx/pbx-operator/internal/pbxsim"
 )
 
-func TestConnectKeepsTheLastGoodConnection(t *testing.T) {
-	sim, err := pbxsim.New(pbxsim.DemoConfig())
+// fixture is a registry and one Account's connection settings, for a simulator of cfg.
+type fixture struct {
+	sim  *pbxsim.Server
+	reg  *account.Registry
+	key  account.Key
+	spec v1alpha1.ConnectionSpec
+	cred account.Credentials
+}
+
+func newFixture(t *testing.T, cfg pbxsim.Config) fixture {
+	t.Helper()
+	sim, err := pbxsim.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(sim)
-	defer srv.Close()
-	reg := account.NewRegistry(account.Settings{RequestsPerSecond: 100, Burst: 10, PollInterval: time.Minute})
-	k := account.Key{Kind: v1alpha1.AccountKindAccount, Namespace: "ns", Name: "pbx"}
-	spec := v1alpha1.ConnectionSpec{URL: srv.URL + "/"}
-	cred := account.Credentials{ClientID: pbxsim.DemoTrustedAppID, ClientSecret: pbxsim.DemoAppSecret}
+	t.Cleanup(srv.Close)
+	return fixture{
+		sim:  sim,
+		reg:  account.NewRegistry(account.Settings{RequestsPerSecond: 100, Burst: 10, PollInterval: time.Minute}),
+		key:  account.Key{Kind: v1alpha1.AccountKindAccount, Namespace: "ns", Name: "pbx"},
+		spec: v1alpha1.ConnectionSpec{URL: srv.URL + "/"},
+		cred: account.Credentials{ClientID: pbxsim.DemoTrustedAppID, ClientSecret: pbxsim.DemoAppSecret},
+	}
+}
+
+func TestConnectKeepsTheLastGoodConnection(t *testing.T) {
+	f := newFixture(t, pbxsim.DemoConfig())
+	sim, reg, k, spec, cred := f.sim, f.reg, f.key, f.spec, f.cred
 	metrics := prometheus.NewRegistry()
 	ctx := context.Background()
 	if _, err := reg.Connect(ctx, k, spec, cred, metrics); err != nil {

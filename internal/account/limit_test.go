@@ -3,13 +3,10 @@ package account_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
 	"github.com/cloudpbx/pbx-operator/internal/account"
 	"github.com/cloudpbx/pbx-operator/internal/pbx"
 	"github.com/cloudpbx/pbx-operator/internal/pbxsim"
@@ -18,16 +15,8 @@ import (
 func TestConnectReadsTheEventLimit(t *testing.T) {
 	cfg := pbxsim.DemoConfig()
 	cfg.Clients[0].Limits.Events = 5
-	sim, err := pbxsim.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(sim)
-	defer srv.Close()
-	reg := account.NewRegistry(account.Settings{RequestsPerSecond: 100, Burst: 10, PollInterval: time.Minute})
-	k := account.Key{Kind: v1alpha1.AccountKindAccount, Namespace: "ns", Name: "pbx"}
-	spec := v1alpha1.ConnectionSpec{URL: srv.URL + "/"}
-	cred := account.Credentials{ClientID: pbxsim.DemoTrustedAppID, ClientSecret: pbxsim.DemoAppSecret}
+	f := newFixture(t, cfg)
+	sim, reg, k, spec, cred := f.sim, f.reg, f.key, f.spec, f.cred
 	ctx := context.Background()
 	conn, err := reg.Connect(ctx, k, spec, cred, nil)
 	if err != nil {

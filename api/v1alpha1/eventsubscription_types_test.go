@@ -242,18 +242,7 @@ func TestEventSubscriptionValidation(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			ctx := context.Background()
-			obj := tc.args.obj
-			obj.SetNamespace(namespace(t))
-			err := k.Create(ctx, obj)
-			if tc.args.update != nil {
-				if err != nil {
-					t.Fatalf("%s\ncreating the object to update: %v", tc.reason, err)
-				}
-				tc.args.update(obj)
-				err = k.Update(ctx, obj)
-			}
-			check(t, tc.reason, err, tc.want.err)
+			check(t, tc.reason, admit(t, tc.reason, tc.args.obj, tc.args.update), tc.want.err)
 		})
 	}
 }

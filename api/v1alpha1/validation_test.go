@@ -442,20 +442,7 @@ func TestValidation(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			ctx := context.Background()
-			obj := tc.args.obj
-			if obj.GetNamespace() == "" && !isClusterScoped(obj) {
-				obj.SetNamespace(namespace(t))
-			}
-			err := k.Create(ctx, obj)
-			if tc.args.update != nil {
-				if err != nil {
-					t.Fatalf("%s\ncreating the object to update: %v", tc.reason, err)
-				}
-				tc.args.update(obj)
-				err = k.Update(ctx, obj)
-			}
-			check(t, tc.reason, err, tc.want.err)
+			check(t, tc.reason, admit(t, tc.reason, tc.args.obj, tc.args.update), tc.want.err)
 		})
 	}
 }
@@ -466,6 +453,26 @@ func isClusterScoped(obj client.Object) bool {
 }
 
 // check compares an API server answer with the wanted message part ("" for accepted).
+// admit creates obj, in a namespace of its own unless it has one or is cluster-scoped, and when
+// update is set (the create must then succeed) changes it with update and writes it again. It
+// returns the API server's answer to the last write.
+func admit[O client.Object](t *testing.T, reason string, obj O, update func(O)) error {
+	t.Helper()
+	ctx := context.Background()
+	if obj.GetNamespace() == "" && !isClusterScoped(obj) {
+		obj.SetNamespace(namespace(t))
+	}
+	err := k.Create(ctx, obj)
+	if update == nil {
+		return err
+	}
+	if err != nil {
+		t.Fatalf("%s\ncreating the object to update: %v", reason, err)
+	}
+	update(obj)
+	return k.Update(ctx, obj)
+}
+
 func check(t *testing.T, reason string, err error, want string) {
 	t.Helper()
 	switch {

@@ -130,15 +130,14 @@ var sortNames = cmp.Transformer("sort", func(in []types.NamespacedName) map[type
 	return out
 })
 
-func TestWriteDuringRefreshWins(t *testing.T) {
-	u := &upstream{items: []item{{ID: 1, Name: "101", Label: "old"}}}
-	c := clocktesting.NewFakeClock(time.Unix(0, 0))
-	var changed []types.NamespacedName
-	s := newStore(u, c, &changed)
+// readWhileListing starts a read whose list u holds at its gate, and returns once that list is
+// under way; done closes when the read has returned.
+func readWhileListing(t *testing.T, s *snapshot.Store[item], u *upstream) (done <-chan struct{}) {
+	t.Helper()
 	u.gate = make(chan struct{})
-	done := make(chan struct{})
+	d := make(chan struct{})
 	go func() {
-		defer close(done)
+		defer close(d)
 		if _, _, err := s.Get(context.Background(), 1); err != nil {
 			t.Error(err)
 		}
@@ -146,6 +145,15 @@ func TestWriteDuringRefreshWins(t *testing.T) {
 	for u.lists.Load() == 0 {
 		time.Sleep(time.Millisecond)
 	}
+	return d
+}
+
+func TestWriteDuringRefreshWins(t *testing.T) {
+	u := &upstream{items: []item{{ID: 1, Name: "101", Label: "old"}}}
+	c := clocktesting.NewFakeClock(time.Unix(0, 0))
+	var changed []types.NamespacedName
+	s := newStore(u, c, &changed)
+	done := readWhileListing(t, s, u)
 	// The list is in flight and will show the old label; our update lands meanwhile.
 	s.Put(item{ID: 1, Name: "101", Label: "new"})
 	s.Put(item{ID: 2, Name: "102"})
@@ -182,17 +190,7 @@ func TestInvalidateDuringRefreshListsAgain(t *testing.T) {
 	c := clocktesting.NewFakeClock(time.Unix(0, 0))
 	var changed []types.NamespacedName
 	s := newStore(u, c, &changed)
-	u.gate = make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if _, _, err := s.Get(context.Background(), 1); err != nil {
-			t.Error(err)
-		}
-	}()
-	for u.lists.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	done := readWhileListing(t, s, u)
 	// A create's answer is lost while the list is in flight: that list may not show the object.
 	c.Step(time.Millisecond)
 	s.Invalidate()

@@ -34,6 +34,9 @@ func invalid(format string, args ...any) error {
 	return &InvalidError{msg: fmt.Sprintf(format, args...)}
 }
 
+// checkTimeout bounds one account check, its waits for its turns included.
+const checkTimeout = 30 * time.Second
+
 // Connect checks an account against the PBX (who the app acts for, the client's extension naming,
 // and its limit on event subscriptions) and installs its connection. The connection, with its token cache and request budget,
 // is reused while the URL, credentials and budget settings stay the same; a change builds a new
@@ -41,8 +44,10 @@ func invalid(format string, args ...any) error {
 // metrics, labelled with the account.
 func (r *Registry) Connect(ctx context.Context, k Key, spec v1alpha1.ConnectionSpec, cred Credentials, reg prometheus.Registerer) (*Connection, error) {
 	// The check is several requests that must all go (a check cut apart would start over and never
-	// end under a slow pace), and it holds no worker of the managed kinds.
-	ctx = pbx.Patient(ctx)
+	// end under a slow pace), and it holds no worker of the managed kinds; its deadline bounds how
+	// long it holds the account controller's (a check that cannot finish in time is not sent).
+	ctx, cancel := context.WithTimeout(pbx.Patient(ctx), checkTimeout)
+	defer cancel()
 	fp := Fingerprint(spec, cred)
 	old := r.current(k, fp)
 	client := (*pbx.Client)(nil)

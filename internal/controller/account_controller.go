@@ -295,6 +295,10 @@ func (r *accountReconciler[O]) delete(ctx context.Context, obj O, key account.Ke
 		}
 		if conn == nil {
 			cond := meta.FindStatusCondition(obj.GetAccountStatus().Conditions, v1alpha1.ConditionReady)
+			if cond == nil {
+				// The check was not made yet (a quiet failure sets no condition): try again soon.
+				return res, err
+			}
 			setAccountReady(obj, metav1.ConditionFalse, cond.Reason, fmt.Sprintf(
 				"%s. The account is being deleted but is still used by %s%s, which cannot delete their PBX objects without it: fix the account, or set deletionPolicy: Orphan on them to leave their PBX objects in place",
 				strings.TrimSuffix(cond.Message, "."), strings.Join(shown, ", "), more))

@@ -44,7 +44,7 @@ func (e *eventStores) of(extensionID int64) objects[pbx.Event] {
 		return s
 	}
 	realm := pbx.ExtensionRealm(extensionID)
-	s := objects[pbx.Event]{snapshot.New(snapshot.Options[pbx.Event]{
+	s := newObjects(snapshot.Options[pbx.Event]{
 		List: func(ctx context.Context) ([]pbx.Event, error) {
 			events, err := e.conn.Client.Events.ListAll(ctx, realm, pbx.EventFilter{})
 			if pbx.IsNotFound(err) {
@@ -57,7 +57,7 @@ func (e *eventStores) of(extensionID int64) objects[pbx.Event] {
 		Key:      pbxEventKey,
 		MaxAge:   e.conn.PollInterval(),
 		OnChange: e.drift.notify,
-	})}
+	})
 	e.stores[extensionID] = s
 	return s
 }

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -22,15 +23,23 @@ type objects[T any] struct{ *snapshot.Store[T] }
 func snapshotPart[T any](reg *account.Registry, drift *driftQueue, list func(context.Context, *account.Connection) ([]T, error),
 	id func(T) int64, key func(T) string) account.Part[objects[T]] {
 	return account.AddPart(reg, func(c *account.Connection) objects[T] {
-		return objects[T]{snapshot.New(snapshot.Options[T]{
-			// A refresh runs on its own, holding no reconcile worker: its pages wait for their turn.
-			List:     func(ctx context.Context) ([]T, error) { return list(pbx.Patient(ctx), c) },
+		return newObjects(snapshot.Options[T]{
+			List:     func(ctx context.Context) ([]T, error) { return list(ctx, c) },
 			ID:       id,
 			Key:      key,
 			MaxAge:   c.PollInterval(),
 			OnChange: drift.notify,
-		})}
+		})
 	})
+}
+
+// newObjects makes the snapshot of one collection. Its refreshes run on their own, holding no
+// reconcile worker, so their pages wait for their turn in the account's pace (pbx.Patient) and are
+// never cut apart.
+func newObjects[T any](o snapshot.Options[T]) objects[T] {
+	list := o.List
+	o.List = func(ctx context.Context) ([]T, error) { return list(pbx.Patient(ctx)) }
+	return objects[T]{snapshot.New(o)}
 }
 
 // byID reads an object by id from a fresh snapshot, or with a GET when the snapshot does not show
@@ -64,7 +73,11 @@ func (s objects[T]) byID(ctx context.Context, id int64, get func(context.Context
 func (s objects[T]) create(ctx context.Context, owner client.Object, do func(context.Context) (*T, error)) (*T, error) {
 	x, err := do(ctx)
 	if err != nil {
-		s.Invalidate()
+		if !errors.As(err, new(*pbx.DeferredError)) {
+			// The answer may be lost after the object was made: the next read lists again. A
+			// create that was never sent changed nothing.
+			s.Invalidate()
+		}
 		return nil, err
 	}
 	s.Put(*x)
@@ -105,13 +118,5 @@ type poller struct{ conn *account.Connection }
 // PollInterval is the account's poll interval.
 func (p poller) PollInterval() time.Duration { return p.conn.PollInterval() }
 
-// Turn books a turn for a write of the resource with this uid in the account's request pace. A
-// write whose turn came waits for its request's slot (Patient): the turns are spaced at the pace,
-// so that wait is short, and cutting the write off after its create-pending mark would cost a
-// fresh look.
-func (p poller) Turn(ctx context.Context, uid string) (context.Context, time.Duration) {
-	if d := p.conn.Client.Turn(uid); d > 0 {
-		return ctx, d
-	}
-	return pbx.Patient(ctx), 0
-}
+// Turn books a turn for a write of the resource with this uid in the account's request pace.
+func (p poller) Turn(uid string) time.Duration { return p.conn.Client.Turn(uid) }

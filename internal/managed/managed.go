@@ -98,8 +98,7 @@ type Reconciler[O Object] struct {
 	// routine bounds the Normal events; nil means no bound.
 	routine *rate.Limiter
 	claims  ClaimChecker[O]
-	// attempts remembers, per resource, when a create call of this process last ended with an
-	// answer, so a lost-create look need not wait for a call that may still be in flight.
+	// attempts remembers, per resource, what this process knows of its last create call (attempt).
 	attempts sync.Map
 
 	pollInterval time.Duration
@@ -131,8 +130,8 @@ func WithRecorder[O Object](rec events.EventRecorder) Option[O] {
 // WithRoutineEvents bounds the routine (Normal) events of the kind, Created, Updated, Deleted and
 // the like, to perSecond with a burst: past it they are left out (the status keeps the facts).
 // Warnings are never left out. A batch of a thousand creates then
-// costs a few hundred events rather than a thousand API-server writes. perSecond 0 leaves every
-// routine event out; without this option none is.
+// costs a few hundred events rather than a thousand API-server writes. With perSecond 0 only the
+// burst goes; without this option every routine event does.
 func WithRoutineEvents[O Object](perSecond float64, burst int) Option[O] {
 	return func(r *Reconciler[O]) { r.routine = rate.NewLimiter(rate.Limit(perSecond), burst) }
 }
@@ -217,7 +216,7 @@ func (r *Reconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.Result, 
 	}
 	// A create-pending mark from an earlier pass means a create whose answer never came: the object
 	// may exist. Only a look made after that create has surely ended can tell.
-	if mark, ok := pendingSince(obj); ok && KnownID(obj) == 0 {
+	if mark, ok := pendingSince(obj); ok && KnownID(obj) == 0 && !r.unsent(obj) {
 		settled := r.settledAt(obj, mark)
 		if wait := settled.Sub(r.now()); wait > 0 {
 			return p.fail(ctx, Wait(wait, "waiting for an earlier create call to end before looking for its object"))
@@ -261,11 +260,10 @@ func (r *Reconciler[O]) act(ctx context.Context, p *pass[O], ext Adapter[O], obs
 		return ctrl.Result{RequeueAfter: r.poll(ext)}, nil
 	case !obs.UpToDate:
 		p.action = "Update"
-		wctx, err := turn(ctx, ext, obj)
-		if err != nil {
+		if err := turn(ext, obj); err != nil {
 			return p.fail(ctx, err)
 		}
-		if err := ext.Update(wctx, obj); err != nil {
+		if err := ext.Update(ctx, obj); err != nil {
 			if httpStatus(err) == http.StatusNotFound {
 				// Deleted behind our back between the look and the write: look again at once.
 				return p.fail(ctx, Wait(time.Second, "the PBX object was deleted while it was being updated"))
@@ -331,25 +329,47 @@ func (r *Reconciler[O]) lost(ctx context.Context, p *pass[O], obs Observation) (
 	return holder != "", err
 }
 
+// attempt is what this process knows of a resource's last create call.
+type attempt struct {
+	// ended is when the call ended with an answer: nothing of it is under way.
+	ended time.Time
+	// unsent is the create-pending mark of a pass whose create was never sent (its account's
+	// pace deferred it): nothing can exist for that mark.
+	unsent string
+}
+
 // settledAt is when every create call for obj made before its create-pending mark has surely
 // ended: at once if this process saw the last one answered, else after the PBX call timeout.
 func (r *Reconciler[O]) settledAt(obj O, mark time.Time) time.Time {
 	if v, ok := r.attempts.Load(obj.GetUID()); ok {
-		if t := v.(time.Time); !t.Before(mark) {
+		if t := v.(attempt).ended; !t.Before(mark) {
 			return t
 		}
 	}
 	return mark.Add(r.timeout + settleMargin)
 }
 
-// noteAttempt remembers that a create call ended with an answer (an error status, or a connection
-// the PBX closed): nothing of it is still under way. A call that timed out may be.
+// unsent tells whether obj's create-pending mark is that of a pass whose create this process
+// never sent: the pass that set it had looked afresh and found nothing, so nothing of the mark
+// exists. After a restart it is not known, and the mark is looked into as any other.
+func (r *Reconciler[O]) unsent(obj O) bool {
+	v, ok := r.attempts.Load(obj.GetUID())
+	return ok && v.(attempt).unsent != "" && v.(attempt).unsent == obj.GetAnnotations()[v1alpha1.AnnotationCreatePending]
+}
+
+// noteAttempt remembers how a create call ended: with an answer (an error status, or a connection
+// the PBX closed), so nothing of it is still under way; or not sent at all. A call that timed out
+// may be under way.
 func (r *Reconciler[O]) noteAttempt(obj O, err error) {
-	if err == nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+	var de deferrer
+	switch {
+	case errors.As(err, &de):
+		r.attempts.Store(obj.GetUID(), attempt{unsent: obj.GetAnnotations()[v1alpha1.AnnotationCreatePending]})
+	case err == nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
 		r.attempts.Delete(obj.GetUID())
-		return
+	default:
+		r.attempts.Store(obj.GetUID(), attempt{ended: r.now()})
 	}
-	r.attempts.Store(obj.GetUID(), r.now())
 }
 
 // pendingSince returns when the create-pending mark of obj was set.
@@ -387,23 +407,19 @@ type Releaser[O Object] interface {
 // ends and comes back when it is, so a paced account never holds a reconcile worker, and a
 // paced create leaves no create-pending mark and costs no API-server write.
 type Pacer interface {
-	// Turn books a turn for one write of the resource with this uid: 0 when it may go now, with
-	// the context for the write, else how long until its turn (asking again finds the same
-	// booking).
-	Turn(ctx context.Context, uid string) (context.Context, time.Duration)
+	// Turn books a turn for one write of the resource with this uid: 0 when it may go now, else
+	// how long until its turn (asking again finds the same booking).
+	Turn(uid string) time.Duration
 }
 
-// turn asks a Pacer adapter for the pass's turn to write, and returns the context for the write.
-func turn(ctx context.Context, ext any, obj Object) (context.Context, error) {
-	pc, ok := ext.(Pacer)
-	if !ok {
-		return ctx, nil
+// turn asks a Pacer adapter for the pass's turn to write.
+func turn(ext any, obj Object) error {
+	if pc, ok := ext.(Pacer); ok {
+		if d := pc.Turn(string(obj.GetUID())); d > 0 {
+			return &turnError{after: d}
+		}
 	}
-	ctx, d := pc.Turn(ctx, string(obj.GetUID()))
-	if d > 0 {
-		return ctx, &turnError{after: d}
-	}
-	return ctx, nil
+	return nil
 }
 
 // Poller is an Adapter with a poll interval of its own (its account's), used instead of the
@@ -508,12 +524,11 @@ func (r *Reconciler[O]) clearIdentity(ctx context.Context, p *pass[O]) error {
 // create marks the resource create-pending, creates the PBX object and records its id.
 func (r *Reconciler[O]) create(ctx context.Context, p *pass[O], ext Adapter[O]) (ctrl.Result, error) {
 	p.action = "Create"
-	wctx, err := turn(ctx, ext, p.obj)
-	if err != nil {
+	if err := turn(ext, p.obj); err != nil {
 		return p.fail(ctx, err)
 	}
 	_, hadMark := pendingSince(p.orig)
-	err = r.patchMetadata(ctx, p.obj, func(o O) {
+	err := r.patchMetadata(ctx, p.obj, func(o O) {
 		ann := o.GetAnnotations()
 		if ann == nil {
 			ann = map[string]string{}
@@ -525,7 +540,7 @@ func (r *Reconciler[O]) create(ctx context.Context, p *pass[O], ext Adapter[O]) 
 	if err != nil {
 		return p.fail(ctx, fmt.Errorf("marking the resource create-pending: %w", err))
 	}
-	id, err := ext.Create(wctx, p.obj)
+	id, err := ext.Create(ctx, p.obj)
 	r.noteAttempt(p.obj, err)
 	if err != nil {
 		if !Classify(err).Terminal {
@@ -588,6 +603,7 @@ func (r *Reconciler[O]) refused(ctx context.Context, p *pass[O], ext Adapter[O],
 	}); err != nil {
 		return p.fail(ctx, errors.Join(cerr, err))
 	}
+	r.attempts.Delete(p.obj.GetUID())
 	if obs.Exists {
 		return p.fail(ctx, r.alreadyExists(ctx, p, obs.ExternalID))
 	}
@@ -610,6 +626,7 @@ func (r *Reconciler[O]) delete(ctx context.Context, p *pass[O]) (ctrl.Result, er
 		if err != nil {
 			return p.fail(ctx, err)
 		}
+		r.attempts.Delete(p.obj.GetUID())
 		if released {
 			p.event(eventNormal, "Orphaned", "Left the PBX object in place")
 		}
@@ -652,7 +669,7 @@ func (r *Reconciler[O]) deleteExternal(ctx context.Context, p *pass[O]) error {
 	}
 	known := KnownID(p.obj) != 0
 	mark, pending := pendingSince(p.obj)
-	if !known && !pending {
+	if !known && (!pending || r.unsent(p.obj)) {
 		return nil // nothing of ours exists upstream
 	}
 	if !known {
@@ -685,8 +702,7 @@ func (r *Reconciler[O]) deleteExternal(ctx context.Context, p *pass[O]) error {
 	if !known {
 		p.obj.GetManagedStatus().ID = obs.ExternalID
 	}
-	ctx, err = turn(ctx, ext, p.obj)
-	if err != nil {
+	if err := turn(ext, p.obj); err != nil {
 		return err
 	}
 	if err := ext.Delete(ctx, p.obj); err != nil && httpStatus(err) != http.StatusNotFound {

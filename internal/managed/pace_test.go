@@ -17,6 +17,7 @@ import (
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
 	"github.com/cloudpbx/pbx-operator/internal/managed"
+	"github.com/cloudpbx/pbx-operator/internal/snapshot"
 )
 
 // pacedAdapter is an adapter whose account hands out turns: wait until the next one.
@@ -26,9 +27,9 @@ type pacedAdapter struct {
 	asked []string
 }
 
-func (a *pacedAdapter) Turn(ctx context.Context, uid string) (context.Context, time.Duration) {
+func (a *pacedAdapter) Turn(uid string) time.Duration {
 	a.asked = append(a.asked, uid)
-	return ctx, a.wait
+	return a.wait
 }
 
 // TestPacedWrites: a write whose turn is not due ends the pass before anything is written, to the
@@ -170,5 +171,68 @@ func TestRoutineEventsBounded(t *testing.T) {
 	want := []string{"Normal Updated", "Normal Updated", "Warning InvalidSpec"}
 	if !cmp.Equal(got, want) {
 		t.Errorf("events: got %v, want %v (two routine ones, the burst, then the warning)", got, want)
+	}
+}
+
+// notSent stands for the client's DeferredError: the request never left the process.
+type notSent struct{}
+
+func (notSent) Error() string           { return "POST /extension/: not sent: waiting 2s for its turn" }
+func (notSent) Deferred() time.Duration { return 2 * time.Second }
+
+// TestCreateNotSentAfterItsMark: a create whose turn came but whose request was still deferred
+// leaves its create-pending mark; the next pass knows nothing was sent, so it neither waits for the
+// call to settle nor asks for a fresh list, and creates at once. A new process does not know it and
+// looks afresh, the safe side.
+func TestCreateNotSentAfterItsMark(t *testing.T) {
+	obj := ext(func(e *v1alpha1.Extension) { e.UID = "uid-1" })
+	c, got := newClient(t, obj)
+	creates, freshLooks := 0, 0
+	a := managed.AdapterFns[*v1alpha1.Extension]{
+		ObserveFn: func(ctx context.Context, _ *v1alpha1.Extension) (managed.Observation, error) {
+			if _, fresh := snapshot.Freshness(ctx); fresh {
+				freshLooks++
+			}
+			return managed.Observation{}, nil
+		},
+		CreateFn: func(context.Context, *v1alpha1.Extension) (int64, error) {
+			creates++
+			if creates == 1 {
+				return 0, notSent{}
+			}
+			return 42, nil
+		},
+	}
+	connector := managed.ConnectorFn[*v1alpha1.Extension](func(context.Context, *v1alpha1.Extension) (managed.Adapter[*v1alpha1.Extension], error) {
+		return a, nil
+	})
+	newReconciler := func() *managed.Reconciler[*v1alpha1.Extension] {
+		return managed.NewReconciler(c, connector, managed.WithClock[*v1alpha1.Extension](func() time.Time { return now }),
+			managed.WithRecorder[*v1alpha1.Extension](events.NewFakeRecorder(10)))
+	}
+	r := newReconciler()
+	if err := reconcileStored(t, c, r); err != nil {
+		t.Fatal(err)
+	}
+	if _, marked := got().Annotations[v1alpha1.AnnotationCreatePending]; !marked || creates != 1 {
+		t.Fatalf("the first pass: want a create-pending mark and one create call, got %v and %d", got().Annotations, creates)
+	}
+	if err := reconcileStored(t, c, r); err != nil {
+		t.Fatal(err)
+	}
+	if creates != 2 || freshLooks != 0 || got().Status.ID != 42 {
+		t.Errorf("the next pass: %d creates, %d fresh looks, id %d; want 2, 0, 42", creates, freshLooks, got().Status.ID)
+	}
+
+	// Another process sees only the mark: it must wait for a create that may be under way.
+	obj2 := ext(func(e *v1alpha1.Extension) {
+		e.UID = "uid-2"
+		e.Annotations = map[string]string{v1alpha1.AnnotationCreatePending: now.Format(time.RFC3339Nano)}
+	})
+	c, _ = newClient(t, obj2)
+	creates = 1
+	res, err := newReconciler().Reconcile(context.Background(), obj2)
+	if err != nil || res.RequeueAfter == 0 || creates != 1 {
+		t.Errorf("a mark this process did not set: requeue %v, error %v, creates %d; want a wait and no create", res.RequeueAfter, err, creates-1)
 	}
 }

@@ -60,6 +60,9 @@ type budget struct {
 	// reservePercent is the part of the hourly limit that only writes may spend.
 	reservePercent int
 
+	// reserving makes wait's reservation and its cancelling one step (turn's are under mu).
+	reserving sync.Mutex
+
 	mu    sync.Mutex
 	state Budget
 	// booked are the turns booked for later, by caller; swept is when stale ones were last dropped.
@@ -156,9 +159,10 @@ func (b *budget) tune() {
 	if !b.adaptive {
 		return
 	}
+	// Under mu, so that concurrent callers cannot set an older pace last.
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	r, burst, ok := pace(b.state, b.now())
-	b.mu.Unlock()
 	if !ok {
 		return
 	}
@@ -187,17 +191,24 @@ func patient(ctx context.Context) bool { return ctx.Value(patientKey{}) != nil }
 // says when it may go. A patient wait that would outlast ctx's deadline fails at once.
 func (b *budget) wait(ctx context.Context, method, path string) error {
 	b.tune()
+	// A reservation given back must be the last one taken, or the limiter cannot return its token.
+	b.reserving.Lock()
 	now := time.Now()
 	r := b.limiter.ReserveN(now, 1)
 	d := r.DelayFrom(now)
-	if d > maxWait && !patient(ctx) {
-		r.CancelAt(now)
-		return &DeferredError{Method: method, Path: path, After: d, Why: "its turn in the account's request pace"}
+	why := ""
+	switch deadline, ok := ctx.Deadline(); {
+	case d > maxWait && !patient(ctx):
+		why = "its turn in the account's request pace"
+	case ok && now.Add(d).After(deadline):
+		why = "its turn in the account's request pace, which comes after the call's deadline"
 	}
-	if deadline, ok := ctx.Deadline(); ok && now.Add(d).After(deadline) {
+	if why != "" {
 		r.CancelAt(now)
-		return fmt.Errorf("%s %s: waiting %s for the client-side rate limit would pass the deadline: %w",
-			method, path, d.Round(time.Millisecond), context.DeadlineExceeded)
+	}
+	b.reserving.Unlock()
+	if why != "" {
+		return &DeferredError{Method: method, Path: path, After: d, Why: why}
 	}
 	if d <= 0 {
 		return nil

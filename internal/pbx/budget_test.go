@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -260,7 +261,7 @@ func TestRateLimiter(t *testing.T) {
 			t.Errorf("it went after %v, want about 2 s", d)
 		}
 	})
-	t.Run("RespectsCancel", func(t *testing.T) {
+	t.Run("DefersPastTheDeadline", func(t *testing.T) {
 		f := newFixture(t)
 		c := f.client(t, WithRateLimit(2, 1))
 		if _, err := c.Users.Me(context.Background()); err != nil {
@@ -268,8 +269,36 @@ func TestRateLimiter(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
-		if _, err := c.Users.Me(ctx); !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("a request waiting 500 ms for its turn with 50 ms left: got %v, want context.DeadlineExceeded", err)
+		var de *DeferredError
+		if _, err := c.Users.Me(ctx); !errors.As(err, &de) {
+			t.Errorf("a request waiting 500 ms for its turn with 50 ms left: got %v, want a DeferredError (it was not sent)", err)
+		}
+		if n := f.count(http.MethodGet, "/user/"); n != 1 {
+			t.Errorf("requests: got %d, want 1", n)
+		}
+	})
+	t.Run("RespectsCancel", func(t *testing.T) {
+		f := newFixture(t)
+		c := f.client(t, WithRateLimit(0.5, 1))
+		if _, err := c.Users.Me(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(Patient(context.Background()))
+		time.AfterFunc(100*time.Millisecond, cancel)
+		if _, err := c.Users.Me(ctx); !errors.Is(err, context.Canceled) {
+			t.Errorf("a patient request cancelled while it waits: got %v, want context.Canceled", err)
+		}
+		if n := f.count(http.MethodGet, "/user/"); n != 1 {
+			t.Errorf("requests: got %d, want 1 (the cancelled one was not sent)", n)
+		}
+		// The cancelled wait gave its turn back: the next request's turn is the one it had, about
+		// 2 s after the first, not a turn after it.
+		start := time.Now()
+		if _, err := c.Users.Me(Patient(context.Background())); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d > 2500*time.Millisecond {
+			t.Errorf("the next request waited %v, want under 2 s (the cancelled turn was given back)", d)
 		}
 	})
 	t.Run("Paces", func(t *testing.T) {
@@ -397,21 +426,36 @@ func TestPace(t *testing.T) {
 
 // TestSmallBudgetNeverOverspends: 1,000 creates against a 2,000/h budget, paced adaptively, never
 // draw a 429 and leave the floor for polls.
+// TestSmallBudgetNeverOverspends: a client asked for more writes than its hourly budget holds
+// spends it down to the floor kept for polls and users, and then defers what is left: no 429.
+// Without the pacing the last create would draw one.
 func TestSmallBudgetNeverOverspends(t *testing.T) {
+	const limit = 300
 	f := newFixture(t)
-	f.sim.SetRateLimit(pbxsim.DemoClientID, 2000)
+	f.sim.SetRateLimit(pbxsim.DemoClientID, limit)
 	c, err := New(f.srv.URL, WithCredentials(pbxsim.DemoTrustedAppID, pbxsim.DemoAppSecret), withClock(f.clock.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	for i := range 1000 {
-		if _, err := c.Groups.Create(ctx, demo, ExtensionGroupCreate{Name: fmt.Sprintf("g%d", i)}); err != nil {
+	sent, deferred := 0, false
+	for i := range limit { // with the token request, one more than the budget
+		_, err := c.Groups.Create(ctx, demo, ExtensionGroupCreate{Name: fmt.Sprintf("g%d", i)})
+		var de *DeferredError
+		if errors.As(err, &de) {
+			deferred = true
+			break
+		}
+		if err != nil {
 			t.Fatalf("create %d: %v", i, err)
 		}
+		sent++
 	}
-	if b := c.Budget(); b.Remaining < 2000*pollFloorPercent/100 || f.count429() != 0 {
-		t.Errorf("the floor stays and no 429 came: %d remaining, %d 429s", b.Remaining, f.count429())
+	b := c.Budget()
+	t.Logf("%d creates sent, %d of %d left", sent, b.Remaining, limit)
+	if !deferred || f.count429() != 0 || b.Remaining < limit*pollFloorPercent/100 {
+		t.Errorf("want the pace to defer the rest before the floor (%d) and no 429: deferred %t, %d remaining, %d 429s",
+			limit*pollFloorPercent/100, deferred, b.Remaining, f.count429())
 	}
 }
 
@@ -433,7 +477,8 @@ func TestTurns(t *testing.T) {
 		}
 	})
 	t.Run("DueBookingGoes", func(t *testing.T) {
-		b := newBudget(time.Now, 10, 1, 0, false)
+		b := newBudget(time.Now, 0.1, 1, 0, false)
+		b.turn("first") // the burst: a new turn now is 10 s away
 		b.booked["a"] = time.Now().Add(maxWait / 2)
 		if d := b.turn("a"); d != 0 {
 			t.Errorf("a booking due within maxWait: got %v, want 0 (go)", d)
@@ -456,13 +501,26 @@ func TestTurns(t *testing.T) {
 				t.Errorf("%s booked a turn beyond the horizon", k)
 			}
 		}
+		// c and d gave their reservations back: only a's and b's are taken.
+		if tokens := b.turns.Tokens(); tokens < -1.1 {
+			t.Errorf("turns limiter at %.2f tokens, want about -1 (c's and d's reservations given back)", tokens)
+		}
 	})
 	t.Run("StaleBookingsSwept", func(t *testing.T) {
 		b := newBudget(time.Now, 10, 1, 0, false)
 		b.booked["gone"] = time.Now().Add(-2 * turnHorizon)
+		b.booked["later"] = time.Now().Add(10 * time.Second)
 		b.turn("a")
 		if _, ok := b.booked["gone"]; ok {
 			t.Error("a booking nobody came back for stays")
+		}
+		if _, ok := b.booked["later"]; !ok {
+			t.Error("a booking still to come was swept")
+		}
+		b.booked["gone"] = time.Now().Add(-2 * turnHorizon)
+		b.turn("a")
+		if _, ok := b.booked["gone"]; !ok {
+			t.Error("swept again before a horizon passed: the sweep is meant once a horizon")
 		}
 	})
 	t.Run("Unpaced", func(t *testing.T) {
@@ -476,22 +534,26 @@ func TestTurns(t *testing.T) {
 }
 
 func TestBusyConnectionsDefer(t *testing.T) {
-	release := make(chan struct{})
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
 	f := newFixture(t, fixtureOptions{wrap: func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/api/ver1.0/user/" {
+				arrived <- struct{}{}
 				<-release
 			}
 			next.ServeHTTP(w, r)
 		})
 	}})
+	t.Cleanup(unblock) // before the server's Close, which waits for the handler
 	c := f.client(t, WithMaxInFlight(1))
 	if _, err := c.ClientInfo.Get(context.Background(), demo); err != nil { // the token, before the block
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { _, err := c.Users.Me(context.Background()); done <- err }()
-	time.Sleep(100 * time.Millisecond) // the first request holds the only connection
+	<-arrived // the first request holds the only connection
 	start := time.Now()
 	_, err := c.Users.Me(context.Background())
 	var de *DeferredError
@@ -501,7 +563,7 @@ func TestBusyConnectionsDefer(t *testing.T) {
 	if d := time.Since(start); d < maxWait || d > 2*maxWait {
 		t.Errorf("it waited %v, want about maxWait (%v)", d, maxWait)
 	}
-	close(release)
+	unblock()
 	if err := <-done; err != nil {
 		t.Errorf("the first request: %v", err)
 	}

@@ -119,4 +119,6 @@ type poller struct{ conn *account.Connection }
 func (p poller) PollInterval() time.Duration { return p.conn.PollInterval() }
 
 // Turn books a turn for a write of the resource with this uid in the account's request pace.
-func (p poller) Turn(uid string) time.Duration { return p.conn.Client.Turn(uid) }
+func (p poller) Turn(ctx context.Context, uid string) (context.Context, time.Duration) {
+	return p.conn.Client.Turn(ctx, uid)
+}

@@ -12,13 +12,11 @@ import (
 )
 
 // didIDOf returns a pointer to a PBX id, for DIDs and routes in tests.
-func didIDOf(id int64) *int64 { return &id }
-
 func TestPhoneNumberDiff(t *testing.T) {
 	comment := "Main line"
-	base := pbx.DID{ID: 470001, Name: "74950000001", ClientID: 1, ExtensionID: didIDOf(303001), Comment: &comment}
+	base := pbx.DID{ID: 470001, Name: "74950000001", ClientID: 1, ExtensionID: ptr[int64](303001), Comment: &comment}
 	spec := v1alpha1.PhoneNumberSpec{Number: "74950000001", ExtensionRef: v1alpha1.PhoneNumberExtensionReference{Name: "alice"}}
-	alice := didRoute{extension: didIDOf(303001)}
+	alice := didRoute{extension: ptr[int64](303001)}
 	type args struct {
 		spec  func(*v1alpha1.PhoneNumberSpec)
 		pbx   func(*pbx.DID)
@@ -40,7 +38,7 @@ func TestPhoneNumberDiff(t *testing.T) {
 		},
 		"Rerouted": {
 			reason: "Another extension is sent as its id.",
-			args:   args{route: didRoute{extension: didIDOf(303002)}},
+			args:   args{route: didRoute{extension: ptr[int64](303002)}},
 			want:   want{body: `{"extension_id":303002}`, diff: []string{"extension"}},
 		},
 		"Unassigned": {
@@ -54,26 +52,26 @@ func TestPhoneNumberDiff(t *testing.T) {
 		},
 		"MessagesUnsetLeftAlone": {
 			reason: "A spec without messages leaves the DID's message settings as they are.",
-			args: args{pbx: func(d *pbx.DID) { d.AllowMessage, d.MessageExtensionID = true, didIDOf(303009) },
-				route: didRoute{extension: didIDOf(303001), messageExtension: didIDOf(303001)}},
+			args: args{pbx: func(d *pbx.DID) { d.AllowMessage, d.MessageExtensionID = true, ptr[int64](303009) },
+				route: didRoute{extension: ptr[int64](303001), messageExtension: ptr[int64](303001)}},
 			want: want{body: `{}`},
 		},
 		"MessagesEnabled": {
 			reason: "Enabled allows messages and routes them to the message extension.",
 			args: args{spec: func(s *v1alpha1.PhoneNumberSpec) { s.Messages = v1alpha1.PhoneNumberMessagesEnabled },
-				route: didRoute{extension: didIDOf(303001), messageExtension: didIDOf(303002)}},
+				route: didRoute{extension: ptr[int64](303001), messageExtension: ptr[int64](303002)}},
 			want: want{body: `{"allow_message":true,"message_extension_id":303002}`, diff: []string{"messages", "messageExtension"}},
 		},
 		"MessagesEnabledWithoutExtension": {
 			reason: "Enabled without a message extension clears the one the DID has.",
 			args: args{spec: func(s *v1alpha1.PhoneNumberSpec) { s.Messages = v1alpha1.PhoneNumberMessagesEnabled },
-				pbx: func(d *pbx.DID) { d.AllowMessage, d.MessageExtensionID = true, didIDOf(303009) }, route: alice},
+				pbx: func(d *pbx.DID) { d.AllowMessage, d.MessageExtensionID = true, ptr[int64](303009) }, route: alice},
 			want: want{body: `{"message_extension_id":null}`, diff: []string{"messageExtension"}},
 		},
 		"MessagesDisabled": {
 			reason: "Disabled refuses messages and clears the message extension.",
 			args: args{spec: func(s *v1alpha1.PhoneNumberSpec) { s.Messages = v1alpha1.PhoneNumberMessagesDisabled },
-				pbx: func(d *pbx.DID) { d.AllowMessage, d.MessageExtensionID = true, didIDOf(303009) }, route: alice},
+				pbx: func(d *pbx.DID) { d.AllowMessage, d.MessageExtensionID = true, ptr[int64](303009) }, route: alice},
 			want: want{body: `{"allow_message":false,"message_extension_id":null}`, diff: []string{"messages", "messageExtension"}},
 		},
 		"MessagesDisabledUpToDate": {
@@ -115,8 +113,8 @@ func TestPhoneNumberDiff(t *testing.T) {
 
 func TestPhoneNumberUnassign(t *testing.T) {
 	comment := "Alice's line"
-	routed := pbx.DID{ID: 470001, Name: "74950000001", ExtensionID: didIDOf(303001), AllowMessage: true,
-		MessageExtensionID: didIDOf(303002), Comment: &comment}
+	routed := pbx.DID{ID: 470001, Name: "74950000001", ExtensionID: ptr[int64](303001), AllowMessage: true,
+		MessageExtensionID: ptr[int64](303002), Comment: &comment}
 	cases := map[string]struct {
 		reason string
 		spec   v1alpha1.PhoneNumberSpec

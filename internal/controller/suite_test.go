@@ -163,6 +163,23 @@ func (w *world) account(name, appID, secret string) *v1alpha1.Account {
 	return a
 }
 
+// setAccount changes the spec of the world's Account "pbx" and waits until the account was checked
+// at its new generation, so that its connection has the new settings.
+func (w *world) setAccount(mutate func(*v1alpha1.AccountSpec)) *v1alpha1.Account {
+	w.t.Helper()
+	a := &v1alpha1.Account{ObjectMeta: metav1.ObjectMeta{Name: "pbx", Namespace: w.ns}}
+	w.update(a, func() { mutate(&a.Spec) })
+	gen := a.Generation
+	w.g.Eventually(func() bool {
+		if err := k.Get(context.Background(), client.ObjectKeyFromObject(a), a); err != nil {
+			return false
+		}
+		c := meta.FindStatusCondition(a.Status.Conditions, v1alpha1.ConditionReady)
+		return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration >= gen
+	}).Should(BeTrue(), "the account checked at generation %d", gen)
+	return a
+}
+
 func (w *world) create(o client.Object) {
 	w.t.Helper()
 	if err := k.Create(context.Background(), o); err != nil {

@@ -140,6 +140,7 @@ func TestLostGroupCreateNoTwin(t *testing.T) {
 // their account each.
 func TestDeletesDoNotRecheckTheAccount(t *testing.T) {
 	w := newWorld(t, nil)
+	w.setAccount(func(s *v1alpha1.AccountSpec) { s.PollIntervalSeconds = 3600 }) // no routine checks
 	var exts []*v1alpha1.Extension
 	for _, n := range []string{"141", "142", "143", "144", "145"} {
 		e := ext(w.ns, "d"+n, n)

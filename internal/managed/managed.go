@@ -260,10 +260,11 @@ func (r *Reconciler[O]) act(ctx context.Context, p *pass[O], ext Adapter[O], obs
 		return ctrl.Result{RequeueAfter: r.poll(ext)}, nil
 	case !obs.UpToDate:
 		p.action = "Update"
-		if err := turn(ext, obj); err != nil {
+		wctx, err := turn(ctx, ext, obj)
+		if err != nil {
 			return p.fail(ctx, err)
 		}
-		if err := ext.Update(ctx, obj); err != nil {
+		if err := ext.Update(wctx, obj); err != nil {
 			if httpStatus(err) == http.StatusNotFound {
 				// Deleted behind our back between the look and the write: look again at once.
 				return p.fail(ctx, Wait(time.Second, "the PBX object was deleted while it was being updated"))
@@ -407,19 +408,23 @@ type Releaser[O Object] interface {
 // ends and comes back when it is, so a paced account never holds a reconcile worker, and a
 // paced create leaves no create-pending mark and costs no API-server write.
 type Pacer interface {
-	// Turn books a turn for one write of the resource with this uid: 0 when it may go now, else
-	// how long until its turn (asking again finds the same booking).
-	Turn(uid string) time.Duration
+	// Turn books a turn for one write of the resource with this uid: 0 when it is due, with the
+	// context for the write (which carries the turn), else how long until it is (asking again
+	// finds the same booking).
+	Turn(ctx context.Context, uid string) (context.Context, time.Duration)
 }
 
-// turn asks a Pacer adapter for the pass's turn to write.
-func turn(ext any, obj Object) error {
-	if pc, ok := ext.(Pacer); ok {
-		if d := pc.Turn(string(obj.GetUID())); d > 0 {
-			return &turnError{after: d}
-		}
+// turn asks a Pacer adapter for the pass's turn to write, and returns the context for the write.
+func turn(ctx context.Context, ext any, obj Object) (context.Context, error) {
+	pc, ok := ext.(Pacer)
+	if !ok {
+		return ctx, nil
 	}
-	return nil
+	wctx, d := pc.Turn(ctx, string(obj.GetUID()))
+	if d > 0 {
+		return ctx, &turnError{after: d}
+	}
+	return wctx, nil
 }
 
 // Poller is an Adapter with a poll interval of its own (its account's), used instead of the
@@ -524,11 +529,12 @@ func (r *Reconciler[O]) clearIdentity(ctx context.Context, p *pass[O]) error {
 // create marks the resource create-pending, creates the PBX object and records its id.
 func (r *Reconciler[O]) create(ctx context.Context, p *pass[O], ext Adapter[O]) (ctrl.Result, error) {
 	p.action = "Create"
-	if err := turn(ext, p.obj); err != nil {
+	wctx, err := turn(ctx, ext, p.obj)
+	if err != nil {
 		return p.fail(ctx, err)
 	}
 	_, hadMark := pendingSince(p.orig)
-	err := r.patchMetadata(ctx, p.obj, func(o O) {
+	err = r.patchMetadata(ctx, p.obj, func(o O) {
 		ann := o.GetAnnotations()
 		if ann == nil {
 			ann = map[string]string{}
@@ -540,7 +546,7 @@ func (r *Reconciler[O]) create(ctx context.Context, p *pass[O], ext Adapter[O]) 
 	if err != nil {
 		return p.fail(ctx, fmt.Errorf("marking the resource create-pending: %w", err))
 	}
-	id, err := ext.Create(ctx, p.obj)
+	id, err := ext.Create(wctx, p.obj)
 	r.noteAttempt(p.obj, err)
 	if err != nil {
 		if !Classify(err).Terminal {
@@ -702,7 +708,8 @@ func (r *Reconciler[O]) deleteExternal(ctx context.Context, p *pass[O]) error {
 	if !known {
 		p.obj.GetManagedStatus().ID = obs.ExternalID
 	}
-	if err := turn(ext, p.obj); err != nil {
+	ctx, err = turn(ctx, ext, p.obj)
+	if err != nil {
 		return err
 	}
 	if err := ext.Delete(ctx, p.obj); err != nil && httpStatus(err) != http.StatusNotFound {

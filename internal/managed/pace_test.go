@@ -27,9 +27,12 @@ type pacedAdapter struct {
 	asked []string
 }
 
-func (a *pacedAdapter) Turn(uid string) time.Duration {
+// turnKey marks the context a turn hands to the write.
+type turnKey struct{}
+
+func (a *pacedAdapter) Turn(ctx context.Context, uid string) (context.Context, time.Duration) {
 	a.asked = append(a.asked, uid)
-	return a.wait
+	return context.WithValue(ctx, turnKey{}, uid), a.wait
 }
 
 // TestPacedWrites: a write whose turn is not due ends the pass before anything is written, to the
@@ -74,13 +77,19 @@ func TestPacedWrites(t *testing.T) {
 			tc.obj.UID = "uid-1"
 			c, got := newClient(t, tc.obj, count)
 			pbxWrites := 0
+			write := func(ctx context.Context) {
+				pbxWrites++
+				if ctx.Value(turnKey{}) != "uid-1" {
+					t.Error("the write does not run with the context its turn gave")
+				}
+			}
 			a := &pacedAdapter{wait: tc.wait, AdapterFns: managed.AdapterFns[*v1alpha1.Extension]{
 				ObserveFn: func(context.Context, *v1alpha1.Extension) (managed.Observation, error) {
 					return managed.Observation{Exists: tc.exists, ExternalID: 42, Diff: "label"}, nil
 				},
-				CreateFn: func(context.Context, *v1alpha1.Extension) (int64, error) { pbxWrites++; return 42, nil },
-				UpdateFn: func(context.Context, *v1alpha1.Extension) error { pbxWrites++; return nil },
-				DeleteFn: func(context.Context, *v1alpha1.Extension) error { pbxWrites++; return nil },
+				CreateFn: func(ctx context.Context, _ *v1alpha1.Extension) (int64, error) { write(ctx); return 42, nil },
+				UpdateFn: func(ctx context.Context, _ *v1alpha1.Extension) error { write(ctx); return nil },
+				DeleteFn: func(ctx context.Context, _ *v1alpha1.Extension) error { write(ctx); return nil },
 			}}
 			connector := managed.ConnectorFn[*v1alpha1.Extension](func(context.Context, *v1alpha1.Extension) (managed.Adapter[*v1alpha1.Extension], error) {
 				return a, nil

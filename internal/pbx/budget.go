@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -47,27 +48,26 @@ const (
 
 // budget guards the PBX's hourly budget for one client: it refuses requests while the budget is
 // spent (or, for reads, reserved for writes), paces requests with a token-bucket limiter, and books
-// turns for writes at the same pace.
+// writes a slot of that limiter ahead of time (turn).
 type budget struct {
 	now     func() time.Time
 	limiter *rate.Limiter
-	// turns books writes ahead of time (turn), at the limiter's pace: callers told to come back
-	// later come back one after the other rather than all at once.
-	turns *rate.Limiter
 	// adaptive paces by the budget the PBX announces (pace) instead of a fixed rate; the
 	// limiter's first rate is the cautious start until the first answer.
 	adaptive bool
 	// reservePercent is the part of the hourly limit that only writes may spend.
 	reservePercent int
 
-	// reserving makes wait's reservation and its cancelling one step (turn's are under mu).
+	// reserving guards the limiter's reservations, so that one given back is the last one taken
+	// (the limiter can only return the token of that one), and the bookings.
 	reserving sync.Mutex
+	// booked are the slots booked for later writes, by caller; swept is when stale ones were last
+	// dropped.
+	booked map[string]booking
+	swept  time.Time
 
 	mu    sync.Mutex
 	state Budget
-	// booked are the turns booked for later, by caller; swept is when stale ones were last dropped.
-	booked map[string]time.Time
-	swept  time.Time
 }
 
 func newBudget(now func() time.Time, rps float64, burst, reservePercent int, adaptive bool) *budget {
@@ -76,8 +76,8 @@ func newBudget(now func() time.Time, rps float64, burst, reservePercent int, ada
 		lim = rate.Inf
 	}
 	return &budget{
-		now: now, limiter: rate.NewLimiter(lim, max(burst, 1)), turns: rate.NewLimiter(lim, max(burst, 1)),
-		reservePercent: reservePercent, adaptive: adaptive, booked: map[string]time.Time{},
+		now: now, limiter: rate.NewLimiter(lim, max(burst, 1)),
+		reservePercent: reservePercent, adaptive: adaptive, booked: map[string]booking{},
 	}
 }
 
@@ -153,8 +153,8 @@ func (b *budget) admit(method, path string) error {
 	return nil
 }
 
-// tune sets both limiters to the pace of the budget the PBX announced, when adaptive. The
-// limiters keep the wall clock (they time real waits); the budget's clock reads the windows.
+// tune sets the limiter to the pace of the budget the PBX announced, when adaptive. The limiter
+// keeps the wall clock (it times real waits); the budget's clock reads the windows.
 func (b *budget) tune() {
 	if !b.adaptive {
 		return
@@ -166,13 +166,11 @@ func (b *budget) tune() {
 	if !ok {
 		return
 	}
-	for _, l := range []*rate.Limiter{b.limiter, b.turns} {
-		if l.Limit() != r {
-			l.SetLimit(r)
-		}
-		if l.Burst() != burst {
-			l.SetBurst(burst)
-		}
+	if b.limiter.Limit() != r {
+		b.limiter.SetLimit(r)
+	}
+	if b.limiter.Burst() != burst {
+		b.limiter.SetBurst(burst)
 	}
 }
 
@@ -186,15 +184,35 @@ func Patient(ctx context.Context) context.Context { return context.WithValue(ctx
 
 func patient(ctx context.Context) bool { return ctx.Value(patientKey{}) != nil }
 
-// wait paces the request with the client-side limiter. A wait longer than maxWait is not
-// taken, unless ctx is Patient: the request is not sent and the error is a DeferredError that
-// says when it may go. A patient wait that would outlast ctx's deadline fails at once.
+// ticketKey carries a booked slot (Client.Turn) to the request that uses it.
+type ticketKey struct{}
+
+// booking is a slot of the limiter booked for a later write, and when it is.
+type booking struct {
+	r  *rate.Reservation
+	at time.Time
+}
+
+// ticket is a slot of the limiter booked for one request.
+type ticket struct {
+	r    *rate.Reservation
+	used atomic.Bool
+}
+
+// wait paces the request with the client-side limiter: it takes the slot booked for it (a ticket
+// of ctx not used yet) or reserves one. A wait longer than maxWait is not taken, unless ctx is
+// Patient: the request is not sent and the error is a DeferredError that says when it may go. A
+// patient wait that would outlast ctx's deadline is not taken either.
 func (b *budget) wait(ctx context.Context, method, path string) error {
 	b.tune()
-	// A reservation given back must be the last one taken, or the limiter cannot return its token.
 	b.reserving.Lock()
 	now := time.Now()
-	r := b.limiter.ReserveN(now, 1)
+	r := (*rate.Reservation)(nil)
+	if t, ok := ctx.Value(ticketKey{}).(*ticket); ok && t.used.CompareAndSwap(false, true) {
+		r = t.r
+	} else {
+		r = b.limiter.ReserveN(now, 1)
+	}
 	d := r.DelayFrom(now)
 	why := ""
 	switch deadline, ok := ctx.Deadline(); {
@@ -219,46 +237,50 @@ func (b *budget) wait(ctx context.Context, method, path string) error {
 	case <-t.C:
 		return nil
 	case <-ctx.Done():
+		b.reserving.Lock()
 		r.Cancel()
+		b.reserving.Unlock()
 		return fmt.Errorf("%s %s: waiting for the client-side rate limit: %w", method, path, ctx.Err())
 	}
 }
 
-// turn books a turn for one write of key: 0 when the write may go now (its request waits no
-// longer than maxWait), else how long until its turn. A caller that comes back when told finds its
-// booking and goes. One further back than turnHorizon books nothing and comes back in a half to a
-// whole horizon (spread, so that a crowd does not return at once).
-func (b *budget) turn(key string) time.Duration {
+// turn books a slot of the limiter for one write of key, in line with every other request:
+// when it is due (within maxWait) it returns the slot, for the write's request to use; else how
+// long until it is, and a caller that comes back then finds its booking. One further back than
+// turnHorizon books nothing and comes back in a half to a whole horizon (spread, so that a crowd
+// does not return at once).
+func (b *budget) turn(key string) (*rate.Reservation, time.Duration) {
 	b.tune()
+	b.reserving.Lock()
+	defer b.reserving.Unlock()
 	now := time.Now()
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	if now.Sub(b.swept) > turnHorizon {
-		// Bookings nobody came back for (the resource went away, or needed no write any more).
-		for k, at := range b.booked {
-			if now.Sub(at) > turnHorizon {
+		// Bookings nobody came back for (the resource went away, or needed no write any more):
+		// their slots went by unused.
+		for k, bk := range b.booked {
+			if now.Sub(bk.at) > turnHorizon {
 				delete(b.booked, k)
 			}
 		}
 		b.swept = now
 	}
-	if at, ok := b.booked[key]; ok {
-		if d := at.Sub(now); d > maxWait {
-			return d
+	if bk, ok := b.booked[key]; ok {
+		if d := bk.at.Sub(now); d > maxWait {
+			return nil, d
 		}
 		delete(b.booked, key)
-		return 0
+		return bk.r, 0
 	}
-	r := b.turns.ReserveN(now, 1)
+	r := b.limiter.ReserveN(now, 1)
 	switch d := r.DelayFrom(now); {
 	case d <= maxWait:
-		return 0
+		return r, 0
 	case d <= turnHorizon:
-		b.booked[key] = now.Add(d)
-		return d
+		b.booked[key] = booking{r: r, at: now.Add(d)}
+		return nil, d
 	default:
 		r.CancelAt(now)
-		return turnHorizon/2 + rand.N(turnHorizon/2) //nolint:gosec // spreading callers needs no crypto
+		return nil, turnHorizon/2 + rand.N(turnHorizon/2) //nolint:gosec // spreading callers needs no crypto
 	}
 }
 

@@ -459,57 +459,66 @@ func TestSmallBudgetNeverOverspends(t *testing.T) {
 	}
 }
 
+// waitFor is how long key waits for its turn in b.
+func waitFor(b *budget, key string) time.Duration {
+	_, d := b.turn(key)
+	return d
+}
+
 func TestTurns(t *testing.T) {
 	t.Run("BookedOneAfterTheOther", func(t *testing.T) {
-		b := newBudget(time.Now, 0.1, 1, 0, false) // a turn every 10 s
-		if d := b.turn("a"); d != 0 {
-			t.Fatalf("the first turn (the burst): got %v, want 0", d)
+		b := newBudget(time.Now, 0.1, 1, 0, false) // a slot every 10 s
+		if r, d := b.turn("a"); d != 0 || r == nil {
+			t.Fatalf("the first turn (the burst): got %v, want 0 and its slot", d)
 		}
-		b1, c1 := b.turn("b"), b.turn("c")
+		b1, c1 := waitFor(b, "b"), waitFor(b, "c")
 		if b1 < 9*time.Second || b1 > 10*time.Second || c1 < 19*time.Second || c1 > 20*time.Second {
-			t.Errorf("b and c book the next two turns: got %v and %v, want about 10 s and 20 s", b1, c1)
+			t.Errorf("b and c book the next two slots: got %v and %v, want about 10 s and 20 s", b1, c1)
 		}
-		if again := b.turn("b"); again > b1 || again < b1-time.Second {
+		if again := waitFor(b, "b"); again > b1 || again < b1-time.Second {
 			t.Errorf("b asking again keeps its booking: got %v, want about %v", again, b1)
 		}
-		if d := b.turn("d"); d < 29*time.Second || d > 30*time.Second {
-			t.Errorf("d books after c (b's second ask took no turn): got %v, want about 30 s", d)
+		if d := waitFor(b, "d"); d < 29*time.Second || d > 30*time.Second {
+			t.Errorf("d books after c (b's second ask took no slot): got %v, want about 30 s", d)
 		}
 	})
 	t.Run("DueBookingGoes", func(t *testing.T) {
 		b := newBudget(time.Now, 0.1, 1, 0, false)
-		b.turn("first") // the burst: a new turn now is 10 s away
-		b.booked["a"] = time.Now().Add(maxWait / 2)
-		if d := b.turn("a"); d != 0 {
-			t.Errorf("a booking due within maxWait: got %v, want 0 (go)", d)
+		b.turn("first") // the burst: the next slot is 10 s away
+		waitFor(b, "a")
+		booked := b.booked["a"]
+		booked.at = time.Now().Add(maxWait / 2) // as if 9.5 s had passed
+		b.booked["a"] = booked
+		if r, d := b.turn("a"); d != 0 || r != booked.r {
+			t.Errorf("a booking due within maxWait: got %v, want 0 and the booked slot", d)
 		}
 		if _, ok := b.booked["a"]; ok {
 			t.Error("the booking is used up")
 		}
 	})
 	t.Run("BeyondTheHorizonBooksNothing", func(t *testing.T) {
-		b := newBudget(time.Now, 1.0/50, 1, 0, false) // a turn every 50 s
+		b := newBudget(time.Now, 1.0/50, 1, 0, false) // a slot every 50 s
 		b.turn("a")
-		if d := b.turn("b"); d < 49*time.Second || d > 50*time.Second {
+		if d := waitFor(b, "b"); d < 49*time.Second || d > 50*time.Second {
 			t.Fatalf("b: got %v, want about 50 s", d)
 		}
 		for _, k := range []string{"c", "d"} {
-			if d := b.turn(k); d < turnHorizon/2 || d >= turnHorizon {
+			if d := waitFor(b, k); d < turnHorizon/2 || d >= turnHorizon {
 				t.Errorf("%s, 100 s back: got %v, want between a half and a whole horizon", k, d)
 			}
 			if _, ok := b.booked[k]; ok {
 				t.Errorf("%s booked a turn beyond the horizon", k)
 			}
 		}
-		// c and d gave their reservations back: only a's and b's are taken.
-		if tokens := b.turns.Tokens(); tokens < -1.1 {
-			t.Errorf("turns limiter at %.2f tokens, want about -1 (c's and d's reservations given back)", tokens)
+		// c and d gave their slots back: only a's and b's are taken.
+		if tokens := b.limiter.Tokens(); tokens < -1.1 {
+			t.Errorf("limiter at %.2f tokens, want about -1 (c's and d's slots given back)", tokens)
 		}
 	})
 	t.Run("StaleBookingsSwept", func(t *testing.T) {
 		b := newBudget(time.Now, 10, 1, 0, false)
-		b.booked["gone"] = time.Now().Add(-2 * turnHorizon)
-		b.booked["later"] = time.Now().Add(10 * time.Second)
+		b.booked["gone"] = booking{at: time.Now().Add(-2 * turnHorizon)}
+		b.booked["later"] = booking{at: time.Now().Add(10 * time.Second)}
 		b.turn("a")
 		if _, ok := b.booked["gone"]; ok {
 			t.Error("a booking nobody came back for stays")
@@ -517,7 +526,7 @@ func TestTurns(t *testing.T) {
 		if _, ok := b.booked["later"]; !ok {
 			t.Error("a booking still to come was swept")
 		}
-		b.booked["gone"] = time.Now().Add(-2 * turnHorizon)
+		b.booked["gone"] = booking{at: time.Now().Add(-2 * turnHorizon)}
 		b.turn("a")
 		if _, ok := b.booked["gone"]; !ok {
 			t.Error("swept again before a horizon passed: the sweep is meant once a horizon")
@@ -526,9 +535,27 @@ func TestTurns(t *testing.T) {
 	t.Run("Unpaced", func(t *testing.T) {
 		b := newBudget(time.Now, 0, 0, 0, false)
 		for i := range 100 {
-			if d := b.turn(fmt.Sprint(i)); d != 0 {
+			if d := waitFor(b, fmt.Sprint(i)); d != 0 {
 				t.Fatalf("turn %d without a pace: got %v, want 0", i, d)
 			}
+		}
+	})
+	t.Run("TheWriteTakesItsSlot", func(t *testing.T) {
+		f := newFixture(t)
+		c := f.client(t, WithRateLimit(0.1, 1)) // a slot every 10 s; the token request takes none
+		ctx, d := c.Turn(context.Background(), "a")
+		if d != 0 {
+			t.Fatalf("a's turn: %v, want 0 (the burst)", d)
+		}
+		if d := waitFor(c.budget, "b"); d < 9*time.Second {
+			t.Fatalf("b books the next slot: got %v, want about 10 s", d)
+		}
+		if _, err := c.Users.Me(ctx); err != nil {
+			t.Errorf("the write with its turn: %v, want it sent in its slot", err)
+		}
+		var de *DeferredError
+		if _, err := c.Users.Me(ctx); !errors.As(err, &de) || de.After < 15*time.Second {
+			t.Errorf("a second request of the same pass: got %v, want it deferred behind b's booking (about 20 s)", err)
 		}
 	})
 }

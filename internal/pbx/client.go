@@ -290,11 +290,18 @@ func (c *Client) connection(ctx context.Context, method, path string) error {
 	}
 }
 
-// Turn books a turn for one write of the caller key (a resource's uid) in the account's pace: 0
-// when the write may go now, else how long until its turn. A reconcile that is told to wait ends
-// and comes back then, and Turn finds its booking: a paced account never holds a worker, and
-// its writes come back one after the other.
-func (c *Client) Turn(key string) time.Duration { return c.budget.turn(key) }
+// Turn books a slot in the account's pace for one write of the caller key (a resource's uid), in
+// line with every other request: 0 when it is due, with the context for the write's request, which
+// then takes that slot; else how long until it is. A reconcile that is told to wait ends and comes
+// back then, and Turn finds its booking: a paced account never holds a worker, and its writes
+// come back one after the other.
+func (c *Client) Turn(ctx context.Context, key string) (context.Context, time.Duration) {
+	r, d := c.budget.turn(key)
+	if r == nil {
+		return ctx, d
+	}
+	return context.WithValue(ctx, ticketKey{}, &ticket{r: r}), 0
+}
 
 // do sends one request and decodes its answer into out (unless out is nil). It checks the
 // request budget first, so a spent budget costs no network call, and it never retries: the only

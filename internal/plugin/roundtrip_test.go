@@ -53,9 +53,6 @@ func startCluster(t *testing.T) *cluster {
 	}
 	scheme := localenv.Scheme()
 	env, cfg, err := localenv.APIServer(filepath.Join("..", ".."), scheme)
-	if errors.Is(err, localenv.ErrNoAssets) {
-		t.Skip(err)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}

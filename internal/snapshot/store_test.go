@@ -30,10 +30,14 @@ type upstream struct {
 	gate chan struct{}
 }
 
-func (u *upstream) list(context.Context) ([]item, error) {
+func (u *upstream) list(ctx context.Context) ([]item, error) {
 	u.lists.Add(1)
 	if u.gate != nil {
-		<-u.gate
+		select {
+		case <-u.gate:
+		case <-ctx.Done(): // a refresh must not run on a reader's context
+			return nil, ctx.Err()
+		}
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -253,6 +257,9 @@ func TestCancelledReaderDoesNotFailOthers(t *testing.T) {
 	close(u.gate)
 	if err := <-errs; err != nil {
 		t.Errorf("the other reader gets the list that the cancelled one started: %v", err)
+	}
+	if n := u.lists.Load(); n != 1 {
+		t.Errorf("lists: %d, want 1", n)
 	}
 }
 

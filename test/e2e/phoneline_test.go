@@ -112,6 +112,10 @@ func TestPhoneLine(t *testing.T) {
 	if !strings.Contains(deliveries, "EventType=hangup") {
 		t.Errorf("the call's hangup did not reach the webhook: %q", deliveries)
 	}
+	// A call from outside comes in on the first number routed to the extension: the PhoneNumber's.
+	if !strings.Contains(deliveries, "CalledDID=74950000004") {
+		t.Errorf("the call did not come in on the routed number: %q", deliveries)
+	}
 
 	kubectlIn(t, strings.Replace(phoneLine, "HOOK", "http://"+l.Addr().String()+"/calls", 1), "delete", "-n", "phoneline", "-f", "-", "--timeout=60s")
 	s := snapshot(t)

@@ -100,6 +100,11 @@ func (a *extensionAdapter) planCredentials(ctx context.Context, e *v1alpha1.Exte
 	if rotation != "" {
 		want.Annotations[v1alpha1.AnnotationRotateCredentials] = rotation
 	}
+	if cur != nil {
+		// The patch is made only to the Secret that was read (uid and resourceVersion are its
+		// preconditions): one deleted and replaced by somebody else's in between is not written.
+		want.UID, want.ResourceVersion = cur.UID, cur.ResourceVersion
+	}
 	c := &credentials{secret: want, exists: cur != nil}
 	mark := passwordSetMark(x.ID, password)
 	if cur != nil && cur.Annotations[annotationPasswordSet] == mark && string(cur.Data[sipPassword]) == password {

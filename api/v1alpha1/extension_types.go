@@ -136,6 +136,7 @@ type CredentialsSecretReference struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	Name string `json:"name,omitempty"`
 }
 
@@ -147,12 +148,14 @@ type PasswordSecretReference struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	Name string `json:"name,omitempty"`
 
 	// key is the key of the password in the Secret.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
 	Key string `json:"key,omitempty"`
 }
 
@@ -162,6 +165,8 @@ type PasswordSecretReference struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.phone) || self.type == 'Phone'",message="phone settings are for extensions of type Phone only"
 // +kubebuilder:validation:XValidation:rule="!has(self.writeCredentialsSecretRef) || self.type == 'Phone'",message="SIP credentials are for extensions of type Phone only"
 // +kubebuilder:validation:XValidation:rule="!has(self.passwordSecretRef) || has(self.writeCredentialsSecretRef)",message="passwordSecretRef needs writeCredentialsSecretRef: the operator delivers the password it sets in that Secret"
+// +kubebuilder:validation:XValidation:rule="!has(self.passwordSecretRef) || !has(self.writeCredentialsSecretRef) || self.passwordSecretRef.name != self.writeCredentialsSecretRef.name",message="passwordSecretRef and writeCredentialsSecretRef must name two Secrets: the operator writes the second and only reads the first"
+// +kubebuilder:validation:XValidation:rule="!has(self.writeCredentialsSecretRef) || !has(self.managementPolicy) || self.managementPolicy != 'ObserveOnly'",message="writeCredentialsSecretRef needs managementPolicy Manage: setting the SIP password is a write to the PBX"
 type ExtensionSpec struct {
 	ManagedSpec `json:",inline"`
 
@@ -230,7 +235,7 @@ type ExtensionSpec struct {
 
 	// writeCredentialsSecretRef makes the operator set the phone's SIP password in the PBX and write
 	// the SIP credentials into this Secret (keys username, password, domain, registrar and uri), for
-	// a phone or softphone to mount. The password is generated (24 random letters and digits) unless
+	// a phone or softphone to mount. The password is generated (26 random base32 characters, 130 bits) unless
 	// passwordSecretRef gives one; the annotation pbx.cloudpbx.dev/rotate-credentials, set to a new
 	// value, makes a new one.
 	// +optional

@@ -164,6 +164,68 @@ func TestValidation(t *testing.T) {
 				e.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserveOnly
 			})},
 		},
+		"PhoneLine": {
+			reason: "A Phone with phone settings, a credentials Secret and a password Secret is valid.",
+			args: args{obj: extension(func(e *v1alpha1.Extension) {
+				e.Spec.Phone = v1alpha1.PhoneSettings{AuthType: v1alpha1.PhoneAuthDigest}
+				e.Spec.WriteCredentialsSecretRef = v1alpha1.CredentialsSecretReference{Name: "alice-sip"}
+				e.Spec.PasswordSecretRef = v1alpha1.PasswordSecretReference{Name: "alice-password", Key: "sip.password"}
+			})},
+		},
+		"PhoneSettingsOfAnIVR": {
+			reason: "Phone settings are for Phone extensions.",
+			args: args{obj: extension(func(e *v1alpha1.Extension) {
+				e.Spec.Type = v1alpha1.ExtensionTypeIVR
+				e.Spec.Phone = v1alpha1.PhoneSettings{AuthType: v1alpha1.PhoneAuthDigest}
+			})},
+			want: want{err: "phone settings are for extensions of type Phone only"},
+		},
+		"CredentialsOfAnIVR": {
+			reason: "SIP credentials are for Phone extensions.",
+			args: args{obj: extension(func(e *v1alpha1.Extension) {
+				e.Spec.Type = v1alpha1.ExtensionTypeIVR
+				e.Spec.WriteCredentialsSecretRef = v1alpha1.CredentialsSecretReference{Name: "ivr-sip"}
+			})},
+			want: want{err: "SIP credentials are for extensions of type Phone only"},
+		},
+		"PasswordWithoutCredentialsSecret": {
+			reason: "A password needs the Secret it is delivered in.",
+			args: args{obj: extension(func(e *v1alpha1.Extension) {
+				e.Spec.PasswordSecretRef = v1alpha1.PasswordSecretReference{Name: "alice-password", Key: "password"}
+			})},
+			want: want{err: "passwordSecretRef needs writeCredentialsSecretRef"},
+		},
+		"CredentialsSecretNameInvalid": {
+			reason: "The operator creates this Secret: its name must be one the API server takes.",
+			args: args{obj: extension(func(e *v1alpha1.Extension) {
+				e.Spec.WriteCredentialsSecretRef = v1alpha1.CredentialsSecretReference{Name: "Alice_SIP"}
+			})},
+			want: want{err: "spec.writeCredentialsSecretRef.name: Invalid value"},
+		},
+		"PasswordKeyInvalid": {
+			reason: "A Secret key has letters, digits, '-', '_' and '.' only.",
+			args: args{obj: extension(func(e *v1alpha1.Extension) {
+				e.Spec.WriteCredentialsSecretRef = v1alpha1.CredentialsSecretReference{Name: "alice-sip"}
+				e.Spec.PasswordSecretRef = v1alpha1.PasswordSecretReference{Name: "alice-password", Key: "sip password"}
+			})},
+			want: want{err: "spec.passwordSecretRef.key: Invalid value"},
+		},
+		"PasswordAndCredentialsInOneSecret": {
+			reason: "The operator writes the credentials Secret and only reads the password Secret.",
+			args: args{obj: extension(func(e *v1alpha1.Extension) {
+				e.Spec.WriteCredentialsSecretRef = v1alpha1.CredentialsSecretReference{Name: "alice-sip"}
+				e.Spec.PasswordSecretRef = v1alpha1.PasswordSecretReference{Name: "alice-sip", Key: "password"}
+			})},
+			want: want{err: "must name two Secrets"},
+		},
+		"CredentialsObserveOnly": {
+			reason: "Setting the SIP password is a write, which ObserveOnly never makes.",
+			args: args{obj: extension(func(e *v1alpha1.Extension) {
+				e.Spec.WriteCredentialsSecretRef = v1alpha1.CredentialsSecretReference{Name: "alice-sip"}
+				e.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserveOnly
+			})},
+			want: want{err: "writeCredentialsSecretRef needs managementPolicy Manage"},
+		},
 		"ExtensionNameNotDigits": {
 			reason: "An extension number has digits only.",
 			args:   args{obj: extension(func(e *v1alpha1.Extension) { e.Spec.Name = "10a" })},

@@ -4,8 +4,11 @@ import (
 	"context"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
@@ -70,4 +73,25 @@ func usersOf(r client.Reader, newList func() client.ObjectList) handler.EventHan
 	return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 		return requestsFor(ctx, r, newList(), indexAccount, accountKeyOf(o).String())
 	})
+}
+
+// accountReadiness passes the account changes that its users act on: a new spec, a deletion, or a
+// change of Ready's status. Other status changes (the limits' counts, a message) do not wake every
+// resource of the account.
+func accountReadiness() predicate.Predicate {
+	ready := func(o client.Object) metav1.ConditionStatus {
+		if a, ok := o.(interface {
+			GetAccountStatus() *v1alpha1.AccountStatus
+		}); ok {
+			if c := meta.FindStatusCondition(a.GetAccountStatus().Conditions, v1alpha1.ConditionReady); c != nil {
+				return c.Status
+			}
+		}
+		return ""
+	}
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() ||
+			!e.ObjectOld.GetDeletionTimestamp().Equal(e.ObjectNew.GetDeletionTimestamp()) ||
+			ready(e.ObjectOld) != ready(e.ObjectNew)
+	}}
 }

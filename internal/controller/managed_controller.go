@@ -87,8 +87,8 @@ func setupManaged[O managed.Object](mgr ctrl.Manager, o Options, k managedKind[O
 		For(k.object, builder.WithPredicates(managed.DesiredStateChanged())).
 		Named(k.name).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(o.Concurrency, 1)}).
-		Watches(&v1alpha1.Account{}, usersOf(c, k.newList)).
-		Watches(&v1alpha1.ClusterAccount{}, usersOf(c, k.newList)).
+		Watches(&v1alpha1.Account{}, usersOf(c, k.newList), builder.WithPredicates(accountReadiness())).
+		Watches(&v1alpha1.ClusterAccount{}, usersOf(c, k.newList), builder.WithPredicates(accountReadiness())).
 		WatchesRawSource(k.drift.source())
 	if k.watches != nil {
 		b = k.watches(b)

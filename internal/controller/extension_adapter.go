@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -12,6 +14,7 @@ import (
 	"github.com/cloudpbx/pbx-operator/internal/account"
 	"github.com/cloudpbx/pbx-operator/internal/managed"
 	"github.com/cloudpbx/pbx-operator/internal/pbx"
+	"github.com/cloudpbx/pbx-operator/internal/snapshot"
 )
 
 // extensionAdapter manages one Extension's PBX extension through its account's connection.
@@ -19,6 +22,8 @@ type extensionAdapter struct {
 	poller
 	conn       *account.Connection
 	extensions objects[pbx.Extension]
+	// phones are the account's phone settings read lately.
+	phones *phones
 	// groupID is the resolved group of the spec: groupRef's group, groupID, or nil for none.
 	groupID *int64
 	// kube reads and writes the credentials Secrets; apiReader reads what the cache does not hold.
@@ -76,7 +81,7 @@ func (a *extensionAdapter) observePhone(ctx context.Context, e *v1alpha1.Extensi
 	var diff []string
 	if hasPhoneSettings(&e.Spec.Phone) {
 		if a.phone == nil && !a.created {
-			p, err := a.conn.Client.Phones.Get(ctx, pbx.ExtensionRealm(x.ID))
+			p, err := a.phones.get(ctx, x.ID)
 			if err != nil {
 				return nil, err
 			}
@@ -166,8 +171,10 @@ func (a *extensionAdapter) updatePhone(ctx context.Context, e *v1alpha1.Extensio
 	if u != (pbx.PhoneUpdate{}) {
 		p, err := a.conn.Client.Phones.Update(ctx, pbx.ExtensionRealm(a.observed.ID), u)
 		if err != nil {
+			a.phones.forget(a.observed.ID)
 			return err
 		}
+		a.phones.put(a.observed.ID, p)
 		a.phone, a.created = p, false
 	}
 	if c != nil && (c.set || c.write) {
@@ -180,7 +187,10 @@ func (a *extensionAdapter) updatePhone(ctx context.Context, e *v1alpha1.Extensio
 }
 
 // Release forgets that the Extension owns a PBX extension.
-func (a *extensionAdapter) Release(e *v1alpha1.Extension) { a.extensions.release(e) }
+func (a *extensionAdapter) Release(e *v1alpha1.Extension) {
+	a.phones.forget(managed.KnownID(e))
+	a.extensions.release(e)
+}
 
 // Delete deletes the extension.
 func (a *extensionAdapter) Delete(ctx context.Context, e *v1alpha1.Extension) error {
@@ -188,4 +198,52 @@ func (a *extensionAdapter) Delete(ctx context.Context, e *v1alpha1.Extension) er
 	return a.extensions.remove(ctx, id, func(ctx context.Context) error {
 		return a.conn.Client.Extensions.Delete(ctx, a.conn.Realm, id)
 	})
+}
+
+// phones are one account's phone settings as last read or written, by extension id. The PBX lists
+// no phone settings: each is a GET, so each is read at most once a poll interval (or when a
+// reconcile asks for a fresh look), not on every pass of its Extension.
+type phones struct {
+	conn *account.Connection
+	mu   sync.Mutex
+	byID map[int64]phoneRead
+}
+
+// phoneRead is a phone's settings and when they were read.
+type phoneRead struct {
+	phone *pbx.Phone
+	at    time.Time
+}
+
+// get returns the settings of extension id's phone: the last read when it is younger than the poll
+// interval and than the freshness ctx asks for, else a new read.
+func (c *phones) get(ctx context.Context, id int64) (*pbx.Phone, error) {
+	c.mu.Lock()
+	r, ok := c.byID[id]
+	c.mu.Unlock()
+	since, asked := snapshot.Freshness(ctx)
+	if ok && time.Since(r.at) < c.conn.PollInterval() && (!asked || !r.at.Before(since)) {
+		return r.phone, nil
+	}
+	p, err := c.conn.Client.Phones.Get(ctx, pbx.ExtensionRealm(id))
+	if err != nil {
+		c.forget(id)
+		return nil, err
+	}
+	c.put(id, p)
+	return p, nil
+}
+
+// put records settings the PBX answered with.
+func (c *phones) put(id int64, p *pbx.Phone) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.byID[id] = phoneRead{phone: p, at: time.Now()}
+}
+
+// forget drops what is known of extension id's phone.
+func (c *phones) forget(id int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.byID, id)
 }

@@ -64,6 +64,9 @@ func setupExtension(mgr ctrl.Manager, o Options) error {
 		},
 		func(e pbx.Extension) int64 { return e.ID },
 		func(e pbx.Extension) string { return e.Name })
+	phoneReads := account.AddPart(o.Registry, func(conn *account.Connection) *phones {
+		return &phones{conn: conn, byID: map[int64]phoneRead{}}
+	})
 	connector := managed.ConnectorFn[*v1alpha1.Extension](func(ctx context.Context, e *v1alpha1.Extension) (managed.Adapter[*v1alpha1.Extension], error) {
 		conn, err := connection(ctx, c, o.Registry, e)
 		if err != nil {
@@ -75,7 +78,7 @@ func setupExtension(mgr ctrl.Manager, o Options) error {
 				return nil, err
 			}
 		}
-		return &extensionAdapter{poller: poller{conn}, conn: conn, extensions: extensions.Of(conn), groupID: groupID,
+		return &extensionAdapter{poller: poller{conn}, conn: conn, extensions: extensions.Of(conn), phones: phoneReads.Of(conn), groupID: groupID,
 			kube: c, apiReader: mgr.GetAPIReader()}, nil
 	})
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.Extension{}, indexGroup, func(o client.Object) []string {

@@ -3,6 +3,7 @@ package controller_test
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -328,5 +329,27 @@ func TestReconcileRequestedAt(t *testing.T) {
 	w.waitSynced(e)
 	if x := w.pbxExtension("117"); x == nil || x["extension_group_id"] != int64(first) {
 		t.Errorf("after the requested reconcile the extension exists in group %d: %v", first, x)
+	}
+}
+
+// TestAccountMovedToAnotherURL: an account whose URL changes (a proxy in front of the PBX, say)
+// reaches the PBX only at the new URL from then on, for every read and write, the snapshot's lists
+// included, which outlive the connection they were made for.
+func TestAccountMovedToAnotherURL(t *testing.T) {
+	w := newWorld(t, nil)
+	first := ext(w.ns, "before-move", "121")
+	w.create(first)
+	w.waitSynced(first)
+	moved := httptest.NewServer(w.sim)
+	t.Cleanup(moved.Close)
+	w.setAccount(func(s *v1alpha1.AccountSpec) { s.URL = moved.URL + "/" })
+	w.srv.Close() // the old address answers no more
+	second := ext(w.ns, "after-move", "122")
+	w.create(second)
+	w.waitSynced(second)
+	w.update(first, func() { first.Spec.Label = "after the move" })
+	w.waitSynced(first)
+	if x := w.pbxExtension("121"); x["label"] != "after the move" {
+		t.Errorf("the change after the move: %v", x)
 	}
 }

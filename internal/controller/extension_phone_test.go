@@ -196,3 +196,28 @@ func TestPhoneLineLostAnswers(t *testing.T) {
 		t.Errorf("%d PBX extensions", n)
 	}
 }
+
+// TestPhoneSettingsReadOncePerPoll: the PBX lists no phone settings, so each is a GET; passes of an
+// Extension between two polls (its own edits here) use the settings last read or written instead
+// of reading them again.
+func TestPhoneSettingsReadOncePerPoll(t *testing.T) {
+	w := newWorld(t, nil)
+	w.setAccount(func(s *v1alpha1.AccountSpec) { s.PollIntervalSeconds = 3600 })
+	e := ext(w.ns, "erin", "105", func(e *v1alpha1.Extension) {
+		e.Spec.Phone = v1alpha1.PhoneSettings{WebRTC: v1alpha1.ToggleEnabled}
+	})
+	w.create(e)
+	w.waitSynced(e)
+	reads := func() int { return w.sim.RequestTotal(http.MethodGet, "/api/ver1.0/extension/{realm_id}/phone/") }
+	before := reads()
+	for _, label := range []string{"one", "two", "three"} {
+		w.update(e, func() { e.Spec.Label = label })
+		w.waitSynced(e)
+	}
+	if n := reads() - before; n != 0 {
+		t.Errorf("three edits read the phone settings %d more times, want 0 (one read per poll interval)", n)
+	}
+	// A reconcile asked for looks at the PBX afresh, phone settings included.
+	w.update(e, func() { setAnnotation(&e.Annotations, v1alpha1.AnnotationReconcileRequestedAt, "now") })
+	w.g.Eventually(reads).Should(BeNumerically(">", before))
+}

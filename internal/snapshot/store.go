@@ -16,7 +16,6 @@ type Store[T any] struct {
 	id       func(T) int64
 	key      func(T) string
 	maxAge   time.Duration
-	timeout  time.Duration
 	onChange func([]types.NamespacedName)
 	now      func() time.Time
 
@@ -62,9 +61,6 @@ type Options[T any] struct {
 	Key func(T) string
 	// MaxAge is how long a refresh is fresh: the poll interval.
 	MaxAge time.Duration
-	// Timeout bounds one refresh (every page); 0 means two minutes. A refresh runs on a context of
-	// its own, so a reader that gives up does not fail the others waiting for the same list.
-	Timeout time.Duration
 	// OnChange receives the owners of objects that changed or vanished in a refresh. It must not
 	// block.
 	OnChange func([]types.NamespacedName)
@@ -78,6 +74,10 @@ const (
 	minBackoff = time.Second
 	maxBackoff = time.Minute
 )
+
+// refreshTimeout bounds one refresh (every page). A refresh runs on a context of its own, so a
+// reader that gives up does not fail the others waiting for the same list.
+const refreshTimeout = 2 * time.Minute
 
 // readerWait is how long a read waits for a refresh under way (a slow PBX, a paced account) before
 // it gives up with a stillReading error, so that a reconcile does not hold its worker for it.
@@ -97,11 +97,8 @@ func New[T any](o Options[T]) *Store[T] {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.Timeout <= 0 {
-		o.Timeout = 2 * time.Minute
-	}
 	return &Store[T]{
-		list: o.List, id: o.ID, key: o.Key, maxAge: o.MaxAge, timeout: o.Timeout, onChange: o.OnChange, now: o.Now,
+		list: o.List, id: o.ID, key: o.Key, maxAge: o.MaxAge, onChange: o.OnChange, now: o.Now,
 		items: map[int64]T{}, byKey: map[string]map[int64]struct{}{},
 		owners: map[int64]types.NamespacedName{}, owned: map[types.NamespacedName]int64{},
 		writes: map[int64]write[T]{},
@@ -128,9 +125,6 @@ func Freshness(ctx context.Context) (time.Time, bool) {
 
 // ID returns an object's PBX id.
 func (s *Store[T]) ID(item T) int64 { return s.id(item) }
-
-// MaxAge is how long a refresh stays fresh.
-func (s *Store[T]) MaxAge() time.Duration { return s.maxAge }
 
 // Get returns the object with a PBX id from a fresh copy. found is false when a fresh list did not
 // show it; the caller may confirm with a GET by id, since the object may be newer than the list.
@@ -295,7 +289,7 @@ func (s *Store[T]) start() *refresh {
 	r := &refresh{seq: s.seq, started: s.now(), done: make(chan struct{})}
 	s.pending = r
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+		ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
 		items, err := s.list(ctx)
 		cancel()
 

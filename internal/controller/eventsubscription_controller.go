@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"sync"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -71,21 +69,16 @@ func subscriptionExtension(ctx context.Context, c client.Reader, s *v1alpha1.Eve
 		return s.Spec.ExtensionID, nil
 	}
 	var e v1alpha1.Extension
-	if err := c.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: s.Spec.ExtensionRef.Name}, &e); err != nil {
-		if apierrors.IsNotFound(err) {
-			return 0, managed.DependencyNotReady("The Extension %s does not exist", s.Spec.ExtensionRef.Name)
+	name := s.Spec.ExtensionRef.Name
+	err := readyRef(ctx, c, s, name, "The Extension "+name, &e, func(e *v1alpha1.Extension) error {
+		if onlyHangup(e.Spec.Type) && s.Spec.EventType != v1alpha1.EventTypeHangup {
+			return managed.InvalidSpec("The Extension %s is of type %s, which takes only Hangup subscriptions: the PBX refuses %s there (an ivr-type error)",
+				e.Name, e.Spec.Type, s.Spec.EventType)
 		}
+		return nil
+	})
+	if err != nil {
 		return 0, err
-	}
-	if e.Spec.AccountRef != s.Spec.AccountRef {
-		return 0, managed.InvalidSpec("The Extension %s uses another account (%s %s)", e.Name, e.Spec.AccountRef.Kind, e.Spec.AccountRef.Name)
-	}
-	if onlyHangup(e.Spec.Type) && s.Spec.EventType != v1alpha1.EventTypeHangup {
-		return 0, managed.InvalidSpec("The Extension %s is of type %s, which takes only Hangup subscriptions: the PBX refuses %s there (an ivr-type error)",
-			e.Name, e.Spec.Type, s.Spec.EventType)
-	}
-	if !meta.IsStatusConditionTrue(e.Status.Conditions, v1alpha1.ConditionReady) || e.Status.ID == 0 {
-		return 0, managed.DependencyNotReady("The Extension %s is not Ready", e.Name)
 	}
 	return e.Status.ID, nil
 }

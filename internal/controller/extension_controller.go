@@ -6,8 +6,6 @@ import (
 	"maps"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -28,18 +26,8 @@ func resolveGroup(ctx context.Context, c client.Reader, e *v1alpha1.Extension) (
 	switch {
 	case e.Spec.GroupRef != nil:
 		var g v1alpha1.ExtensionGroup
-		key := client.ObjectKey{Namespace: e.Namespace, Name: e.Spec.GroupRef.Name}
-		if err := c.Get(ctx, key, &g); err != nil {
-			if apierrors.IsNotFound(err) {
-				return nil, managed.DependencyNotReady("The ExtensionGroup %s does not exist", e.Spec.GroupRef.Name)
-			}
+		if err := readyRef(ctx, c, e, e.Spec.GroupRef.Name, "The ExtensionGroup "+e.Spec.GroupRef.Name, &g, nil); err != nil {
 			return nil, err
-		}
-		if g.Spec.AccountRef != e.Spec.AccountRef {
-			return nil, managed.InvalidSpec("The ExtensionGroup %s uses another account (%s %s)", g.Name, g.Spec.AccountRef.Kind, g.Spec.AccountRef.Name)
-		}
-		if !meta.IsStatusConditionTrue(g.Status.Conditions, v1alpha1.ConditionReady) || g.Status.ID == 0 {
-			return nil, managed.DependencyNotReady("The ExtensionGroup %s is not Ready", g.Name)
 		}
 		return &g.Status.ID, nil
 	case e.Spec.GroupID != 0:

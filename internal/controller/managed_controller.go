@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -181,4 +182,28 @@ func accountReady(ctx context.Context, c client.Reader, k account.Key) *metav1.C
 		conds = a.Status.Conditions
 	}
 	return meta.FindStatusCondition(conds, v1alpha1.ConditionReady)
+}
+
+// readyRef reads into ref the managed resource named name in from's namespace, and checks that it
+// uses from's account, passes check (when set), and is Ready with a PBX id. what names it in the
+// messages ("The ExtensionGroup sales").
+func readyRef[O managed.Object](ctx context.Context, c client.Reader, from managed.Object, name, what string, ref O, check func(O) error) error {
+	if err := c.Get(ctx, client.ObjectKey{Namespace: from.GetNamespace(), Name: name}, ref); err != nil {
+		if apierrors.IsNotFound(err) {
+			return managed.DependencyNotReady("%s does not exist", what)
+		}
+		return err
+	}
+	if a := ref.GetManagedSpec().AccountRef; a != from.GetManagedSpec().AccountRef {
+		return managed.InvalidSpec("%s uses another account (%s %s)", what, a.Kind, a.Name)
+	}
+	if check != nil {
+		if err := check(ref); err != nil {
+			return err
+		}
+	}
+	if !meta.IsStatusConditionTrue(ref.GetManagedStatus().Conditions, v1alpha1.ConditionReady) || ref.GetManagedStatus().ID == 0 {
+		return managed.DependencyNotReady("%s is not Ready", what)
+	}
+	return nil
 }

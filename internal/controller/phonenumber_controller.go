@@ -2,9 +2,8 @@ package controller
 
 import (
 	"context"
+	"fmt"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -37,17 +36,8 @@ func phoneNumberExtensions(o client.Object) []string {
 // (extensionRef or messageExtensionRef) names, once it is Ready.
 func resolveExtension(ctx context.Context, c client.Reader, p *v1alpha1.PhoneNumber, field string, ref v1alpha1.PhoneNumberExtensionReference) (int64, string, error) {
 	var e v1alpha1.Extension
-	if err := c.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: ref.Name}, &e); err != nil {
-		if apierrors.IsNotFound(err) {
-			return 0, "", managed.DependencyNotReady("The Extension %s (%s) does not exist", ref.Name, field)
-		}
+	if err := readyRef(ctx, c, p, ref.Name, fmt.Sprintf("The Extension %s (%s)", ref.Name, field), &e, nil); err != nil {
 		return 0, "", err
-	}
-	if e.Spec.AccountRef != p.Spec.AccountRef {
-		return 0, "", managed.InvalidSpec("The Extension %s (%s) uses another account (%s %s)", e.Name, field, e.Spec.AccountRef.Kind, e.Spec.AccountRef.Name)
-	}
-	if !meta.IsStatusConditionTrue(e.Status.Conditions, v1alpha1.ConditionReady) || e.Status.ID == 0 {
-		return 0, "", managed.DependencyNotReady("The Extension %s (%s) is not Ready", e.Name, field)
 	}
 	return e.Status.ID, e.Status.FullName, nil
 }

@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"errors"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -75,20 +74,10 @@ func (a *eventAdapter) find(ctx context.Context, s *v1alpha1.EventSubscription) 
 	if err != nil {
 		return nil, err
 	}
-	switch len(found) {
-	case 0:
-		return nil, nil
-	case 1:
-		return &found[0], nil
-	default:
-		ids := make([]int64, 0, len(found))
-		for _, f := range found {
-			ids = append(ids, f.ID)
-		}
-		slices.Sort(ids)
-		return nil, managed.Conflict("%d subscriptions of the PBX extension %d send %s events to %s by %s (ids %v): set the %s annotation to the id of the one to manage",
-			len(found), a.extensionID, want.EventType, want.URL, want.Method, ids, v1alpha1.AnnotationExternalID)
-	}
+	return a.events.one(found, func(n int, ids []int64) error {
+		return managed.Conflict("%d subscriptions of the PBX extension %d send %s events to %s by %s (ids %v): set the %s annotation to the id of the one to manage",
+			n, a.extensionID, want.EventType, want.URL, want.Method, ids, v1alpha1.AnnotationExternalID)
+	})
 }
 
 // Create subscribes the extension.

@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -48,20 +47,10 @@ func (a *groupAdapter) find(ctx context.Context, g *v1alpha1.ExtensionGroup) (*p
 	if err != nil {
 		return nil, err
 	}
-	switch len(found) {
-	case 0:
-		return nil, nil
-	case 1:
-		return &found[0], nil
-	default:
-		ids := make([]int64, 0, len(found))
-		for _, f := range found {
-			ids = append(ids, f.ID)
-		}
-		slices.Sort(ids)
-		return nil, managed.Conflict("%d groups named %q exist in the PBX (ids %v): set the %s annotation to the id of the one to manage",
-			len(found), g.Spec.Name, ids, v1alpha1.AnnotationExternalID)
-	}
+	return a.groups.one(found, func(n int, ids []int64) error {
+		return managed.Conflict("%d groups named %q exist in the PBX (ids %v): set the %s annotation to the id of the one to manage",
+			n, g.Spec.Name, ids, v1alpha1.AnnotationExternalID)
+	})
 }
 
 // Create creates the group.

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -40,6 +41,23 @@ func newObjects[T any](o snapshot.Options[T]) objects[T] {
 	list := o.List
 	o.List = func(ctx context.Context) ([]T, error) { return list(pbx.Patient(ctx)) }
 	return objects[T]{snapshot.New(o)}
+}
+
+// one returns the only object of found (a look by natural key), nil for none, or the error that
+// conflict makes of how many there are and their ids, sorted: the engine must not guess.
+func (s objects[T]) one(found []T, conflict func(n int, ids []int64) error) (*T, error) {
+	switch len(found) {
+	case 0:
+		return nil, nil
+	case 1:
+		return &found[0], nil
+	}
+	ids := make([]int64, 0, len(found))
+	for _, f := range found {
+		ids = append(ids, s.ID(f))
+	}
+	slices.Sort(ids)
+	return nil, conflict(len(found), ids)
 }
 
 // byID reads an object by id from a fresh snapshot, or with a GET when the snapshot does not show

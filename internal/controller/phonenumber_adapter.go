@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -66,27 +65,23 @@ func (a *phoneNumberAdapter) find(ctx context.Context, p *v1alpha1.PhoneNumber) 
 	if err != nil {
 		return nil, err
 	}
-	switch len(found) {
-	case 0:
+	x, err := a.dids.one(found, func(n int, ids []int64) error {
+		return managed.Conflict("%d DIDs of the account have the number %s (ids %v): set the %s annotation to the id of the one to route",
+			n, p.Spec.Number, ids, v1alpha1.AnnotationExternalID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if x == nil {
 		return nil, managed.NotFound("The number %s is not in the PBX account of %s: numbers are allocated by the provider, so the operator cannot create one; check the digits or ask the provider for the number",
 			p.Spec.Number, account.KeyFor(p.Spec.AccountRef, p.Namespace))
-	case 1:
-	default:
-		ids := make([]int64, 0, len(found))
-		for _, f := range found {
-			ids = append(ids, f.ID)
-		}
-		slices.Sort(ids)
-		return nil, managed.Conflict("%d DIDs of the account have the number %s (ids %v): set the %s annotation to the id of the one to route",
-			len(found), p.Spec.Number, ids, v1alpha1.AnnotationExternalID)
 	}
 	// A PhoneNumber names its DID by the number, which the provider gave to this client: finding
 	// it is binding it, with no create-pending mark or adopt annotation to show first. Recording
 	// the id in status makes the engine record it as this resource's (it takes a known id for
 	// one); two resources that name one number are a Conflict through the claims before this.
-	x := found[0]
 	p.Status.ID = x.ID
-	return &x, nil
+	return x, nil
 }
 
 // report fills the status fields of the DID's routing.

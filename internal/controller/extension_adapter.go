@@ -58,8 +58,8 @@ func (a *extensionAdapter) Observe(ctx context.Context, e *v1alpha1.Extension) (
 		// gone (the PBX lost it and reused the id).
 		return managed.Observation{}, nil
 	}
-	if x.Type != pbxType(e.Spec.Type) {
-		return managed.Observation{}, managed.InvalidSpec("The PBX extension %s is of type %s, not %s; the PBX cannot change its type", x.Name, x.Type, pbxType(e.Spec.Type))
+	if x.Type != PBXType(e.Spec.Type) {
+		return managed.Observation{}, managed.InvalidSpec("The PBX extension %s is of type %s, not %s; the PBX cannot change its type", x.Name, x.Type, PBXType(e.Spec.Type))
 	}
 	a.extensions.Own(x.ID, client.ObjectKeyFromObject(e))
 	a.observed = x

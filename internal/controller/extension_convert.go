@@ -9,8 +9,9 @@ import (
 	"github.com/cloudpbx/pbx-operator/internal/pbx"
 )
 
-// pbxType is the PBX's name of an extension type.
-func pbxType(t v1alpha1.ExtensionType) string { return strings.ToLower(string(t)) }
+// PBXType is the PBX's name of a spec's extension type (Phone is "phone"); the kubectl plugin maps
+// back with it.
+func PBXType(t v1alpha1.ExtensionType) string { return strings.ToLower(string(t)) }
 
 // pbxStatus is the PBX's status of an extension state. The PBX makes new extensions blocked, so
 // the operator always sends the state; the API defaults it to Active.
@@ -25,7 +26,7 @@ func pbxStatus(s v1alpha1.ExtensionState) string {
 func extensionCreate(spec *v1alpha1.ExtensionSpec, groupID *int64) pbx.ExtensionCreate {
 	return pbx.ExtensionCreate{
 		Name:             spec.Name,
-		Type:             pbxType(spec.Type),
+		Type:             PBXType(spec.Type),
 		Status:           pbxStatus(spec.State),
 		Label:            optString(spec.Label),
 		CallerIDName:     optString(spec.CallerIDName),

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/controller"
 	"github.com/cloudpbx/pbx-operator/internal/pbx"
 )
 
@@ -138,7 +139,7 @@ func Build(t Tenant, o ExportOptions) Export {
 
 // selects reports whether the extension filters select x.
 func (f Filter) selects(x *pbx.Extension) bool {
-	if f.Type != "" && x.Type != pbxType(f.Type) {
+	if f.Type != "" && x.Type != controller.PBXType(f.Type) {
 		return false
 	}
 	if f.NumberMax != 0 {

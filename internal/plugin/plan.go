@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/controller"
 	"github.com/cloudpbx/pbx-operator/internal/pbx"
 )
 
@@ -361,9 +362,9 @@ func (p *planner) planExtension(x *v1alpha1.Extension) {
 		p.missing(&c, &x.Spec.ManagedSpec, fields)
 		return
 	}
-	if found.Type != pbxType(x.Spec.Type) {
+	if found.Type != controller.PBXType(x.Spec.Type) {
 		c.Action, c.PBXID = ActionConflict, found.ID
-		c.Note = fmt.Sprintf("The PBX extension %s is of type %s, not %s; the PBX cannot change its type (the operator reports InvalidSpec)", found.Name, found.Type, pbxType(x.Spec.Type))
+		c.Note = fmt.Sprintf("The PBX extension %s is of type %s, not %s; the PBX cannot change its type (the operator reports InvalidSpec)", found.Name, found.Type, controller.PBXType(x.Spec.Type))
 		p.add(c)
 		return
 	}

@@ -19,26 +19,11 @@ import (
 // specType is the spec's type of a PBX extension type ("phone" is Phone).
 func specType(t string) (v1alpha1.ExtensionType, error) {
 	for _, s := range []v1alpha1.ExtensionType{v1alpha1.ExtensionTypePhone, v1alpha1.ExtensionTypeQueue, v1alpha1.ExtensionTypeIVR, v1alpha1.ExtensionTypeFax} {
-		if pbxType(s) == t {
+		if controller.PBXType(s) == t {
 			return s, nil
 		}
 	}
 	return "", fmt.Errorf("unknown extension type %q", t)
-}
-
-// pbxType is the PBX's name of a spec's extension type.
-func pbxType(t v1alpha1.ExtensionType) string {
-	switch t {
-	case v1alpha1.ExtensionTypePhone:
-		return pbx.ExtensionTypePhone
-	case v1alpha1.ExtensionTypeQueue:
-		return pbx.ExtensionTypeQueue
-	case v1alpha1.ExtensionTypeIVR:
-		return pbx.ExtensionTypeIVR
-	case v1alpha1.ExtensionTypeFax:
-		return pbx.ExtensionTypeFax
-	}
-	return string(t)
 }
 
 // specState is the spec's state of a PBX status: anything but blocked is Active, as the operator

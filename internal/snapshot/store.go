@@ -80,17 +80,23 @@ const (
 const refreshTimeout = 2 * time.Minute
 
 // readerWait is how long a read waits for a refresh under way (a slow PBX, a paced account) before
-// it gives up with a stillReading error, so that a reconcile does not hold its worker for it.
-const readerWait = time.Second
+// it gives up with a stillReading error, so that a reconcile does not hold its worker for it. A read
+// that finds a refresh under way for longer does not wait at all, and is told to come back after
+// about as long as the refresh has taken so far (at most maxReaderBackoff): the resources of an
+// account whose list is slow then hold no worker and do not spin.
+const (
+	readerWait       = time.Second
+	maxReaderBackoff = 30 * time.Second
+)
 
-// stillReading is the error of a read whose refresh is still under way after readerWait.
-type stillReading struct{}
+// stillReading is the error of a read whose refresh is still under way.
+type stillReading struct{ after time.Duration }
 
 func (*stillReading) Error() string { return "the PBX list is still being read" }
 
 // Deferred says when to read again, for callers that classify errors by this method (the engine
 // requeues the reconcile quietly).
-func (*stillReading) Deferred() time.Duration { return readerWait }
+func (e *stillReading) Deferred() time.Duration { return e.after }
 
 // New returns an empty Store; the first read refreshes it.
 func New[T any](o Options[T]) *Store[T] {
@@ -266,20 +272,36 @@ func (s *Store[T]) ensureFresh(ctx context.Context) error {
 			r = s.start()
 		}
 		s.mu.Unlock()
-		t := time.NewTimer(readerWait)
-		select {
-		case <-r.done:
-			t.Stop()
-		case <-t.C:
-			return &stillReading{}
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
+		if err := s.await(ctx, r); err != nil {
+			return err
 		}
 		if r.seq >= valid && !r.started.Before(need) {
 			return r.err
 		}
 		// The refresh started too early to show what this read asks for: start another.
+	}
+}
+
+// await waits for refresh r to end, for what is left of readerWait since it started.
+func (s *Store[T]) await(ctx context.Context, r *refresh) error {
+	elapsed := s.now().Sub(r.started)
+	if elapsed >= readerWait {
+		select {
+		case <-r.done:
+			return nil
+		default:
+			return &stillReading{after: min(elapsed, maxReaderBackoff)}
+		}
+	}
+	t := time.NewTimer(readerWait - elapsed)
+	defer t.Stop()
+	select {
+	case <-r.done:
+		return nil
+	case <-t.C:
+		return &stillReading{after: readerWait}
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

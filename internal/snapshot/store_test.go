@@ -265,7 +265,8 @@ func TestCancelledReaderDoesNotFailOthers(t *testing.T) {
 
 // TestSlowRefreshDefersReaders: a reader waits about a second for a refresh under way, then gives
 // up with an error that says when to come back (a reconcile does not hold its worker for a slow
-// list); the refresh goes on and the next read gets it without listing again.
+// list), and one that finds it long under way does not wait at all; the refresh goes on and the
+// next read gets it without listing again.
 func TestSlowRefreshDefersReaders(t *testing.T) {
 	u := &upstream{items: []item{{ID: 1, Name: "101"}}, gate: make(chan struct{})}
 	c := clocktesting.NewFakeClock(time.Unix(0, 0))
@@ -280,8 +281,25 @@ func TestSlowRefreshDefersReaders(t *testing.T) {
 	if took := time.Since(start); took < 900*time.Millisecond || took > 3*time.Second {
 		t.Errorf("the reader waited %v, want about a second", took)
 	}
+	// The refresh has been under way for 5 s: a reader does not wait at all, and comes back after
+	// about that long.
+	c.Step(5 * time.Second)
+	start = time.Now()
+	_, _, err = s.Get(context.Background(), 1)
+	if !errors.As(err, &d) || d.Deferred() != 5*time.Second {
+		t.Errorf("a read of a refresh 5 s under way: got %v, want an error that says to come back in 5 s", err)
+	}
+	if took := time.Since(start); took > 500*time.Millisecond {
+		t.Errorf("that reader waited %v, want no wait", took)
+	}
 	close(u.gate)
-	if _, found, err := s.Get(context.Background(), 1); err != nil || !found {
+	// The refresh ends a moment after the gate opens; a read until then is told to come back.
+	deadline := time.Now().Add(5 * time.Second)
+	found := false
+	for err = errors.New("not read yet"); err != nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		_, found, err = s.Get(context.Background(), 1)
+	}
+	if err != nil || !found {
 		t.Errorf("the next read: found %t, %v", found, err)
 	}
 	if n := u.lists.Load(); n != 1 {

@@ -207,7 +207,7 @@ func (b *budget) wait(ctx context.Context, method, path string) error {
 	b.tune()
 	b.reserving.Lock()
 	now := time.Now()
-	r := (*rate.Reservation)(nil)
+	var r *rate.Reservation
 	if t, ok := ctx.Value(ticketKey{}).(*ticket); ok && t.used.CompareAndSwap(false, true) {
 		r = t.r
 	} else {

@@ -19,6 +19,20 @@ const (
 	// set it on a new resource to import one specific existing PBX object.
 	AnnotationExternalID = "pbx.cloudpbx.dev/external-id"
 
+	// AnnotationExternalKey is written by the operator next to AnnotationExternalID for kinds whose
+	// natural key the PBX changes in place (a group's name, a subscription's URL): the id and the
+	// keys its object may carry, as the operator made, found or last changed it, in JSON
+	// ({"id":85201,"keys":["Sales"]}). An object at the recorded id with any other key is not the
+	// resource's (the PBX reused the id after losing its data, or somebody changed it by hand): the
+	// operator leaves it alone and makes the resource's object again.
+	AnnotationExternalKey = "pbx.cloudpbx.dev/external-key"
+
+	// AnnotationRealm is written by the operator next to AnnotationExternalID for kinds whose objects
+	// live in a realm other than the account's client (an extension's event subscriptions): the realm
+	// of the object, such as extension/303052. The object is found and deleted there after the
+	// resource that named the realm is gone, also when the status is lost.
+	AnnotationRealm = "pbx.cloudpbx.dev/realm"
+
 	// AnnotationCreatePending is written by the operator just before it asks the PBX to create an
 	// object, and removed once the id is recorded. If the create response is lost, the next pass finds
 	// the object by its natural key, sees this mark, and adopts the object instead of creating another.

@@ -52,12 +52,17 @@ func (a *eventAdapter) Observe(ctx context.Context, s *v1alpha1.EventSubscriptio
 	a.events.Own(x.ID, client.ObjectKeyFromObject(s))
 	a.observed = x
 	_, diff := eventDiff(eventWant(s), x)
-	// Every field is part of the natural key and the PBX changes each in place, so an object at
-	// the recorded id that differs has a changed key: it is updated, unless another resource
-	// records its id.
+	// Every field is part of the natural key and the PBX changes each in place: an object at the
+	// recorded id that differs is updated only if it carries a key recorded for it (managed.Keyed).
 	return managed.Observation{Exists: true, UpToDate: len(diff) == 0, Diff: strings.Join(diff, ", "), ExternalID: x.ID,
-		KeyChanged: len(diff) > 0}, nil
+		Key: pbxEventKey(*x)}, nil
 }
+
+// Key is the natural key the spec asks for (managed.Keyed).
+func (a *eventAdapter) Key(s *v1alpha1.EventSubscription) string { return eventSpecKey(s) }
+
+// Realm is the extension's realm, recorded with the subscription's id (managed.Realmer).
+func (a *eventAdapter) Realm() string { return a.realm().String() }
 
 func (a *eventAdapter) find(ctx context.Context, s *v1alpha1.EventSubscription) (*pbx.Event, error) {
 	if id := managed.KnownID(s); id != 0 {
@@ -69,12 +74,12 @@ func (a *eventAdapter) find(ctx context.Context, s *v1alpha1.EventSubscription) 
 	// extension's subscriptions as they are now, not as the last poll listed them: one made since
 	// by somebody else would get a twin instead of AlreadyExists. Only subscriptions without an id
 	// (new, or not ours) pay this list.
-	want := eventWant(s)
-	found, err := a.events.Find(snapshot.WithFreshness(ctx, time.Now()), eventKey(want.URL, want.EventType, want.Method))
+	found, err := a.events.Find(snapshot.WithFreshness(ctx, time.Now()), a.Key(s))
 	if err != nil {
 		return nil, err
 	}
 	return a.events.one(found, func(n int, ids []int64) error {
+		want := eventWant(s)
 		return managed.Conflict("%d subscriptions of the PBX extension %d send %s events to %s by %s (ids %v): set the %s annotation to the id of the one to manage",
 			n, a.extensionID, want.EventType, want.URL, want.Method, ids, v1alpha1.AnnotationExternalID)
 	})

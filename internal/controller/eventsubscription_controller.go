@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -83,10 +84,16 @@ func subscriptionExtension(ctx context.Context, c client.Reader, s *v1alpha1.Eve
 	return e.Status.ID, nil
 }
 
-// deletedSubscriptionExtension returns the extension of a subscription being deleted: the one its
-// status records (where its recorded id lives), else its spec's if that still resolves, else 0
-// (its Extension is gone, and most likely the PBX extension and its subscriptions with it).
+// deletedSubscriptionExtension returns the extension of a subscription being deleted: the realm
+// recorded with its id (where the subscription lives, also when the status is lost), else the one
+// its status records, else its spec's if that still resolves, else 0 (its Extension is gone, and
+// most likely the PBX extension and its subscriptions with it).
 func deletedSubscriptionExtension(ctx context.Context, c client.Reader, s *v1alpha1.EventSubscription) int64 {
+	if v, ok := strings.CutPrefix(s.Annotations[v1alpha1.AnnotationRealm], string(pbx.RealmExtension)+"/"); ok {
+		if id, err := strconv.ParseInt(v, 10, 64); err == nil && id > 0 {
+			return id
+		}
+	}
 	if s.Status.ExtensionID != 0 {
 		return s.Status.ExtensionID
 	}
@@ -158,6 +165,5 @@ func subscriptionClaim(s *v1alpha1.EventSubscription) string {
 	if s.Spec.ExtensionID != 0 {
 		extension = "extensionID=" + strconv.FormatInt(s.Spec.ExtensionID, 10)
 	}
-	want := eventWant(s)
-	return extension + " " + eventKey(want.URL, want.EventType, want.Method)
+	return extension + " " + eventSpecKey(s)
 }

@@ -104,16 +104,29 @@ func TestEventSubscriptionLifecycle(t *testing.T) {
 		t.Errorf("one create and one update: %d POSTs, %d PUTs", posts, puts)
 	}
 
-	// A change made in the PBX is reverted at the next poll.
+	// A subscription whose key was changed in the PBX is no longer taken for the resource's (it
+	// may be another integration's that took the id): it is left as it is, and the resource
+	// subscribes again at the next poll.
 	if code := w.pbxCall(http.MethodPut, fmt.Sprintf("/extension/%d/event/%v", alice, id), `{"event_type":"answer"}`); code != http.StatusOK {
 		t.Fatalf("changing the subscription behind the operator's back: %d", code)
 	}
-	w.g.Eventually(func() any { return w.pbxEvents(alice)[0]["event_type"] }, 5*pollInterval).Should(Equal("hangup"))
+	w.g.Eventually(func() int { return len(w.pbxEvents(alice)) }, 5*pollInterval).Should(Equal(2))
+	w.waitSynced(s)
+	types := map[any]any{}
+	for _, e := range w.pbxEvents(alice) {
+		types[e["id"]] = e["event_type"]
+	}
+	if s.Status.ID == id || types[id] != "answer" || types[s.Status.ID] != "hangup" {
+		t.Errorf("the changed subscription %v stays, the resource has a new one (%d): %v", id, s.Status.ID, types)
+	}
 
 	w.delete(s)
 	w.gone(s)
-	if evs := w.pbxEvents(alice); len(evs) != 0 {
-		t.Errorf("deleting the EventSubscription deletes the PBX subscription: %v", evs)
+	if evs := w.pbxEvents(alice); len(evs) != 1 || evs[0]["id"] != id {
+		t.Errorf("deleting the EventSubscription deletes its own PBX subscription only: %v", evs)
+	}
+	if code := w.pbxCall(http.MethodDelete, fmt.Sprintf("/extension/%d/event/%v", alice, id), ""); code != http.StatusNoContent {
+		t.Fatalf("deleting the changed subscription: %d", code)
 	}
 
 	// Orphan leaves the PBX subscription in place.
@@ -293,4 +306,79 @@ func TestEventSubscriptionExtensionDeleted(t *testing.T) {
 	w.g.Eventually(w.cond(s, v1alpha1.ConditionSynced)).Should(Equal("False/DependencyNotReady"))
 	w.delete(s)
 	w.gone(s)
+}
+
+// TestForeignSubscriptionAtRecordedID: the PBX loses its data, the Extension is made again, and
+// another integration's subscription on it takes the id the EventSubscription records. The
+// operator must not point that webhook at its own URL: it subscribes again.
+func TestForeignSubscriptionAtRecordedID(t *testing.T) {
+	w := newWorld(t, nil)
+	alice := ext(w.ns, "alice", "157")
+	w.readyExtension(alice)
+	s := evsub(w.ns, "alice-hangup", "alice", "https://hooks.example/calls")
+	w.create(s)
+	w.waitSynced(s)
+	old := s.Status.ID
+	w.update(s, func() { setAnnotation(&s.Annotations, v1alpha1.AnnotationPaused, "true") })
+	w.g.Eventually(w.cond(s, v1alpha1.ConditionSynced)).Should(Equal("False/Paused"))
+	if err := w.sim.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	w.sim.ResetRequests()
+	w.g.Eventually(func() any { return w.pbxExtension("157")["id"] }, 10*pollInterval).ShouldNot(BeNil(), "alice is made again")
+	again := w.pbxExtension("157")["id"].(int64)
+	if code := w.pbxCall(http.MethodPost, fmt.Sprintf("/extension/%d/event/", again),
+		`{"url":"https://crm.example/calls","event_type":"hangup","method":"POST"}`); code != http.StatusCreated {
+		t.Fatal(code)
+	}
+	if evs := w.pbxEvents(again); len(evs) != 1 || evs[0]["id"] != old {
+		t.Fatalf("the newcomer takes the id %d that the subscription records: %v", old, evs)
+	}
+
+	w.update(s, func() { s.Annotations[v1alpha1.AnnotationPaused] = "false" })
+	w.g.Eventually(func() []map[string]any { return w.pbxEvents(again) }, 10*pollInterval).Should(HaveLen(2), "the resource finds its subscription gone at the next poll")
+	w.waitSynced(s)
+	urls := map[any]any{}
+	for _, e := range w.pbxEvents(again) {
+		urls[e["id"]] = e["url"]
+	}
+	if len(urls) != 2 || urls[old] != "https://crm.example/calls" || urls[s.Status.ID] != "https://hooks.example/calls" {
+		t.Errorf("the other integration's webhook stays as it was and the resource subscribes again (id %d): %v", s.Status.ID, urls)
+	}
+	if n := w.sim.RequestTotal(http.MethodPut, eventPath); n != 0 {
+		t.Errorf("no subscription was rewritten: %d PUTs", n)
+	}
+}
+
+// TestEventSubscriptionDeletedWithoutStatus: the resource's status is lost (restored from a backup,
+// which keeps metadata only, or a process killed before its status write), its Extension was
+// deleted with Orphan so the PBX extension stays, and then the resource is deleted. The webhook must
+// go: the extension it lives on is recorded with its id, not only in status.
+func TestEventSubscriptionDeletedWithoutStatus(t *testing.T) {
+	w := newWorld(t, nil)
+	carol := ext(w.ns, "carol", "158", func(e *v1alpha1.Extension) { e.Spec.DeletionPolicy = v1alpha1.DeletionPolicyOrphan })
+	carolID := w.readyExtension(carol)
+	s := evsub(w.ns, "carol-hangup", "carol", "https://hooks.example/calls")
+	w.create(s)
+	w.waitSynced(s)
+	w.update(s, func() { setAnnotation(&s.Annotations, v1alpha1.AnnotationPaused, "true") })
+	w.g.Eventually(w.cond(s, v1alpha1.ConditionSynced)).Should(Equal("False/Paused"))
+	w.g.Eventually(func() error {
+		if err := k.Get(context.Background(), client.ObjectKeyFromObject(s), s); err != nil {
+			return err
+		}
+		s.Status = v1alpha1.EventSubscriptionStatus{}
+		return k.Status().Update(context.Background(), s)
+	}).Should(Succeed())
+
+	w.delete(carol)
+	w.gone(carol)
+	if evs := w.pbxEvents(carolID); len(evs) != 1 {
+		t.Fatalf("Orphan leaves the extension and its subscription: %v", evs)
+	}
+	w.delete(s)
+	w.gone(s)
+	if evs := w.pbxEvents(carolID); len(evs) != 0 {
+		t.Errorf("deleting the resource deletes its webhook: %v", evs)
+	}
 }

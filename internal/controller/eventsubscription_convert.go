@@ -60,6 +60,12 @@ func eventKey(url, eventType, method string) string {
 	return strings.ToUpper(method) + " " + eventType + " " + url
 }
 
+// eventSpecKey is the natural key of the subscription an EventSubscription asks for.
+func eventSpecKey(s *v1alpha1.EventSubscription) string {
+	want := eventWant(s)
+	return eventKey(want.URL, want.EventType, want.Method)
+}
+
 // pbxEventKey is the natural key of a PBX subscription.
 func pbxEventKey(x pbx.Event) string { return eventKey(x.URL, x.EventType, x.Method) }
 

@@ -33,9 +33,12 @@ func (a *groupAdapter) Observe(ctx context.Context, g *v1alpha1.ExtensionGroup) 
 	a.groups.Own(x.ID, client.ObjectKeyFromObject(g))
 	a.observed = x
 	_, diff := groupDiff(&g.Spec, x)
-	return managed.Observation{Exists: true, UpToDate: len(diff) == 0, Diff: strings.Join(diff, ", "), ExternalID: x.ID,
-		KeyChanged: x.Name != g.Spec.Name}, nil
+	return managed.Observation{Exists: true, UpToDate: len(diff) == 0, Diff: strings.Join(diff, ", "), ExternalID: x.ID, Key: x.Name}, nil
 }
+
+// Key is the natural key the spec asks for, the group's name (managed.Keyed): the PBX renames a
+// group in place.
+func (a *groupAdapter) Key(g *v1alpha1.ExtensionGroup) string { return g.Spec.Name }
 
 func (a *groupAdapter) find(ctx context.Context, g *v1alpha1.ExtensionGroup) (*pbx.ExtensionGroup, error) {
 	if id := managed.KnownID(g); id != 0 {

@@ -29,8 +29,8 @@ type phoneNumberAdapter struct {
 	observed *pbx.DID
 }
 
-// Observe finds the DID by its recorded id, or else binds the DID with the resource's number, and
-// fills the status fields of its routing. A number the account does not have is NotFound, an
+// Observe finds the DID by its recorded id, or else the DID with the resource's number, which is
+// bound unless it is in use elsewhere, and fills the status fields of its routing. A number the account does not have is NotFound, an
 // error, so that the engine never tries to create it.
 func (a *phoneNumberAdapter) Observe(ctx context.Context, p *v1alpha1.PhoneNumber) (managed.Observation, error) {
 	x, err := a.find(ctx, p)
@@ -41,7 +41,12 @@ func (a *phoneNumberAdapter) Observe(ctx context.Context, p *v1alpha1.PhoneNumbe
 	a.observed = x
 	a.report(p, x)
 	_, diff := phoneNumberDiff(&p.Spec, a.route, x)
-	return managed.Observation{Exists: true, UpToDate: len(diff) == 0, Diff: strings.Join(diff, ", "), ExternalID: x.ID}, nil
+	// A number is the resource's by its digits (the provider gave it to the client, nobody made
+	// it), unless it rings where the spec does not say: then somebody uses it, and the resource
+	// takes it over only when adopted. Two resources that name one number are a Conflict through
+	// the claims before this.
+	return managed.Observation{Exists: true, UpToDate: len(diff) == 0, Diff: strings.Join(diff, ", "), ExternalID: x.ID,
+		Bind: !phoneNumberInUse(&p.Spec, a.route, x)}, nil
 }
 
 func (a *phoneNumberAdapter) find(ctx context.Context, p *v1alpha1.PhoneNumber) (*pbx.DID, error) {
@@ -76,11 +81,6 @@ func (a *phoneNumberAdapter) find(ctx context.Context, p *v1alpha1.PhoneNumber) 
 		return nil, managed.NotFound("The number %s is not in the PBX account of %s: numbers are allocated by the provider, so the operator cannot create one; check the digits or ask the provider for the number",
 			p.Spec.Number, account.KeyFor(p.Spec.AccountRef, p.Namespace))
 	}
-	// A PhoneNumber names its DID by the number, which the provider gave to this client: finding
-	// it is binding it, with no create-pending mark or adopt annotation to show first. Recording
-	// the id in status makes the engine record it as this resource's (it takes a known id for
-	// one); two resources that name one number are a Conflict through the claims before this.
-	p.Status.ID = x.ID
 	return x, nil
 }
 

@@ -3,6 +3,7 @@ package controller_test
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -302,5 +303,53 @@ func TestPhoneNumberExtensionOfAnotherAccount(t *testing.T) {
 	}
 	if d := w.pbxDID("74950000001"); d["extension_id"] != nil {
 		t.Errorf("the number is not routed: %v", d)
+	}
+}
+
+// TestPhoneNumberRoutedElsewhereNeedsAdopt: a number that already rings somewhere the spec does not
+// name is in use, by a person or another integration: the resource reports AlreadyExists and
+// leaves it until adopted, as for any other PBX object it did not make. A free number, or one
+// already routed as the spec says, is bound by its digits alone.
+func TestPhoneNumberRoutedElsewhereNeedsAdopt(t *testing.T) {
+	w := newWorld(t, nil)
+	exts := w.readyExtensions("alice", "101", "bob", "102")
+	alice, bob := exts[0], exts[1]
+	did := w.pbxDID("74950000004")["id"]
+	if code := w.pbxCall(http.MethodPut, fmt.Sprintf("/client/@me/did/%v", did), fmt.Sprintf(`{"extension_id":%d}`, bob.Status.ID)); code != http.StatusOK {
+		t.Fatalf("routing the number in the PBX: %d", code)
+	}
+	w.sim.ResetRequests()
+	p := phoneNumber(w.ns, "hotline", "74950000004", ringsAt("alice"))
+	w.create(p)
+	w.g.Eventually(w.cond(p, v1alpha1.ConditionReady)).Should(Equal("False/AlreadyExists"))
+	if m := message(p, v1alpha1.ConditionSynced); !strings.Contains(m, v1alpha1.AnnotationAdopt) {
+		t.Errorf("the condition says how to take the number over: %q", m)
+	}
+	w.g.Consistently(func() any { return w.pbxDID("74950000004")["extension_id"] }, 2*pollInterval).Should(Equal(bob.Status.ID))
+	if n := w.writes(); n != 0 {
+		t.Errorf("a number in use is not touched before it is adopted: %d writes", n)
+	}
+
+	w.update(p, func() { p.Annotations = map[string]string{v1alpha1.AnnotationAdopt: "true"} })
+	w.waitSynced(p)
+	if d := w.pbxDID("74950000004"); d["extension_id"] != alice.Status.ID || p.Status.ID != d["id"] {
+		t.Errorf("once adopted the number rings at alice (%d) and its id is recorded (%d): %v", alice.Status.ID, p.Status.ID, d)
+	}
+
+	// Already routed as the spec says (a resource deleted with Orphan and applied again): bound
+	// without adopt, and without a write.
+	w.update(p, func() { p.Spec.DeletionPolicy = v1alpha1.DeletionPolicyOrphan })
+	w.waitSynced(p)
+	w.delete(p)
+	w.gone(p)
+	w.sim.ResetRequests()
+	again := phoneNumber(w.ns, "hotline", "74950000004", ringsAt("alice"))
+	w.create(again)
+	w.waitSynced(again)
+	if again.Status.ID != did || again.Annotations[v1alpha1.AnnotationAdopt] != "" {
+		t.Errorf("the number is bound by its digits: status id %d, want %v", again.Status.ID, did)
+	}
+	if n := w.writes(); n != 0 {
+		t.Errorf("binding a number routed as the spec says writes nothing: %d writes", n)
 	}
 }

@@ -55,6 +55,15 @@ func phoneNumberDiff(spec *v1alpha1.PhoneNumberSpec, r didRoute, d *pbx.DID) (pb
 	return u, diff
 }
 
+// phoneNumberInUse tells whether a DID routes somewhere the spec, routed as r, does not: calls to
+// another extension, or, when the spec sets messages, text messages to another extension. Somebody
+// uses such a number; a free one, or one routed as the spec asks, is not in use.
+func phoneNumberInUse(spec *v1alpha1.PhoneNumberSpec, r didRoute, d *pbx.DID) bool {
+	elsewhere := func(want, got *int64) bool { return got != nil && (want == nil || *want != *got) }
+	return elsewhere(r.extension, d.ExtensionID) ||
+		(spec.Messages != "" && elsewhere(r.messageExtension, d.MessageExtensionID))
+}
+
 // phoneNumberUnassign returns the partial update that unassigns a PBX DID when its PhoneNumber is
 // deleted, and the names of the fields it changes: calls reach no extension (extension_id null)
 // and, if the spec set messages, text messages are refused and go nowhere (allow_message false,

@@ -192,3 +192,52 @@ func TestReconcileRequestLooksAtThePBX(t *testing.T) {
 		return e.Status.LastHandledReconcileAt
 	}).Should(Equal("now"))
 }
+
+// TestForeignGroupAtRecordedID: the PBX loses its data and another integration's group takes the
+// id a resource records. The resource must not rename that group into its own (a hijack that a
+// claims check cannot see, as no resource records the newcomer): it makes its own group again.
+func TestForeignGroupAtRecordedID(t *testing.T) {
+	w := newWorld(t, nil)
+	sales := group(w.ns, "sales", "Sales")
+	w.create(sales)
+	w.waitSynced(sales)
+	old := sales.Status.ID
+	w.update(sales, func() { setAnnotation(&sales.Annotations, v1alpha1.AnnotationPaused, "true") })
+	w.g.Eventually(w.cond(sales, v1alpha1.ConditionSynced)).Should(Equal("False/Paused"))
+	if err := w.sim.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	w.sim.ResetRequests()
+	if code := w.pbxCall(http.MethodPost, "/client/@me/extension_group/", `{"name":"Marketing"}`); code != http.StatusCreated {
+		t.Fatal(code)
+	}
+	if ids := w.pbxGroups("Marketing"); len(ids) != 1 || ids[0] != old {
+		t.Fatalf("the newcomer takes the id %d that sales records: %v", old, ids)
+	}
+
+	w.update(sales, func() { setAnnotation(&sales.Annotations, v1alpha1.AnnotationPaused, "false") })
+	w.g.Eventually(func() []any { return w.pbxGroups("Sales") }, 10*pollInterval).Should(HaveLen(1), "sales finds its group gone at the next poll")
+	w.waitSynced(sales)
+	if ids := w.pbxGroups("Marketing"); len(ids) != 1 || ids[0] != old {
+		t.Errorf("the other integration's group keeps its name: Marketing %v", ids)
+	}
+	if ids := w.pbxGroups("Sales"); len(ids) != 1 || ids[0] != sales.Status.ID || sales.Status.ID == old {
+		t.Errorf("sales makes its own group again: status id %d (was %d), PBX Sales %v", sales.Status.ID, old, ids)
+	}
+	if n := w.sim.RequestTotal(http.MethodPut, groupPath); n != 0 {
+		t.Errorf("no group was renamed: %d group PUTs", n)
+	}
+
+	// A rename in the spec is still a rename of the resource's own group, also when the PUT's
+	// answer is lost after the PBX committed it.
+	w.sim.AddFault(pbxsim.Fault{Method: http.MethodPut, Path: groupPath, DropAfterCommit: true, Times: 1})
+	id := sales.Status.ID
+	w.update(sales, func() { sales.Spec.Name = "Sales EMEA" })
+	w.waitSynced(sales)
+	if ids := w.pbxGroups("Sales EMEA"); sales.Status.ID != id || len(ids) != 1 || ids[0] != id {
+		t.Errorf("the spec's rename renames the group %d: status id %d, PBX %v", id, sales.Status.ID, ids)
+	}
+	if n := len(w.sim.Snapshot().ExtensionGroups); n != 2 {
+		t.Errorf("two groups exist, Marketing and Sales EMEA: %d", n)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -49,13 +50,17 @@ type Observation struct {
 	// (the object was found by its natural key), the engine records it if the object is ours
 	// (create-pending), adopted or only observed, and reports AlreadyExists otherwise.
 	ExternalID int64
-	// KeyChanged says that the object found at the recorded id carries another natural key than
-	// the resource's, one the PBX lets change (a group's name). It is this resource's object, to be
-	// renamed, only while no other resource of the account records the same id; otherwise it is
-	// the other's (the PBX reused the id after losing data) and this resource's object is gone.
-	// An adapter whose natural key cannot change upstream (an extension's number) reports an object
-	// with another key at the recorded id as not existing instead.
-	KeyChanged bool
+	// Key is the natural key of the object found, for a Keyed adapter (a kind whose key the PBX
+	// changes in place). The engine decides whether an object at the recorded id with another key
+	// than the spec's is the resource's (see Keyed). An adapter whose natural key cannot change
+	// upstream (an extension's number) reports an object with another key at the recorded id as
+	// not existing instead.
+	Key string
+	// Bind says that the object found by its natural key is the resource's by that key alone: a
+	// DID, which the provider allocates and nobody creates, that is free or already routed as the
+	// spec asks. The engine records its id without a create-pending mark or adopt annotation; an
+	// object found by key without Bind is somebody else's until adopted (AlreadyExists).
+	Bind bool
 }
 
 // Adapter is the per-kind part of the lifecycle: four verbs against the PBX.
@@ -229,7 +234,7 @@ func (r *Reconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.Result, 
 		return p.fail(ctx, err)
 	}
 	if obs.Exists {
-		if err := r.recordIdentity(ctx, p, obs); err != nil {
+		if err := r.recordIdentity(ctx, p, ext, obs); err != nil {
 			return p.fail(ctx, err)
 		}
 		p.setReady(metav1.ConditionTrue, v1alpha1.ReasonAvailable, "The PBX object exists")
@@ -292,7 +297,7 @@ func (r *Reconciler[O]) observe(ctx context.Context, p *pass[O], ext Adapter[O])
 	if id == 0 || p.obj.GetManagedSpec().ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly {
 		return obs, nil
 	}
-	lost, err := r.lost(ctx, p, obs)
+	lost, err := r.lost(ctx, p, ext, obs)
 	if err != nil || !lost {
 		return obs, err
 	}
@@ -302,7 +307,7 @@ func (r *Reconciler[O]) observe(ctx context.Context, p *pass[O], ext Adapter[O])
 		if obs, err = ext.Observe(ctx, p.obj); err != nil {
 			return obs, err
 		}
-		if lost, err = r.lost(ctx, p, obs); err != nil || !lost {
+		if lost, err = r.lost(ctx, p, ext, obs); err != nil || !lost {
 			return obs, err
 		}
 	}
@@ -318,12 +323,20 @@ func (r *Reconciler[O]) observe(ctx context.Context, p *pass[O], ext Adapter[O])
 }
 
 // lost tells whether an observation by the recorded id shows that the object is no longer this
-// resource's.
-func (r *Reconciler[O]) lost(ctx context.Context, p *pass[O], obs Observation) (bool, error) {
+// resource's: it is gone, or it carries another natural key than the spec's and than those
+// recorded for it (see Keyed), or, with no record, another resource records its id.
+func (r *Reconciler[O]) lost(ctx context.Context, p *pass[O], ext Adapter[O], obs Observation) (bool, error) {
 	if !obs.Exists {
 		return true, nil
 	}
-	if !obs.KeyChanged || r.claims == nil {
+	want, keyed := specKey(ext, p.obj)
+	if !keyed || obs.Key == want {
+		return false, nil
+	}
+	if keys, ok := RecordedKeys(p.obj, KnownID(p.obj)); ok && !slices.Contains(keys, obs.Key) {
+		return true, nil
+	}
+	if r.claims == nil {
 		return false, nil
 	}
 	holder, err := r.claims.HeldByOther(ctx, p.obj, obs.ExternalID)
@@ -445,21 +458,33 @@ func (r *Reconciler[O]) poll(ext Adapter[O]) time.Duration {
 }
 
 // recordIdentity decides about a PBX object found by its natural key (STYLE.md section 4): ours
-// after a lost create response (create-pending), adopted on request, observed, or somebody else's.
-func (r *Reconciler[O]) recordIdentity(ctx context.Context, p *pass[O], obs Observation) error {
-	st := p.obj.GetManagedStatus()
+// after a lost create response (create-pending), adopted on request, bound by its key (Bind),
+// observed, or somebody else's. For an object found at the recorded id it brings the record up to
+// date: the id in status, the keys (before a rename is sent) and the realm.
+func (r *Reconciler[O]) recordIdentity(ctx context.Context, p *pass[O], ext Adapter[O], obs Observation) error {
+	if obs.ExternalID == 0 {
+		return nil
+	}
 	ann := p.obj.GetAnnotations()
-	if obs.ExternalID == 0 || (st.ID == obs.ExternalID && ann[v1alpha1.AnnotationExternalID] == strconv.FormatInt(obs.ExternalID, 10)) {
+	observeOnly := p.obj.GetManagedSpec().ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly
+	var keys []string
+	if want, keyed := specKey(ext, p.obj); keyed && !observeOnly {
+		keys = []string{obs.Key}
+		if obs.Key != want {
+			keys = append(keys, want)
+		}
+	}
+	idn := identityOf(ext, obs.ExternalID, keys)
+	if idn.recorded(p.obj) && p.obj.GetManagedStatus().ID == obs.ExternalID {
 		return nil
 	}
 	known := KnownID(p.obj) != 0
 	pending := ann[v1alpha1.AnnotationCreatePending] != ""
 	adopt := ann[v1alpha1.AnnotationAdopt] == "true"
-	observeOnly := p.obj.GetManagedSpec().ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly
-	if !known && !pending && !adopt && !observeOnly {
+	if !known && !pending && !adopt && !observeOnly && !obs.Bind {
 		return r.alreadyExists(ctx, p, obs.ExternalID)
 	}
-	if err := r.setIdentity(ctx, p, obs.ExternalID); err != nil {
+	if err := r.setIdentity(ctx, p, idn); err != nil {
 		return err
 	}
 	if !known && (pending || adopt) {
@@ -488,15 +513,17 @@ func (r *Reconciler[O]) alreadyExists(ctx context.Context, p *pass[O], id int64)
 }
 
 // setIdentity records the PBX id at once, outside the deferred status patch, in the external-id
-// annotation (which survives backup and restore) and in status.id, and drops the create-pending
-// mark. It is the one critical write: an id lost here would leak the PBX object.
-func (r *Reconciler[O]) setIdentity(ctx context.Context, p *pass[O], id int64) error {
+// annotation (which survives backup and restore) with the object's keys and realm, and in
+// status.id, and drops the create-pending mark. It is the one critical write: an id lost here
+// would leak the PBX object.
+func (r *Reconciler[O]) setIdentity(ctx context.Context, p *pass[O], idn identity) error {
+	id := idn.id
 	err := r.patchMetadata(ctx, p.obj, func(o O) {
 		ann := o.GetAnnotations()
 		if ann == nil {
 			ann = map[string]string{}
 		}
-		ann[v1alpha1.AnnotationExternalID] = strconv.FormatInt(id, 10)
+		idn.write(ann)
 		delete(ann, v1alpha1.AnnotationCreatePending)
 		o.SetAnnotations(ann)
 		controllerutil.AddFinalizer(o, v1alpha1.Finalizer)
@@ -515,7 +542,7 @@ func (r *Reconciler[O]) setIdentity(ctx context.Context, p *pass[O], id int64) e
 func (r *Reconciler[O]) clearIdentity(ctx context.Context, p *pass[O]) error {
 	err := r.patchMetadata(ctx, p.obj, func(o O) {
 		ann := o.GetAnnotations()
-		delete(ann, v1alpha1.AnnotationExternalID)
+		forgetIdentity(ann)
 		o.SetAnnotations(ann)
 	})
 	if err != nil {
@@ -556,7 +583,11 @@ func (r *Reconciler[O]) create(ctx context.Context, p *pass[O], ext Adapter[O]) 
 		}
 		return r.refused(ctx, p, ext, err, hadMark)
 	}
-	if err := r.setIdentity(ctx, p, id); err != nil {
+	var keys []string
+	if want, keyed := specKey(ext, p.obj); keyed {
+		keys = []string{want}
+	}
+	if err := r.setIdentity(ctx, p, identityOf(ext, id, keys)); err != nil {
 		return p.fail(ctx, err)
 	}
 	p.log.Info("Created PBX object", "pbxID", id)
@@ -596,7 +627,7 @@ func (r *Reconciler[O]) refused(ctx context.Context, p *pass[O], ext Adapter[O],
 	}
 	if obs.Exists && hadMark {
 		p.action = "Observe"
-		if err := r.recordIdentity(ctx, p, obs); err != nil {
+		if err := r.recordIdentity(ctx, p, ext, obs); err != nil {
 			return p.fail(ctx, err)
 		}
 		p.setReady(metav1.ConditionTrue, v1alpha1.ReasonAvailable, "The PBX object exists")
@@ -690,7 +721,7 @@ func (r *Reconciler[O]) deleteExternal(ctx context.Context, p *pass[O]) error {
 		return err
 	}
 	if known {
-		lost, err := r.lost(ctx, p, obs)
+		lost, err := r.lost(ctx, p, ext, obs)
 		if err != nil {
 			return err
 		}

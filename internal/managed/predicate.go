@@ -11,7 +11,7 @@ import (
 
 // ownAnnotations are the annotations the engine writes itself; changing them must not trigger
 // another pass.
-var ownAnnotations = []string{v1alpha1.AnnotationExternalID, v1alpha1.AnnotationCreatePending}
+var ownAnnotations = []string{v1alpha1.AnnotationExternalID, v1alpha1.AnnotationExternalKey, v1alpha1.AnnotationRealm, v1alpha1.AnnotationCreatePending}
 
 // DesiredStateChanged passes an update only when the user may have changed the desired state: the
 // generation (spec, and the deletion timestamp), the labels, or an annotation other than those the

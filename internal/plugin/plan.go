@@ -12,6 +12,7 @@ import (
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
 	"github.com/cloudpbx/pbx-operator/internal/controller"
+	"github.com/cloudpbx/pbx-operator/internal/managed"
 	"github.com/cloudpbx/pbx-operator/internal/pbx"
 )
 
@@ -237,6 +238,12 @@ func (p *planner) planGroup(g *v1alpha1.ExtensionGroup) {
 	if id != 0 {
 		if i := slices.IndexFunc(t.Groups, func(x pbx.ExtensionGroup) bool { return x.ID == id }); i >= 0 {
 			found = &t.Groups[i]
+			if foreignName(cur, id, g.Spec.Name, found.Name) {
+				// Another group took the id (the PBX reused it), or it was renamed by hand: the
+				// operator leaves it alone and looks for the resource's group by name.
+				c.Note = fmt.Sprintf("The PBX group %d is named %q, a name this resource never gave it: it is left alone", id, found.Name)
+				found, held = nil, false
+			}
 		} else {
 			held = false // lost: looked for again by name
 			c.Note = fmt.Sprintf("The PBX group %d is gone", id)
@@ -271,6 +278,16 @@ func (p *planner) planGroup(g *v1alpha1.ExtensionGroup) {
 	}
 	p.groupIDs[key] = found.ID
 	p.decide(&c, key, acct, found.ID, held, g.Annotations, &g.Spec.ManagedSpec, groupChanges(&g.Spec, found))
+}
+
+// foreignName tells whether the group named name at the id that the cluster's resource cur records
+// carries a name that the resource never gave it (managed.Keyed): not the resource's group.
+func foreignName(cur *v1alpha1.ExtensionGroup, id int64, want, name string) bool {
+	if cur == nil || name == want {
+		return false
+	}
+	keys, ok := managed.RecordedKeys(cur, id)
+	return ok && !slices.Contains(keys, name)
 }
 
 func isObserveOnly(s *v1alpha1.ManagedSpec) bool {

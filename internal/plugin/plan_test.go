@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"bytes"
+	"encoding/json"
 	"strconv"
 	"testing"
 
@@ -65,6 +66,14 @@ func inGroup(name string) func(*v1alpha1.Extension) {
 func groupID(id int64) func(*v1alpha1.ExtensionGroup) {
 	return func(g *v1alpha1.ExtensionGroup) {
 		annotate(v1alpha1.AnnotationExternalID, strconv.FormatInt(id, 10))(g)
+	}
+}
+
+// groupKeys records the names a group's PBX object may carry, as the operator does.
+func groupKeys(id int64, names ...string) func(*v1alpha1.ExtensionGroup) {
+	return func(g *v1alpha1.ExtensionGroup) {
+		b, _ := json.Marshal(map[string]any{"id": id, "keys": names})
+		annotate(v1alpha1.AnnotationExternalKey, string(b))(g)
 	}
 }
 
@@ -146,6 +155,27 @@ func TestPlan(t *testing.T) {
 				{Action: ActionNoChange, Kind: "ExtensionGroup", Namespace: "a", Name: "sales", PBXID: 1},
 				{Action: ActionNoChange, Kind: "Extension", Namespace: "a", Name: "ext-101", PBXID: 10},
 			},
+		},
+		"RenameInSpec": {
+			reason: "a group renamed in the spec is renamed in the PBX: its recorded name is the one it has",
+			args: args{
+				groups:        []v1alpha1.ExtensionGroup{planGroup("sales", "Sales EMEA")},
+				clusterGroups: []v1alpha1.ExtensionGroup{planGroup("sales", "Sales", groupID(1), groupKeys(1, "Sales"))},
+			},
+			want: []Change{{Action: ActionUpdate, Kind: "ExtensionGroup", Namespace: "a", Name: "sales", PBXID: 1,
+				Fields: []FieldChange{{Field: "name", From: "Sales", To: "Sales EMEA"}}}},
+			wantChanges: true,
+		},
+		"ForeignNameAtRecordedID": {
+			reason: "a group at the recorded id with a name the resource never gave it is left alone, and the resource's group is made again",
+			args: args{
+				groups:        []v1alpha1.ExtensionGroup{planGroup("ops", "Ops")},
+				clusterGroups: []v1alpha1.ExtensionGroup{planGroup("ops", "Ops", groupID(1), groupKeys(1, "Ops"))},
+			},
+			want: []Change{{Action: ActionCreate, Kind: "ExtensionGroup", Namespace: "a", Name: "ops",
+				Note:   `The PBX group 1 is named "Sales", a name this resource never gave it: it is left alone`,
+				Fields: []FieldChange{{Field: "name", To: "Ops"}}}},
+			wantChanges: true,
 		},
 		"AdoptByAnnotation": {
 			reason: "the adopt annotation takes over a natural-key match, then updates it",

@@ -1,0 +1,107 @@
+package managed
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+
+	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+)
+
+// Keyed is an Adapter of a kind whose natural key the PBX changes in place (a group's name, a
+// subscription's URL), so that the object at the recorded id may carry another key than the
+// spec's: the resource's own object before a rename, or an object the PBX made after reusing the
+// id. Its Observe reports the key of the object found in Observation.Key.
+//
+// The engine records, with the id, the keys the resource's object may carry
+// (AnnotationExternalKey): the one it was made or found with, and during a rename the old and the
+// new one (written before the PBX is asked to rename). An object at the id with any other key is
+// not the resource's. Without a record (a resource from before the record, or an id a user set to
+// import an object) the object is the resource's unless another resource records its id.
+type Keyed[O Object] interface {
+	// Key returns the natural key the spec asks for, as Observation.Key writes it.
+	Key(obj O) string
+}
+
+// Realmer is an Adapter whose objects live in a realm other than the account's client (an
+// extension's subscriptions). The engine records the realm with the id (AnnotationRealm), so that
+// the connector finds the object where it was made after the resource naming the realm is gone.
+type Realmer interface {
+	// Realm returns the realm of the object, as a path ("extension/303052").
+	Realm() string
+}
+
+// keyRecord is the value of AnnotationExternalKey.
+type keyRecord struct {
+	ID   int64    `json:"id"`
+	Keys []string `json:"keys"`
+}
+
+// RecordedKeys returns the natural keys recorded for the PBX id (AnnotationExternalKey), and false
+// when there is no record for that id (none, unreadable, or written for another id).
+func RecordedKeys(obj Object, id int64) ([]string, bool) {
+	var rec keyRecord
+	if err := json.Unmarshal([]byte(obj.GetAnnotations()[v1alpha1.AnnotationExternalKey]), &rec); err != nil || rec.ID != id || id == 0 {
+		return nil, false
+	}
+	return rec.Keys, true
+}
+
+// specKey returns the natural key the spec asks for, and false for an adapter that is not Keyed.
+func specKey[O Object](ext Adapter[O], obj O) (string, bool) {
+	k, ok := ext.(Keyed[O])
+	if !ok {
+		return "", false
+	}
+	return k.Key(obj), true
+}
+
+// identity is what the engine records of a resource's PBX object in its annotations.
+type identity struct {
+	id int64
+	// keys are the natural keys the object may carry; nil for an adapter that is not Keyed.
+	keys []string
+	// realm is the object's realm; "" for an adapter that is not a Realmer.
+	realm string
+}
+
+// identityOf returns the identity to record for an object observed (or made) with id and keys.
+func identityOf[O Object](ext Adapter[O], id int64, keys []string) identity {
+	idn := identity{id: id, keys: keys}
+	if r, ok := ext.(Realmer); ok {
+		idn.realm = r.Realm()
+	}
+	return idn
+}
+
+// recorded tells whether obj's annotations hold idn already.
+func (idn identity) recorded(obj Object) bool {
+	ann := obj.GetAnnotations()
+	if ann[v1alpha1.AnnotationExternalID] != strconv.FormatInt(idn.id, 10) || ann[v1alpha1.AnnotationRealm] != idn.realm {
+		return false
+	}
+	if idn.keys == nil {
+		return true
+	}
+	keys, ok := RecordedKeys(obj, idn.id)
+	return ok && slices.Equal(keys, idn.keys)
+}
+
+// write sets idn in annotations.
+func (idn identity) write(ann map[string]string) {
+	ann[v1alpha1.AnnotationExternalID] = strconv.FormatInt(idn.id, 10)
+	if idn.keys != nil {
+		b, _ := json.Marshal(keyRecord{ID: idn.id, Keys: idn.keys})
+		ann[v1alpha1.AnnotationExternalKey] = string(b)
+	}
+	if idn.realm != "" {
+		ann[v1alpha1.AnnotationRealm] = idn.realm
+	}
+}
+
+// forgetIdentity removes every annotation of a resource's PBX identity.
+func forgetIdentity(ann map[string]string) {
+	delete(ann, v1alpha1.AnnotationExternalID)
+	delete(ann, v1alpha1.AnnotationExternalKey)
+	delete(ann, v1alpha1.AnnotationRealm)
+}

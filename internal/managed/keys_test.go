@@ -1,0 +1,113 @@
+package managed_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/managed"
+)
+
+// keyed is an adapter of a kind whose natural key (here the label) the PBX changes in place, with
+// its objects in an extension's realm.
+type keyed struct {
+	managed.AdapterFns[*v1alpha1.Extension]
+}
+
+func (keyed) Key(e *v1alpha1.Extension) string { return e.Spec.Label }
+func (keyed) Realm() string                    { return "extension/7" }
+
+func labelled(l string) func(*v1alpha1.Extension) {
+	return func(e *v1alpha1.Extension) { e.Spec.Label = l }
+}
+
+// TestKeyRecord: the keys recorded with the id decide whether an object at the id with another key
+// than the spec's is the resource's (a rename) or another object (the PBX reused the id).
+func TestKeyRecord(t *testing.T) {
+	record := func(keys string) func(*v1alpha1.Extension) {
+		return annotate(v1alpha1.AnnotationExternalKey, `{"id":42,"keys":`+keys+`}`)
+	}
+	cases := map[string]struct {
+		reason string
+		obj    *v1alpha1.Extension
+		found  string // the key of the object at the recorded id
+		// recordAtUpdate is the key record stored when Update is called ("" when it is not).
+		recordAtUpdate string
+		// annotations are the identity annotations after the pass.
+		id, keys, realm string
+		lost            bool
+	}{
+		"RenameRecordsBothKeysFirst": {
+			reason: "A spec rename records the old and the new key before the PBX is asked to rename, so a pass cut off after the rename still knows the object.",
+			obj:    ext(withID(42), record(`["Sales"]`), labelled("Sales EMEA")), found: "Sales",
+			recordAtUpdate: `{"id":42,"keys":["Sales","Sales EMEA"]}`,
+			id:             "42", keys: `{"id":42,"keys":["Sales","Sales EMEA"]}`, realm: "extension/7",
+		},
+		"RenameDoneKeepsOneKey": {
+			reason: "Once the object carries the new key, the old one is dropped from the record.",
+			obj:    ext(withID(42), record(`["Sales","Sales EMEA"]`), labelled("Sales EMEA")), found: "Sales EMEA",
+			id: "42", keys: `{"id":42,"keys":["Sales EMEA"]}`, realm: "extension/7",
+		},
+		"ForeignKeyIsLost": {
+			reason: "An object at the id with a key never recorded is not the resource's: it is not renamed, the id is forgotten.",
+			obj:    ext(withID(42), record(`["Sales"]`), labelled("Sales")), found: "Marketing",
+			lost: true,
+		},
+		"RecordOfAnotherID": {
+			reason: "A record written for another id (a user set the external-id annotation to import an object) does not apply: the import renames the object, and the record is written for it.",
+			obj:    ext(withID(42), annotate(v1alpha1.AnnotationExternalKey, `{"id":41,"keys":["Sales"]}`), labelled("Sales")), found: "Imported",
+			recordAtUpdate: `{"id":42,"keys":["Imported","Sales"]}`,
+			id:             "42", keys: `{"id":42,"keys":["Imported","Sales"]}`, realm: "extension/7",
+		},
+		"NoRecordIsWritten": {
+			reason: "A resource from before the record gets one at its next pass.",
+			obj:    ext(withID(42), labelled("Sales")), found: "Sales",
+			id: "42", keys: `{"id":42,"keys":["Sales"]}`, realm: "extension/7",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			c, got := newClient(t, tc.obj)
+			var atUpdate string
+			var calls calls
+			a := keyed{managed.AdapterFns[*v1alpha1.Extension]{
+				ObserveFn: func(_ context.Context, e *v1alpha1.Extension) (managed.Observation, error) {
+					calls.observe++
+					if managed.KnownID(e) == 0 {
+						return managed.Observation{}, nil // nothing else has the key
+					}
+					return managed.Observation{Exists: true, ExternalID: 42, Key: tc.found, UpToDate: tc.found == e.Spec.Label}, nil
+				},
+				UpdateFn: func(context.Context, *v1alpha1.Extension) error {
+					calls.update++
+					atUpdate = got().Annotations[v1alpha1.AnnotationExternalKey]
+					return nil
+				},
+				CreateFn: func(context.Context, *v1alpha1.Extension) (int64, error) {
+					calls.create++
+					return 0, &apiErr{status: 400, msg: "stop here"}
+				},
+			}}
+			r := managed.NewReconciler[*v1alpha1.Extension](c, managed.ConnectorFn[*v1alpha1.Extension](
+				func(context.Context, *v1alpha1.Extension) (managed.Adapter[*v1alpha1.Extension], error) {
+					return a, nil
+				}),
+				managed.WithClock[*v1alpha1.Extension](func() time.Time { return now }))
+			_ = reconcileStored(t, c, r)
+			ann := got().Annotations
+			if atUpdate != tc.recordAtUpdate {
+				t.Errorf("%s\nrecord when Update was called: want %q, got %q", tc.reason, tc.recordAtUpdate, atUpdate)
+			}
+			if tc.lost {
+				if calls.update != 0 || calls.create != 1 || ann[v1alpha1.AnnotationExternalID] != "" || ann[v1alpha1.AnnotationExternalKey] != "" {
+					t.Errorf("%s\nwant no update, a create, the identity forgotten: %+v, %v", tc.reason, calls, ann)
+				}
+				return
+			}
+			if ann[v1alpha1.AnnotationExternalID] != tc.id || ann[v1alpha1.AnnotationExternalKey] != tc.keys || ann[v1alpha1.AnnotationRealm] != tc.realm {
+				t.Errorf("%s\nidentity annotations: want %s %s %s, got %v", tc.reason, tc.id, tc.keys, tc.realm, ann)
+			}
+		})
+	}
+}

@@ -25,6 +25,8 @@ type eventAdapter struct {
 	// subscriptions. 0 only while deleting a subscription whose extension is unknown.
 	extensionID int64
 	events      objects[pbx.Event]
+	// extension is the extension as the spec names it, confirmed before a create.
+	extension extensionRef
 	// observed is what Observe saw in this pass; Update diffs against it. An adapter lives for
 	// one pass (Connect makes a new one).
 	observed *pbx.Event
@@ -46,7 +48,14 @@ func (a *eventAdapter) Observe(ctx context.Context, s *v1alpha1.EventSubscriptio
 		s.Status.URL, s.Status.ExtensionID = eventURL(s), a.extensionID
 	}
 	x, err := a.find(ctx, s)
-	if err != nil || x == nil {
+	if err != nil {
+		return managed.Observation{}, err
+	}
+	if x == nil {
+		// A create follows: the extension must still be the one its Extension records.
+		if s.DeletionTimestamp.IsZero() {
+			err = a.extension.confirm(ctx, a.conn)
+		}
 		return managed.Observation{}, err
 	}
 	a.events.Own(x.ID, client.ObjectKeyFromObject(s))

@@ -61,13 +61,13 @@ func (e *eventStores) of(extensionID int64) objects[pbx.Event] {
 	return s
 }
 
-// subscriptionExtension returns the PBX id of a subscription's extension: extensionID as written,
-// or extensionRef's Extension once it is Ready. The PBX takes only Hangup on IVR and Queue
+// subscriptionExtension returns a subscription's extension: extensionID as written, or
+// extensionRef's Extension once it is Ready. The PBX takes only Hangup on IVR and Queue
 // extensions; for an Extension of those types other event types are refused here, before the PBX
 // refuses them.
-func subscriptionExtension(ctx context.Context, c client.Reader, s *v1alpha1.EventSubscription) (int64, error) {
+func subscriptionExtension(ctx context.Context, c client.Reader, s *v1alpha1.EventSubscription) (extensionRef, error) {
 	if s.Spec.ExtensionID != 0 {
-		return s.Spec.ExtensionID, nil
+		return extensionRef{id: s.Spec.ExtensionID}, nil
 	}
 	var e v1alpha1.Extension
 	name := s.Spec.ExtensionRef.Name
@@ -79,9 +79,9 @@ func subscriptionExtension(ctx context.Context, c client.Reader, s *v1alpha1.Eve
 		return nil
 	})
 	if err != nil {
-		return 0, err
+		return extensionRef{}, err
 	}
-	return e.Status.ID, nil
+	return extensionRef{what: "The Extension " + name, id: e.Status.ID, fullName: e.Status.FullName}, nil
 }
 
 // deletedSubscriptionExtension returns the extension of a subscription being deleted: the realm
@@ -97,11 +97,11 @@ func deletedSubscriptionExtension(ctx context.Context, c client.Reader, s *v1alp
 	if s.Status.ExtensionID != 0 {
 		return s.Status.ExtensionID
 	}
-	id, err := subscriptionExtension(ctx, c, s)
+	ref, err := subscriptionExtension(ctx, c, s)
 	if err != nil {
 		return 0
 	}
-	return id
+	return ref.id
 }
 
 // +kubebuilder:rbac:groups=pbx.cloudpbx.dev,resources=eventsubscriptions,verbs=get;list;watch;patch
@@ -121,17 +121,17 @@ func setupEventSubscription(mgr ctrl.Manager, o Options) error {
 		if err != nil {
 			return nil, err
 		}
-		var extensionID int64
+		var ref extensionRef
 		if s.DeletionTimestamp.IsZero() {
-			if extensionID, err = subscriptionExtension(ctx, c, s); err != nil {
+			if ref, err = subscriptionExtension(ctx, c, s); err != nil {
 				return nil, err
 			}
 		} else {
-			extensionID = deletedSubscriptionExtension(ctx, c, s)
+			ref.id = deletedSubscriptionExtension(ctx, c, s)
 		}
-		a := &eventAdapter{poller: poller{conn}, conn: conn, extensionID: extensionID}
-		if extensionID != 0 {
-			a.events = stores.Of(conn).of(extensionID)
+		a := &eventAdapter{poller: poller{conn}, conn: conn, extensionID: ref.id, extension: ref}
+		if ref.id != 0 {
+			a.events = stores.Of(conn).of(ref.id)
 		}
 		return a, nil
 	})

@@ -382,3 +382,42 @@ func TestEventSubscriptionDeletedWithoutStatus(t *testing.T) {
 		t.Errorf("deleting the resource deletes its webhook: %v", evs)
 	}
 }
+
+// TestEventSubscriptionAfterDataLossWaitsForItsExtension: the PBX loses its data and gives the id
+// of the subscription's extension to another extension before the Extension finds its own again.
+// The subscription, found gone, must not be made on that other extension (its calls would reach
+// this URL, and the webhook would be left there): it waits for its Extension.
+func TestEventSubscriptionAfterDataLossWaitsForItsExtension(t *testing.T) {
+	w := newWorld(t, nil)
+	alice := ext(w.ns, "alice", "161")
+	old := w.readyExtension(alice)
+	s := evsub(w.ns, "alice-hangup", "alice", "https://hooks.example/calls")
+	w.create(s)
+	w.waitSynced(s)
+	w.update(alice, func() { setAnnotation(&alice.Annotations, v1alpha1.AnnotationPaused, "true") })
+	w.g.Eventually(w.cond(alice, v1alpha1.ConditionSynced)).Should(Equal("False/Paused"))
+	if err := w.sim.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if code := w.pbxCall(http.MethodPost, "/client/@me/extension/", `{"name":"199","type":"phone"}`); code != http.StatusCreated {
+		t.Fatal(code)
+	}
+	if got := w.pbxExtension("199")["id"]; got != old {
+		t.Fatalf("the other extension takes alice's id %d: %v", old, got)
+	}
+
+	w.g.Eventually(w.cond(s, v1alpha1.ConditionSynced), 10*pollInterval).Should(Equal("False/DependencyNotReady"))
+	if m := message(s, v1alpha1.ConditionSynced); !strings.Contains(m, "which is 0003*199 now, not 0003*161") {
+		t.Errorf("the condition says why it waits: %q", m)
+	}
+	w.g.Consistently(func() int { return len(w.sim.Snapshot().Events) }, 2*pollInterval).Should(Equal(0),
+		"nothing is subscribed on the other extension")
+
+	w.update(alice, func() { setAnnotation(&alice.Annotations, v1alpha1.AnnotationPaused, "false") })
+	w.g.Eventually(func() any { return w.pbxExtension("161")["id"] }, 10*pollInterval).ShouldNot(BeNil())
+	w.waitSynced(s)
+	again := w.pbxExtension("161")["id"].(int64)
+	if evs := w.sim.Snapshot().Events; len(evs) != 1 || evs[0]["extension_id"] != again || s.Status.ExtensionID != again {
+		t.Errorf("one subscription, on alice's new extension %d (status %d): %v", again, s.Status.ExtensionID, evs)
+	}
+}

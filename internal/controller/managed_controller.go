@@ -21,6 +21,7 @@ import (
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
 	"github.com/cloudpbx/pbx-operator/internal/account"
 	"github.com/cloudpbx/pbx-operator/internal/managed"
+	"github.com/cloudpbx/pbx-operator/internal/pbx"
 )
 
 // Options configure the managed-kind controllers.
@@ -204,6 +205,39 @@ func readyRef[O managed.Object](ctx context.Context, c client.Reader, from manag
 	}
 	if !meta.IsStatusConditionTrue(ref.GetManagedStatus().Conditions, v1alpha1.ConditionReady) || ref.GetManagedStatus().ID == 0 {
 		return managed.DependencyNotReady("%s is not Ready", what)
+	}
+	return nil
+}
+
+// extensionRef is a PBX extension that a resource (a PhoneNumber routed to it, an
+// EventSubscription on it) names: an Extension's, as its status records it, or a raw id.
+type extensionRef struct {
+	// what names the Extension in messages ("The Extension alice (extensionRef)").
+	what string
+	id   int64
+	// fullName is the Extension's status.fullName; "" for a raw id, which nothing confirms.
+	fullName string
+}
+
+// confirm checks, before a write that names the extension, that the PBX extension at the id is
+// still the Extension's (it carries its full name). The id comes from the Extension's status, which
+// is stale from the moment the PBX loses its data until the Extension looks again: the PBX may have
+// given the id to another extension, and a write made then would route calls to, or send the
+// events of, somebody else's extension, and leave a subscription behind there. One GET, made only
+// by a pass that is about to write.
+func (r extensionRef) confirm(ctx context.Context, conn *account.Connection) error {
+	if r.fullName == "" {
+		return nil
+	}
+	x, err := conn.Client.Extensions.Get(ctx, conn.Realm, r.id)
+	switch {
+	case pbx.IsNotFound(err):
+		return managed.DependencyNotReady("%s records the PBX extension %d, which the PBX no longer has; waiting for the Extension to make it again", r.what, r.id)
+	case err != nil:
+		return err
+	case x.Name != r.fullName:
+		return managed.DependencyNotReady("%s records the PBX extension %d, which is %s now, not %s (the PBX lost its data and gave the id to another extension); waiting for the Extension to find its own",
+			r.what, r.id, x.Name, r.fullName)
 	}
 	return nil
 }

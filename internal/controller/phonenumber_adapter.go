@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -20,10 +21,10 @@ type phoneNumberAdapter struct {
 	poller
 	conn *account.Connection
 	dids objects[pbx.DID]
-	// route is the resolved routing of the spec.
-	route didRoute
-	// extensionFullName is the status.fullName of the Extension named by extensionRef.
-	extensionFullName string
+	// route is the resolved routing of the spec, and extension and messageExtension the Extensions
+	// it names (zero for raw ids), confirmed before a route to them is written.
+	route                       didRoute
+	extension, messageExtension extensionRef
 	// observed is what Observe saw in this pass; Update and Delete diff against it. An adapter
 	// lives for one pass (Connect makes a new one).
 	observed *pbx.DID
@@ -41,6 +42,9 @@ func (a *phoneNumberAdapter) Observe(ctx context.Context, p *v1alpha1.PhoneNumbe
 	a.observed = x
 	a.report(p, x)
 	_, diff := phoneNumberDiff(&p.Spec, a.route, x)
+	if err := a.confirm(ctx, p, diff); err != nil {
+		return managed.Observation{}, err
+	}
 	// A number is the resource's by its digits (the provider gave it to the client, nobody made
 	// it), unless it rings where the spec does not say: then somebody uses it, and the resource
 	// takes it over only when adopted. Two resources that name one number are a Conflict through
@@ -84,6 +88,23 @@ func (a *phoneNumberAdapter) find(ctx context.Context, p *v1alpha1.PhoneNumber) 
 	return x, nil
 }
 
+// confirm checks, when a route to an Extension is about to be written, that the extension is still
+// the one the Extension records (extensionRef.confirm).
+func (a *phoneNumberAdapter) confirm(ctx context.Context, p *v1alpha1.PhoneNumber, diff []string) error {
+	if !p.DeletionTimestamp.IsZero() || p.Spec.ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly {
+		return nil
+	}
+	if slices.Contains(diff, "extension") {
+		if err := a.extension.confirm(ctx, a.conn); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(diff, "messageExtension") {
+		return a.messageExtension.confirm(ctx, a.conn)
+	}
+	return nil
+}
+
 // report fills the status fields of the DID's routing.
 func (a *phoneNumberAdapter) report(p *v1alpha1.PhoneNumber, x *pbx.DID) {
 	st := &p.Status
@@ -91,7 +112,7 @@ func (a *phoneNumberAdapter) report(p *v1alpha1.PhoneNumber, x *pbx.DID) {
 	st.Messages = phoneNumberMessages(x.AllowMessage)
 	st.ExtensionFullName = ""
 	if r := a.route.extension; r != nil && st.ExtensionID == *r {
-		st.ExtensionFullName = a.extensionFullName
+		st.ExtensionFullName = a.extension.fullName
 	}
 }
 

@@ -32,14 +32,15 @@ func phoneNumberExtensions(o client.Object) []string {
 	return out
 }
 
-// resolveExtension returns the PBX id and full name of the Extension that a PhoneNumber's field
-// (extensionRef or messageExtensionRef) names, once it is Ready.
-func resolveExtension(ctx context.Context, c client.Reader, p *v1alpha1.PhoneNumber, field string, ref v1alpha1.PhoneNumberExtensionReference) (int64, string, error) {
+// resolveExtension returns the Extension that a PhoneNumber's field (extensionRef or
+// messageExtensionRef) names, once it is Ready.
+func resolveExtension(ctx context.Context, c client.Reader, p *v1alpha1.PhoneNumber, field string, ref v1alpha1.PhoneNumberExtensionReference) (extensionRef, error) {
 	var e v1alpha1.Extension
-	if err := readyRef(ctx, c, p, ref.Name, fmt.Sprintf("The Extension %s (%s)", ref.Name, field), &e, nil); err != nil {
-		return 0, "", err
+	what := fmt.Sprintf("The Extension %s (%s)", ref.Name, field)
+	if err := readyRef(ctx, c, p, ref.Name, what, &e, nil); err != nil {
+		return extensionRef{}, err
 	}
-	return e.Status.ID, e.Status.FullName, nil
+	return extensionRef{what: what, id: e.Status.ID, fullName: e.Status.FullName}, nil
 }
 
 // resolve sets the adapter's route from the spec: each reference to its Extension's PBX id, each
@@ -47,21 +48,21 @@ func resolveExtension(ctx context.Context, c client.Reader, p *v1alpha1.PhoneNum
 func (a *phoneNumberAdapter) resolve(ctx context.Context, c client.Reader, p *v1alpha1.PhoneNumber) error {
 	switch {
 	case p.Spec.ExtensionRef.Name != "":
-		id, fullName, err := resolveExtension(ctx, c, p, "extensionRef", p.Spec.ExtensionRef)
+		ref, err := resolveExtension(ctx, c, p, "extensionRef", p.Spec.ExtensionRef)
 		if err != nil {
 			return err
 		}
-		a.route.extension, a.extensionFullName = &id, fullName
+		a.route.extension, a.extension = &ref.id, ref
 	case p.Spec.ExtensionID != 0:
 		a.route.extension = idOrNil(p.Spec.ExtensionID)
 	}
 	switch {
 	case p.Spec.MessageExtensionRef.Name != "":
-		id, _, err := resolveExtension(ctx, c, p, "messageExtensionRef", p.Spec.MessageExtensionRef)
+		ref, err := resolveExtension(ctx, c, p, "messageExtensionRef", p.Spec.MessageExtensionRef)
 		if err != nil {
 			return err
 		}
-		a.route.messageExtension = &id
+		a.route.messageExtension, a.messageExtension = &ref.id, ref
 	case p.Spec.MessageExtensionID != 0:
 		a.route.messageExtension = idOrNil(p.Spec.MessageExtensionID)
 	}

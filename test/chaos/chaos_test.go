@@ -30,6 +30,10 @@ type size struct {
 	goneExtensions  int // in nsGone, deleted with their Account
 	deleteN         int // Extensions of nsMain deleted with deletionPolicy Delete
 	orphanN         int // Extensions of nsMain deleted with deletionPolicy Orphan
+	subs            int // EventSubscriptions, on Extensions of nsMain that stay
+	subDeleteN      int // of them deleted
+	numbers         int // PhoneNumbers (at most the tenant's five DIDs), routed to Extensions that stay
+	numberDeleteN   int // of them deleted
 	killsCreate     int // SIGKILLs while the objects are created
 	killsRecover    int // SIGKILLs while the operator recreates what the PBX lost
 	killsDelete     int // SIGKILLs while the deletes run, after the one they are made around
@@ -45,12 +49,14 @@ var (
 	// shortRun runs in 'make test': it must stay well under two minutes on two cores.
 	shortRun = size{
 		name: "short", groups: 3, extensions: 60, goneExtensions: 6, deleteN: 6, orphanN: 4,
+		subs: 8, subDeleteN: 2, numbers: 3, numberDeleteN: 1,
 		killsCreate: 2, killsRecover: 1, killsDelete: 1, faultScale: 0.5,
 		timeout: 2 * time.Minute, stall: 30 * time.Second, quiet: 3 * pollInterval, firstExtensions: 1000,
 	}
 	// longRun is CHAOS_LONG=1 ('make test-chaos'): the numbers of DESIGN.md section 8 and issue 9.
 	longRun = size{
 		name: "long", groups: 10, extensions: 1000, goneExtensions: 50, deleteN: 100, orphanN: 50,
+		subs: 100, subDeleteN: 20, numbers: 5, numberDeleteN: 2,
 		killsCreate: 6, killsRecover: 2, killsDelete: 2, faultScale: 1, waitLease: true,
 		timeout: 15 * time.Minute, stall: 2 * time.Minute, quiet: 3 * pollInterval, firstExtensions: 1000,
 	}
@@ -101,8 +107,8 @@ type chaos struct {
 	rnd *rand.Rand
 }
 
-// newPlan declares the groups and the Extensions of a run, and picks, with the run's random
-// numbers, the Extensions to delete with each policy.
+// newPlan declares the groups, the Extensions, the EventSubscriptions and the PhoneNumbers of a
+// run, and picks, with the run's random numbers, the Extensions to delete with each policy.
 func newPlan(sz size, rnd *rand.Rand) *plan {
 	p := &plan{groupByName: map[string]string{}}
 	for i := range sz.groups {
@@ -123,6 +129,20 @@ func newPlan(sz size, rnd *rand.Rand) *plan {
 			ns: nsMain, cr: fmt.Sprintf("e-%04d", i), number: fmt.Sprintf("%04d", sz.firstExtensions+i),
 			group: p.groups[i%sz.groups].cr, orphan: role[i] == "Orphan", remove: role[i] != "",
 		})
+	}
+	var staying []extDecl
+	for _, x := range p.exts {
+		if !x.remove {
+			staying = append(staying, x)
+		}
+	}
+	for i, x := range staying[:sz.subs] {
+		p.subs = append(p.subs, subDecl{cr: "s-" + x.number, ext: x.cr, full: x.fullName(),
+			url: "https://hooks.chaos.example/" + x.number, remove: i < sz.subDeleteN})
+	}
+	for i, x := range staying[len(staying)-sz.numbers:] {
+		p.numbers = append(p.numbers, numberDecl{cr: fmt.Sprintf("n-%d", i+1), number: fmt.Sprintf("7495000000%d", i+1),
+			ext: x.cr, full: x.fullName(), remove: i < sz.numberDeleteN})
 	}
 	for i := range sz.goneExtensions {
 		p.exts = append(p.exts, extDecl{ns: nsGone, cr: fmt.Sprintf("x-%03d", i), number: fmt.Sprintf("%04d", 9000+i), remove: true})
@@ -151,9 +171,10 @@ func scenario(t *testing.T, sz size) {
 	admin(t, http.MethodDelete, "/requests", nil, nil)
 	admin(t, http.MethodDelete, "/faults/fired", nil, nil)
 	total := c.p.objects()
-	pbxObjects := func() int { s := snapshot(t); return len(s.Extensions) + len(s.ExtensionGroups) }
+	pbxObjects := func() int { s := snapshot(t); return len(s.Extensions) + len(s.ExtensionGroups) + len(s.Events) }
 
-	c.phase("1: %d ExtensionGroups and %d Extensions in two accounts, faults on, %d SIGKILLs", sz.groups, len(c.p.exts), sz.killsCreate)
+	c.phase("1: %d ExtensionGroups, %d Extensions in two accounts, %d EventSubscriptions and %d PhoneNumbers, faults on, %d SIGKILLs",
+		sz.groups, len(c.p.exts), sz.subs, sz.numbers, sz.killsCreate)
 	start := time.Now()
 	kubectlIn(t, c.p.manifests(), "apply", "--server-side", "-f", "-")
 	c.killsDuring("creates", sz.killsCreate, total, pbxObjects)
@@ -165,13 +186,23 @@ func scenario(t *testing.T, sz size) {
 	c.killsDuring("recreating after the data loss", sz.killsRecover, total, pbxObjects)
 	tRecover := c.converge("2-data-loss", "2: everything recreated, each resource with the id of its own PBX object (faults on)", false, start)
 
-	c.phase("3: delete account %s/%s with its %d Extensions, and %d (Delete) + %d (Orphan) Extensions of %s, while the manager is down, faults on, then %d more SIGKILLs",
-		nsGone, accountName, sz.goneExtensions, sz.deleteN, sz.orphanN, nsMain, sz.killsDelete)
+	c.phase("3: delete account %s/%s with its %d Extensions, and %d (Delete) + %d (Orphan) Extensions, %d EventSubscriptions and %d PhoneNumbers of %s, while the manager is down, faults on, then %d more SIGKILLs",
+		nsGone, accountName, sz.goneExtensions, sz.deleteN, sz.orphanN, sz.subDeleteN, sz.numberDeleteN, nsMain, sz.killsDelete)
 	c.p.deleted = true
-	var names []string
+	var names, subs, numbers []string
 	for _, x := range c.p.exts {
 		if x.remove && x.ns == nsMain {
 			names = append(names, x.cr)
+		}
+	}
+	for _, s := range c.p.subs {
+		if s.remove {
+			subs = append(subs, s.cr)
+		}
+	}
+	for _, n := range c.p.numbers {
+		if n.remove {
+			numbers = append(numbers, n.cr)
 		}
 	}
 	// The deletes happen while no manager runs, so the next one starts with an Account being
@@ -180,8 +211,10 @@ func scenario(t *testing.T, sz size) {
 	kubectl(t, "delete", "-n", nsGone, "account", accountName, "--wait=false")
 	kubectl(t, "delete", "-n", nsGone, "extensions", "--all", "--wait=false")
 	kubectl(t, append([]string{"delete", "-n", nsMain, "extensions", "--wait=false"}, names...)...)
+	kubectl(t, append([]string{"delete", "-n", nsMain, "eventsubscriptions", "--wait=false"}, subs...)...)
+	kubectl(t, append([]string{"delete", "-n", nsMain, "phonenumbers", "--wait=false"}, numbers...)...)
 	c.m.start()
-	removed := len(names) + sz.goneExtensions + 1
+	removed := len(names) + len(subs) + len(numbers) + sz.goneExtensions + 1
 	c.killsDuring("deletes", sz.killsDelete, removed, func() int { return removed - c.remaining() })
 
 	c.phase("4: faults off (DELETE /_pbxsim/faults)")
@@ -292,6 +325,16 @@ func (c *chaos) remaining() int {
 			n++
 		}
 	}
+	for _, s := range c.p.subs {
+		if s.remove && o.subs[nsMain+"/"+s.cr] != nil {
+			n++
+		}
+	}
+	for _, x := range c.p.numbers {
+		if x.remove && o.numbers[nsMain+"/"+x.cr] != nil {
+			n++
+		}
+	}
 	if o.accounts[nsGone+"/"+accountName] != nil {
 		n++
 	}
@@ -341,7 +384,8 @@ func (c *chaos) numbers(began time.Time, tCreate, tRecover, tFinal time.Duration
 	requests, posts, dropped := 0, 0, 0
 	for _, rc := range counts {
 		requests += rc.Count
-		if rc.Method == http.MethodPost && (rc.Path == pbxsim.APIPrefix+"/client/{realm_id}/extension/" || rc.Path == pbxsim.APIPrefix+"/client/{realm_id}/extension_group/") {
+		if rc.Method == http.MethodPost && (rc.Path == pbxsim.APIPrefix+"/client/{realm_id}/extension/" || rc.Path == pbxsim.APIPrefix+"/client/{realm_id}/extension_group/" ||
+			rc.Path == pbxsim.APIPrefix+"/extension/{realm_id}/event/") {
 			posts += rc.Count
 		}
 		if rc.Status == pbxsim.StatusDropped {
@@ -362,8 +406,8 @@ func (c *chaos) numbers(began time.Time, tCreate, tRecover, tFinal time.Duration
 		}
 		return d.Round(100 * time.Millisecond).String()
 	}
-	t.Logf("objects: %d ExtensionGroups, %d Extensions in %s and %d in %s (deleted with their Account); deleted %d (Delete) and %d (Orphan)",
-		c.sz.groups, c.sz.extensions, nsMain, c.sz.goneExtensions, nsGone, c.sz.deleteN, c.sz.orphanN)
+	t.Logf("objects: %d ExtensionGroups, %d Extensions in %s and %d in %s (deleted with their Account); deleted %d (Delete) and %d (Orphan); %d EventSubscriptions (%d deleted), %d PhoneNumbers (%d deleted)",
+		c.sz.groups, c.sz.extensions, nsMain, c.sz.goneExtensions, nsGone, c.sz.deleteN, c.sz.orphanN, c.sz.subs, c.sz.subDeleteN, c.sz.numbers, c.sz.numberDeleteN)
 	t.Logf("faults fired: %d of %d PBX requests (%.1f%%): %s; answers dropped after commit: %d",
 		firedTotal, requests, 100*float64(firedTotal)/float64(max(requests, 1)), strings.Join(fk, " "), dropped)
 	t.Logf("SIGKILLs: %d; PBX data loss: 1; create POSTs: %d for %d objects made twice (%.2f per create)",
@@ -371,8 +415,8 @@ func (c *chaos) numbers(began time.Time, tCreate, tRecover, tFinal time.Duration
 	t.Logf("converged: creates %s, after the data loss %s, after faults stopped %s; reads in the quiet window: %d; whole run %v",
 		round(tCreate), round(tRecover), round(tFinal), quietReads, time.Since(began).Round(time.Second))
 	if c.sz.name == "long" {
-		line := fmt.Sprintf("chaos summary: %d extensions + %d groups + %d in a deleted account, %d SIGKILLs, faults %d/%d (%.1f%%) [%s], POSTs per create %.2f, converge %s / %s / %s, pass=%v",
-			c.sz.extensions, c.sz.groups, c.sz.goneExtensions, c.m.kills, firedTotal, requests, 100*float64(firedTotal)/float64(max(requests, 1)),
+		line := fmt.Sprintf("chaos summary: %d extensions + %d groups + %d subscriptions + %d numbers + %d in a deleted account, %d SIGKILLs, faults %d/%d (%.1f%%) [%s], POSTs per create %.2f, converge %s / %s / %s, pass=%v",
+			c.sz.extensions, c.sz.groups, c.sz.subs, c.sz.numbers, c.sz.goneExtensions, c.m.kills, firedTotal, requests, 100*float64(firedTotal)/float64(max(requests, 1)),
 			strings.Join(fk, " "), float64(posts)/float64(creates), round(tCreate), round(tRecover), round(tFinal), !t.Failed())
 		t.Log(line)
 		fmt.Println(line)

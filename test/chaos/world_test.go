@@ -31,16 +31,36 @@ type extDecl struct {
 func (x extDecl) key() string      { return x.ns + "/" + x.cr }
 func (x extDecl) fullName() string { return pbxsim.DemoPrefix + "*" + x.number }
 
+// subDecl is a declared EventSubscription (in nsMain) on an Extension that stays: a webhook with a
+// URL of its own, so that the PBX's subscriptions can be told apart by URL.
+type subDecl struct {
+	cr, ext string // the EventSubscription and its Extension
+	full    string // the Extension's PBX name
+	url     string
+	remove  bool // deleted by the test in the delete phase (deletionPolicy Delete)
+}
+
+// numberDecl is a declared PhoneNumber (in nsMain) that routes one of the tenant's DIDs to an
+// Extension that stays.
+type numberDecl struct {
+	cr, number string
+	ext, full  string // the Extension and its PBX name
+	remove     bool   // deleted by the test in the delete phase: the number is unassigned
+}
+
 // plan is the declared world, and what the test has deleted from it so far.
 type plan struct {
 	groups      []groupDecl
 	exts        []extDecl
-	deleted     bool // the delete phase has begun: the remove Extensions and nsGone's Account are deleted
+	subs        []subDecl
+	numbers     []numberDecl
+	deleted     bool // the delete phase has begun: the remove resources and nsGone's Account are deleted
 	groupByName map[string]string
 }
 
-// objects is the number of PBX objects the plan makes before anything is deleted.
-func (p *plan) objects() int { return len(p.groups) + len(p.exts) }
+// objects is the number of PBX objects the plan creates before anything is deleted (numbers are
+// routed, not created).
+func (p *plan) objects() int { return len(p.groups) + len(p.exts) + len(p.subs) }
 
 // manifests is the YAML of everything declared: per namespace a labelled credentials Secret and an
 // Account, then the groups and the Extensions.
@@ -103,6 +123,33 @@ spec:
 			b.WriteString("  deletionPolicy: Orphan\n")
 		}
 	}
+	for _, s := range p.subs {
+		fmt.Fprintf(&b, `---
+apiVersion: pbx.cloudpbx.dev/v1alpha1
+kind: EventSubscription
+metadata:
+  name: %s
+  namespace: %s
+spec:
+  accountRef: {kind: Account, name: %s}
+  extensionRef: {name: %s}
+  eventType: Hangup
+  url: %s
+`, s.cr, nsMain, accountName, s.ext, s.url)
+	}
+	for _, n := range p.numbers {
+		fmt.Fprintf(&b, `---
+apiVersion: pbx.cloudpbx.dev/v1alpha1
+kind: PhoneNumber
+metadata:
+  name: %s
+  namespace: %s
+spec:
+  accountRef: {kind: Account, name: %s}
+  number: "%s"
+  extensionRef: {name: %s}
+`, n.cr, nsMain, accountName, n.number, n.ext)
+	}
 	return b.String()
 }
 
@@ -110,6 +157,8 @@ spec:
 type observed struct {
 	exts     map[string]*v1alpha1.Extension
 	groups   map[string]*v1alpha1.ExtensionGroup
+	subs     map[string]*v1alpha1.EventSubscription
+	numbers  map[string]*v1alpha1.PhoneNumber
 	accounts map[string]*v1alpha1.Account
 	pbx      pbxsim.Snapshot
 }
@@ -118,26 +167,33 @@ type observed struct {
 func observe(snap func() pbxsim.Snapshot) (observed, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	o := observed{exts: map[string]*v1alpha1.Extension{}, groups: map[string]*v1alpha1.ExtensionGroup{}, accounts: map[string]*v1alpha1.Account{}}
 	var exts v1alpha1.ExtensionList
 	var groups v1alpha1.ExtensionGroupList
+	var subs v1alpha1.EventSubscriptionList
+	var numbers v1alpha1.PhoneNumberList
 	var accounts v1alpha1.AccountList
-	for _, l := range []client.ObjectList{&exts, &groups, &accounts} {
+	for _, l := range []client.ObjectList{&exts, &groups, &subs, &numbers, &accounts} {
 		if err := kube.List(ctx, l); err != nil {
-			return o, err
+			return observed{}, err
 		}
 	}
-	for i := range exts.Items {
-		o.exts[exts.Items[i].Namespace+"/"+exts.Items[i].Name] = &exts.Items[i]
+	return observed{
+		exts: byKey(exts.Items), groups: byKey(groups.Items), subs: byKey(subs.Items), numbers: byKey(numbers.Items),
+		accounts: byKey(accounts.Items), pbx: snap(),
+	}, nil
+}
+
+// byKey indexes the items of a list by namespace/name.
+func byKey[T any, P interface {
+	*T
+	client.Object
+}](items []T) map[string]P {
+	out := make(map[string]P, len(items))
+	for i := range items {
+		o := P(&items[i])
+		out[o.GetNamespace()+"/"+o.GetName()] = o
 	}
-	for i := range groups.Items {
-		o.groups[groups.Items[i].Namespace+"/"+groups.Items[i].Name] = &groups.Items[i]
-	}
-	for i := range accounts.Items {
-		o.accounts[accounts.Items[i].Namespace+"/"+accounts.Items[i].Name] = &accounts.Items[i]
-	}
-	o.pbx = snap()
-	return o, nil
+	return out
 }
 
 // num reads a JSON number of the snapshot as an id; null is 0.
@@ -311,6 +367,8 @@ func (p *plan) check(o observed, strict bool) []string {
 			add("leaked: PBX extension %s (ids %v) belongs to no Extension", full, ids)
 		}
 	}
+	out = append(out, p.checkSubs(o, ix, strict)...)
+	out = append(out, p.checkNumbers(o, ix, strict)...)
 	for k, crs := range claims {
 		if len(crs) > 1 {
 			slices.Sort(crs)
@@ -318,6 +376,106 @@ func (p *plan) check(o observed, strict bool) []string {
 		}
 	}
 	slices.Sort(out)
+	return out
+}
+
+// checkSubs compares the EventSubscriptions and the PBX's subscriptions: each one that stays has
+// exactly one PBX subscription with its URL, on its extension, at its status.id; no other PBX
+// subscription exists (those of deleted EventSubscriptions are leaks).
+func (p *plan) checkSubs(o observed, ix pbxIndex, strict bool) []string {
+	var out []string
+	add := func(format string, a ...any) { out = append(out, fmt.Sprintf(format, a...)) }
+	byURL := map[string][]map[string]any{}
+	for _, e := range o.pbx.Events {
+		url, _ := e["url"].(string)
+		byURL[url] = append(byURL[url], e)
+	}
+	wanted := map[string]bool{}
+	deletedBy := map[string]string{}
+	for _, s := range p.subs {
+		key := nsMain + "/" + s.cr
+		cr := o.subs[key]
+		if p.deleted && s.remove {
+			if cr != nil {
+				add("stuck: evsub %s is still there: %s", key, deleting(cr, cr.Status.Conditions))
+			}
+			deletedBy[s.url] = key
+			continue
+		}
+		wanted[s.url] = true
+		if cr == nil {
+			add("missing CR: evsub %s is gone from the cluster", key)
+			continue
+		}
+		if c := conditions(cr.Status.Conditions, strict); c != "" {
+			add("not ready: evsub %s (%s): %s", key, s.url, c)
+		}
+		evs := byURL[s.url]
+		switch ext := ix.extIDs[s.full]; {
+		case len(evs) == 0:
+			add("missing: PBX subscription %s of evsub %s (status.id %d)", s.url, key, cr.Status.ID)
+		case len(evs) > 1:
+			add("duplicate: PBX subscription %s of evsub %s exists %d times: %v", s.url, key, len(evs), evs)
+		case len(ext) == 1 && num(evs[0]["extension_id"]) != ext[0]:
+			add("wrong extension: PBX subscription %s of evsub %s is on extension %d, not on %s (id %d)", s.url, key, num(evs[0]["extension_id"]), s.full, ext[0])
+		case cr.Status.ID != num(evs[0]["id"]):
+			add("wrong id: evsub %s has status.id %d, but its PBX subscription %s is id %d", key, cr.Status.ID, s.url, num(evs[0]["id"]))
+		}
+	}
+	for url, evs := range byURL {
+		switch {
+		case wanted[url]:
+		case deletedBy[url] != "":
+			add("leaked: PBX subscription %s (%d) of evsub %s, deleted with deletionPolicy Delete, is still in the PBX", url, len(evs), deletedBy[url])
+		default:
+			add("leaked: PBX subscription %s (%d) belongs to no EventSubscription", url, len(evs))
+		}
+	}
+	return out
+}
+
+// checkNumbers compares the PhoneNumbers and the PBX's DIDs: each one that stays routes its number
+// to its extension and records the DID's id; every other number (those of deleted PhoneNumbers
+// included) rings nowhere.
+func (p *plan) checkNumbers(o observed, ix pbxIndex, strict bool) []string {
+	var out []string
+	add := func(format string, a ...any) { out = append(out, fmt.Sprintf(format, a...)) }
+	dids := map[string]map[string]any{}
+	for _, d := range o.pbx.DIDs {
+		name, _ := d["name"].(string)
+		dids[name] = d
+	}
+	routed := map[string]bool{}
+	for _, n := range p.numbers {
+		key := nsMain + "/" + n.cr
+		cr := o.numbers[key]
+		if p.deleted && n.remove {
+			if cr != nil {
+				add("stuck: did %s is still there: %s", key, deleting(cr, cr.Status.Conditions))
+			}
+			continue
+		}
+		routed[n.number] = true
+		if cr == nil {
+			add("missing CR: did %s is gone from the cluster", key)
+			continue
+		}
+		if c := conditions(cr.Status.Conditions, strict); c != "" {
+			add("not ready: did %s (%s): %s", key, n.number, c)
+		}
+		d := dids[n.number]
+		if ext := ix.extIDs[n.full]; len(ext) == 1 && num(d["extension_id"]) != ext[0] {
+			add("wrong route: number %s of did %s rings at extension %d, not at %s (id %d)", n.number, key, num(d["extension_id"]), n.full, ext[0])
+		}
+		if cr.Status.ID != num(d["id"]) {
+			add("wrong id: did %s has status.id %d, but the DID %s is id %d", key, cr.Status.ID, n.number, num(d["id"]))
+		}
+	}
+	for name, d := range dids {
+		if !routed[name] && d["extension_id"] != nil {
+			add("leaked: number %s rings at extension %d, and no PhoneNumber routes it", name, num(d["extension_id"]))
+		}
+	}
 	return out
 }
 

@@ -93,13 +93,18 @@ const (
 )
 
 // pace returns the request rate and burst for the budget the PBX announced, or ok=false while
-// it is unknown (before the first answer, or after the window ended). While what can be spent
+// it is unknown (before the first answer). After the window ended a new one has begun, with the
+// whole limit (ASSUMPTION: windows are hourly and start full; the next answer tells), so the pace
+// of a spent window does not outlive it. While what can be spent
 // (Remaining above the floor) is at least half the limit, requests go as fast as they come;
 // between a half and a quarter the pace falls smoothly to the even one, which spreads what is
 // left over the rest of the window and never plans past Reset.
 func pace(s Budget, now time.Time) (r rate.Limit, burst int, ok bool) {
-	if s.Limit <= 0 || s.Reset.IsZero() || !now.Before(s.Reset) {
+	if s.Limit <= 0 || s.Reset.IsZero() {
 		return 0, 0, false
+	}
+	if !now.Before(s.Reset) {
+		s = Budget{Limit: s.Limit, Remaining: s.Limit, Reset: now.Add(rateWindow)}
 	}
 	left := s.Reset.Sub(now).Seconds()
 	spendable := s.Remaining - (s.Limit*pollFloorPercent+99)/100
@@ -114,6 +119,26 @@ func pace(s Budget, now time.Time) (r rate.Limit, burst int, ok bool) {
 		perSecond = even + f*(maxAdaptiveRate-even)
 	}
 	return rate.Limit(perSecond), min(max(int(perSecond), 1), maxAdaptiveBurst, spendable), true
+}
+
+// newWindowIn returns how long until the PBX's request window ends, when that is known and ahead.
+// A slot of the limiter further away than that is a slot of the old window's pace: the new window
+// brings a new budget and pace (see pace), so a caller is told to come back then rather than
+// given a slot that the new pace would have given at once.
+func (b *budget) newWindowIn() (time.Duration, bool) {
+	now := b.now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.state.Reset.IsZero() || !now.Before(b.state.Reset) {
+		return 0, false
+	}
+	return b.state.Reset.Sub(now), true
+}
+
+// afterNewWindow is when a caller whose slot falls after the window's end (w away) comes back:
+// spread over a second after it, so that a crowd does not return at once.
+func afterNewWindow(w time.Duration) time.Duration {
+	return w + rand.N(time.Second) //nolint:gosec // spreading callers needs no crypto
 }
 
 // snapshot returns the budget state; BlockedUntil is cleared once it has passed.
@@ -214,11 +239,25 @@ func (b *budget) wait(ctx context.Context, method, path string) error {
 		r = b.limiter.ReserveN(now, 1)
 	}
 	d := r.DelayFrom(now)
-	why := ""
-	switch deadline, ok := ctx.Deadline(); {
+	after, why := d, ""
+	deadline, hasDeadline := ctx.Deadline()
+	if w, ok := b.newWindowIn(); ok && d > maxWait && d > w {
+		// The slot is the spent window's pace; the new window's comes sooner.
+		after, why = afterNewWindow(w), "a new request window"
+		if patient(ctx) && (!hasDeadline || now.Add(after).Before(deadline)) {
+			r.CancelAt(now)
+			b.reserving.Unlock()
+			if err := sleep(ctx, after); err != nil {
+				return fmt.Errorf("%s %s: waiting for a new request window: %w", method, path, err)
+			}
+			return b.wait(ctx, method, path)
+		}
+	}
+	switch {
+	case why != "":
 	case d > maxWait && !patient(ctx):
 		why = "its turn in the account's request pace"
-	case ok && now.Add(d).After(deadline):
+	case hasDeadline && now.Add(d).After(deadline):
 		why = "its turn in the account's request pace, which comes after the call's deadline"
 	}
 	if why != "" {
@@ -226,22 +265,18 @@ func (b *budget) wait(ctx context.Context, method, path string) error {
 	}
 	b.reserving.Unlock()
 	if why != "" {
-		return &DeferredError{Method: method, Path: path, After: d, Why: why}
+		return &DeferredError{Method: method, Path: path, After: after, Why: why}
 	}
 	if d <= 0 {
 		return nil
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
+	if err := sleep(ctx, d); err != nil {
 		b.reserving.Lock()
 		r.Cancel()
 		b.reserving.Unlock()
-		return fmt.Errorf("%s %s: waiting for the client-side rate limit: %w", method, path, ctx.Err())
+		return fmt.Errorf("%s %s: waiting for the client-side rate limit: %w", method, path, err)
 	}
+	return nil
 }
 
 // turn books a slot of the limiter for one write of key, in line with every other request:
@@ -272,9 +307,14 @@ func (b *budget) turn(key string) (*rate.Reservation, time.Duration) {
 		return bk.r, 0
 	}
 	r := b.limiter.ReserveN(now, 1)
+	w, newWindow := b.newWindowIn()
 	switch d := r.DelayFrom(now); {
 	case d <= maxWait:
 		return r, 0
+	case newWindow && d > w:
+		// A slot of the spent window's pace: the new window's pace gives one sooner.
+		r.CancelAt(now)
+		return nil, afterNewWindow(w)
 	case d <= turnHorizon:
 		b.booked[key] = booking{r: r, at: now.Add(d)}
 		return nil, d
@@ -328,4 +368,16 @@ func (b *budget) observe(status int, h http.Header) {
 func headerInt(h http.Header, key string) (int, bool) {
 	n, err := strconv.Atoi(h.Get(key))
 	return n, err == nil && n >= 0
+}
+
+// sleep waits for d, or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

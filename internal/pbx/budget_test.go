@@ -392,8 +392,8 @@ func TestPace(t *testing.T) {
 			budget: Budget{}, want: want{},
 		},
 		"WindowOver": {
-			reason: "A budget whose window has ended says nothing of the next one.",
-			budget: Budget{Limit: 1000, Remaining: 10, Reset: now.Add(-time.Second)}, want: want{},
+			reason: "After the window has ended a new one has begun with the whole limit: the spent window's pace does not outlive it.",
+			budget: Budget{Limit: 1000, Remaining: 0, Reset: now.Add(-time.Second)}, want: want{rate: maxAdaptiveRate, burst: maxAdaptiveBurst, ok: true},
 		},
 		"Plenty": {
 			reason: "With most of a large budget left, requests go as fast as they come.",
@@ -530,6 +530,31 @@ func TestTurns(t *testing.T) {
 		b.turn("a")
 		if _, ok := b.booked["gone"]; !ok {
 			t.Error("swept again before a horizon passed: the sweep is meant once a horizon")
+		}
+	})
+	t.Run("NoSlotsOfASpentWindowAfterItEnds", func(t *testing.T) {
+		// A 429 with a short reset leaves a spent window: its pace is one request until the reset.
+		// Turns beyond the reset are not booked at that pace (they would hold their callers up to
+		// a horizon after the new window's pace came back): the callers come back at the reset.
+		now := time.Now()
+		clock := func() time.Time { return now }
+		b := newBudget(clock, 10, 1, 0, true)
+		b.state = Budget{Limit: 100000, Remaining: 0, Reset: now.Add(3 * time.Second)}
+		b.turn("a") // the burst
+		waitFor(b, "b")
+		for _, k := range []string{"c", "d"} {
+			if d := waitFor(b, k); d < 3*time.Second || d > 4*time.Second {
+				t.Errorf("%s: got %v, want to come back within a second after the reset, 3 s away", k, d)
+			}
+			if _, ok := b.booked[k]; ok {
+				t.Errorf("%s booked a slot of the spent window's pace", k)
+			}
+		}
+		now = now.Add(4 * time.Second) // the window has ended; no answer has told the new one yet
+		for i := range 20 {
+			if d := waitFor(b, fmt.Sprint("new-", i)); d != 0 {
+				t.Fatalf("turn %d in the new window: got %v, want 0 (its pace is the full budget's)", i, d)
+			}
 		}
 	})
 	t.Run("Unpaced", func(t *testing.T) {

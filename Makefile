@@ -32,9 +32,10 @@ help: ## Display this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate CustomResourceDefinitions and the manager's ClusterRole, and copy the CRDs into the Helm chart.
+manifests: controller-gen ## Generate CustomResourceDefinitions and the manager's ClusterRole, copy the CRDs into the Helm chart, and write the lists of kinds (CRD kustomization, user roles, the chart's roles).
 	"$(CONTROLLER_GEN)" rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
 	cp config/crd/bases/*.yaml charts/pbx-operator/crds/
+	$(GO) run ./hack/rolegen
 
 .PHONY: generate
 generate: controller-gen ## Generate the DeepCopy methods of the API types.

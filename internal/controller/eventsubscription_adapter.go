@@ -26,7 +26,7 @@ type eventAdapter struct {
 	extensionID int64
 	events      objects[pbx.Event]
 	// extension is the extension as the spec names it, confirmed before a create.
-	extension extensionRef
+	extension pbxRef
 	// observed is what Observe saw in this pass; Update diffs against it. An adapter lives for
 	// one pass (Connect makes a new one).
 	observed *pbx.Event
@@ -54,7 +54,7 @@ func (a *eventAdapter) Observe(ctx context.Context, s *v1alpha1.EventSubscriptio
 	if x == nil {
 		// A create follows: the extension must still be the one its Extension records.
 		if s.DeletionTimestamp.IsZero() {
-			err = a.extension.confirm(ctx, a.conn)
+			err = a.extension.confirm(ctx, extensionName(a.conn))
 		}
 		return managed.Observation{}, err
 	}

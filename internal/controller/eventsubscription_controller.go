@@ -65,9 +65,9 @@ func (e *eventStores) of(extensionID int64) objects[pbx.Event] {
 // extensionRef's Extension once it is Ready. The PBX takes only Hangup on IVR and Queue
 // extensions; for an Extension of those types other event types are refused here, before the PBX
 // refuses them.
-func subscriptionExtension(ctx context.Context, c client.Reader, s *v1alpha1.EventSubscription) (extensionRef, error) {
+func subscriptionExtension(ctx context.Context, c client.Reader, s *v1alpha1.EventSubscription) (pbxRef, error) {
 	if s.Spec.ExtensionID != 0 {
-		return extensionRef{id: s.Spec.ExtensionID}, nil
+		return pbxRef{id: s.Spec.ExtensionID}, nil
 	}
 	var e v1alpha1.Extension
 	name := s.Spec.ExtensionRef.Name
@@ -79,9 +79,9 @@ func subscriptionExtension(ctx context.Context, c client.Reader, s *v1alpha1.Eve
 		return nil
 	})
 	if err != nil {
-		return extensionRef{}, err
+		return pbxRef{}, err
 	}
-	return extensionRef{what: "The Extension " + name, id: e.Status.ID, fullName: e.Status.FullName}, nil
+	return extensionRef("The Extension "+name, &e), nil
 }
 
 // deletedSubscriptionExtension returns the extension of a subscription being deleted: the realm
@@ -121,7 +121,7 @@ func setupEventSubscription(mgr ctrl.Manager, o Options) error {
 		if err != nil {
 			return nil, err
 		}
-		var ref extensionRef
+		var ref pbxRef
 		if s.DeletionTimestamp.IsZero() {
 			if ref, err = subscriptionExtension(ctx, c, s); err != nil {
 				return nil, err

@@ -24,8 +24,10 @@ type extensionAdapter struct {
 	extensions objects[pbx.Extension]
 	// phones are the account's phone settings read lately.
 	phones *phones
-	// groupID is the resolved group of the spec: groupRef's group, groupID, or nil for none.
+	// groupID is the resolved group of the spec: groupRef's group, groupID, or nil for none; group
+	// is the ExtensionGroup's, confirmed before a create that follows a fresh look.
 	groupID *int64
+	group   pbxRef
 	// kube reads and writes the credentials Secrets; apiReader reads what the cache does not hold.
 	kube      client.Client
 	apiReader client.Reader
@@ -50,7 +52,17 @@ func (a *extensionAdapter) fullName(e *v1alpha1.Extension) string {
 // fields the PBX reports.
 func (a *extensionAdapter) Observe(ctx context.Context, e *v1alpha1.Extension) (managed.Observation, error) {
 	x, err := a.find(ctx, e)
-	if err != nil || x == nil {
+	if err != nil {
+		return managed.Observation{}, err
+	}
+	if x == nil {
+		// A create follows. After a fresh look (the PBX lost the extension, or a create's answer
+		// was lost) the PBX may have lost the group too and given its id to another: the group
+		// must still be the ExtensionGroup's. Plain creates trust the group's status, costing no
+		// GET each in a batch.
+		if _, fresh := snapshot.Freshness(ctx); fresh && e.DeletionTimestamp.IsZero() && a.groupID != nil {
+			err = a.group.confirm(ctx, groupName(a.conn))
+		}
 		return managed.Observation{}, err
 	}
 	if pbx.ShortName(x.Name) != e.Spec.Name {

@@ -21,20 +21,21 @@ import (
 )
 
 // resolveGroup returns the PBX id of the Extension's group: groupRef's ExtensionGroup once it is
-// Ready, groupID as written, or nil for no group.
-func resolveGroup(ctx context.Context, c client.Reader, e *v1alpha1.Extension) (*int64, error) {
+// Ready, groupID as written, or nil for no group; and the group as a reference to confirm.
+func resolveGroup(ctx context.Context, c client.Reader, e *v1alpha1.Extension) (*int64, pbxRef, error) {
 	switch {
 	case e.Spec.GroupRef != nil:
 		var g v1alpha1.ExtensionGroup
-		if err := readyRef(ctx, c, e, e.Spec.GroupRef.Name, "The ExtensionGroup "+e.Spec.GroupRef.Name, &g, nil); err != nil {
-			return nil, err
+		what := "The ExtensionGroup " + e.Spec.GroupRef.Name
+		if err := readyRef(ctx, c, e, e.Spec.GroupRef.Name, what, &g, nil); err != nil {
+			return nil, pbxRef{}, err
 		}
-		return &g.Status.ID, nil
+		return &g.Status.ID, groupRef(what, &g), nil
 	case e.Spec.GroupID != 0:
 		id := e.Spec.GroupID
-		return &id, nil
+		return &id, pbxRef{id: id}, nil
 	default:
-		return nil, nil
+		return nil, pbxRef{}, nil
 	}
 }
 
@@ -61,12 +62,13 @@ func setupExtension(mgr ctrl.Manager, o Options) error {
 			return nil, err
 		}
 		var groupID *int64
+		var group pbxRef
 		if e.DeletionTimestamp.IsZero() {
-			if groupID, err = resolveGroup(ctx, c, e); err != nil {
+			if groupID, group, err = resolveGroup(ctx, c, e); err != nil {
 				return nil, err
 			}
 		}
-		return &extensionAdapter{poller: poller{conn}, conn: conn, extensions: extensions.Of(conn), phones: phoneReads.Of(conn), groupID: groupID,
+		return &extensionAdapter{poller: poller{conn}, conn: conn, extensions: extensions.Of(conn), phones: phoneReads.Of(conn), groupID: groupID, group: group,
 			kube: c, apiReader: mgr.GetAPIReader()}, nil
 	})
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.Extension{}, indexGroup, func(o client.Object) []string {

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -209,35 +210,83 @@ func readyRef[O managed.Object](ctx context.Context, c client.Reader, from manag
 	return nil
 }
 
-// extensionRef is a PBX extension that a resource (a PhoneNumber routed to it, an
-// EventSubscription on it) names: an Extension's, as its status records it, or a raw id.
-type extensionRef struct {
-	// what names the Extension in messages ("The Extension alice (extensionRef)").
+// pbxRef is a PBX object that a resource names through another resource (the Extension a
+// PhoneNumber routes to or an EventSubscription is on, the ExtensionGroup of an Extension), by the id
+// that resource's status records, or a raw id.
+type pbxRef struct {
+	// what names the resource in messages ("The Extension alice (extensionRef)").
 	what string
+	// noun is the PBX object's kind in messages ("extension").
+	noun string
 	id   int64
-	// fullName is the Extension's status.fullName; "" for a raw id, which nothing confirms.
-	fullName string
+	// names are the names the object may carry; none for a raw id, which nothing confirms.
+	names []string
 }
 
-// confirm checks, before a write that names the extension, that the PBX extension at the id is
-// still the Extension's (it carries its full name). The id comes from the Extension's status, which
-// is stale from the moment the PBX loses its data until the Extension looks again: the PBX may have
-// given the id to another extension, and a write made then would route calls to, or send the
-// events of, somebody else's extension, and leave a subscription behind there. One GET, made only
-// by a pass that is about to write.
-func (r extensionRef) confirm(ctx context.Context, conn *account.Connection) error {
-	if r.fullName == "" {
+// extensionRef is the PBX extension of an Extension.
+func extensionRef(what string, e *v1alpha1.Extension) pbxRef {
+	return pbxRef{what: what, noun: "extension", id: e.Status.ID, names: []string{e.Status.FullName}}
+}
+
+// groupRef is the PBX group of an ExtensionGroup: its name, or during a rename any name recorded
+// for it.
+func groupRef(what string, g *v1alpha1.ExtensionGroup) pbxRef {
+	names := []string{g.Spec.Name}
+	if keys, ok := managed.RecordedKeys(g, g.Status.ID); ok {
+		names = append(names, keys...)
+	}
+	return pbxRef{what: what, noun: "group", id: g.Status.ID, names: names}
+}
+
+// name is the name the object should carry; "" for a raw id.
+func (r pbxRef) name() string {
+	if len(r.names) == 0 {
+		return ""
+	}
+	return r.names[0]
+}
+
+// confirm checks, before a write that names the object, that the PBX object at the id is still the
+// resource's: it carries one of its names (read reads the name at an id). The id comes from the
+// resource's status, which is stale from the moment the PBX loses its data until the resource looks
+// again: the PBX may have given the id to another object, and a write made then would route calls
+// to, send the events of, or put an extension in somebody else's object, and leave a subscription
+// behind there. One GET, made only by a pass about to write.
+func (r pbxRef) confirm(ctx context.Context, read func(context.Context, int64) (string, error)) error {
+	if len(r.names) == 0 || slices.Contains(r.names, "") {
 		return nil
 	}
-	x, err := conn.Client.Extensions.Get(ctx, conn.Realm, r.id)
+	name, err := read(ctx, r.id)
 	switch {
 	case pbx.IsNotFound(err):
-		return managed.DependencyNotReady("%s records the PBX extension %d, which the PBX no longer has; waiting for the Extension to make it again", r.what, r.id)
+		return managed.DependencyNotReady("%s records the PBX %s %d, which the PBX no longer has; waiting for it to make it again", r.what, r.noun, r.id)
 	case err != nil:
 		return err
-	case x.Name != r.fullName:
-		return managed.DependencyNotReady("%s records the PBX extension %d, which is %s now, not %s (the PBX lost its data and gave the id to another extension); waiting for the Extension to find its own",
-			r.what, r.id, x.Name, r.fullName)
+	case !slices.Contains(r.names, name):
+		return managed.DependencyNotReady("%s records the PBX %s %d, which is %s now, not %s (the PBX lost its data and gave the id to another %s); waiting for it to find its own",
+			r.what, r.noun, r.id, name, r.names[0], r.noun)
 	}
 	return nil
+}
+
+// extensionName reads the name of the PBX extension at an id.
+func extensionName(conn *account.Connection) func(context.Context, int64) (string, error) {
+	return func(ctx context.Context, id int64) (string, error) {
+		x, err := conn.Client.Extensions.Get(ctx, conn.Realm, id)
+		if err != nil {
+			return "", err
+		}
+		return x.Name, nil
+	}
+}
+
+// groupName reads the name of the PBX group at an id.
+func groupName(conn *account.Connection) func(context.Context, int64) (string, error) {
+	return func(ctx context.Context, id int64) (string, error) {
+		g, err := conn.Client.Groups.Get(ctx, conn.Realm, id)
+		if err != nil {
+			return "", err
+		}
+		return g.Name, nil
+	}
 }

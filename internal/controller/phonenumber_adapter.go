@@ -24,7 +24,7 @@ type phoneNumberAdapter struct {
 	// route is the resolved routing of the spec, and extension and messageExtension the Extensions
 	// it names (zero for raw ids), confirmed before a route to them is written.
 	route                       didRoute
-	extension, messageExtension extensionRef
+	extension, messageExtension pbxRef
 	// observed is what Observe saw in this pass; Update and Delete diff against it. An adapter
 	// lives for one pass (Connect makes a new one).
 	observed *pbx.DID
@@ -89,18 +89,18 @@ func (a *phoneNumberAdapter) find(ctx context.Context, p *v1alpha1.PhoneNumber) 
 }
 
 // confirm checks, when a route to an Extension is about to be written, that the extension is still
-// the one the Extension records (extensionRef.confirm).
+// the one the Extension records (pbxRef.confirm).
 func (a *phoneNumberAdapter) confirm(ctx context.Context, p *v1alpha1.PhoneNumber, diff []string) error {
 	if !p.DeletionTimestamp.IsZero() || p.Spec.ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly {
 		return nil
 	}
 	if slices.Contains(diff, "extension") {
-		if err := a.extension.confirm(ctx, a.conn); err != nil {
+		if err := a.extension.confirm(ctx, extensionName(a.conn)); err != nil {
 			return err
 		}
 	}
 	if slices.Contains(diff, "messageExtension") {
-		return a.messageExtension.confirm(ctx, a.conn)
+		return a.messageExtension.confirm(ctx, extensionName(a.conn))
 	}
 	return nil
 }
@@ -112,7 +112,7 @@ func (a *phoneNumberAdapter) report(p *v1alpha1.PhoneNumber, x *pbx.DID) {
 	st.Messages = phoneNumberMessages(x.AllowMessage)
 	st.ExtensionFullName = ""
 	if r := a.route.extension; r != nil && st.ExtensionID == *r {
-		st.ExtensionFullName = a.extension.fullName
+		st.ExtensionFullName = a.extension.name()
 	}
 }
 

@@ -34,13 +34,13 @@ func phoneNumberExtensions(o client.Object) []string {
 
 // resolveExtension returns the Extension that a PhoneNumber's field (extensionRef or
 // messageExtensionRef) names, once it is Ready.
-func resolveExtension(ctx context.Context, c client.Reader, p *v1alpha1.PhoneNumber, field string, ref v1alpha1.PhoneNumberExtensionReference) (extensionRef, error) {
+func resolveExtension(ctx context.Context, c client.Reader, p *v1alpha1.PhoneNumber, field string, ref v1alpha1.PhoneNumberExtensionReference) (pbxRef, error) {
 	var e v1alpha1.Extension
 	what := fmt.Sprintf("The Extension %s (%s)", ref.Name, field)
 	if err := readyRef(ctx, c, p, ref.Name, what, &e, nil); err != nil {
-		return extensionRef{}, err
+		return pbxRef{}, err
 	}
-	return extensionRef{what: what, id: e.Status.ID, fullName: e.Status.FullName}, nil
+	return extensionRef(what, &e), nil
 }
 
 // resolve sets the adapter's route from the spec: each reference to its Extension's PBX id, each

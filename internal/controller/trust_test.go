@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -239,5 +240,43 @@ func TestForeignGroupAtRecordedID(t *testing.T) {
 	}
 	if n := len(w.sim.Snapshot().ExtensionGroups); n != 2 {
 		t.Errorf("two groups exist, Marketing and Sales EMEA: %d", n)
+	}
+}
+
+// TestExtensionAfterDataLossWaitsForItsGroup: the PBX loses its data and gives the id of an
+// extension's group to another integration's group before the ExtensionGroup finds its own again.
+// The extension, found gone, must not be made in that other group: it waits for its group.
+func TestExtensionAfterDataLossWaitsForItsGroup(t *testing.T) {
+	w := newWorld(t, nil)
+	sales := group(w.ns, "sales", "Sales")
+	w.create(sales)
+	w.waitSynced(sales)
+	old := sales.Status.ID
+	alice := ext(w.ns, "alice", "171", func(e *v1alpha1.Extension) { e.Spec.GroupRef = &v1alpha1.GroupReference{Name: "sales"} })
+	w.create(alice)
+	w.waitSynced(alice)
+	w.update(sales, func() { setAnnotation(&sales.Annotations, v1alpha1.AnnotationPaused, "true") })
+	w.g.Eventually(w.cond(sales, v1alpha1.ConditionSynced)).Should(Equal("False/Paused"))
+	if err := w.sim.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if code := w.pbxCall(http.MethodPost, "/client/@me/extension_group/", `{"name":"Marketing"}`); code != http.StatusCreated {
+		t.Fatal(code)
+	}
+	if ids := w.pbxGroups("Marketing"); len(ids) != 1 || ids[0] != old {
+		t.Fatalf("the other group takes the id %d that sales records: %v", old, ids)
+	}
+
+	w.g.Eventually(w.cond(alice, v1alpha1.ConditionSynced), 10*pollInterval).Should(Equal("False/DependencyNotReady"))
+	if m := message(alice, v1alpha1.ConditionSynced); !strings.Contains(m, "which is Marketing now, not Sales") {
+		t.Errorf("the condition says why it waits: %q", m)
+	}
+	w.g.Consistently(func() any { return w.pbxExtension("171") }, 2*pollInterval).Should(BeNil(), "alice is not made in the other group")
+
+	w.update(sales, func() { setAnnotation(&sales.Annotations, v1alpha1.AnnotationPaused, "false") })
+	w.g.Eventually(func() []any { return w.pbxGroups("Sales") }, 10*pollInterval).Should(HaveLen(1))
+	w.waitSynced(alice)
+	if x, ids := w.pbxExtension("171"), w.pbxGroups("Sales"); x["extension_group_id"] != ids[0] {
+		t.Errorf("alice is made in sales' new group %v: %v", ids[0], x)
 	}
 }

@@ -2,10 +2,13 @@ package controller
 
 import (
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
 )
@@ -40,5 +43,25 @@ func TestAccountReadiness(t *testing.T) {
 				t.Errorf("passes the update: got %t, want %t", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestRetriesAtMostAMinuteApart: a resource that keeps failing (a PBX under faults) is tried again
+// soon at first, and never more than a minute later, however many times it failed.
+func TestRetriesAtMostAMinuteApart(t *testing.T) {
+	l := retryLimiter()
+	req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "a", Name: "b"}}
+	if d := l.When(req); d > 10*time.Millisecond {
+		t.Errorf("first retry after %v, want at once", d)
+	}
+	for range 40 {
+		l.When(req)
+	}
+	if d := l.When(req); d != maxRetryWait {
+		t.Errorf("after 40 failures the retry waits %v, want %v", d, maxRetryWait)
+	}
+	l.Forget(req)
+	if d := l.When(req); d > 10*time.Millisecond {
+		t.Errorf("after a success the next failure is retried after %v, want at once", d)
 	}
 }

@@ -89,7 +89,7 @@ func setupManaged[O managed.Object](mgr ctrl.Manager, o Options, k managedKind[O
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(k.object, builder.WithPredicates(managed.DesiredStateChanged())).
 		Named(k.name).
-		WithOptions(controller.Options{MaxConcurrentReconciles: max(o.Concurrency, 1)}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(o.Concurrency, 1), RateLimiter: retryLimiter()}).
 		Watches(&v1alpha1.Account{}, usersOf(c, k.newList), builder.WithPredicates(accountReadiness())).
 		Watches(&v1alpha1.ClusterAccount{}, usersOf(c, k.newList), builder.WithPredicates(accountReadiness())).
 		WatchesRawSource(k.drift.source())
@@ -121,6 +121,19 @@ func (d *driftQueue) source() source.Source {
 		d.queue.Store(&q)
 		return nil
 	})
+}
+
+// maxRetryWait is the longest wait before a failed pass is tried again.
+const maxRetryWait = time.Minute
+
+// retryLimiter spaces the retries of failed passes (transient PBX errors, an account that cannot
+// be checked): exponentially from 5 ms, at most maxRetryWait apart. controller-runtime's default
+// goes up to 16 minutes and adds a bucket of 10 retries a second for the whole kind, so after a
+// spell of faults (or a restart under them) a resource could sit for many minutes after the PBX
+// recovered, and a thousand could take minutes to drain. A minute keeps a failing resource from
+// hot-looping (its requests are paced by its account besides) and bounds its recovery.
+func retryLimiter() workqueue.TypedRateLimiter[reconcile.Request] {
+	return workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](5*time.Millisecond, maxRetryWait)
 }
 
 // connectionWait is how soon a resource looks again for its account's connection while the

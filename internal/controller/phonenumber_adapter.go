@@ -31,8 +31,8 @@ type phoneNumberAdapter struct {
 }
 
 // Observe finds the DID by its recorded id, or else the DID with the resource's number, which is
-// bound unless it is in use elsewhere, and fills the status fields of its routing. A number the account does not have is NotFound, an
-// error, so that the engine never tries to create it.
+// bound unless it is in use elsewhere, and fills the status fields of its routing. A number the
+// account does not have is NotFound, an error, so that the engine never tries to create it.
 func (a *phoneNumberAdapter) Observe(ctx context.Context, p *v1alpha1.PhoneNumber) (managed.Observation, error) {
 	x, err := a.find(ctx, p)
 	if err != nil || x == nil {

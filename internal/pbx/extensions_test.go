@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/cloudpbx/pbx-operator/internal/pbxsim"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -328,4 +330,57 @@ func (b *bodyRecorder) last() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.body
+}
+
+// TestListPageRetried: a page lost to a transient failure is asked again (twice), so a list of
+// several pages survives one bad answer; a refusal is not asked again.
+func TestListPageRetried(t *testing.T) {
+	cases := map[string]struct {
+		reason   string
+		fault    pbxsim.Fault
+		wantErr  bool
+		wantGETs int
+	}{
+		"TwoFailuresThenTheList": {
+			reason: "A page that fails twice with 5xx is asked a third time, and the list goes on.",
+			fault:  pbxsim.Fault{Status: http.StatusBadGateway, Times: 2},
+			// page 1 three times, then page 2 (short, the last)
+			wantGETs: 4,
+		},
+		"CutConnection": {
+			reason:   "A page whose answer never came is asked again.",
+			fault:    pbxsim.Fault{DropAfterCommit: true, Times: 1},
+			wantGETs: 3,
+		},
+		"ThreeFailures": {
+			reason:   "A page that fails three times fails the list.",
+			fault:    pbxsim.Fault{Status: http.StatusServiceUnavailable, Times: 3},
+			wantErr:  true,
+			wantGETs: 3,
+		},
+		"Refused": {
+			reason:   "A 400 is the PBX's answer, not a lost one: not asked again.",
+			fault:    pbxsim.Fault{Status: http.StatusBadRequest, Times: 1},
+			wantErr:  true,
+			wantGETs: 1,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t)
+			c := f.client(t, WithPageSize(2))
+			for _, n := range []string{"401", "402", "403"} {
+				mustCreateExtension(t, c, n)
+			}
+			tc.fault.Method, tc.fault.Path = http.MethodGet, apiPrefix+"/client/{realm_id}/extension/"
+			f.sim.AddFault(tc.fault)
+			all, err := c.Extensions.ListAll(context.Background(), demo, ExtensionFilter{})
+			if (err != nil) != tc.wantErr || (err == nil && len(all) != 3) {
+				t.Errorf("%s\ngot %d extensions, error %v; want error %v", tc.reason, len(all), err, tc.wantErr)
+			}
+			if n := f.count(http.MethodGet, "/client/{realm_id}/extension/"); n != tc.wantGETs {
+				t.Errorf("%s\nlist requests: got %d, want %d", tc.reason, n, tc.wantGETs)
+			}
+		})
+	}
 }

@@ -2,11 +2,13 @@ package pbx
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 )
 
 // list pages through a collection: page 1, 2, ... with per_page set to the client's page size,
@@ -27,8 +29,8 @@ func list[T any](ctx context.Context, c *Client, ep endpoint, filter url.Values,
 			}
 			q.Set("page", strconv.Itoa(page))
 			q.Set("per_page", strconv.Itoa(c.pageSize))
-			var items []T
-			if err := c.do(ctx, http.MethodGet, ep, q, nil, &items); err != nil {
+			items, err := listPage[T](ctx, c, ep, q)
+			if err != nil {
 				yield(zero, err)
 				return
 			}
@@ -55,6 +57,45 @@ func list[T any](ctx context.Context, c *Client, ep endpoint, filter url.Values,
 			}
 		}
 	}
+}
+
+// pageRetries is how many times a page lost to a transient failure is asked again, pageRetryPause
+// apart (and twice that the second time).
+const (
+	pageRetries    = 2
+	pageRetryPause = 200 * time.Millisecond
+)
+
+// listPage fetches one page. A page is a read, so one lost to a 5xx or a cut connection is asked
+// again, twice, rather than throwing away the pages before it: a list of a few thousand objects is
+// several pages, and under a PBX that fails one request in ten most such lists would fail whole
+// (and every resource waiting for them with it). The only retry the client makes besides the one
+// after a 401; a write is never repeated.
+func listPage[T any](ctx context.Context, c *Client, ep endpoint, q url.Values) ([]T, error) {
+	for try := 0; ; try++ {
+		var items []T
+		err := c.do(ctx, http.MethodGet, ep, q, nil, &items)
+		if err == nil || try == pageRetries || !transient(ctx, err) {
+			return items, err
+		}
+		if serr := sleep(ctx, time.Duration(try+1)*pageRetryPause); serr != nil {
+			return nil, err
+		}
+	}
+}
+
+// transient tells whether a failed read may succeed when asked again at once: a 5xx, or no answer
+// (a cut connection, a timeout of the request itself), while the caller still waits. Refusals (4xx,
+// 429) and requests the client did not send (DeferredError) are not.
+func transient(ctx context.Context, err error) bool {
+	if ctx.Err() != nil || errors.As(err, new(*DeferredError)) {
+		return false
+	}
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.StatusCode >= http.StatusInternalServerError
+	}
+	return true
 }
 
 // collect gathers a sequence into a slice, stopping at the first error.

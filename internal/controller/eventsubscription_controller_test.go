@@ -319,23 +319,13 @@ func TestForeignSubscriptionAtRecordedID(t *testing.T) {
 	w.create(s)
 	w.waitSynced(s)
 	old := s.Status.ID
-	w.update(s, func() { setAnnotation(&s.Annotations, v1alpha1.AnnotationPaused, "true") })
-	w.g.Eventually(w.cond(s, v1alpha1.ConditionSynced)).Should(Equal("False/Paused"))
-	if err := w.sim.Reset(); err != nil {
-		t.Fatal(err)
-	}
-	w.sim.ResetRequests()
+	w.loseData(s)
 	w.g.Eventually(func() any { return w.pbxExtension("157")["id"] }, 10*pollInterval).ShouldNot(BeNil(), "alice is made again")
 	again := w.pbxExtension("157")["id"].(int64)
-	if code := w.pbxCall(http.MethodPost, fmt.Sprintf("/extension/%d/event/", again),
-		`{"url":"https://crm.example/calls","event_type":"hangup","method":"POST"}`); code != http.StatusCreated {
-		t.Fatal(code)
-	}
-	if evs := w.pbxEvents(again); len(evs) != 1 || evs[0]["id"] != old {
-		t.Fatalf("the newcomer takes the id %d that the subscription records: %v", old, evs)
-	}
+	w.takeID(fmt.Sprintf("/extension/%d/event/", again), `{"url":"https://crm.example/calls","event_type":"hangup","method":"POST"}`,
+		old, func() any { return w.pbxEvents(again)[0]["id"] })
 
-	w.update(s, func() { s.Annotations[v1alpha1.AnnotationPaused] = "false" })
+	w.pause(s, "false")
 	w.g.Eventually(func() []map[string]any { return w.pbxEvents(again) }, 10*pollInterval).Should(HaveLen(2), "the resource finds its subscription gone at the next poll")
 	w.waitSynced(s)
 	urls := map[any]any{}
@@ -361,7 +351,7 @@ func TestEventSubscriptionDeletedWithoutStatus(t *testing.T) {
 	s := evsub(w.ns, "carol-hangup", "carol", "https://hooks.example/calls")
 	w.create(s)
 	w.waitSynced(s)
-	w.update(s, func() { setAnnotation(&s.Annotations, v1alpha1.AnnotationPaused, "true") })
+	w.pause(s, "true")
 	w.g.Eventually(w.cond(s, v1alpha1.ConditionSynced)).Should(Equal("False/Paused"))
 	w.g.Eventually(func() error {
 		if err := k.Get(context.Background(), client.ObjectKeyFromObject(s), s); err != nil {
@@ -394,17 +384,8 @@ func TestEventSubscriptionAfterDataLossWaitsForItsExtension(t *testing.T) {
 	s := evsub(w.ns, "alice-hangup", "alice", "https://hooks.example/calls")
 	w.create(s)
 	w.waitSynced(s)
-	w.update(alice, func() { setAnnotation(&alice.Annotations, v1alpha1.AnnotationPaused, "true") })
-	w.g.Eventually(w.cond(alice, v1alpha1.ConditionSynced)).Should(Equal("False/Paused"))
-	if err := w.sim.Reset(); err != nil {
-		t.Fatal(err)
-	}
-	if code := w.pbxCall(http.MethodPost, "/client/@me/extension/", `{"name":"199","type":"phone"}`); code != http.StatusCreated {
-		t.Fatal(code)
-	}
-	if got := w.pbxExtension("199")["id"]; got != old {
-		t.Fatalf("the other extension takes alice's id %d: %v", old, got)
-	}
+	w.loseData(alice)
+	w.takeID("/client/@me/extension/", `{"name":"199","type":"phone"}`, old, func() any { return w.pbxExtension("199")["id"] })
 
 	w.g.Eventually(w.cond(s, v1alpha1.ConditionSynced), 10*pollInterval).Should(Equal("False/DependencyNotReady"))
 	if m := message(s, v1alpha1.ConditionSynced); !strings.Contains(m, "which is 0003*199 now, not 0003*161") {
@@ -413,7 +394,7 @@ func TestEventSubscriptionAfterDataLossWaitsForItsExtension(t *testing.T) {
 	w.g.Consistently(func() int { return len(w.sim.Snapshot().Events) }, 2*pollInterval).Should(Equal(0),
 		"nothing is subscribed on the other extension")
 
-	w.update(alice, func() { setAnnotation(&alice.Annotations, v1alpha1.AnnotationPaused, "false") })
+	w.pause(alice, "false")
 	w.g.Eventually(func() any { return w.pbxExtension("161")["id"] }, 10*pollInterval).ShouldNot(BeNil())
 	w.waitSynced(s)
 	again := w.pbxExtension("161")["id"].(int64)

@@ -364,23 +364,14 @@ func TestPhoneNumberAfterDataLossWaitsForItsExtension(t *testing.T) {
 	p := phoneNumber(w.ns, "main", "74950000001", ringsAt("alice"))
 	w.create(p)
 	w.waitSynced(p)
-	w.update(alice, func() { setAnnotation(&alice.Annotations, v1alpha1.AnnotationPaused, "true") })
-	w.g.Eventually(w.cond(alice, v1alpha1.ConditionSynced)).Should(Equal("False/Paused"))
-	if err := w.sim.Reset(); err != nil {
-		t.Fatal(err)
-	}
-	if code := w.pbxCall(http.MethodPost, "/client/@me/extension/", `{"name":"199","type":"phone"}`); code != http.StatusCreated {
-		t.Fatal(code)
-	}
-	if got := w.pbxExtension("199")["id"]; got != old {
-		t.Fatalf("the other extension takes alice's id %d: %v", old, got)
-	}
+	w.loseData(alice)
+	w.takeID("/client/@me/extension/", `{"name":"199","type":"phone"}`, old, func() any { return w.pbxExtension("199")["id"] })
 
 	w.g.Eventually(w.cond(p, v1alpha1.ConditionSynced), 10*pollInterval).Should(Equal("False/DependencyNotReady"))
 	w.g.Consistently(func() any { return w.pbxDID("74950000001")["extension_id"] }, 2*pollInterval).Should(BeNil(),
 		"the number does not ring at the other extension")
 
-	w.update(alice, func() { setAnnotation(&alice.Annotations, v1alpha1.AnnotationPaused, "false") })
+	w.pause(alice, "false")
 	w.g.Eventually(func() any { return w.pbxExtension("101")["id"] }, 10*pollInterval).ShouldNot(BeNil())
 	w.waitSynced(p)
 	if d := w.pbxDID("74950000001"); d["extension_id"] != w.pbxExtension("101")["id"] {

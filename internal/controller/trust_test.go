@@ -54,8 +54,8 @@ func TestDataLossNoHijack(t *testing.T) {
 	// sales and alice stand still while the others are recreated, so these take the ids that
 	// sales and alice still record.
 	pause := func(v string) {
-		w.update(sales, func() { setAnnotation(&sales.Annotations, v1alpha1.AnnotationPaused, v) })
-		w.update(alice, func() { setAnnotation(&alice.Annotations, v1alpha1.AnnotationPaused, v) })
+		w.pause(sales, v)
+		w.pause(alice, v)
 	}
 	pause("true")
 	w.g.Eventually(w.cond(alice, v1alpha1.ConditionSynced)).Should(Equal("False/Paused"))
@@ -95,6 +95,40 @@ func TestDataLossNoHijack(t *testing.T) {
 	}
 	if n := len(w.pbxExtensions("")); n != 2 {
 		t.Errorf("exactly the two declared extensions exist: %d", n)
+	}
+}
+
+// loseData pauses o, so that it keeps the id it records, and then makes the PBX lose its data:
+// its ids start over, and the next objects made take the ids that resources still record.
+func (w *world) loseData(o client.Object) {
+	w.t.Helper()
+	w.pause(o, "true")
+	w.g.Eventually(w.cond(o, v1alpha1.ConditionSynced)).Should(Equal("False/Paused"))
+	if err := w.sim.Reset(); err != nil {
+		w.t.Fatal(err)
+	}
+	w.sim.ResetRequests()
+}
+
+// pause sets the paused annotation of o.
+func (w *world) pause(o client.Object, v string) {
+	w.t.Helper()
+	w.update(o, func() {
+		a := o.GetAnnotations()
+		setAnnotation(&a, v1alpha1.AnnotationPaused, v)
+		o.SetAnnotations(a)
+	})
+}
+
+// takeID makes an object in the PBX behind the operator's back (POST body to path) and checks that
+// it took the id want, which a resource records: at reads it back.
+func (w *world) takeID(path, body string, want any, at func() any) {
+	w.t.Helper()
+	if code := w.pbxCall(http.MethodPost, path, body); code != http.StatusCreated {
+		w.t.Fatalf("POST %s: %d", path, code)
+	}
+	if got := at(); got != want {
+		w.t.Fatalf("the object made behind the operator's back takes the id %v that a resource records: got %v", want, got)
 	}
 }
 
@@ -203,20 +237,10 @@ func TestForeignGroupAtRecordedID(t *testing.T) {
 	w.create(sales)
 	w.waitSynced(sales)
 	old := sales.Status.ID
-	w.update(sales, func() { setAnnotation(&sales.Annotations, v1alpha1.AnnotationPaused, "true") })
-	w.g.Eventually(w.cond(sales, v1alpha1.ConditionSynced)).Should(Equal("False/Paused"))
-	if err := w.sim.Reset(); err != nil {
-		t.Fatal(err)
-	}
-	w.sim.ResetRequests()
-	if code := w.pbxCall(http.MethodPost, "/client/@me/extension_group/", `{"name":"Marketing"}`); code != http.StatusCreated {
-		t.Fatal(code)
-	}
-	if ids := w.pbxGroups("Marketing"); len(ids) != 1 || ids[0] != old {
-		t.Fatalf("the newcomer takes the id %d that sales records: %v", old, ids)
-	}
+	w.loseData(sales)
+	w.takeID("/client/@me/extension_group/", `{"name":"Marketing"}`, old, func() any { return w.pbxGroups("Marketing")[0] })
 
-	w.update(sales, func() { setAnnotation(&sales.Annotations, v1alpha1.AnnotationPaused, "false") })
+	w.pause(sales, "false")
 	w.g.Eventually(func() []any { return w.pbxGroups("Sales") }, 10*pollInterval).Should(HaveLen(1), "sales finds its group gone at the next poll")
 	w.waitSynced(sales)
 	if ids := w.pbxGroups("Marketing"); len(ids) != 1 || ids[0] != old {
@@ -255,17 +279,8 @@ func TestExtensionAfterDataLossWaitsForItsGroup(t *testing.T) {
 	alice := ext(w.ns, "alice", "171", func(e *v1alpha1.Extension) { e.Spec.GroupRef = &v1alpha1.GroupReference{Name: "sales"} })
 	w.create(alice)
 	w.waitSynced(alice)
-	w.update(sales, func() { setAnnotation(&sales.Annotations, v1alpha1.AnnotationPaused, "true") })
-	w.g.Eventually(w.cond(sales, v1alpha1.ConditionSynced)).Should(Equal("False/Paused"))
-	if err := w.sim.Reset(); err != nil {
-		t.Fatal(err)
-	}
-	if code := w.pbxCall(http.MethodPost, "/client/@me/extension_group/", `{"name":"Marketing"}`); code != http.StatusCreated {
-		t.Fatal(code)
-	}
-	if ids := w.pbxGroups("Marketing"); len(ids) != 1 || ids[0] != old {
-		t.Fatalf("the other group takes the id %d that sales records: %v", old, ids)
-	}
+	w.loseData(sales)
+	w.takeID("/client/@me/extension_group/", `{"name":"Marketing"}`, old, func() any { return w.pbxGroups("Marketing")[0] })
 
 	w.g.Eventually(w.cond(alice, v1alpha1.ConditionSynced), 10*pollInterval).Should(Equal("False/DependencyNotReady"))
 	if m := message(alice, v1alpha1.ConditionSynced); !strings.Contains(m, "which is Marketing now, not Sales") {
@@ -273,7 +288,7 @@ func TestExtensionAfterDataLossWaitsForItsGroup(t *testing.T) {
 	}
 	w.g.Consistently(func() any { return w.pbxExtension("171") }, 2*pollInterval).Should(BeNil(), "alice is not made in the other group")
 
-	w.update(sales, func() { setAnnotation(&sales.Annotations, v1alpha1.AnnotationPaused, "false") })
+	w.pause(sales, "false")
 	w.g.Eventually(func() []any { return w.pbxGroups("Sales") }, 10*pollInterval).Should(HaveLen(1))
 	w.waitSynced(alice)
 	if x, ids := w.pbxExtension("171"), w.pbxGroups("Sales"); x["extension_group_id"] != ids[0] {

@@ -394,21 +394,15 @@ func (p *plan) checkSubs(o observed, ix pbxIndex, strict bool) []string {
 	deletedBy := map[string]string{}
 	for _, s := range p.subs {
 		key := nsMain + "/" + s.cr
-		cr := o.subs[key]
-		if p.deleted && s.remove {
-			if cr != nil {
-				add("stuck: evsub %s is still there: %s", key, deleting(cr, cr.Status.Conditions))
-			}
+		removed := p.deleted && s.remove
+		if removed {
 			deletedBy[s.url] = key
-			continue
+		} else {
+			wanted[s.url] = true
 		}
-		wanted[s.url] = true
-		if cr == nil {
-			add("missing CR: evsub %s is gone from the cluster", key)
+		cr, ok := declared(add, o.subs, "evsub", key, s.url, removed, strict)
+		if !ok {
 			continue
-		}
-		if c := conditions(cr.Status.Conditions, strict); c != "" {
-			add("not ready: evsub %s (%s): %s", key, s.url, c)
 		}
 		evs := byURL[s.url]
 		switch ext := ix.extIDs[s.full]; {
@@ -448,20 +442,13 @@ func (p *plan) checkNumbers(o observed, ix pbxIndex, strict bool) []string {
 	routed := map[string]bool{}
 	for _, n := range p.numbers {
 		key := nsMain + "/" + n.cr
-		cr := o.numbers[key]
-		if p.deleted && n.remove {
-			if cr != nil {
-				add("stuck: did %s is still there: %s", key, deleting(cr, cr.Status.Conditions))
-			}
-			continue
+		removed := p.deleted && n.remove
+		if !removed {
+			routed[n.number] = true
 		}
-		routed[n.number] = true
-		if cr == nil {
-			add("missing CR: did %s is gone from the cluster", key)
+		cr, ok := declared(add, o.numbers, "did", key, n.number, removed, strict)
+		if !ok {
 			continue
-		}
-		if c := conditions(cr.Status.Conditions, strict); c != "" {
-			add("not ready: did %s (%s): %s", key, n.number, c)
 		}
 		d := dids[n.number]
 		if ext := ix.extIDs[n.full]; len(ext) == 1 && num(d["extension_id"]) != ext[0] {
@@ -477,6 +464,28 @@ func (p *plan) checkNumbers(o observed, ix pbxIndex, strict bool) []string {
 		}
 	}
 	return out
+}
+
+// declared checks the custom resource of a declared object: one the test deleted must be gone, one
+// that stays must exist and be Ready (and Synced, when strict). It returns the resource, and whether
+// its PBX side is to be checked (it stays and exists). what says which object it is in messages.
+func declared[P interface {
+	client.Object
+	GetManagedStatus() *v1alpha1.ManagedStatus
+}](add func(string, ...any), crs map[string]P, kind, key, what string, removed, strict bool) (P, bool) {
+	cr, ok := crs[key]
+	switch {
+	case removed && ok:
+		add("stuck: %s %s is still there: %s", kind, key, deleting(cr, cr.GetManagedStatus().Conditions))
+	case removed:
+	case !ok:
+		add("missing CR: %s %s is gone from the cluster", kind, key)
+	default:
+		if c := conditions(cr.GetManagedStatus().Conditions, strict); c != "" {
+			add("not ready: %s %s (%s): %s", kind, key, what, c)
+		}
+	}
+	return cr, ok && !removed
 }
 
 // conditions describes the Ready and Synced conditions when they are not as wanted: Ready=True

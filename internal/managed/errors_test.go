@@ -52,6 +52,11 @@ func TestClassify(t *testing.T) {
 			want: want{reason: v1alpha1.ReasonAPIUnavailable,
 				message: "The PBX answered something other than the API's JSON (check the account's url): invalid character '<' looking for beginning of value"},
 		},
+		"RateLimitKeptPastItsReset": {
+			reason: "A 429 kept and read again after its reset (a snapshot's last failed list) is tried again soon, not after the PBX's hour.",
+			err:    fmt.Errorf("the last list failed, not trying again before the backoff passes: %w", &apiErr{status: http.StatusTooManyRequests, msg: "spent", retry: time.Millisecond}),
+			want:   want{reason: v1alpha1.ReasonRateLimited, message: "Waiting for the PBX request budget to reset: spent", requeueAfter: time.Second},
+		},
 		"Redirect": {
 			reason: "A redirect is not the API either.",
 			err:    &apiErr{status: http.StatusFound},

@@ -64,13 +64,15 @@ func (e *APIError) HTTPStatus() int { return e.StatusCode }
 // PBXMessage returns the PBX's own message, for condition messages that end with it.
 func (e *APIError) PBXMessage() string { return e.Message }
 
-// RetryAfter returns how long to wait before trying again, by the wall clock; 0 when unknown or
-// already passed.
+// RetryAfter returns how long to wait before trying again, by the wall clock: 0 when unknown, and
+// the shortest wait (a millisecond), not 0, once the time has passed: an error kept and read again
+// later (a snapshot's last failed list) must not pass for one whose retry time is unknown, which
+// callers take for the PBX's whole hour.
 func (e *APIError) RetryAfter() time.Duration {
 	if e.RetryAt.IsZero() {
 		return 0
 	}
-	return max(time.Until(e.RetryAt), 0)
+	return max(time.Until(e.RetryAt), time.Millisecond)
 }
 
 // DeferredError is a request the client did not send because it would have waited too long for

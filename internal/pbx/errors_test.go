@@ -235,7 +235,8 @@ func TestAPIErrorRetryAfter(t *testing.T) {
 	}{
 		"Unknown": {reason: "No retry time is no wait."},
 		"Future":  {reason: "A future retry time is the wait until then.", retryAt: time.Now().Add(time.Hour), min: 59 * time.Minute, max: time.Hour},
-		"Passed":  {reason: "A retry time in the past is no wait.", retryAt: time.Now().Add(-time.Minute)},
+		"Passed": {reason: "A retry time in the past is the shortest wait, not unknown.", retryAt: time.Now().Add(-time.Minute),
+			min: time.Millisecond, max: time.Millisecond},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -540,7 +540,7 @@ func (r *Reconciler[O]) setIdentity(ctx context.Context, p *pass[O], idn identit
 // clearIdentity forgets the PBX id of a resource whose object is gone, in the annotation and the
 // status, so that it is looked for by its natural key again.
 func (r *Reconciler[O]) clearIdentity(ctx context.Context, p *pass[O]) error {
-	err := r.patchMetadata(ctx, p.obj, func(o O) {
+	err := r.patchCurrent(ctx, p.obj, func(o O) {
 		ann := o.GetAnnotations()
 		forgetIdentity(ann)
 		o.SetAnnotations(ann)
@@ -561,7 +561,7 @@ func (r *Reconciler[O]) create(ctx context.Context, p *pass[O], ext Adapter[O]) 
 		return p.fail(ctx, err)
 	}
 	_, hadMark := pendingSince(p.orig)
-	err = r.patchMetadata(ctx, p.obj, func(o O) {
+	err = r.patchCurrent(ctx, p.obj, func(o O) {
 		ann := o.GetAnnotations()
 		if ann == nil {
 			ann = map[string]string{}
@@ -633,7 +633,7 @@ func (r *Reconciler[O]) refused(ctx context.Context, p *pass[O], ext Adapter[O],
 		p.setReady(metav1.ConditionTrue, v1alpha1.ReasonAvailable, "The PBX object exists")
 		return r.act(ctx, p, ext, obs)
 	}
-	if err := r.patchMetadata(ctx, p.obj, func(o O) {
+	if err := r.patchCurrent(ctx, p.obj, func(o O) {
 		ann := o.GetAnnotations()
 		delete(ann, v1alpha1.AnnotationCreatePending)
 		o.SetAnnotations(ann)
@@ -764,7 +764,7 @@ func (r *Reconciler[O]) ensureFinalizer(ctx context.Context, p *pass[O]) error {
 // removeFinalizer releases the resource. It reports false, without an error, when the resource
 // was gone already: an earlier pass released it, and this one ran on a stale copy from the cache.
 func (r *Reconciler[O]) removeFinalizer(ctx context.Context, p *pass[O]) (bool, error) {
-	err := r.patchMetadata(ctx, p.obj, func(o O) { controllerutil.RemoveFinalizer(o, v1alpha1.Finalizer) })
+	err := r.patchCurrent(ctx, p.obj, func(o O) { controllerutil.RemoveFinalizer(o, v1alpha1.Finalizer) })
 	switch {
 	case err == nil:
 		p.released = true
@@ -778,12 +778,25 @@ func (r *Reconciler[O]) removeFinalizer(ctx context.Context, p *pass[O]) (bool, 
 }
 
 // patchMetadata changes obj's metadata with mutate and merge-patches the change, leaving obj's
-// in-memory status alone (the server's answer is decoded into a copy).
+// in-memory status alone (the server's answer is decoded into a copy). It writes whatever version
+// the resource has: for the writes that must land (the PBX id once an object exists).
 func (r *Reconciler[O]) patchMetadata(ctx context.Context, obj O, mutate func(O)) error {
-	before := obj.DeepCopyObject().(O)
+	return r.patch(ctx, obj, mutate, client.MergeFrom(obj.DeepCopyObject().(O)))
+}
+
+// patchCurrent is patchMetadata for writes that follow a decision made on obj's identity: forget
+// the id, mark a create, drop a mark, release the resource. It lands only on the version the pass
+// read (optimistic locking). The cache may lag behind an earlier pass's writes; a pass that read
+// a copy without that pass's create-pending mark would create a twin, or release a resource whose
+// object that pass made. Such a pass fails with a conflict, and the next one reads the latest.
+func (r *Reconciler[O]) patchCurrent(ctx context.Context, obj O, mutate func(O)) error {
+	return r.patch(ctx, obj, mutate, client.MergeFromWithOptions(obj.DeepCopyObject().(O), client.MergeFromWithOptimisticLock{}))
+}
+
+func (r *Reconciler[O]) patch(ctx context.Context, obj O, mutate func(O), p client.Patch) error {
 	mutate(obj)
 	cp := obj.DeepCopyObject().(O)
-	if err := r.client.Patch(ctx, cp, client.MergeFrom(before)); err != nil {
+	if err := r.client.Patch(ctx, cp, p); err != nil {
 		return err
 	}
 	obj.SetResourceVersion(cp.GetResourceVersion())

@@ -614,3 +614,39 @@ func TestReleaseOfAGoneResource(t *testing.T) {
 		t.Errorf("want no error and no event, got %v and %d events", err, len(rec.Events))
 	}
 }
+
+// TestStaleCopyNeverCreatesNorReleases: the cache lags behind an earlier pass, which marked the
+// resource create-pending and sent a create whose answer was lost. A pass on the older copy (no
+// mark) must neither create a twin nor, if the resource is being deleted, release it: its first
+// write fails on the version, and the next pass reads the latest.
+func TestStaleCopyNeverCreatesNorReleases(t *testing.T) {
+	for name, mods := range map[string][]func(*v1alpha1.Extension){
+		"Create": nil,
+		"Delete": {deleting},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, got := newClient(t, ext(mods...))
+			stale := got()
+			latest := stale.DeepCopy()
+			annotate(v1alpha1.AnnotationCreatePending, now.Add(-time.Second).Format(time.RFC3339Nano))(latest)
+			if err := c.Update(context.Background(), latest); err != nil {
+				t.Fatal(err)
+			}
+			var calls calls
+			connector := managed.ConnectorFn[*v1alpha1.Extension](func(context.Context, *v1alpha1.Extension) (managed.Adapter[*v1alpha1.Extension], error) {
+				return managed.AdapterFns[*v1alpha1.Extension]{
+					CreateFn: func(context.Context, *v1alpha1.Extension) (int64, error) { calls.create++; return 43, nil },
+					DeleteFn: func(context.Context, *v1alpha1.Extension) error { calls.delete++; return nil },
+				}, nil
+			})
+			r := managed.NewReconciler(c, connector, managed.WithClock[*v1alpha1.Extension](func() time.Time { return now }))
+			res, err := r.Reconcile(context.Background(), stale)
+			if calls.create != 0 || res.RequeueAfter == 0 || err != nil {
+				t.Errorf("want no create and a quiet requeue, got %d creates, %+v, %v", calls.create, res, err)
+			}
+			if after := got(); after == nil || !controllerutilHas(after) || after.Annotations[v1alpha1.AnnotationCreatePending] == "" {
+				t.Errorf("the resource keeps its finalizer and the earlier pass's mark: %+v", after)
+			}
+		})
+	}
+}

@@ -93,12 +93,12 @@ const (
 )
 
 // pace returns the request rate and burst for the budget the PBX announced, or ok=false while
-// it is unknown (before the first answer). After the window ended a new one has begun, with the
-// whole limit (ASSUMPTION: windows are hourly and start full; the next answer tells), so the pace
-// of a spent window does not outlive it. While what can be spent
-// (Remaining above the floor) is at least half the limit, requests go as fast as they come;
-// between a half and a quarter the pace falls smoothly to the even one, which spreads what is
-// left over the rest of the window and never plans past Reset.
+// it is unknown (before the first answer). While what can be spent (Remaining above the floor) is
+// at least half the limit, requests go as fast as they come; between a half and a quarter the pace
+// falls smoothly to the even one, which spreads what is left over the rest of the window and never
+// plans past Reset. After the window ended a new one has begun, with the whole limit (ASSUMPTION:
+// windows are hourly and start full; the next answer tells), so the pace of a spent window does
+// not outlive it.
 func pace(s Budget, now time.Time) (r rate.Limit, burst int, ok bool) {
 	if s.Limit <= 0 || s.Reset.IsZero() {
 		return 0, 0, false

@@ -40,6 +40,7 @@ func (a *phoneNumberAdapter) Observe(ctx context.Context, p *v1alpha1.PhoneNumbe
 	}
 	a.dids.Own(x.ID, client.ObjectKeyFromObject(p))
 	a.observed = x
+	last := didRoute{extension: idOrNil(p.Status.ExtensionID), messageExtension: idOrNil(p.Status.MessageExtensionID)}
 	a.report(p, x)
 	_, diff := phoneNumberDiff(&p.Spec, a.route, x)
 	if err := a.confirm(ctx, p, diff); err != nil {
@@ -50,7 +51,7 @@ func (a *phoneNumberAdapter) Observe(ctx context.Context, p *v1alpha1.PhoneNumbe
 	// takes it over only when adopted. Two resources that name one number are a Conflict through
 	// the claims before this.
 	return managed.Observation{Exists: true, UpToDate: len(diff) == 0, Diff: strings.Join(diff, ", "), ExternalID: x.ID,
-		Bind: !phoneNumberInUse(&p.Spec, a.route, x)}, nil
+		Bind: !phoneNumberInUse(&p.Spec, a.route, last, x)}, nil
 }
 
 func (a *phoneNumberAdapter) find(ctx context.Context, p *v1alpha1.PhoneNumber) (*pbx.DID, error) {

@@ -57,11 +57,14 @@ func phoneNumberDiff(spec *v1alpha1.PhoneNumberSpec, r didRoute, d *pbx.DID) (pb
 
 // phoneNumberInUse tells whether a DID routes somewhere the spec, routed as r, does not: calls to
 // another extension, or, when the spec sets messages, text messages to another extension. Somebody
-// uses such a number; a free one, or one routed as the spec asks, is not in use.
-func phoneNumberInUse(spec *v1alpha1.PhoneNumberSpec, r didRoute, d *pbx.DID) bool {
-	elsewhere := func(want, got *int64) bool { return got != nil && (want == nil || *want != *got) }
-	return elsewhere(r.extension, d.ExtensionID) ||
-		(spec.Messages != "" && elsewhere(r.messageExtension, d.MessageExtensionID))
+// uses such a number; a free one, one routed as the spec asks, or one routed where the resource
+// last saw it ring (last, from its status: its own routing, before its Extension was made again)
+// is not in use.
+func phoneNumberInUse(spec *v1alpha1.PhoneNumberSpec, r, last didRoute, d *pbx.DID) bool {
+	is := func(id, got *int64) bool { return id != nil && *id == *got }
+	elsewhere := func(want, before, got *int64) bool { return got != nil && !is(want, got) && !is(before, got) }
+	return elsewhere(r.extension, last.extension, d.ExtensionID) ||
+		(spec.Messages != "" && elsewhere(r.messageExtension, last.messageExtension, d.MessageExtensionID))
 }
 
 // phoneNumberUnassign returns the partial update that unassigns a PBX DID when its PhoneNumber is

@@ -11,7 +11,6 @@ import (
 	"github.com/cloudpbx/pbx-operator/internal/pbx"
 )
 
-// didIDOf returns a pointer to a PBX id, for DIDs and routes in tests.
 func TestPhoneNumberDiff(t *testing.T) {
 	comment := "Main line"
 	base := pbx.DID{ID: 470001, Name: "74950000001", ClientID: 1, ExtensionID: ptr[int64](303001), Comment: &comment}
@@ -188,5 +187,34 @@ func TestDIDFieldLedger(t *testing.T) {
 		if f := typ.Field(i); f.IsExported() && ledger[f.Name] == "" {
 			t.Errorf("DID.%s is not in the field ledger: map it to the spec or status, or list it as ignored", f.Name)
 		}
+	}
+}
+
+func TestPhoneNumberInUse(t *testing.T) {
+	alice, bob, carol := int64(303001), int64(303002), int64(303003)
+	cases := map[string]struct {
+		reason   string
+		spec     v1alpha1.PhoneNumberSpec
+		last     didRoute
+		did      pbx.DID
+		wantUsed bool
+	}{
+		"Free":         {reason: "A number that rings nowhere is free.", did: pbx.DID{}},
+		"AsTheSpecSay": {reason: "A number routed as the spec asks is not in use.", did: pbx.DID{ExtensionID: &alice}},
+		"Elsewhere": {reason: "A number ringing at an extension the spec does not name is in use.",
+			did: pbx.DID{ExtensionID: &bob}, wantUsed: true},
+		"WhereItRangForThisResource": {reason: "A number ringing where the resource last saw it (its Extension made again since) is its own.",
+			last: didRoute{extension: &carol}, did: pbx.DID{ExtensionID: &carol}},
+		"MessagesElsewhere": {reason: "With messages in the spec, text messages to another extension are a use.",
+			spec: v1alpha1.PhoneNumberSpec{Messages: v1alpha1.PhoneNumberMessagesEnabled}, did: pbx.DID{ExtensionID: &alice, MessageExtensionID: &bob}, wantUsed: true},
+		"MessagesNotManaged": {reason: "Without messages in the spec, where text messages go is not the resource's business.",
+			did: pbx.DID{ExtensionID: &alice, MessageExtensionID: &bob}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := phoneNumberInUse(&tc.spec, didRoute{extension: &alice, messageExtension: &alice}, tc.last, &tc.did); got != tc.wantUsed {
+				t.Errorf("%s\nin use: got %v, want %v", tc.reason, got, tc.wantUsed)
+			}
+		})
 	}
 }

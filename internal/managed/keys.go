@@ -14,8 +14,9 @@ import (
 // id. Its Observe reports the key of the object found in Observation.Key.
 //
 // The engine records, with the id, the keys the resource's object may carry
-// (AnnotationExternalKey): the one it was made or found with, and during a rename the old and the
-// new one (written before the PBX is asked to rename). An object at the id with any other key is
+// (AnnotationExternalKey): the one it was made or found with (and the one the PBX answered a create
+// with, should it write the key its own way), and during a rename the old and the new ones
+// (written before the PBX is asked to rename). An object at the id with any other key is
 // not the resource's. Without a record (a resource from before the record, or an id a user set to
 // import an object) the object is the resource's unless another resource records its id.
 type Keyed[O Object] interface {
@@ -54,6 +55,28 @@ func specKey[O Object](ext Adapter[O], obj O) (string, bool) {
 		return "", false
 	}
 	return k.Key(obj), true
+}
+
+// keysToRecord returns the keys to record for an object observed at its id: the spec's alone once
+// the object carries it; otherwise (a rename under way, or a key the PBX writes its own way) the
+// key found, those recorded already and the spec's, so that no key the object may carry is lost
+// while renames follow one another faster than their answers come back.
+func keysToRecord(obj Object, obs Observation, want string) []string {
+	if obs.Key == want {
+		return []string{want}
+	}
+	keys := []string{obs.Key}
+	if prev, ok := RecordedKeys(obj, obs.ExternalID); ok {
+		keys = append(keys, prev...)
+	}
+	keys = append(keys, want)
+	out := keys[:0]
+	for _, k := range keys {
+		if !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // identity is what the engine records of a resource's PBX object in its annotations.

@@ -44,6 +44,12 @@ func TestKeyRecord(t *testing.T) {
 			recordAtUpdate: `{"id":42,"keys":["Sales","Sales EMEA"]}`,
 			id:             "42", keys: `{"id":42,"keys":["Sales","Sales EMEA"]}`, realm: "extension/7",
 		},
+		"RenameOfARename": {
+			reason: "A second rename before the first one's answer came back keeps every key the object may carry: the first rename may have been made.",
+			obj:    ext(withID(42), record(`["Sales","Sales EMEA"]`), labelled("Sales Europe")), found: "Sales",
+			recordAtUpdate: `{"id":42,"keys":["Sales","Sales EMEA","Sales Europe"]}`,
+			id:             "42", keys: `{"id":42,"keys":["Sales","Sales EMEA","Sales Europe"]}`, realm: "extension/7",
+		},
 		"RenameDoneKeepsOneKey": {
 			reason: "Once the object carries the new key, the old one is dropped from the record.",
 			obj:    ext(withID(42), record(`["Sales","Sales EMEA"]`), labelled("Sales EMEA")), found: "Sales EMEA",

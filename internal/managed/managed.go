@@ -469,10 +469,7 @@ func (r *Reconciler[O]) recordIdentity(ctx context.Context, p *pass[O], ext Adap
 	observeOnly := p.obj.GetManagedSpec().ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly
 	var keys []string
 	if want, keyed := specKey(ext, p.obj); keyed && !observeOnly {
-		keys = []string{obs.Key}
-		if obs.Key != want {
-			keys = append(keys, want)
-		}
+		keys = keysToRecord(p.obj, obs, want)
 	}
 	idn := identityOf(ext, obs.ExternalID, keys)
 	if idn.recorded(p.obj) && p.obj.GetManagedStatus().ID == obs.ExternalID {
@@ -606,6 +603,12 @@ func (r *Reconciler[O]) confirm(ctx context.Context, p *pass[O], ext Adapter[O],
 		reason = v1alpha1.ReasonCreating
 	}
 	obs, err := ext.Observe(ctx, p.obj)
+	if err == nil && obs.Exists {
+		// The object as the PBX answered may carry its key otherwise than the spec writes it (a
+		// URL the PBX normalised): that key is recorded too, or the next pass would take the
+		// object for somebody else's and make another.
+		err = r.recordIdentity(ctx, p, ext, obs)
+	}
 	if err != nil || !obs.Exists || !obs.UpToDate {
 		p.setSynced(metav1.ConditionFalse, reason, pending)
 		return ctrl.Result{RequeueAfter: shortWait}, nil

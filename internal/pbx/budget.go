@@ -100,11 +100,14 @@ const (
 // windows are hourly and start full; the next answer tells), so the pace of a spent window does
 // not outlive it.
 func pace(s Budget, now time.Time) (r rate.Limit, burst int, ok bool) {
-	if s.Limit <= 0 || s.Reset.IsZero() {
+	switch {
+	case s.Limit <= 0 || s.Reset.IsZero():
 		return 0, 0, false
-	}
-	if !now.Before(s.Reset) {
+	case !now.Before(s.Reset.Add(resetMargin)):
 		s = Budget{Limit: s.Limit, Remaining: s.Limit, Reset: now.Add(rateWindow)}
+	case !now.Before(s.Reset):
+		// The window may not have turned over at the PBX yet: the pace stays as it was.
+		return 0, 0, false
 	}
 	left := s.Reset.Sub(now).Seconds()
 	spendable := s.Remaining - (s.Limit*pollFloorPercent+99)/100
@@ -121,18 +124,29 @@ func pace(s Budget, now time.Time) (r rate.Limit, burst int, ok bool) {
 	return rate.Limit(perSecond), min(max(int(perSecond), 1), maxAdaptiveBurst, spendable), true
 }
 
-// newWindowIn returns how long until the PBX's request window ends, when that is known and ahead.
+// resetMargin is how long after the reset the client waits before it takes a new window for
+// begun: the reset is known to the second (X-RateLimit-Reset counts whole seconds from an answer
+// that took its time to arrive), and a request that reached the PBX before its window turned over
+// would be refused for the rest of the hour.
+const resetMargin = 2 * time.Second
+
+// newWindowIn returns how long until the PBX's request window ends (and resetMargin), when that is
+// known and ahead, for a client that paces by the budget.
 // A slot of the limiter further away than that is a slot of the old window's pace: the new window
 // brings a new budget and pace (see pace), so a caller is told to come back then rather than
 // given a slot that the new pace would have given at once.
 func (b *budget) newWindowIn() (time.Duration, bool) {
+	if !b.adaptive {
+		return 0, false
+	}
 	now := b.now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.state.Reset.IsZero() || !now.Before(b.state.Reset) {
+	end := b.state.Reset.Add(resetMargin)
+	if b.state.Reset.IsZero() || !now.Before(end) {
 		return 0, false
 	}
-	return b.state.Reset.Sub(now), true
+	return end.Sub(now), true
 }
 
 // afterNewWindow is when a caller whose slot falls after the window's end (w away) comes back:

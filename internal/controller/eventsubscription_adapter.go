@@ -53,7 +53,7 @@ func (a *eventAdapter) Observe(ctx context.Context, s *v1alpha1.EventSubscriptio
 	}
 	if x == nil {
 		// A create follows: the extension must still be the one its Extension records.
-		if s.DeletionTimestamp.IsZero() {
+		if mayWrite(s) {
 			err = a.extension.confirm(ctx, extensionName(a.conn))
 		}
 		return managed.Observation{}, err

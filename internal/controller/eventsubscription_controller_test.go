@@ -63,17 +63,9 @@ func (w *world) pbxEvents(extensionID int64) []map[string]any {
 	return out
 }
 
-// readyExtension creates an Extension and waits for it.
-func (w *world) readyExtension(e *v1alpha1.Extension) int64 {
-	w.t.Helper()
-	w.create(e)
-	w.waitSynced(e)
-	return e.Status.ID
-}
-
 func TestEventSubscriptionLifecycle(t *testing.T) {
 	w := newWorld(t, nil)
-	alice := w.readyExtension(ext(w.ns, "alice", "151"))
+	alice := w.ready(ext(w.ns, "alice", "151"))
 	s := evsub(w.ns, "alice-hangup", "alice", "https://hooks.example/calls")
 	w.create(s)
 	w.waitSynced(s)
@@ -145,7 +137,7 @@ func TestEventSubscriptionLifecycle(t *testing.T) {
 // is lost (dropped, or a 5xx after the commit) must be found and adopted, never made twice.
 func TestEventSubscriptionLostCreate(t *testing.T) {
 	w := newWorld(t, nil)
-	alice := w.readyExtension(ext(w.ns, "alice", "152"))
+	alice := w.ready(ext(w.ns, "alice", "152"))
 	for i, fault := range []pbxsim.Fault{
 		{Method: http.MethodPost, Path: eventsPath, DropAfterCommit: true, Times: 1},
 		{Method: http.MethodPost, Path: eventsPath, StatusAfterCommit: http.StatusBadGateway, Times: 1},
@@ -169,7 +161,7 @@ func TestEventSubscriptionLostCreate(t *testing.T) {
 // external-id annotation imports one by id.
 func TestEventSubscriptionNotOurs(t *testing.T) {
 	w := newWorld(t, nil)
-	alice := w.readyExtension(ext(w.ns, "alice", "153"))
+	alice := w.ready(ext(w.ns, "alice", "153"))
 	events := fmt.Sprintf("/extension/%d/event/", alice)
 	if code := w.pbxCall(http.MethodPost, events, `{"url":"https://crm.example/calls","event_type":"hangup","method":"POST"}`); code != http.StatusCreated {
 		t.Fatal(code)
@@ -222,7 +214,7 @@ func TestEventSubscriptionNotOurs(t *testing.T) {
 // Extension the operator says so before calling the PBX; through a raw id the PBX's refusal shows.
 func TestEventSubscriptionIVR(t *testing.T) {
 	w := newWorld(t, nil)
-	menu := w.readyExtension(ext(w.ns, "menu", "154", func(e *v1alpha1.Extension) { e.Spec.Type = v1alpha1.ExtensionTypeIVR }))
+	menu := w.ready(ext(w.ns, "menu", "154", func(e *v1alpha1.Extension) { e.Spec.Type = v1alpha1.ExtensionTypeIVR }))
 
 	byRef := evsub(w.ns, "menu-answer", "menu", "https://hooks.example/calls", onEvent(v1alpha1.EventTypeAnswer))
 	w.create(byRef)
@@ -271,7 +263,7 @@ func TestEventSubscriptionLimit(t *testing.T) {
 	}
 	w.g.Eventually(used).Should(Equal("1/0"))
 
-	w.readyExtension(ext(w.ns, "alice", "155"))
+	w.ready(ext(w.ns, "alice", "155"))
 	first := evsub(w.ns, "first", "alice", "https://hooks.example/calls")
 	w.create(first)
 	w.waitSynced(first)
@@ -293,7 +285,7 @@ func TestEventSubscriptionLimit(t *testing.T) {
 func TestEventSubscriptionExtensionDeleted(t *testing.T) {
 	w := newWorld(t, nil)
 	bob := ext(w.ns, "bob", "156")
-	bobID := w.readyExtension(bob)
+	bobID := w.ready(bob)
 	s := evsub(w.ns, "bob-hangup", "bob", "https://hooks.example/calls")
 	w.create(s)
 	w.waitSynced(s)
@@ -314,7 +306,7 @@ func TestEventSubscriptionExtensionDeleted(t *testing.T) {
 func TestForeignSubscriptionAtRecordedID(t *testing.T) {
 	w := newWorld(t, nil)
 	alice := ext(w.ns, "alice", "157")
-	w.readyExtension(alice)
+	w.ready(alice)
 	s := evsub(w.ns, "alice-hangup", "alice", "https://hooks.example/calls")
 	w.create(s)
 	w.waitSynced(s)
@@ -347,7 +339,7 @@ func TestForeignSubscriptionAtRecordedID(t *testing.T) {
 func TestEventSubscriptionDeletedWithoutStatus(t *testing.T) {
 	w := newWorld(t, nil)
 	carol := ext(w.ns, "carol", "158", func(e *v1alpha1.Extension) { e.Spec.DeletionPolicy = v1alpha1.DeletionPolicyOrphan })
-	carolID := w.readyExtension(carol)
+	carolID := w.ready(carol)
 	s := evsub(w.ns, "carol-hangup", "carol", "https://hooks.example/calls")
 	w.create(s)
 	w.waitSynced(s)
@@ -380,7 +372,7 @@ func TestEventSubscriptionDeletedWithoutStatus(t *testing.T) {
 func TestEventSubscriptionAfterDataLossWaitsForItsExtension(t *testing.T) {
 	w := newWorld(t, nil)
 	alice := ext(w.ns, "alice", "161")
-	old := w.readyExtension(alice)
+	old := w.ready(alice)
 	s := evsub(w.ns, "alice-hangup", "alice", "https://hooks.example/calls")
 	w.create(s)
 	w.waitSynced(s)

@@ -60,7 +60,7 @@ func (a *extensionAdapter) Observe(ctx context.Context, e *v1alpha1.Extension) (
 		// was lost) the PBX may have lost the group too and given its id to another: the group
 		// must still be the ExtensionGroup's. Plain creates trust the group's status, costing no
 		// GET each in a batch.
-		if _, fresh := snapshot.Freshness(ctx); fresh && e.DeletionTimestamp.IsZero() && a.groupID != nil {
+		if _, fresh := snapshot.Freshness(ctx); fresh && mayWrite(e) && a.groupID != nil {
 			err = a.group.confirm(ctx, groupName(a.conn))
 		}
 		return managed.Observation{}, err

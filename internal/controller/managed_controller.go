@@ -282,6 +282,12 @@ func (r pbxRef) confirm(ctx context.Context, read func(context.Context, int64) (
 	return nil
 }
 
+// mayWrite tells whether a pass of the resource may write to the PBX: it is neither being deleted
+// nor only observed. References are confirmed only then (a GET nobody needs otherwise).
+func mayWrite(o managed.Object) bool {
+	return o.GetDeletionTimestamp().IsZero() && o.GetManagedSpec().ManagementPolicy != v1alpha1.ManagementPolicyObserveOnly
+}
+
 // extensionName reads the name of the PBX extension at an id.
 func extensionName(conn *account.Connection) func(context.Context, int64) (string, error) {
 	return func(ctx context.Context, id int64) (string, error) {

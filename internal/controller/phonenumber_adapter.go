@@ -92,7 +92,7 @@ func (a *phoneNumberAdapter) find(ctx context.Context, p *v1alpha1.PhoneNumber) 
 // confirm checks, when a route to an Extension is about to be written, that the extension is still
 // the one the Extension records (pbxRef.confirm).
 func (a *phoneNumberAdapter) confirm(ctx context.Context, p *v1alpha1.PhoneNumber, diff []string) error {
-	if !p.DeletionTimestamp.IsZero() || p.Spec.ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly {
+	if !mayWrite(p) {
 		return nil
 	}
 	if slices.Contains(diff, "extension") {

@@ -268,6 +268,14 @@ func (w *world) waitSynced(o client.Object) {
 	}).Should(Equal("True/UpToDate True/Available"), "%T %s", o, o.GetName())
 }
 
+// ready creates a managed resource, waits until it is Ready and Synced, and returns its PBX id.
+func (w *world) ready(o managed.Object) int64 {
+	w.t.Helper()
+	w.create(o)
+	w.waitSynced(o)
+	return o.GetManagedStatus().ID
+}
+
 func (w *world) gone(o client.Object) {
 	w.t.Helper()
 	w.g.Eventually(func() bool {

@@ -234,9 +234,7 @@ func TestReconcileRequestLooksAtThePBX(t *testing.T) {
 func TestForeignGroupAtRecordedID(t *testing.T) {
 	w := newWorld(t, nil)
 	sales := group(w.ns, "sales", "Sales")
-	w.create(sales)
-	w.waitSynced(sales)
-	old := sales.Status.ID
+	old := w.ready(sales)
 	w.loseData(sales)
 	w.takeID("/client/@me/extension_group/", `{"name":"Marketing"}`, old, func() any { return w.pbxGroups("Marketing")[0] })
 
@@ -273,9 +271,7 @@ func TestForeignGroupAtRecordedID(t *testing.T) {
 func TestExtensionAfterDataLossWaitsForItsGroup(t *testing.T) {
 	w := newWorld(t, nil)
 	sales := group(w.ns, "sales", "Sales")
-	w.create(sales)
-	w.waitSynced(sales)
-	old := sales.Status.ID
+	old := w.ready(sales)
 	alice := ext(w.ns, "alice", "171", func(e *v1alpha1.Extension) { e.Spec.GroupRef = &v1alpha1.GroupReference{Name: "sales"} })
 	w.create(alice)
 	w.waitSynced(alice)

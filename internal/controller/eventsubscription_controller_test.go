@@ -319,6 +319,7 @@ func TestForeignSubscriptionAtRecordedID(t *testing.T) {
 
 	w.pause(s, "false")
 	w.g.Eventually(func() []map[string]any { return w.pbxEvents(again) }, 10*pollInterval).Should(HaveLen(2), "the resource finds its subscription gone at the next poll")
+	w.waitNewID(s, old)
 	w.waitSynced(s)
 	urls := map[any]any{}
 	for _, e := range w.pbxEvents(again) {

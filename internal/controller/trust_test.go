@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/managed"
 	"github.com/cloudpbx/pbx-operator/internal/pbxsim"
 )
 
@@ -108,6 +109,18 @@ func (w *world) loseData(o client.Object) {
 		w.t.Fatal(err)
 	}
 	w.sim.ResetRequests()
+}
+
+// waitNewID waits until o records a PBX id other than old: a pass that ran on the last poll's
+// list may have reported o in sync with its old id just before.
+func (w *world) waitNewID(o managed.Object, old int64) {
+	w.t.Helper()
+	w.g.Eventually(func() int64 {
+		if err := k.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
+			return old
+		}
+		return o.GetManagedStatus().ID
+	}).ShouldNot(Equal(old))
 }
 
 // pause sets the paused annotation of o.
@@ -240,6 +253,7 @@ func TestForeignGroupAtRecordedID(t *testing.T) {
 
 	w.pause(sales, "false")
 	w.g.Eventually(func() []any { return w.pbxGroups("Sales") }, 10*pollInterval).Should(HaveLen(1), "sales finds its group gone at the next poll")
+	w.waitNewID(sales, old)
 	w.waitSynced(sales)
 	if ids := w.pbxGroups("Marketing"); len(ids) != 1 || ids[0] != old {
 		t.Errorf("the other integration's group keeps its name: Marketing %v", ids)

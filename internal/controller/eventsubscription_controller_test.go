@@ -103,6 +103,7 @@ func TestEventSubscriptionLifecycle(t *testing.T) {
 		t.Fatalf("changing the subscription behind the operator's back: %d", code)
 	}
 	w.g.Eventually(func() int { return len(w.pbxEvents(alice)) }, 5*pollInterval).Should(Equal(2))
+	w.waitNewID(s, id.(int64))
 	w.waitSynced(s)
 	types := map[any]any{}
 	for _, e := range w.pbxEvents(alice) {

@@ -11,16 +11,11 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/selection"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -84,7 +79,7 @@ func main() {
 			"namespace (POD_NAMESPACE, else the service account's, else --leader-election-namespace).")
 	flag.StringVar(&secretNamespaces, "secret-namespaces", "",
 		"Comma-separated namespaces whose Secrets the manager reads (the accounts' credentials); empty means the watched namespaces. "+
-			"Either way it reads only Secrets labelled "+pbxv1alpha1.LabelCredentials+"=true.")
+			"Either way it reads only Secrets labelled "+pbxv1alpha1.LabelCredentials+" (true, sip-password or sip), and caches only their metadata.")
 	flag.DurationVar(&pollInterval, "poll-interval", managed.DefaultPollInterval,
 		"How often resources in sync are checked for changes made in the PBX, unless their account sets pollIntervalSeconds.")
 	flag.IntVar(&concurrency, "concurrency", 16,
@@ -152,7 +147,7 @@ func main() {
 	restConfig.QPS, restConfig.Burst = float32(kubeQPS), kubeBurst
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                  scheme,
-		Cache:                   cacheOptions(namespaces, secretNamespaces),
+		Cache:                   controller.CacheOptions(list(namespaces), list(secretNamespaces)),
 		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  probeAddr,
 		LeaderElection:          enableLeaderElection,
@@ -218,36 +213,12 @@ func main() {
 	}
 }
 
-// cacheOptions says what the manager's cache holds: the resources of the watched namespaces
-// (empty: all), and of the Secrets only those that their owners opted in with the credentials
-// label, in the Secret namespaces (empty: the watched ones). Unrelated Secrets are never read, so
-// the manager's memory does not grow with them, and a Secret the label does not give is not found.
-func cacheOptions(namespaces, secretNamespaces string) cache.Options {
-	// Opted-in Secrets ("true") and the SIP credentials the operator writes ("sip").
-	opted, err := labels.NewRequirement(pbxv1alpha1.LabelCredentials, selection.In, []string{"true", pbxv1alpha1.LabelCredentialsSIP})
-	if err != nil {
-		panic(err) // a constant selector
-	}
-	credentials := labels.NewSelector().Add(*opted)
-	return cache.Options{
-		// managedFields are a large part of every cached object and nothing here reads them.
-		DefaultTransform:  cache.TransformStripManagedFields(),
-		DefaultNamespaces: namespaceSet(namespaces),
-		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {Namespaces: namespaceSet(secretNamespaces), Label: credentials},
-		},
-	}
-}
-
-// namespaceSet parses a comma-separated namespace list into cache settings; nil means all.
-func namespaceSet(list string) map[string]cache.Config {
-	var out map[string]cache.Config
-	for ns := range strings.SplitSeq(list, ",") {
-		if ns = strings.TrimSpace(ns); ns != "" {
-			if out == nil {
-				out = map[string]cache.Config{}
-			}
-			out[ns] = cache.Config{}
+// list parses a comma-separated list, leaving out empty entries.
+func list(s string) []string {
+	var out []string
+	for v := range strings.SplitSeq(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
 		}
 	}
 	return out
@@ -255,14 +226,8 @@ func namespaceSet(list string) map[string]cache.Config {
 
 // trusted returns the namespaces whose Secrets ClusterAccounts may use: the flag's list, or else
 // the manager's own namespace. Out of a cluster without any of these, none.
-func trusted(list, leaderElectionNS string) []string {
-	var out []string
-	for ns := range strings.SplitSeq(list, ",") {
-		if ns = strings.TrimSpace(ns); ns != "" {
-			out = append(out, ns)
-		}
-	}
-	if len(out) > 0 {
+func trusted(namespaces, leaderElectionNS string) []string {
+	if out := list(namespaces); len(out) > 0 {
 		return out
 	}
 	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {

@@ -16,11 +16,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	pbxv1alpha1 "github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/controller"
 	"github.com/cloudpbx/pbx-operator/internal/localenv"
 )
 
-// TestSecretCache shows that the manager's cache holds only the Secrets opted in with the
-// credentials label, in the Secret namespaces, however many other Secrets there are.
+// TestSecretCache shows that the manager's cache holds only the metadata of the Secrets given with
+// the credentials label, in the Secret namespaces, however many other Secrets there are and
+// whatever their size.
 func TestSecretCache(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the envtest API server; runs without -short")
@@ -53,6 +55,7 @@ func TestSecretCache(t *testing.T) {
 			{ObjectMeta: metav1.ObjectMeta{Name: "pbx", Labels: map[string]string{pbxv1alpha1.LabelCredentials: "true"}}},
 			{ObjectMeta: metav1.ObjectMeta{Name: "opted-out", Labels: map[string]string{pbxv1alpha1.LabelCredentials: "false"}}},
 			{ObjectMeta: metav1.ObjectMeta{Name: "sip", Labels: map[string]string{pbxv1alpha1.LabelCredentials: pbxv1alpha1.LabelCredentialsSIP}}},
+			{ObjectMeta: metav1.ObjectMeta{Name: "password", Labels: map[string]string{pbxv1alpha1.LabelCredentials: pbxv1alpha1.LabelCredentialsPassword}}},
 		}
 		for i := range unrelated {
 			secrets = append(secrets, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("unrelated-%d", i)}})
@@ -72,18 +75,19 @@ func TestSecretCache(t *testing.T) {
 	}{
 		"AllNamespaces": {
 			reason: "Without --secret-namespaces, only the labelled Secrets of every namespace are cached.",
-			want:   []string{"elsewhere/pbx", "elsewhere/sip", "team-a/pbx", "team-a/sip", "team-b/pbx", "team-b/sip"},
+			want: []string{"elsewhere/password", "elsewhere/pbx", "elsewhere/sip", "team-a/password", "team-a/pbx", "team-a/sip",
+				"team-b/password", "team-b/pbx", "team-b/sip"},
 		},
 		"SecretNamespaces": {
 			reason:           "--secret-namespaces restricts the labelled Secrets further to its namespaces.",
 			secretNamespaces: "team-a, team-b",
-			want:             []string{"team-a/pbx", "team-a/sip", "team-b/pbx", "team-b/sip"},
+			want:             []string{"team-a/password", "team-a/pbx", "team-a/sip", "team-b/password", "team-b/pbx", "team-b/sip"},
 		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			c, err := cache.New(cfg, func() cache.Options {
-				o := cacheOptions("", tc.secretNamespaces)
+				o := controller.CacheOptions(nil, list(tc.secretNamespaces))
 				o.Scheme = scheme
 				return o
 			}())
@@ -100,12 +104,13 @@ func TestSecretCache(t *testing.T) {
 			if !c.WaitForCacheSync(ctx) {
 				t.Fatal("the cache did not sync")
 			}
-			var list corev1.SecretList
-			if err := c.List(ctx, &list); err != nil {
+			var secrets metav1.PartialObjectMetadataList
+			secrets.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("SecretList"))
+			if err := c.List(ctx, &secrets); err != nil {
 				t.Fatal(err)
 			}
 			var got []string
-			for _, s := range list.Items {
+			for _, s := range secrets.Items {
 				got = append(got, s.Namespace+"/"+s.Name)
 			}
 			slices.Sort(got)
@@ -114,7 +119,9 @@ func TestSecretCache(t *testing.T) {
 			}
 			// A Get of a Secret that is not opted in finds nothing, which is what the account
 			// controller sees of an unlabelled Secret.
-			err = c.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: "unrelated-0"}, &corev1.Secret{})
+			m := &metav1.PartialObjectMetadata{}
+			m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+			err = c.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: "unrelated-0"}, m)
 			if !apierrors.IsNotFound(err) {
 				t.Errorf("%s\nGet of an unlabelled Secret: want NotFound, got %v", tc.reason, err)
 			}

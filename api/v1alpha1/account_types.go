@@ -265,9 +265,18 @@ type ClusterAccountSpec struct {
 	// credentials). A change of the Secret takes effect without a restart.
 	// +required
 	CredentialsSecretRef SecretReference `json:"credentialsSecretRef,omitzero"`
+
+	// namespaceSelector selects, by their labels, the namespaces whose resources may use this
+	// ClusterAccount, as an admission webhook's namespaceSelector does. Unset selects no namespace:
+	// a ClusterAccount is usable only where a cluster administrator says. {} selects every
+	// namespace. A resource in a namespace it does not select is refused (InvalidSpec) and makes no
+	// PBX call.
+	// +optional
+	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
 }
 
-// ClusterAccount is a connection to one PBX client, usable by managed resources in every namespace.
+// ClusterAccount is a connection to one PBX client, usable by managed resources in the namespaces
+// its namespaceSelector selects.
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status

@@ -49,12 +49,19 @@ const (
 
 // Labels that users set on their own objects.
 const (
-	// LabelCredentials, set to "true" on a Secret, opts the Secret in as PBX credentials (or as a CA
-	// bundle): the operator reads only Secrets that carry it, and its cache holds no other Secret.
-	// Whoever can write the Secret gives it to the operator this way; being able to create an Account
-	// is not enough to make the operator read a Secret.
+	// LabelCredentials on a Secret gives the Secret to the operator for one use, its value: the
+	// operator reads only Secrets that carry it, uses each only for what its value says, and caches
+	// no more than their metadata. Whoever can write the Secret gives it to the operator this way;
+	// being able to create an Account or an Extension is not enough to make the operator read a
+	// Secret.
 	LabelCredentials = "pbx.cloudpbx.dev/credentials"
+	// LabelCredentialsAccount ("true") gives a Secret as an account's PBX credentials (the keys
+	// clientID, clientSecret and url: the only PBX they may be sent to) or CA bundle.
+	LabelCredentialsAccount = "true"
+	// LabelCredentialsPassword gives a Secret as the source of SIP passwords
+	// (an Extension's passwordSecretRef).
+	LabelCredentialsPassword = "sip-password"
 	// LabelCredentialsSIP is the value of LabelCredentials on the SIP credentials Secrets the
-	// operator writes: its cache holds them, and no account takes them for PBX credentials.
+	// operator writes: no account takes them for PBX credentials, and no Extension for a password.
 	LabelCredentialsSIP = "sip"
 )

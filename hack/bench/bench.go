@@ -221,6 +221,7 @@ type: Opaque
 stringData:
   clientID: %[3]s
   clientSecret: %[4]s
+  url: %[5]s
 ---
 apiVersion: pbx.cloudpbx.dev/v1alpha1
 kind: Account

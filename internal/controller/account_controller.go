@@ -42,12 +42,6 @@ type accountObject interface {
 	CABundle() *v1alpha1.CABundleReference
 }
 
-// Keys of the credentials Secret.
-const (
-	secretClientID     = "clientID"
-	secretClientSecret = "clientSecret"
-)
-
 // requeueInUse is how often a deleted account that is still in use checks its users again (their
 // deletion also triggers a check).
 const requeueInUse = 30 * time.Second
@@ -181,9 +175,14 @@ func (r *accountReconciler[O]) credentials(ctx context.Context, obj O) (account.
 	if err != nil {
 		return account.Credentials{}, err
 	}
-	id, secret := string(s.Data[secretClientID]), string(s.Data[secretClientSecret])
+	id, secret := string(s.Data[account.SecretClientID]), string(s.Data[account.SecretClientSecret])
 	if id == "" || secret == "" {
-		return account.Credentials{}, fmt.Errorf("The Secret %s/%s must hold the keys %s and %s", ns, name, secretClientID, secretClientSecret) //nolint:staticcheck // a condition message
+		return account.Credentials{}, fmt.Errorf("The Secret %s/%s must hold the keys %s and %s", ns, name, account.SecretClientID, account.SecretClientSecret) //nolint:staticcheck // a condition message
+	}
+	// The Secret names the one PBX its credentials may go to: an account pointed elsewhere (by
+	// whoever may edit it but not read the Secret) sends nothing.
+	if err := account.Destination(ns+"/"+name, string(s.Data[account.SecretURL]), obj.GetConnectionSpec().URL); err != nil {
+		return account.Credentials{}, err
 	}
 	cred := account.Credentials{ClientID: id, ClientSecret: secret}
 	if ref := obj.CABundle(); ref != nil {
@@ -211,7 +210,7 @@ func (r *accountReconciler[O]) mayUse(obj O, ns string) error {
 
 // secret reads a Secret the account's owner opted in (optedInSecret).
 func (r *accountReconciler[O]) secret(ctx context.Context, ns, name string) (*corev1.Secret, error) {
-	return optedInSecret(ctx, r.client, r.apiReader, ns, name)
+	return optedInSecret(ctx, r.client, r.apiReader, ns, name, v1alpha1.LabelCredentialsAccount)
 }
 
 // caBundle reads the PEM bundle an account trusts: a ConfigMap key (one uncached read, so the
@@ -359,6 +358,7 @@ func realmOf(k pbx.RealmKind) v1alpha1.Realm {
 // +kubebuilder:rbac:groups=pbx.cloudpbx.dev,resources=accounts/status;clusteraccounts/status,verbs=patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 
 // AccountOptions configure the Account and ClusterAccount controllers.
 type AccountOptions struct {
@@ -414,14 +414,14 @@ func SetupAccounts(mgr ctrl.Manager, o AccountOptions) error {
 	if err := users(ctrl.NewControllerManagedBy(mgr).For(&v1alpha1.Account{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Named("account").
 		WithOptions(controller.Options{RateLimiter: retryLimiter()}).
-		Watches(&corev1.Secret{}, bySecret(func() client.ObjectList { return &v1alpha1.AccountList{} })), v1alpha1.AccountKindAccount).
+		WatchesMetadata(&corev1.Secret{}, bySecret(func() client.ObjectList { return &v1alpha1.AccountList{} })), v1alpha1.AccountKindAccount).
 		Complete(reconcile.AsReconciler(c, &accountReconciler[*v1alpha1.Account]{client: c, apiReader: mgr.GetAPIReader(), registry: registry, metrics: metrics, recorder: mgr.GetEventRecorder("account-controller")})); err != nil {
 		return err
 	}
 	return users(ctrl.NewControllerManagedBy(mgr).For(&v1alpha1.ClusterAccount{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Named("clusteraccount").
 		WithOptions(controller.Options{RateLimiter: retryLimiter()}).
-		Watches(&corev1.Secret{}, bySecret(func() client.ObjectList { return &v1alpha1.ClusterAccountList{} })), v1alpha1.AccountKindClusterAccount).
+		WatchesMetadata(&corev1.Secret{}, bySecret(func() client.ObjectList { return &v1alpha1.ClusterAccountList{} })), v1alpha1.AccountKindClusterAccount).
 		Complete(reconcile.AsReconciler(c, &accountReconciler[*v1alpha1.ClusterAccount]{client: c, apiReader: mgr.GetAPIReader(), registry: registry, metrics: metrics, recorder: mgr.GetEventRecorder("clusteraccount-controller"),
 			trusted: o.TrustedNamespaces}))
 }

@@ -6,13 +6,16 @@ import (
 	"io"
 	"log"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	. "github.com/onsi/gomega" //nolint:revive // Gomega's Eventually is the one part we use
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
 	"github.com/cloudpbx/pbx-operator/internal/pbxsim"
@@ -25,7 +28,7 @@ func TestCredentialsAreGivenNotTaken(t *testing.T) {
 	tokens := w.sim.RequestTotal("", "/oauth/token")
 	w.create(&corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "unlabelled", Namespace: w.ns},
-		StringData: map[string]string{"clientID": pbxsim.DemoTrustedAppID, "clientSecret": pbxsim.DemoAppSecret},
+		StringData: map[string]string{"clientID": pbxsim.DemoTrustedAppID, "clientSecret": pbxsim.DemoAppSecret, "url": w.srv.URL + "/"},
 	})
 	a := &v1alpha1.Account{
 		ObjectMeta: metav1.ObjectMeta{Name: "unlabelled", Namespace: w.ns},
@@ -36,7 +39,7 @@ func TestCredentialsAreGivenNotTaken(t *testing.T) {
 	}
 	w.create(a)
 	w.g.Eventually(w.cond(a, v1alpha1.ConditionStalled)).Should(Equal("True/InvalidSpec"))
-	want := "The Secret " + w.ns + "/unlabelled is not opted in as PBX credentials: label it with kubectl -n " + w.ns +
+	want := "The Secret " + w.ns + "/unlabelled is not given to the operator as PBX account credentials: label it with kubectl -n " + w.ns +
 		" label secret unlabelled pbx.cloudpbx.dev/credentials=true"
 	if m := message(a, v1alpha1.ConditionReady); m != want {
 		t.Errorf("the condition says how to opt the Secret in:\nwant %q\ngot  %q", want, m)
@@ -77,7 +80,7 @@ func TestPrivateCA(t *testing.T) {
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	w.create(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "pbx-ca", Namespace: w.ns}, Data: map[string]string{"ca.crt": caPEM}})
-	w.secret("tls", pbxsim.DemoTrustedAppID, pbxsim.DemoAppSecret)
+	w.secretFor("tls", pbxsim.DemoTrustedAppID, pbxsim.DemoAppSecret, srv.URL+"/")
 	newAccount := func(name string, ca v1alpha1.CABundleReference) *v1alpha1.Account {
 		a := &v1alpha1.Account{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: w.ns},
@@ -98,6 +101,88 @@ func TestPrivateCA(t *testing.T) {
 	}
 }
 
+// TestCredentialsGoOnlyWhereTheSecretSays: a user who may edit an Account but not read its Secret
+// points it at a server of theirs, with a CA bundle of theirs, to receive the app's secret in a
+// token request. The Secret names the one PBX its credentials may go to: the retargeted account
+// sends nothing and says which key decides; a Secret that names no PBX is not used at all.
+func TestCredentialsGoOnlyWhereTheSecretSays(t *testing.T) {
+	w := newWorld(t, nil)
+	caPEM, cert := testCA(t)
+	var stolen atomic.Int32
+	thief := httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		stolen.Add(1)
+		w.sim.ServeHTTP(rw, r)
+	}))
+	thief.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	thief.StartTLS()
+	t.Cleanup(thief.Close)
+	w.create(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "thief-ca", Namespace: w.ns}, Data: map[string]string{"ca.crt": caPEM}})
+	thiefCA := v1alpha1.CABundleReference{Kind: v1alpha1.CABundleKindConfigMap, Name: "thief-ca", Key: "ca.crt"}
+
+	// The thief's server works: credentials given to it do reach it.
+	w.secretFor("given-to-thief", pbxsim.DemoTrustedAppID, pbxsim.DemoAppSecret, thief.URL+"/")
+	control := &v1alpha1.Account{
+		ObjectMeta: metav1.ObjectMeta{Name: "control", Namespace: w.ns},
+		Spec: v1alpha1.AccountSpec{
+			ConnectionSpec:       v1alpha1.ConnectionSpec{URL: thief.URL + "/", CABundleRef: thiefCA},
+			CredentialsSecretRef: v1alpha1.LocalSecretReference{Name: "given-to-thief"},
+		},
+	}
+	w.create(control)
+	w.waitReady(control)
+	if stolen.Load() == 0 {
+		t.Fatal("the thief's server was never called by an account that may call it: the test proves nothing")
+	}
+	stolen.Store(0)
+
+	a := &v1alpha1.Account{ObjectMeta: metav1.ObjectMeta{Name: "pbx", Namespace: w.ns}}
+	tokens := w.sim.RequestTotal("", "/oauth/token")
+	w.update(a, func() {
+		a.Spec.URL = thief.URL + "/"
+		a.Spec.CABundleRef = thiefCA
+	})
+	w.g.Eventually(w.cond(a, v1alpha1.ConditionStalled)).Should(Equal("True/InvalidSpec"))
+	want := "The Secret " + w.ns + "/pbx allows its credentials to be sent only to the PBX its key url names"
+	if m := message(a, v1alpha1.ConditionReady); !strings.HasPrefix(m, want) || strings.Contains(m, w.srv.URL) {
+		t.Errorf("the condition says which key decides, without showing the Secret's URL:\nwant %q...\ngot  %q", want, m)
+	}
+	if n := stolen.Load(); n != 0 {
+		t.Errorf("the retargeted account sent %d requests to the thief's server", n)
+	}
+	if n := w.sim.RequestTotal("", "/oauth/token") - tokens; n != 0 {
+		t.Errorf("a refused account asks for no token anywhere: %d token requests", n)
+	}
+
+	// Back at its own PBX (the URL written another way), the account works again.
+	w.update(a, func() {
+		a.Spec.URL = w.srv.URL
+		a.Spec.CABundleRef = v1alpha1.CABundleReference{}
+	})
+	w.waitReady(a)
+
+	// A Secret that names no PBX is not used at all, and the condition says which key to add.
+	w.create(&corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "nowhere", Namespace: w.ns, Labels: map[string]string{v1alpha1.LabelCredentials: "true"}},
+		StringData: map[string]string{"clientID": pbxsim.DemoTrustedAppID, "clientSecret": pbxsim.DemoAppSecret},
+	})
+	tokens = w.sim.RequestTotal("", "/oauth/token")
+	nowhere := &v1alpha1.Account{
+		ObjectMeta: metav1.ObjectMeta{Name: "nowhere", Namespace: w.ns},
+		Spec: v1alpha1.AccountSpec{
+			ConnectionSpec:       v1alpha1.ConnectionSpec{URL: w.srv.URL + "/"},
+			CredentialsSecretRef: v1alpha1.LocalSecretReference{Name: "nowhere"},
+		},
+	}
+	w.create(nowhere)
+	w.g.Eventually(w.cond(nowhere, v1alpha1.ConditionStalled)).Should(Equal("True/InvalidSpec"))
+	if m := message(nowhere, v1alpha1.ConditionReady); !strings.Contains(m, "must name the PBX its credentials may be sent to: add the key url") {
+		t.Errorf("the condition says which key to set: %q", m)
+	}
+	if n := w.sim.RequestTotal("", "/oauth/token") - tokens; n != 0 {
+		t.Errorf("a Secret without url is never sent: %d token requests", n)
+	}
+}
+
 // testCA returns a new CA's PEM and a server certificate for 127.0.0.1 signed by it.
 func testCA(t *testing.T) (string, tls.Certificate) {
 	t.Helper()
@@ -110,4 +195,63 @@ func testCA(t *testing.T) (string, tls.Certificate) {
 		t.Fatal(err)
 	}
 	return string(ca.PEM), cert
+}
+
+// TestClusterAccountNamespaceSelector: a ClusterAccount is usable only from the namespaces its
+// namespaceSelector selects (unset: none). A resource elsewhere is refused, says why, and makes
+// no PBX call; selecting its namespace lets it work.
+func TestClusterAccountNamespaceSelector(t *testing.T) {
+	w := newWorld(t, nil)
+	ctx := context.Background()
+	name := "shared-" + w.ns
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: trustedNamespace, Labels: map[string]string{v1alpha1.LabelCredentials: "true"}},
+		StringData: map[string]string{"clientID": pbxsim.DemoTrustedAppID, "clientSecret": pbxsim.DemoAppSecret, "url": w.srv.URL + "/"},
+	}
+	w.create(secret)
+	t.Cleanup(func() { _ = k.Delete(ctx, secret) })
+	ca := &v1alpha1.ClusterAccount{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: v1alpha1.ClusterAccountSpec{
+			ConnectionSpec:       v1alpha1.ConnectionSpec{URL: w.srv.URL + "/"},
+			CredentialsSecretRef: v1alpha1.SecretReference{Namespace: trustedNamespace, Name: name},
+		},
+	}
+	w.create(ca)
+	t.Cleanup(func() { _ = k.Delete(ctx, ca) })
+	w.waitReady(ca)
+
+	posts := w.sim.RequestTotal(http.MethodPost, "/api/ver1.0/client/{realm_id}/extension/")
+	e := ext(w.ns, "ursula", "181", func(e *v1alpha1.Extension) {
+		e.Spec.AccountRef = v1alpha1.AccountReference{Kind: v1alpha1.AccountKindClusterAccount, Name: name}
+	})
+	w.create(e)
+	w.g.Eventually(w.cond(e, v1alpha1.ConditionStalled)).Should(Equal("True/InvalidSpec"))
+	want := "ClusterAccount " + name + " may not be used from namespace " + w.ns + ": its spec.namespaceSelector does not select this namespace"
+	if m := message(e, v1alpha1.ConditionSynced); !strings.HasPrefix(m, want) {
+		t.Errorf("the condition says why:\nwant %q...\ngot  %q", want, m)
+	}
+
+	// A selector that selects other namespaces only changes nothing.
+	w.update(ca, func() {
+		ca.Spec.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"pbx-team": w.ns}}
+	})
+	w.g.Eventually(func() bool {
+		_ = k.Get(ctx, client.ObjectKeyFromObject(ca), ca)
+		return ca.Status.ObservedGeneration != nil && *ca.Status.ObservedGeneration == ca.Generation
+	}).Should(BeTrue(), "the ClusterAccount checked at its new generation")
+	w.g.Eventually(w.cond(e, v1alpha1.ConditionStalled)).Should(Equal("True/InvalidSpec"))
+	if n := w.sim.RequestTotal(http.MethodPost, "/api/ver1.0/client/{realm_id}/extension/") - posts; n != 0 {
+		t.Errorf("a refused resource reached the PBX: %d creates", n)
+	}
+
+	// The administrator labels the namespace: the resource works.
+	nsObj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: w.ns}}
+	w.update(nsObj, func() { nsObj.Labels = map[string]string{"pbx-team": w.ns} })
+	w.waitSynced(e)
+	if w.pbxExtension("181") == nil {
+		t.Errorf("the selected namespace's Extension is not in the PBX")
+	}
+	w.delete(e)
+	w.gone(e)
 }

@@ -1,9 +1,7 @@
 package controller
 
 import (
-	"bytes"
 	"context"
-	"maps"
 
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -100,8 +98,11 @@ func setupExtension(mgr ctrl.Manager, o Options) error {
 	edited := predicate.Funcs{
 		CreateFunc: func(event.CreateEvent) bool { return false },
 		UpdateFunc: func(u event.UpdateEvent) bool {
-			o, n := u.ObjectOld.(*corev1.Secret), u.ObjectNew.(*corev1.Secret)
-			return n.Annotations[annotationPasswordSet] != "" && !maps.EqualFunc(o.Data, n.Data, bytes.Equal)
+			// The cache holds metadata only: an update that leaves the password-set mark as it
+			// was is somebody else's (the operator's own writes empty the mark, then set it).
+			o, n := u.ObjectOld, u.ObjectNew
+			mark := n.GetAnnotations()[annotationPasswordSet]
+			return mark != "" && mark == o.GetAnnotations()[annotationPasswordSet] && o.GetResourceVersion() != n.GetResourceVersion()
 		},
 		GenericFunc: func(event.GenericEvent) bool { return false },
 	}
@@ -114,8 +115,8 @@ func setupExtension(mgr ctrl.Manager, o Options) error {
 		drift:      drift,
 		watches: func(b *builder.Builder) *builder.Builder {
 			return b.Watches(&v1alpha1.ExtensionGroup{}, members).
-				Watches(&corev1.Secret{}, passwords).
-				Owns(&corev1.Secret{}, builder.WithPredicates(edited))
+				WatchesMetadata(&corev1.Secret{}, passwords).
+				Owns(&corev1.Secret{}, builder.OnlyMetadata, builder.WithPredicates(edited))
 		},
 	}, mgr.GetEventRecorder("extension-controller"))
 }

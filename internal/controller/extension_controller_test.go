@@ -250,7 +250,7 @@ func TestUnauthorizedAndSecretRotation(t *testing.T) {
 	s := &corev1.Secret{}
 	s.Name, s.Namespace = "rotating", w.ns
 	w.update(s, func() {
-		s.Data = map[string][]byte{"clientID": []byte(pbxsim.DemoTrustedAppID), "clientSecret": []byte(pbxsim.DemoAppSecret)}
+		s.Data = map[string][]byte{"clientID": []byte(pbxsim.DemoTrustedAppID), "clientSecret": []byte(pbxsim.DemoAppSecret), "url": []byte(w.srv.URL + "/")}
 	})
 	w.waitReady(a)
 	if a.Status.ClientPrefix != pbxsim.DemoPrefix || a.Status.ExtensionNameLength != 3 || a.Status.Realm != v1alpha1.RealmClient {

@@ -63,8 +63,11 @@ func (a *extensionAdapter) planCredentials(ctx context.Context, e *v1alpha1.Exte
 	switch {
 	case e.Spec.PasswordSecretRef.Name != "":
 		ref := e.Spec.PasswordSecretRef
-		s, err := optedInSecret(ctx, a.kube, a.apiReader, e.Namespace, ref.Name)
+		s, err := optedInSecret(ctx, a.kube, a.apiReader, e.Namespace, ref.Name, v1alpha1.LabelCredentialsPassword)
 		if err != nil {
+			if managed.Classify(err).Terminal {
+				return nil, err
+			}
 			return nil, managed.DependencyNotReady("%v", err)
 		}
 		password = string(s.Data[ref.Key])
@@ -127,29 +130,32 @@ func (a *extensionAdapter) credentialsSecret(ctx context.Context, e *v1alpha1.Ex
 	if a.written != nil {
 		return a.written, nil
 	}
-	var s corev1.Secret
-	err := a.kube.Get(ctx, key, &s)
-	if err == nil && metav1.IsControlledBy(&s, e) {
-		return &s, nil
-	}
+	m := secretMeta()
+	err := a.kube.Get(ctx, key, m)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return nil, err
 	}
-	m := &metav1.PartialObjectMetadata{}
-	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-	if err := a.apiReader.Get(ctx, key, m); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, nil
+	if apierrors.IsNotFound(err) {
+		// Not the operator's, or newer than the cache.
+		if err := a.apiReader.Get(ctx, key, m); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, nil
+			}
+			return nil, err
 		}
-		return nil, err
 	}
 	if !metav1.IsControlledBy(m, e) {
 		return nil, managed.InvalidSpec("The Secret %s/%s exists and is not this Extension's: the operator writes only a Secret it made for the Extension; name another one in writeCredentialsSecretRef, or delete it",
 			key.Namespace, key.Name)
 	}
-	// The operator's own Secret, newer than the cache.
+	// The operator's own Secret: its data from the API server (the cache holds metadata only).
+	var s corev1.Secret
 	if err := a.apiReader.Get(ctx, key, &s); err != nil {
 		return nil, client.IgnoreNotFound(err)
+	}
+	if !metav1.IsControlledBy(&s, e) {
+		return nil, managed.InvalidSpec("The Secret %s/%s exists and is not this Extension's: the operator writes only a Secret it made for the Extension; name another one in writeCredentialsSecretRef, or delete it",
+			key.Namespace, key.Name)
 	}
 	return &s, nil
 }
@@ -175,26 +181,64 @@ func (a *extensionAdapter) writeCredentials(ctx context.Context, c *credentials,
 	return nil
 }
 
-// optedInSecret reads a Secret a user gave the operator, with the label that opts it in, from the
-// cache, which holds only those. For one that is not there it tells a Secret without the label
-// (with the command that opts it in) from a missing one, with a metadata-only read: the operator
-// never reads the data of a Secret not given to it.
-func optedInSecret(ctx context.Context, c client.Reader, apiReader client.Reader, ns, name string) (*corev1.Secret, error) {
-	var s corev1.Secret
-	err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &s)
-	if err == nil && s.Labels[v1alpha1.LabelCredentials] == "true" {
-		return &s, nil
-	}
+// secretMeta is an empty Secret metadata object: the manager caches only the metadata of Secrets,
+// so that its memory does not grow with what their owners put in them.
+func secretMeta() *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	return m
+}
+
+// credentialUses says in a message what a value of the credentials label gives a Secret for.
+var credentialUses = map[string]string{
+	v1alpha1.LabelCredentialsAccount:  "as PBX account credentials",
+	v1alpha1.LabelCredentialsPassword: "as a SIP password",
+	v1alpha1.LabelCredentialsSIP:      "as SIP credentials the operator writes",
+}
+
+// optedInSecret reads a Secret a user gave the operator for one use: it carries the credentials
+// label with the value use. The cache holds the metadata of the opted-in Secrets only; the data
+// of the one Secret is read from the API server, so a Secret's size costs memory only while it
+// is used. For one that is not given for this use it tells a Secret given for another (account
+// credentials are never a SIP password) or without the label (with the command that opts it in)
+// from a missing one, with a metadata-only read: the operator never reads the data of a Secret
+// not given to it.
+func optedInSecret(ctx context.Context, c client.Reader, apiReader client.Reader, ns, name, use string) (*corev1.Secret, error) {
+	key := client.ObjectKey{Namespace: ns, Name: name}
+	m := secretMeta()
+	err := c.Get(ctx, key, m)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return nil, fmt.Errorf("Reading the Secret %s/%s: %w", ns, name, err) //nolint:staticcheck // a condition message
 	}
-	if apiReader != nil {
-		m := &metav1.PartialObjectMetadata{}
-		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-		if err := apiReader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, m); err == nil {
-			return nil, fmt.Errorf("The Secret %s/%s is not opted in as PBX credentials: label it with kubectl -n %s label secret %s %s=true", //nolint:staticcheck // a condition message
-				ns, name, ns, name, v1alpha1.LabelCredentials)
+	if apierrors.IsNotFound(err) {
+		// Not opted in, or newer than the cache.
+		if err := apiReader.Get(ctx, key, m); err != nil {
+			return nil, fmt.Errorf("The Secret %s/%s does not exist", ns, name) //nolint:staticcheck // a condition message
 		}
 	}
-	return nil, fmt.Errorf("The Secret %s/%s does not exist", ns, name) //nolint:staticcheck // a condition message
+	if got := m.Labels[v1alpha1.LabelCredentials]; got != use {
+		return nil, notGiven(ns, name, got, use)
+	}
+	var s corev1.Secret
+	if err := apiReader.Get(ctx, key, &s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("The Secret %s/%s does not exist", ns, name) //nolint:staticcheck // a condition message
+		}
+		return nil, fmt.Errorf("Reading the Secret %s/%s: %w", ns, name, err) //nolint:staticcheck // a condition message
+	}
+	// The label may have changed since the metadata was read: the data is used only under it.
+	if got := s.Labels[v1alpha1.LabelCredentials]; got != use {
+		return nil, notGiven(ns, name, got, use)
+	}
+	return &s, nil
+}
+
+// notGiven says that a Secret labelled got is not given for use, and how to give it.
+func notGiven(ns, name, got, use string) error {
+	if what, ok := credentialUses[got]; ok {
+		return managed.InvalidSpec("The Secret %s/%s is given to the operator only %s (label %s=%s), not %s: name a Secret labelled %s=%s",
+			ns, name, what, v1alpha1.LabelCredentials, got, credentialUses[use], v1alpha1.LabelCredentials, use)
+	}
+	return fmt.Errorf("The Secret %s/%s is not given to the operator %s: label it with kubectl -n %s label secret %s %s=%s", //nolint:staticcheck // a condition message
+		ns, name, credentialUses[use], ns, name, v1alpha1.LabelCredentials, use)
 }

@@ -141,10 +141,20 @@ func TestPhonePasswordFromSecret(t *testing.T) {
 	w.create(e)
 	// A Secret the user did not opt in is not read: the message says how to give it.
 	w.g.Eventually(w.cond(e, v1alpha1.ConditionSynced)).Should(Equal("False/" + v1alpha1.ReasonDependencyNotReady))
-	if msg := message(e, v1alpha1.ConditionSynced); !strings.Contains(msg, "label secret bob-password "+v1alpha1.LabelCredentials+"=true") {
+	if msg := message(e, v1alpha1.ConditionSynced); !strings.Contains(msg, "label secret bob-password "+v1alpha1.LabelCredentials+"=sip-password") {
 		t.Errorf("message: %s", msg)
 	}
-	w.update(given, func() { given.Labels = map[string]string{v1alpha1.LabelCredentials: "true"} })
+	// Account credentials are never a SIP password: a Secret given as such is refused, whoever
+	// names it (its clientSecret would be set in the PBX and written into the credentials Secret).
+	w.update(given, func() { given.Labels = map[string]string{v1alpha1.LabelCredentials: v1alpha1.LabelCredentialsAccount} })
+	w.g.Eventually(w.cond(e, v1alpha1.ConditionSynced)).Should(Equal("False/" + v1alpha1.ReasonInvalidSpec))
+	if msg := message(e, v1alpha1.ConditionSynced); !strings.Contains(msg, "is given to the operator only as PBX account credentials (label pbx.cloudpbx.dev/credentials=true), not as a SIP password") {
+		t.Errorf("message: %s", msg)
+	}
+	if s := w.sipSecret("bob-sip"); s != nil {
+		t.Errorf("a credentials Secret was written while the password Secret was not given: %v", s.Data)
+	}
+	w.update(given, func() { given.Labels = map[string]string{v1alpha1.LabelCredentials: v1alpha1.LabelCredentialsPassword} })
 	w.waitSynced(e)
 	if !w.registers("102", "correct-horse-battery") {
 		t.Errorf("the PBX does not have the given password")

@@ -6,9 +6,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
@@ -16,6 +18,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -92,11 +96,30 @@ func setupManaged[O managed.Object](mgr ctrl.Manager, o Options, k managedKind[O
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(o.Concurrency, 1), RateLimiter: retryLimiter()}).
 		Watches(&v1alpha1.Account{}, usersOf(c, k.newList), builder.WithPredicates(accountReadiness())).
 		Watches(&v1alpha1.ClusterAccount{}, usersOf(c, k.newList), builder.WithPredicates(accountReadiness())).
+		WatchesMetadata(&corev1.Namespace{}, clusterAccountUsersIn(c, k.newList), builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		WatchesRawSource(k.drift.source())
 	if k.watches != nil {
 		b = k.watches(b)
 	}
 	return b.Complete(reconcile.AsReconciler(c, r))
+}
+
+// clusterAccountUsersIn maps a namespace whose labels changed to its resources that use a
+// ClusterAccount: a namespaceSelector may select the namespace now, or no longer.
+func clusterAccountUsersIn(c client.Reader, newList func() client.ObjectList) handler.EventHandler {
+	return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, ns client.Object) []reconcile.Request {
+		list := newList()
+		if err := c.List(ctx, list, client.InNamespace(ns.GetName())); err != nil {
+			return nil
+		}
+		var out []reconcile.Request
+		for _, o := range items(list) {
+			if m, ok := o.(managed.Object); ok && m.GetManagedSpec().AccountRef.Kind == v1alpha1.AccountKindClusterAccount {
+				out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(o)})
+			}
+		}
+		return out
+	})
 }
 
 // driftQueue takes the resources whose PBX objects changed outside the operator, as the snapshot
@@ -144,6 +167,9 @@ const connectionWait = 2 * time.Second
 // client-level PBX user: only those manage groups and extensions.
 func connection(ctx context.Context, c client.Reader, reg *account.Registry, obj managed.Object) (*account.Connection, error) {
 	k := account.KeyFor(obj.GetManagedSpec().AccountRef, obj.GetNamespace())
+	if err := selects(ctx, c, k, obj.GetNamespace()); err != nil {
+		return nil, err
+	}
 	conn, ok := reg.Connection(k)
 	if !ok {
 		ready := accountReady(ctx, c, k)
@@ -165,6 +191,41 @@ func connection(ctx context.Context, c client.Reader, reg *account.Registry, obj
 		return nil, managed.InvalidSpec("%s acts for a PBX user of realm %s; managing groups and extensions needs a client-level user", k, conn.Realm.Kind)
 	}
 	return conn, nil
+}
+
+// selects refuses a resource the use of a ClusterAccount whose namespaceSelector does not select
+// the resource's namespace: whoever may create resources in a namespace may use only the
+// ClusterAccounts a cluster administrator opened to it. A ClusterAccount that does not exist (yet)
+// is the connection's business, which reports it.
+func selects(ctx context.Context, c client.Reader, k account.Key, namespace string) error {
+	if k.Kind != v1alpha1.AccountKindClusterAccount {
+		return nil
+	}
+	var a v1alpha1.ClusterAccount
+	if err := c.Get(ctx, client.ObjectKey{Name: k.Name}, &a); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	refused := managed.InvalidSpec("%s may not be used from namespace %s: its spec.namespaceSelector does not select this namespace (unset selects none); ask a cluster administrator to select it, or use an Account of this namespace",
+		k, namespace)
+	if a.Spec.NamespaceSelector == nil {
+		return refused
+	}
+	sel, err := metav1.LabelSelectorAsSelector(a.Spec.NamespaceSelector)
+	if err != nil {
+		return managed.InvalidSpec("%s has an invalid spec.namespaceSelector: %v", k, err)
+	}
+	if sel.Empty() {
+		return nil
+	}
+	ns := &metav1.PartialObjectMetadata{}
+	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	if err := c.Get(ctx, client.ObjectKey{Name: namespace}, ns); err != nil {
+		return err
+	}
+	if !sel.Matches(labels.Set(ns.Labels)) {
+		return refused
+	}
+	return nil
 }
 
 // accountProblem says in a few words why an account is not Ready.

@@ -28,7 +28,8 @@ import (
 	"github.com/cloudpbx/pbx-operator/internal/pbxsim"
 )
 
-// k is a client of the envtest API server; the manager with every controller runs against it.
+// k is a client of the envtest API server (not of the manager's cache); the manager with every
+// controller runs against the same server.
 var k client.Client
 
 // trustedNamespace is where ClusterAccounts may take Secrets from, as the operator's own namespace
@@ -57,7 +58,9 @@ func run(m *testing.M) int {
 	}
 	defer env.Stop() //nolint:errcheck // the process ends anyway
 
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	// The manager's cache as in a cluster: the metadata of given Secrets only.
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
+		Cache: controller.CacheOptions(nil, nil)})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "creating the manager: %v\n", err)
 		return 1
@@ -82,7 +85,11 @@ func run(m *testing.M) int {
 			fmt.Fprintf(os.Stderr, "manager: %v\n", err)
 		}
 	}()
-	k = mgr.GetClient()
+	// The tests act as users do, through the API server, not the manager's cache.
+	if k, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+		fmt.Fprintf(os.Stderr, "creating the client: %v\n", err)
+		return 1
+	}
 	if err := k.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: trustedNamespace}}); err != nil {
 		fmt.Fprintf(os.Stderr, "creating the trusted namespace: %v\n", err)
 		return 1
@@ -187,11 +194,19 @@ func (w *world) create(o client.Object) {
 	}
 }
 
+// secret creates a labelled credentials Secret with an app's credentials for the world's
+// simulator.
 func (w *world) secret(name, id, secret string) {
+	w.t.Helper()
+	w.secretFor(name, id, secret, w.srv.URL+"/")
+}
+
+// secretFor creates a labelled credentials Secret with an app's credentials for the PBX at url.
+func (w *world) secretFor(name, id, secret, url string) {
 	w.t.Helper()
 	w.create(&corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: w.ns, Labels: map[string]string{v1alpha1.LabelCredentials: "true"}},
-		StringData: map[string]string{"clientID": id, "clientSecret": secret},
+		StringData: map[string]string{"clientID": id, "clientSecret": secret, "url": url},
 	})
 }
 

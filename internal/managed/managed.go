@@ -703,14 +703,14 @@ func (r *Reconciler[O]) release(ctx context.Context, p *pass[O]) {
 // that still carries this resource's identity, or one found by its natural key while the
 // create-pending mark says we may have made it (after any create call still under way has ended).
 func (r *Reconciler[O]) deleteExternal(ctx context.Context, p *pass[O]) error {
-	ext, err := r.connector.Connect(ctx, p.obj)
-	if err != nil {
-		return err
-	}
 	known := KnownID(p.obj) != 0
 	mark, pending := pendingSince(p.obj)
 	if !known && (!pending || r.unsent(p.obj)) {
-		return nil // nothing of ours exists upstream
+		return nil // nothing of ours exists upstream: no account is needed to let it go
+	}
+	ext, err := r.connector.Connect(ctx, p.obj)
+	if err != nil {
+		return err
 	}
 	if !known {
 		settled := r.settledAt(p.obj, mark)

@@ -334,7 +334,7 @@ func createAccount(ctx context.Context, t *testing.T, k client.Client, ns, url s
 	for _, o := range []client.Object{
 		&corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Name: "pbx", Namespace: ns, Labels: map[string]string{v1alpha1.LabelCredentials: "true"}},
-			StringData: map[string]string{"clientID": pbxsim.DemoTrustedAppID, "clientSecret": pbxsim.DemoAppSecret},
+			StringData: map[string]string{"clientID": pbxsim.DemoTrustedAppID, "clientSecret": pbxsim.DemoAppSecret, "url": url + "/"},
 		},
 		&v1alpha1.Account{
 			ObjectMeta: metav1.ObjectMeta{Name: "pbx", Namespace: ns},

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/account"
 	"github.com/cloudpbx/pbx-operator/internal/pbx"
 )
 
@@ -22,6 +23,9 @@ type Source struct {
 	URL          string
 	ClientID     string
 	ClientSecret string
+	// CABundle is the PEM bundle the PBX's certificate is verified with, on top of the system's
+	// roots: the account's caBundleRef.
+	CABundle []byte
 }
 
 // pageSize is the page of export's and plan's list calls: the PBX's maximum, for the fewest calls.
@@ -44,7 +48,11 @@ func connect(ctx context.Context, s Source, userAgent string) (*conn, error) {
 	if s.ClientID == "" || s.ClientSecret == "" {
 		return nil, errors.New("no PBX credentials: give --client-id (or PBX_CLIENT_ID) and the secret in PBX_CLIENT_SECRET")
 	}
-	c, err := pbx.New(s.URL, pbx.WithCredentials(s.ClientID, s.ClientSecret), pbx.WithUserAgent(userAgent), pbx.WithPageSize(pageSize))
+	opts := []pbx.Option{pbx.WithCredentials(s.ClientID, s.ClientSecret), pbx.WithUserAgent(userAgent), pbx.WithPageSize(pageSize)}
+	if len(s.CABundle) > 0 {
+		opts = append(opts, pbx.WithCABundle(s.CABundle))
+	}
+	c, err := pbx.New(s.URL, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("PBX URL %q: %w", s.URL, err)
 	}
@@ -95,7 +103,7 @@ func AccountSource(ctx context.Context, c client.Reader, namespace, name string)
 		}
 		return Source{}, fmt.Errorf("reading the Account %s/%s: %w", namespace, name, err)
 	}
-	return secretSource(ctx, c, a.Spec.URL, namespace, a.Spec.CredentialsSecretRef.Name, "Account "+namespace+"/"+name)
+	return secretSource(ctx, c, &a, namespace, a.Spec.CredentialsSecretRef.Name, "Account "+namespace+"/"+name)
 }
 
 // ClusterAccountSource reads a ClusterAccount and its credentials Secret from the cluster.
@@ -108,22 +116,79 @@ func ClusterAccountSource(ctx context.Context, c client.Reader, name string) (So
 		return Source{}, fmt.Errorf("reading the ClusterAccount %s: %w", name, err)
 	}
 	ns, secret := a.CredentialsSecret()
-	return secretSource(ctx, c, a.Spec.URL, ns, secret, "ClusterAccount "+name)
+	return secretSource(ctx, c, &a, ns, secret, "ClusterAccount "+name)
 }
 
-func secretSource(ctx context.Context, c client.Reader, u, namespace, name, owner string) (Source, error) {
-	var s corev1.Secret
-	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &s); err != nil {
-		if apierrors.IsNotFound(err) {
-			return Source{}, fmt.Errorf("the credentials Secret %s/%s of the %s does not exist", namespace, name, owner)
-		}
-		return Source{}, fmt.Errorf("reading the credentials Secret %s/%s of the %s: %w", namespace, name, owner, err)
+// accountObject is an Account or a ClusterAccount, as the plugin reads them.
+type accountObject interface {
+	GetConnectionSpec() *v1alpha1.ConnectionSpec
+	CABundle() *v1alpha1.CABundleReference
+}
+
+// secretSource reads an account's credentials as the manager would use them: only from a Secret
+// given as account credentials (the label), only towards the PBX its url key names, with the
+// account's CA bundle.
+func secretSource(ctx context.Context, c client.Reader, a accountObject, namespace, name, owner string) (Source, error) {
+	s, err := givenSecret(ctx, c, namespace, name, "credentials Secret", owner)
+	if err != nil {
+		return Source{}, err
 	}
-	src := Source{URL: u, ClientID: string(s.Data["clientID"]), ClientSecret: string(s.Data["clientSecret"])}
+	u := a.GetConnectionSpec().URL
+	src := Source{URL: u, ClientID: string(s.Data[account.SecretClientID]), ClientSecret: string(s.Data[account.SecretClientSecret])}
 	if src.ClientID == "" || src.ClientSecret == "" {
 		return Source{}, fmt.Errorf("the credentials Secret %s/%s of the %s lacks the key clientID or clientSecret", namespace, name, owner)
 	}
+	if err := account.Destination(namespace+"/"+name, string(s.Data[account.SecretURL]), u); err != nil {
+		return Source{}, fmt.Errorf("the %s cannot be used: %w", owner, err)
+	}
+	if ref := a.CABundle(); ref != nil {
+		if src.CABundle, err = caBundle(ctx, c, ref, owner); err != nil {
+			return Source{}, err
+		}
+	}
 	return src, nil
+}
+
+// givenSecret reads a Secret given to the operator as account credentials: the plugin uses no
+// Secret that the manager would not.
+func givenSecret(ctx context.Context, c client.Reader, namespace, name, what, owner string) (*corev1.Secret, error) {
+	var s corev1.Secret
+	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("the %s %s/%s of the %s does not exist", what, namespace, name, owner)
+		}
+		return nil, fmt.Errorf("reading the %s %s/%s of the %s: %w", what, namespace, name, owner, err)
+	}
+	if s.Labels[v1alpha1.LabelCredentials] != v1alpha1.LabelCredentialsAccount {
+		return nil, fmt.Errorf("the %s %s/%s of the %s is not given as account credentials: label it with kubectl -n %s label secret %s %s=%s",
+			what, namespace, name, owner, namespace, name, v1alpha1.LabelCredentials, v1alpha1.LabelCredentialsAccount)
+	}
+	return &s, nil
+}
+
+// caBundle reads the PEM bundle of an account's caBundleRef.
+func caBundle(ctx context.Context, c client.Reader, ref *v1alpha1.CABundleReference, owner string) ([]byte, error) {
+	var data []byte
+	if ref.Kind == v1alpha1.CABundleKindSecret {
+		s, err := givenSecret(ctx, c, ref.Namespace, ref.Name, "CA bundle Secret", owner)
+		if err != nil {
+			return nil, err
+		}
+		data = s.Data[ref.Key]
+	} else {
+		var cm corev1.ConfigMap
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, &cm); err != nil {
+			return nil, fmt.Errorf("reading the CA bundle ConfigMap %s/%s of the %s: %w", ref.Namespace, ref.Name, owner, err)
+		}
+		data = []byte(cm.Data[ref.Key])
+		if len(data) == 0 {
+			data = cm.BinaryData[ref.Key]
+		}
+	}
+	if len(data) == 0 {
+		return nil, fmt.Errorf("the %s %s/%s of the %s has no key %s with the CA bundle", ref.Kind, ref.Namespace, ref.Name, owner, ref.Key)
+	}
+	return data, nil
 }
 
 // Progress reports progress on long runs; nil reports nothing.

@@ -79,6 +79,7 @@ type: Opaque
 stringData:
   clientID: %s
   clientSecret: %s
+  url: %s
 ---
 apiVersion: pbx.cloudpbx.dev/v1alpha1
 kind: Account
@@ -89,7 +90,7 @@ spec:
   url: %s
   credentialsSecretRef:
     name: %s
-`, secretName, ns, credentialsLabel, pbxsim.DemoTrustedAppID, pbxsim.DemoAppSecret, accountName, ns, simURL, secretName)
+`, secretName, ns, credentialsLabel, pbxsim.DemoTrustedAppID, pbxsim.DemoAppSecret, simURL, accountName, ns, simURL, secretName)
 	}
 	for _, g := range p.groups {
 		fmt.Fprintf(&b, `---

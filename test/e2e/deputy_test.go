@@ -25,20 +25,20 @@ func TestConfusedDeputy(t *testing.T) {
 		t.Skip("needs the local control plane; runs without -short")
 	}
 	kubectl(t, "create", "namespace", "deputy")
-	kubectlIn(t, `---
+	kubectlIn(t, fmt.Sprintf(`---
 apiVersion: v1
 kind: Secret
 metadata:
   name: victim
-stringData: {clientID: demo-trusted, clientSecret: demo-secret}
+stringData: {clientID: demo-trusted, clientSecret: demo-secret, url: %[1]s}
 ---
 apiVersion: v1
 kind: Secret
 metadata:
   name: given
   labels: {pbx.cloudpbx.dev/credentials: "true"}
-stringData: {clientID: demo-trusted, clientSecret: demo-secret}
-`, "apply", "-n", "deputy", "-f", "-")
+stringData: {clientID: demo-trusted, clientSecret: demo-secret, url: %[1]s}
+`, simURL), "apply", "-n", "deputy", "-f", "-")
 	tokens := func() int { return requestTotal(t, "POST", "/oauth/token") }
 	before := tokens()
 	kubectlIn(t, fmt.Sprintf(`---
@@ -82,7 +82,7 @@ spec:
 		got = readyMessage(t, "-n", "deputy", "account", "unlabelled")
 		return strings.HasPrefix(got, "False/InvalidSpec")
 	})
-	if !strings.Contains(got, "is not opted in as PBX credentials: label it with kubectl -n deputy label secret victim pbx.cloudpbx.dev/credentials=true") {
+	if !strings.Contains(got, "is not given to the operator as PBX account credentials: label it with kubectl -n deputy label secret victim pbx.cloudpbx.dev/credentials=true") {
 		t.Errorf("Account on an unlabelled Secret: %s", got)
 	}
 	// Only the opted-in Account asked the PBX for a token.

@@ -77,7 +77,7 @@ kind: Secret
 metadata:
   name: wrong
   labels: {pbx.cloudpbx.dev/credentials: "true"}
-stringData: {clientID: demo-trusted, clientSecret: not-the-secret, url: '`+simURL+`'}
+stringData: {clientID: demo-trusted, clientSecret: not-the-secret, url: '` + simURL + `'}
 `)
 	fmt.Fprintf(&b, kstatusAccount, "wrong-credentials", simURL, "wrong")
 	fmt.Fprintf(&b, kstatusExtension, "good", "701")

@@ -69,7 +69,7 @@ func startManager(ctx context.Context) error {
 	}
 	manager, err = env.Run("manager", filepath.Join(bins, "manager"),
 		// Secrets are read only where the tests keep credentials, as the chart's least-privilege mode does.
-		"--leader-elect", "--leader-election-namespace=default", "--metrics-bind-address=0", "--secret-namespaces=samples,bulk,kstatus,deputy,phoneline",
+		"--leader-elect", "--leader-election-namespace=default", "--metrics-bind-address=0", "--secret-namespaces=samples,bulk,kstatus,deputy,phoneline,hoard",
 		"--health-probe-bind-address="+probe, "--poll-interval=5s", "--requests-per-second=10", "--burst=5")
 	if err != nil {
 		return err

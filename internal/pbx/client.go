@@ -36,6 +36,13 @@ const (
 	DefaultPageSize = 200
 	// DefaultTimeout bounds each request when WithHTTPClient is not given.
 	DefaultTimeout = 30 * time.Second
+	// DefaultMaxAnswerBytes bounds what the client reads of one answer (a page of a list, the
+	// token endpoint's answer, an error), counted after decompression, when WithMaxAnswerBytes is
+	// not given: a list page of 500 extensions is about 350 KiB.
+	DefaultMaxAnswerBytes = 8 << 20
+	// DefaultMaxPages bounds the pages of one list, and its objects to that many full pages, when
+	// the PBX has not reported a limit on the collection's objects (see ClientInfoService.Limits).
+	DefaultMaxPages = 100
 )
 
 // maxErrorRead is how much of an error answer is read to find its message.
@@ -94,6 +101,7 @@ type options struct {
 	now            func() time.Time
 	credentialsSet bool
 	caBundle       []byte
+	maxAnswerBytes int64
 }
 
 // WithHTTPClient sends requests through hc's transport, with its timeout. The client never
@@ -154,6 +162,12 @@ func WithLogger(log logr.Logger) Option { return func(o *options) { o.log = log 
 // WithPageSize sets the per_page of list requests (at least 1).
 func WithPageSize(n int) Option { return func(o *options) { o.pageSize = max(n, 1) } }
 
+// WithMaxAnswerBytes bounds what the client reads of one answer, after decompression (at least 1;
+// DefaultMaxAnswerBytes when not given): an answer past it fails with a *TooLargeError, so that a
+// PBX that answers endlessly, or with a gzip bomb, costs at most that much memory per request.
+// The manager sets it with --max-pbx-answer-bytes.
+func WithMaxAnswerBytes(n int64) Option { return func(o *options) { o.maxAnswerBytes = max(n, 1) } }
+
 // New returns a Client for the PBX at baseURL (such as https://apiproxy.telphin.ru), which needs
 // WithCredentials or WithTokenSource. The API lives under baseURL + /api/ver1.0 and the token
 // endpoint at baseURL + /oauth/token.
@@ -167,6 +181,8 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		log:         logr.Discard(),
 		pageSize:    DefaultPageSize,
 		now:         time.Now,
+
+		maxAnswerBytes: DefaultMaxAnswerBytes,
 	}
 	for _, opt := range opts {
 		opt(&o)

@@ -14,6 +14,10 @@ import (
 // maxErrorBody is how much of an error answer's body an APIError keeps for debugging.
 const maxErrorBody = 1024
 
+// maxMessage is how much of the PBX's message, code and request id an APIError keeps: they are
+// copied into conditions and events, and a hostile PBX may send megabytes.
+const maxMessage = 1024
+
 // An APIError is an answer of the PBX other than success, or a request the client refused on
 // the PBX's behalf because the request budget is spent (StatusCode 429, no network call). Use
 // the predicates (IsNotFound, IsRateLimited, ...) rather than comparing fields; they see through
@@ -96,6 +100,45 @@ func (e *DeferredError) Error() string {
 // Deferred returns how long until the request may go, so that callers can classify errors through
 // a small interface without importing this package.
 func (e *DeferredError) Deferred() time.Duration { return e.After }
+
+// A TooLargeError is an answer or a list the client stopped reading at one of its bounds: an answer
+// longer than WithMaxAnswerBytes after decompression, or a list with more pages (or more objects
+// than that many full pages hold) than the collection can have. Such a PBX is not usable as it
+// answers, and asking again gets the same answer; the read stops at the bound, so it cost no more
+// memory than that.
+type TooLargeError struct {
+	Method string
+	Path   string
+	// MaxBytes is the bound on one answer that the answer passed; 0 when a list passed MaxPages.
+	MaxBytes int64
+	// MaxPages is the bound on one list's pages that the list passed; 0 when an answer passed
+	// MaxBytes.
+	MaxPages int
+}
+
+// Error names the request and the bound it passed.
+func (e *TooLargeError) Error() string { return e.Method + " " + e.Path + ": " + e.Oversize() }
+
+// Oversize says which bound the answer passed, for condition messages: "the PBX answer is larger
+// than 8 MiB (--max-pbx-answer-bytes)" or "the list has more than 100 pages". Callers classify
+// errors through this small interface without importing this package.
+func (e *TooLargeError) Oversize() string {
+	if e.MaxPages > 0 {
+		return fmt.Sprintf("the list has more than %d pages", e.MaxPages)
+	}
+	return fmt.Sprintf("the PBX answer is larger than %s (--max-pbx-answer-bytes)", byteSize(e.MaxBytes))
+}
+
+// byteSize writes n in the largest binary unit that divides it: 8 MiB, 1536 KiB, 100 bytes.
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
 
 // errorBody is the PBX's error answer: {"message": "...", "status": "..."}, or the token
 // endpoint's {"error": "...", "message": "..."}. The fields are decoded loosely: an error answer

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -58,7 +59,12 @@ type Client struct {
 	inFlight  chan struct{}
 	userAgent string
 	pageSize  int
-	now       func() time.Time
+	// maxAnswerBytes bounds the bytes read of one answer, after decompression.
+	maxAnswerBytes int64
+	// limits are the client's limits as the PBX last reported them (ClientInfoService.Limits), to
+	// bound lists by; nil until then.
+	limits atomic.Pointer[Limits]
+	now    func() time.Time
 
 	// Users is the current user (who am I).
 	Users *UsersService
@@ -225,7 +231,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		fetch = fromTokenSource(o.tokenSource)
 	} else {
 		tokenHTTP := &http.Client{Transport: wire, Timeout: hc.Timeout, CheckRedirect: noRedirect}
-		fetch = clientCredentials(base+tokenPath, o.clientID, o.clientSecret, tokenHTTP)
+		fetch = clientCredentials(base+tokenPath, o.clientID, o.clientSecret, tokenHTTP, o.maxAnswerBytes)
 	}
 	c := &Client{
 		base: base,
@@ -239,6 +245,8 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		userAgent: o.userAgent,
 		pageSize:  o.pageSize,
 		now:       o.now,
+
+		maxAnswerBytes: o.maxAnswerBytes,
 	}
 	s := service{c: c}
 	c.Users = (*UsersService)(&s)
@@ -386,6 +394,9 @@ func (c *Client) do(ctx context.Context, method string, ep endpoint, query url.V
 			rd = gz
 		}
 	}
+	// Whatever the PBX says, no more than the bound is read, counted after decompression: a tenant
+	// controls its account's url, so the PBX may be a hostile server.
+	rd = newBoundedReader(rd, method, ep.path, c.maxAnswerBytes)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		data, _ := io.ReadAll(io.LimitReader(rd, maxErrorRead)) // a partial body still has a status
 		e := newAPIError(method, ep.path, resp.StatusCode, resp.Header, data, c.now())
@@ -397,11 +408,25 @@ func (c *Client) do(ctx context.Context, method string, ep endpoint, query url.V
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		return nil
 	}
-	if err := json.NewDecoder(rd).Decode(out); err != nil {
+	dec := json.NewDecoder(rd)
+	if s, ok := out.(streamDecoder); ok {
+		err = s.decodeFrom(dec)
+	} else {
+		err = dec.Decode(out)
+	}
+	if err != nil {
+		var tooLarge *TooLargeError
+		if errors.As(err, &tooLarge) {
+			return tooLarge // it names the request
+		}
 		return transportError(ctx, method, ep.path, fmt.Errorf("decoding the answer: %w", err))
 	}
 	return nil
 }
+
+// A streamDecoder is an answer that decodes itself from the stream, as a list page does to count
+// its objects as they come.
+type streamDecoder interface{ decodeFrom(*json.Decoder) error }
 
 // transportError wraps a failure to get an answer with the request, keeping a context error in
 // the chain (a body read cut by a deadline does not always say so).

@@ -31,7 +31,8 @@ type APIError struct {
 	// Code is the PBX's machine-readable "status" (user_access_type_deny, rate_limit_exceeded,
 	// client_not_found, ...) or, from the token endpoint, OAuth2's "error"; often empty.
 	Code string
-	// Message is the PBX's "message": why it refused the request.
+	// Message is the PBX's "message": why it refused the request. It is cut at 1 KiB (on a rune
+	// boundary, marked), as are Code and RequestID.
 	Message string
 	// RequestID is the X-Request-Id header of the answer, when there is one (ASSUMPTION: the PBX
 	// documents no request id; this is the common header name).
@@ -156,16 +157,17 @@ func newAPIError(method, path string, status int, h http.Header, body []byte, no
 		Method:     method,
 		Path:       path,
 		StatusCode: status,
-		RequestID:  h.Get("X-Request-Id"),
+		RequestID:  truncate([]byte(h.Get("X-Request-Id")), maxMessage),
 		RetryAt:    retryAfter(h, now),
 		Body:       truncate(body, maxErrorBody),
 	}
 	var eb errorBody
 	if json.Unmarshal(body, &eb) == nil {
-		e.Message = string(eb.Message)
-		e.Code = string(eb.Status)
+		// Cut once here, so that every copy (conditions, events, logs) is bounded.
+		e.Message = truncate([]byte(eb.Message), maxMessage)
+		e.Code = truncate([]byte(eb.Status), maxMessage)
 		if e.Code == "" {
-			e.Code = string(eb.Error)
+			e.Code = truncate([]byte(eb.Error), maxMessage)
 		}
 	}
 	return e

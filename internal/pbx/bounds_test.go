@@ -199,7 +199,7 @@ func TestAnswerBoundMessage(t *testing.T) {
 		},
 		"Pages": {
 			err:  &TooLargeError{Method: "GET", Path: "/api/ver1.0/client/1/extension/", MaxPages: 6},
-			want: "GET /api/ver1.0/client/1/extension/: the list has more than 6 pages",
+			want: "GET /api/ver1.0/client/1/extension/: the PBX list has more than 6 pages",
 		},
 	}
 	for name, tc := range cases {

@@ -121,11 +121,11 @@ type TooLargeError struct {
 func (e *TooLargeError) Error() string { return e.Method + " " + e.Path + ": " + e.Oversize() }
 
 // Oversize says which bound the answer passed, for condition messages: "the PBX answer is larger
-// than 8 MiB (--max-pbx-answer-bytes)" or "the list has more than 100 pages". Callers classify
+// than 8 MiB (--max-pbx-answer-bytes)" or "the PBX list has more than 100 pages". Callers classify
 // errors through this small interface without importing this package.
 func (e *TooLargeError) Oversize() string {
 	if e.MaxPages > 0 {
-		return fmt.Sprintf("the list has more than %d pages", e.MaxPages)
+		return fmt.Sprintf("the PBX list has more than %d pages", e.MaxPages)
 	}
 	return fmt.Sprintf("the PBX answer is larger than %s (--max-pbx-answer-bytes)", byteSize(e.MaxBytes))
 }

@@ -96,9 +96,9 @@ func (c *Client) maxPages(ep endpoint) int {
 	return min(DefaultMaxPages, (2*most+c.pageSize-1)/c.pageSize+1)
 }
 
-// page is one page of a list as it is decoded: it fails with full once it holds more than max
+// pageBody is one page of a list as it is decoded: it fails with full once it holds more than max
 // objects, so that a page of a million tiny objects stops at the bound as it is decoded.
-type page[T any] struct {
+type pageBody[T any] struct {
 	items []T
 	max   int
 	full  *TooLargeError
@@ -106,7 +106,7 @@ type page[T any] struct {
 
 // decodeFrom decodes the page's array one object at a time. A null page is empty; anything else
 // that is not an array fails as json.Unmarshal would.
-func (p *page[T]) decodeFrom(d *json.Decoder) error {
+func (p *pageBody[T]) decodeFrom(d *json.Decoder) error {
 	tok, err := d.Token()
 	if err != nil || tok == nil {
 		return err
@@ -148,14 +148,15 @@ const (
 	pageRetryPause = 200 * time.Millisecond
 )
 
-// listPage fetches one page of at most most objects (more fail with full). A page is a read, so one lost to a 5xx or a cut connection is asked
-// again, twice, rather than throwing away the pages before it: a list of a few thousand objects is
-// several pages, and under a PBX that fails one request in ten most such lists would fail whole
-// (and every resource waiting for them with it). The only retry the client makes besides the one
-// after a 401; a write is never repeated.
+// listPage fetches one page of at most most objects (a page with more fails with full). A page is
+// a read, so one lost to a 5xx or a cut connection is asked again, twice, rather than throwing
+// away the pages before it: a list of a few thousand objects is several pages, and under a PBX that
+// fails one request in ten most such lists would fail whole (and every resource waiting for them
+// with it). The only retry the client makes besides the one after a 401; a write is never
+// repeated.
 func listPage[T any](ctx context.Context, c *Client, ep endpoint, q url.Values, most int, full *TooLargeError) ([]T, error) {
 	for try := 0; ; try++ {
-		p := page[T]{max: most, full: full}
+		p := pageBody[T]{max: most, full: full}
 		err := c.do(ctx, http.MethodGet, ep, q, nil, &p)
 		if err == nil || try == pageRetries || !transient(ctx, err) {
 			return p.items, err

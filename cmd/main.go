@@ -26,6 +26,7 @@ import (
 	"github.com/cloudpbx/pbx-operator/internal/account"
 	"github.com/cloudpbx/pbx-operator/internal/controller"
 	"github.com/cloudpbx/pbx-operator/internal/managed"
+	"github.com/cloudpbx/pbx-operator/internal/pbx"
 )
 
 // version is the operator's version, stamped by the Makefile with -ldflags "-X main.version=...".
@@ -93,6 +94,8 @@ func main() {
 		"Fixed rate of PBX requests per account, unless the account sets requestsPerSecond; 0 paces by the hourly budget the PBX announces (docs/pacing.md).")
 	flag.IntVar(&burst, "burst", 10, "Burst of PBX requests per account with a fixed --requests-per-second, unless the account sets burst.")
 	flag.IntVar(&maxInFlight, "max-requests-in-flight", 8, "PBX requests per account under way at once.")
+	maxAnswerBytes := flag.Int64("max-pbx-answer-bytes", pbx.DefaultMaxAnswerBytes,
+		"Most bytes read of one PBX answer or list page, after decompression; a larger answer fails the request (APIUnavailable), so a hostile PBX cannot exhaust the manager's memory.")
 	flag.Float64Var(&kubeQPS, "kube-api-qps", 300,
 		"Requests per second to the Kubernetes API server (status and metadata writes: 3 per created object; the API server's priority and fairness protects it).")
 	flag.IntVar(&kubeBurst, "kube-api-burst", 600, "Burst of requests to the Kubernetes API server.")
@@ -168,6 +171,7 @@ func main() {
 		MaxInFlight:         maxInFlight,
 		WriteReservePercent: writeReserve,
 		PollInterval:        pollInterval,
+		MaxAnswerBytes:      *maxAnswerBytes,
 	})
 	copts := controller.Options{Registry: registry, PollInterval: pollInterval, Concurrency: concurrency, Timeout: timeout,
 		RoutineEventsPerSecond: routineEvents}

@@ -131,6 +131,9 @@ func (r *Registry) newClient(k Key, spec v1alpha1.ConnectionSpec, cred Credentia
 	if s.MaxInFlight > 0 {
 		opts = append(opts, pbx.WithMaxInFlight(s.MaxInFlight))
 	}
+	if s.MaxAnswerBytes > 0 {
+		opts = append(opts, pbx.WithMaxAnswerBytes(s.MaxAnswerBytes))
+	}
 	if reg != nil {
 		opts = append(opts, pbx.WithMetrics(r.metricsFor(k, reg)))
 	}
@@ -155,7 +158,8 @@ type Limit struct {
 
 // eventLimit reads the client's limit on event subscriptions. It is informational (the PBX
 // enforces it), so an account works without it: nil when the call fails or the answer does not
-// carry the limit. ASSUMPTION: the field names of /limit/ are the simulator's (UPSTREAM-API 5.5).
+// carry the limit. Reading the limits also bounds the client's lists by them (pbx.ClientInfoService.Limits).
+// ASSUMPTION: the field names of /limit/ are the simulator's (UPSTREAM-API 5.5).
 func eventLimit(ctx context.Context, c *pbx.Client, realm pbx.Realm) *Limit {
 	l, err := c.ClientInfo.Limits(ctx, realm)
 	if err != nil || l.EventLimit <= 0 {

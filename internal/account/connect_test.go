@@ -2,6 +2,7 @@ package account_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
 	"github.com/cloudpbx/pbx-operator/internal/account"
+	"github.com/cloudpbx/pbx-operator/internal/pbx"
 	"github.com/cloudpbx/pbx-operator/internal/pbxsim"
 )
 
@@ -87,5 +89,15 @@ func TestConnectKeepsTheLastGoodConnection(t *testing.T) {
 	reg.Forget(k)
 	if n, err := testutil.GatherAndCount(metrics); err != nil || n != 0 {
 		t.Errorf("a deleted account's metrics are unregistered: %d series left, %v", n, err)
+	}
+}
+
+func TestConnectBoundsAnswers(t *testing.T) {
+	f := newFixture(t, pbxsim.DemoConfig())
+	reg := account.NewRegistry(account.Settings{RequestsPerSecond: 100, Burst: 10, PollInterval: time.Minute, MaxAnswerBytes: 16})
+	_, err := reg.Connect(context.Background(), f.key, f.spec, f.cred, nil)
+	var tooLarge *pbx.TooLargeError
+	if !errors.As(err, &tooLarge) || tooLarge.MaxBytes != 16 {
+		t.Errorf("Connect with answers bounded at 16 bytes: got error %v, want a *pbx.TooLargeError at 16 bytes", err)
 	}
 }

@@ -71,6 +71,9 @@ type Settings struct {
 	MaxInFlight         int
 	WriteReservePercent int
 	PollInterval        time.Duration
+	// MaxAnswerBytes bounds what is read of one PBX answer, after decompression (a tenant's
+	// account may point at a hostile server); 0 means pbx.DefaultMaxAnswerBytes.
+	MaxAnswerBytes int64
 }
 
 // Registry holds the connections of all accounts.

@@ -339,7 +339,7 @@ func (r *accountReconciler[O]) users(ctx context.Context, key account.Key) ([]st
 
 func setAccountReady(obj accountObject, status metav1.ConditionStatus, reason, message string) {
 	meta.SetStatusCondition(&obj.GetAccountStatus().Conditions, metav1.Condition{
-		Type: v1alpha1.ConditionReady, Status: status, Reason: reason, Message: message, ObservedGeneration: obj.GetGeneration(),
+		Type: v1alpha1.ConditionReady, Status: status, Reason: reason, Message: managed.Truncate(message, managed.MaxMessage), ObservedGeneration: obj.GetGeneration(),
 	})
 }
 

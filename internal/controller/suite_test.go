@@ -39,6 +39,10 @@ const trustedNamespace = "pbx-operator-system"
 // pollInterval is the tests' short poll interval, so drift is reverted within seconds.
 const pollInterval = 2 * time.Second
 
+// testMaxAnswerBytes is the suite's bound on one PBX answer (--max-pbx-answer-bytes): small, so
+// that a gzip bomb many times its size stays cheap to serve (TestHostilePBX).
+const testMaxAnswerBytes = 1 << 20
+
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
@@ -65,7 +69,8 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "creating the manager: %v\n", err)
 		return 1
 	}
-	registry := account.NewRegistry(account.Settings{RequestsPerSecond: 200, Burst: 50, WriteReservePercent: 10, PollInterval: pollInterval})
+	registry := account.NewRegistry(account.Settings{RequestsPerSecond: 200, Burst: 50, WriteReservePercent: 10, PollInterval: pollInterval,
+		MaxAnswerBytes: testMaxAnswerBytes})
 	opts := controller.Options{Registry: registry, PollInterval: pollInterval, Concurrency: 8, Timeout: 5 * time.Second}
 	for _, setup := range []func() error{
 		func() error {

@@ -28,8 +28,9 @@
 // # Errors
 //
 // The engine classifies every error once (STYLE.md section 5): the PBX client's errors through
-// small interfaces (HTTPStatus, PBXMessage, RetryTime), transport failures as APIUnavailable with
-// exponential backoff, and the classes only adapters know through DependencyNotReady, InvalidSpec
-// and Conflict. Invalid specs are terminal errors that wait for a change of the spec; rate limits
+// small interfaces (HTTPStatus, PBXMessage, RetryTime, Oversize), transport failures and answers
+// past the client's bounds as APIUnavailable with exponential backoff, and the classes only
+// adapters know through DependencyNotReady, InvalidSpec and Conflict. Messages are cut at
+// MaxMessage, since they may quote the PBX. Invalid specs are terminal errors that wait for a change of the spec; rate limits
 // wait for the reset; nothing hot-loops against the PBX. Adapters never build a ctrl.Result.
 package managed

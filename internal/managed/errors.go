@@ -14,6 +14,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
@@ -32,6 +34,9 @@ type (
 	// deferrer is a request that was not sent because its account is paced or busy: it may go
 	// after Deferred.
 	deferrer interface{ Deferred() time.Duration }
+	// oversizer is an answer or a list the client stopped reading at one of its bounds (a gzip
+	// bomb, a PBX that pages on and on); Oversize says which bound.
+	oversizer interface{ Oversize() string }
 )
 
 // waitError asks for another pass soon without touching the conditions: the resource's state has
@@ -124,8 +129,15 @@ const (
 )
 
 // Classify sorts an error into its class (the table of STYLE.md section 5). Errors with neither
-// Terminal nor RequeueAfter set are retried with the workqueue's exponential backoff.
+// Terminal nor RequeueAfter set are retried with the workqueue's exponential backoff. The message
+// is cut at MaxMessage: it may quote the PBX, which may be a tenant's hostile server.
 func Classify(err error) Class {
+	c := classify(err)
+	c.Message = Truncate(c.Message, MaxMessage)
+	return c
+}
+
+func classify(err error) Class {
 	var we *waitError
 	if errors.As(err, &we) {
 		return Class{Reason: v1alpha1.ReasonReconcileError, Message: we.msg, RequeueAfter: we.after, Silent: true, Quiet: true}
@@ -159,6 +171,10 @@ func Classify(err error) Class {
 	if errors.Is(err, context.Canceled) {
 		// The manager is stopping: nothing to report.
 		return Class{Reason: v1alpha1.ReasonReconcileError, Message: err.Error(), RequeueAfter: requeueKubeConflict, Silent: true, Quiet: true}
+	}
+	var o oversizer
+	if errors.As(err, &o) {
+		return Class{Reason: v1alpha1.ReasonAPIUnavailable, Message: capitalized(o.Oversize())}
 	}
 	msg := err.Error()
 	var m pbxMessager
@@ -197,6 +213,15 @@ func Classify(err error) Class {
 	default:
 		return Class{Reason: v1alpha1.ReasonReconcileError, Message: msg}
 	}
+}
+
+// capitalized returns s with its first letter in upper case, as condition messages start.
+func capitalized(s string) string {
+	if s == "" {
+		return s
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToUpper(r)) + s[n:]
 }
 
 // httpStatus returns the HTTP status an error carries, or 0.

@@ -8,9 +8,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
 	"github.com/cloudpbx/pbx-operator/internal/managed"
@@ -67,6 +69,11 @@ func TestClassify(t *testing.T) {
 			err:    refused(40123),
 			want:   want{reason: v1alpha1.ReasonAPIUnavailable, message: "The PBX cannot be reached: the connection was refused"},
 		},
+		"AnswerTooLarge": {
+			reason: "An answer past the client's bound (a gzip bomb, an endless list) is the PBX being unusable as it answers: APIUnavailable, saying which bound.",
+			err:    fmt.Errorf("getting a token: %w", &oversizeErr{"the PBX answer is larger than 8 MiB (--max-pbx-answer-bytes)"}),
+			want:   want{reason: v1alpha1.ReasonAPIUnavailable, message: "The PBX answer is larger than 8 MiB (--max-pbx-answer-bytes)"},
+		},
 		"Timeout": {
 			reason: "A timeout is transient.",
 			err:    fmt.Errorf("GET /x: %w", context.DeadlineExceeded),
@@ -87,6 +94,37 @@ func TestClassify(t *testing.T) {
 	}
 	if errors.Is(refused(1), context.Canceled) {
 		t.Fatal("test setup")
+	}
+}
+
+// oversizeErr is an answer past one of the client's bounds, as pbx.TooLargeError.
+type oversizeErr struct{ what string }
+
+func (e *oversizeErr) Error() string    { return "GET /api/ver1.0/user/: " + e.what }
+func (e *oversizeErr) Oversize() string { return e.what }
+
+func TestClassifyBoundsMessage(t *testing.T) {
+	huge := strings.Repeat("é", 5000)
+	cases := map[string]struct {
+		reason string
+		err    error
+	}{
+		"PBXMessage": {
+			reason: "A PBX's huge message is cut before it reaches a condition or an event.",
+			err:    &apiErr{status: http.StatusInternalServerError, msg: huge},
+		},
+		"Unclassified": {
+			reason: "So is any error's text, which may quote what the PBX answered (a user's login).",
+			err:    fmt.Errorf("the PBX user %s is not a client, extension group or extension user", huge),
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			m := managed.Classify(tc.err).Message
+			if len(m) > managed.MaxMessage || !utf8.ValidString(m) || !strings.HasSuffix(m, "...") {
+				t.Errorf("%s\nthe message is not cut at %d bytes on a rune boundary with a mark: %d bytes", tc.reason, managed.MaxMessage, len(m))
+			}
+		})
 	}
 }
 

@@ -922,12 +922,12 @@ func (p *pass[O]) setSynced(status metav1.ConditionStatus, reason, message strin
 func (p *pass[O]) set(typ string, status metav1.ConditionStatus, reason, message string) {
 	p.wrote = true
 	meta.SetStatusCondition(&p.obj.GetManagedStatus().Conditions, metav1.Condition{
-		Type: typ, Status: status, Reason: reason, Message: Truncate(message, maxMessage), ObservedGeneration: p.obj.GetGeneration(),
+		Type: typ, Status: status, Reason: reason, Message: Truncate(message, MaxMessage), ObservedGeneration: p.obj.GetGeneration(),
 	})
 }
 
-// maxMessage bounds condition messages; the PBX's message comes last and may be cut.
-const maxMessage = 512
+// MaxMessage bounds condition and event messages; the PBX's message comes last and may be cut.
+const MaxMessage = 512
 
 // Truncate cuts a message to at most n bytes, at a rune boundary, marking the cut with "...".
 func Truncate(msg string, n int) string {

@@ -37,8 +37,9 @@ func newTokenCache(fetch func(ctx context.Context) (*oauth2.Token, error), now f
 
 // clientCredentials returns the fetch function of the client_credentials grant: a form POST to
 // the token endpoint with client_id and client_secret in the body (UPSTREAM-API 1.2), sent
-// through hc so that it is measured and logged like every other request.
-func clientCredentials(tokenURL, id, secret string, hc *http.Client) func(ctx context.Context) (*oauth2.Token, error) {
+// through hc so that it is measured and logged like every other request. The answer is read up
+// to maxBytes (oauth2 itself reads at most 1 MiB of it).
+func clientCredentials(tokenURL, id, secret string, hc *http.Client, maxBytes int64) func(ctx context.Context) (*oauth2.Token, error) {
 	cfg := &clientcredentials.Config{
 		ClientID:     id,
 		ClientSecret: secret,
@@ -46,8 +47,14 @@ func clientCredentials(tokenURL, id, secret string, hc *http.Client) func(ctx co
 		AuthStyle:    oauth2.AuthStyleInParams,
 	}
 	return func(ctx context.Context) (*oauth2.Token, error) {
-		ctx = withTemplate(context.WithValue(ctx, oauth2.HTTPClient, hc), tokenPath)
+		var over *TooLargeError
+		bounded := *hc
+		bounded.Transport = &boundedTransport{next: hc.Transport, path: tokenPath, maxBytes: maxBytes, over: &over}
+		ctx = withTemplate(context.WithValue(ctx, oauth2.HTTPClient, &bounded), tokenPath)
 		t, err := cfg.Token(ctx) // Config.Token always asks the endpoint; tokenCache does the caching
+		if over != nil {
+			return nil, over // oauth2 kept only its text
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -154,7 +161,7 @@ func tokenError(ctx context.Context, err error, now time.Time) error {
 	if errors.As(err, &re) && re.Response != nil {
 		e := newAPIError(http.MethodPost, tokenPath, re.Response.StatusCode, re.Response.Header, re.Body, now)
 		if e.Message == "" {
-			e.Message = re.ErrorDescription
+			e.Message = truncate([]byte(re.ErrorDescription), maxMessage)
 		}
 		return fmt.Errorf("getting a token: %w", e)
 	}

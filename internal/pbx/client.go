@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -36,6 +37,13 @@ const (
 	DefaultPageSize = 200
 	// DefaultTimeout bounds each request when WithHTTPClient is not given.
 	DefaultTimeout = 30 * time.Second
+	// DefaultMaxAnswerBytes bounds what the client reads of one answer (a page of a list, the
+	// token endpoint's answer, an error), counted after decompression, when WithMaxAnswerBytes is
+	// not given: a list page of 500 extensions is about 350 KiB.
+	DefaultMaxAnswerBytes = 8 << 20
+	// DefaultMaxPages bounds the pages of one list, and its objects to that many full pages, when
+	// the PBX has not reported a limit on the collection's objects (see ClientInfoService.Limits).
+	DefaultMaxPages = 100
 )
 
 // maxErrorRead is how much of an error answer is read to find its message.
@@ -51,7 +59,12 @@ type Client struct {
 	inFlight  chan struct{}
 	userAgent string
 	pageSize  int
-	now       func() time.Time
+	// maxAnswerBytes bounds the bytes read of one answer, after decompression.
+	maxAnswerBytes int64
+	// limits are the client's limits as the PBX last reported them (ClientInfoService.Limits), to
+	// bound lists by; nil until then.
+	limits atomic.Pointer[Limits]
+	now    func() time.Time
 
 	// Users is the current user (who am I).
 	Users *UsersService
@@ -94,6 +107,7 @@ type options struct {
 	now            func() time.Time
 	credentialsSet bool
 	caBundle       []byte
+	maxAnswerBytes int64
 }
 
 // WithHTTPClient sends requests through hc's transport, with its timeout. The client never
@@ -154,6 +168,12 @@ func WithLogger(log logr.Logger) Option { return func(o *options) { o.log = log 
 // WithPageSize sets the per_page of list requests (at least 1).
 func WithPageSize(n int) Option { return func(o *options) { o.pageSize = max(n, 1) } }
 
+// WithMaxAnswerBytes bounds what the client reads of one answer, after decompression (at least 1;
+// DefaultMaxAnswerBytes when not given): an answer past it fails with a *TooLargeError, so that a
+// PBX that answers endlessly, or with a gzip bomb, costs at most that much memory per request.
+// The manager sets it with --max-pbx-answer-bytes.
+func WithMaxAnswerBytes(n int64) Option { return func(o *options) { o.maxAnswerBytes = max(n, 1) } }
+
 // New returns a Client for the PBX at baseURL (such as https://apiproxy.telphin.ru), which needs
 // WithCredentials or WithTokenSource. The API lives under baseURL + /api/ver1.0 and the token
 // endpoint at baseURL + /oauth/token.
@@ -167,6 +187,8 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		log:         logr.Discard(),
 		pageSize:    DefaultPageSize,
 		now:         time.Now,
+
+		maxAnswerBytes: DefaultMaxAnswerBytes,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -209,7 +231,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		fetch = fromTokenSource(o.tokenSource)
 	} else {
 		tokenHTTP := &http.Client{Transport: wire, Timeout: hc.Timeout, CheckRedirect: noRedirect}
-		fetch = clientCredentials(base+tokenPath, o.clientID, o.clientSecret, tokenHTTP)
+		fetch = clientCredentials(base+tokenPath, o.clientID, o.clientSecret, tokenHTTP, o.maxAnswerBytes)
 	}
 	c := &Client{
 		base: base,
@@ -223,6 +245,8 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		userAgent: o.userAgent,
 		pageSize:  o.pageSize,
 		now:       o.now,
+
+		maxAnswerBytes: o.maxAnswerBytes,
 	}
 	s := service{c: c}
 	c.Users = (*UsersService)(&s)
@@ -370,6 +394,9 @@ func (c *Client) do(ctx context.Context, method string, ep endpoint, query url.V
 			rd = gz
 		}
 	}
+	// Whatever the PBX says, no more than the bound is read, counted after decompression: a tenant
+	// controls its account's url, so the PBX may be a hostile server.
+	rd = newBoundedReader(rd, method, ep.path, c.maxAnswerBytes)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		data, _ := io.ReadAll(io.LimitReader(rd, maxErrorRead)) // a partial body still has a status
 		e := newAPIError(method, ep.path, resp.StatusCode, resp.Header, data, c.now())
@@ -381,11 +408,25 @@ func (c *Client) do(ctx context.Context, method string, ep endpoint, query url.V
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		return nil
 	}
-	if err := json.NewDecoder(rd).Decode(out); err != nil {
+	dec := json.NewDecoder(rd)
+	if s, ok := out.(streamDecoder); ok {
+		err = s.decodeFrom(dec)
+	} else {
+		err = dec.Decode(out)
+	}
+	if err != nil {
+		var tooLarge *TooLargeError
+		if errors.As(err, &tooLarge) {
+			return tooLarge // it names the request
+		}
 		return transportError(ctx, method, ep.path, fmt.Errorf("decoding the answer: %w", err))
 	}
 	return nil
 }
+
+// A streamDecoder is an answer that decodes itself from the stream, as a list page does to count
+// its objects as they come.
+type streamDecoder interface{ decodeFrom(*json.Decoder) error }
 
 // transportError wraps a failure to get an answer with the request, keeping a context error in
 // the chain (a body read cut by a deadline does not always say so).

@@ -68,7 +68,14 @@ func (s *ClientInfoService) Get(ctx context.Context, realm Realm) (*ClientInfo, 
 	return get[ClientInfo](ctx, s.c, resClient.collection(realm))
 }
 
-// Limits returns the client's limits: GET /client/{id}/limit/ (a singleton).
+// Limits returns the client's limits: GET /client/{id}/limit/ (a singleton). The client keeps
+// the last limits it read, to bound its lists of extensions, groups and event subscriptions by
+// them (a PBX that answers page after page stops at about twice the limit).
 func (s *ClientInfoService) Limits(ctx context.Context, realm Realm) (*Limits, error) {
-	return get[Limits](ctx, s.c, resLimit.collection(realm))
+	l, err := get[Limits](ctx, s.c, resLimit.collection(realm))
+	if err != nil {
+		return nil, err
+	}
+	s.c.limits.Store(l)
+	return l, nil
 }

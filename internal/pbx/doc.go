@@ -87,6 +87,17 @@
 // IsServerError. Failures to get an answer (connection errors, timeouts) are wrapped with the
 // method and path and keep their cause: errors.Is(err, context.DeadlineExceeded) works.
 //
+// # Bounds
+//
+// The PBX may be hostile (a tenant controls its account's url), so nothing it answers is read
+// without a bound. Every answer, the token endpoint's and error answers included, is read up to
+// WithMaxAnswerBytes (DefaultMaxAnswerBytes, 8 MiB), counted after decompression, so a gzip bomb
+// stops there. A list reads at most DefaultMaxPages pages, and no more objects than that many full
+// pages hold; once ClientInfo.Limits has read the client's limits, lists of extensions, groups and
+// event subscriptions stop at the pages that twice the limit fills. Past a bound the call fails
+// with a *TooLargeError (not asked again). The PBX's message, code and request id are cut at 1 KiB
+// when an APIError is made, so every copy of them is bounded.
+//
 // # Authentication
 //
 // WithCredentials uses the OAuth2 client_credentials grant against {base}/oauth/token (the

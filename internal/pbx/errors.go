@@ -14,6 +14,10 @@ import (
 // maxErrorBody is how much of an error answer's body an APIError keeps for debugging.
 const maxErrorBody = 1024
 
+// maxMessage is how much of the PBX's message, code and request id an APIError keeps: they are
+// copied into conditions and events, and a hostile PBX may send megabytes.
+const maxMessage = 1024
+
 // An APIError is an answer of the PBX other than success, or a request the client refused on
 // the PBX's behalf because the request budget is spent (StatusCode 429, no network call). Use
 // the predicates (IsNotFound, IsRateLimited, ...) rather than comparing fields; they see through
@@ -27,7 +31,8 @@ type APIError struct {
 	// Code is the PBX's machine-readable "status" (user_access_type_deny, rate_limit_exceeded,
 	// client_not_found, ...) or, from the token endpoint, OAuth2's "error"; often empty.
 	Code string
-	// Message is the PBX's "message": why it refused the request.
+	// Message is the PBX's "message": why it refused the request. It is cut at 1 KiB (on a rune
+	// boundary, marked), as are Code and RequestID.
 	Message string
 	// RequestID is the X-Request-Id header of the answer, when there is one (ASSUMPTION: the PBX
 	// documents no request id; this is the common header name).
@@ -97,6 +102,45 @@ func (e *DeferredError) Error() string {
 // a small interface without importing this package.
 func (e *DeferredError) Deferred() time.Duration { return e.After }
 
+// A TooLargeError is an answer or a list the client stopped reading at one of its bounds: an answer
+// longer than WithMaxAnswerBytes after decompression, or a list with more pages (or more objects
+// than that many full pages hold) than the collection can have. Such a PBX is not usable as it
+// answers, and asking again gets the same answer; the read stops at the bound, so it cost no more
+// memory than that.
+type TooLargeError struct {
+	Method string
+	Path   string
+	// MaxBytes is the bound on one answer that the answer passed; 0 when a list passed MaxPages.
+	MaxBytes int64
+	// MaxPages is the bound on one list's pages that the list passed; 0 when an answer passed
+	// MaxBytes.
+	MaxPages int
+}
+
+// Error names the request and the bound it passed.
+func (e *TooLargeError) Error() string { return e.Method + " " + e.Path + ": " + e.Oversize() }
+
+// Oversize says which bound the answer passed, for condition messages: "the PBX answer is larger
+// than 8 MiB (--max-pbx-answer-bytes)" or "the PBX list has more than 100 pages". Callers classify
+// errors through this small interface without importing this package.
+func (e *TooLargeError) Oversize() string {
+	if e.MaxPages > 0 {
+		return fmt.Sprintf("the PBX list has more than %d pages", e.MaxPages)
+	}
+	return fmt.Sprintf("the PBX answer is larger than %s (--max-pbx-answer-bytes)", byteSize(e.MaxBytes))
+}
+
+// byteSize writes n in the largest binary unit that divides it: 8 MiB, 1536 KiB, 100 bytes.
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
 // errorBody is the PBX's error answer: {"message": "...", "status": "..."}, or the token
 // endpoint's {"error": "...", "message": "..."}. The fields are decoded loosely: an error answer
 // must never fail to decode.
@@ -113,16 +157,17 @@ func newAPIError(method, path string, status int, h http.Header, body []byte, no
 		Method:     method,
 		Path:       path,
 		StatusCode: status,
-		RequestID:  h.Get("X-Request-Id"),
+		RequestID:  truncate([]byte(h.Get("X-Request-Id")), maxMessage),
 		RetryAt:    retryAfter(h, now),
 		Body:       truncate(body, maxErrorBody),
 	}
 	var eb errorBody
 	if json.Unmarshal(body, &eb) == nil {
-		e.Message = string(eb.Message)
-		e.Code = string(eb.Status)
+		// Cut once here, so that every copy (conditions, events, logs) is bounded.
+		e.Message = truncate([]byte(eb.Message), maxMessage)
+		e.Code = truncate([]byte(eb.Status), maxMessage)
 		if e.Code == "" {
-			e.Code = string(eb.Error)
+			e.Code = truncate([]byte(eb.Error), maxMessage)
 		}
 	}
 	return e

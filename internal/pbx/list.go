@@ -2,11 +2,13 @@ package pbx
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"time"
 )
@@ -17,23 +19,33 @@ import (
 // list takes page and per_page, and the PBX honours per_page up to the page size; a PBX that
 // capped it lower would end the list early. Objects are yielded as they arrive; the first error is yielded once and
 // ends the sequence. An object seen on an earlier page is not yielded again: objects can shift
-// between pages while others change the collection.
+// between pages while others change the collection. A list has at most maxPages pages, and at
+// most as many objects as that many full pages hold: a PBX that pages on and on fails with a
+// *TooLargeError rather than filling the memory.
 func list[T any](ctx context.Context, c *Client, ep endpoint, filter url.Values, id func(*T) int64) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
 		seen := map[int64]struct{}{}
+		maxPages := c.maxPages(ep)
+		left := maxPages * c.pageSize // objects the list may still hold
+		tooLarge := &TooLargeError{Method: http.MethodGet, Path: ep.path, MaxPages: maxPages}
 		for page := 1; ; page++ {
+			if page > maxPages {
+				yield(zero, tooLarge)
+				return
+			}
 			q := url.Values{}
 			for k, v := range filter {
 				q[k] = v
 			}
 			q.Set("page", strconv.Itoa(page))
 			q.Set("per_page", strconv.Itoa(c.pageSize))
-			items, err := listPage[T](ctx, c, ep, q)
+			items, err := listPage[T](ctx, c, ep, q, left, tooLarge)
 			if err != nil {
 				yield(zero, err)
 				return
 			}
+			left -= len(items)
 			fresh := 0
 			for i := range items {
 				k := id(&items[i])
@@ -59,6 +71,76 @@ func list[T any](ctx context.Context, c *Client, ep endpoint, filter url.Values,
 	}
 }
 
+// maxPages is the bound on the pages of one list of ep's collection: enough for twice the objects
+// the client's limits allow, plus the last, short page, when the PBX reported a limit for the
+// collection; DefaultMaxPages otherwise, and never more. Twice, so that a limit raised since it was
+// read, or counted differently than the list (ASSUMPTION: the field names and meaning of /limit/
+// are the simulator's, UPSTREAM-API 5.5), does not cut an honest list.
+func (c *Client) maxPages(ep endpoint) int {
+	l := c.limits.Load()
+	if l == nil {
+		return DefaultMaxPages
+	}
+	var most int
+	switch ep.resource {
+	case resExtension.name:
+		most = l.ExtensionLimit
+	case resGroup.name:
+		most = l.ExtensionGroupLimit
+	case resEvent.name:
+		most = l.EventLimit // per client, so per extension too
+	}
+	if most <= 0 || most >= DefaultMaxPages*c.pageSize {
+		return DefaultMaxPages
+	}
+	return min(DefaultMaxPages, (2*most+c.pageSize-1)/c.pageSize+1)
+}
+
+// pageBody is one page of a list as it is decoded: it fails with full once it holds more than max
+// objects, so that a page of a million tiny objects stops at the bound as it is decoded.
+type pageBody[T any] struct {
+	items []T
+	max   int
+	full  *TooLargeError
+}
+
+// decodeFrom decodes the page's array one object at a time. A null page is empty; anything else
+// that is not an array fails as json.Unmarshal would.
+func (p *pageBody[T]) decodeFrom(d *json.Decoder) error {
+	tok, err := d.Token()
+	if err != nil || tok == nil {
+		return err
+	}
+	if delim, ok := tok.(json.Delim); !ok || delim != '[' {
+		return &json.UnmarshalTypeError{Value: jsonKind(tok), Type: reflect.TypeFor[[]T](), Offset: d.InputOffset()}
+	}
+	for d.More() {
+		if len(p.items) == p.max {
+			return p.full
+		}
+		var v T
+		if err := d.Decode(&v); err != nil {
+			return err
+		}
+		p.items = append(p.items, v)
+	}
+	_, err = d.Token() // the closing ]
+	return err
+}
+
+// jsonKind names the kind of a JSON token as json.UnmarshalTypeError does.
+func jsonKind(tok json.Token) string {
+	switch tok.(type) {
+	case bool:
+		return "bool"
+	case float64, json.Number:
+		return "number"
+	case string:
+		return "string"
+	}
+	return "object"
+}
+
 // pageRetries is how many times a page lost to a transient failure is asked again, pageRetryPause
 // apart (and twice that the second time).
 const (
@@ -66,17 +148,18 @@ const (
 	pageRetryPause = 200 * time.Millisecond
 )
 
-// listPage fetches one page. A page is a read, so one lost to a 5xx or a cut connection is asked
-// again, twice, rather than throwing away the pages before it: a list of a few thousand objects is
-// several pages, and under a PBX that fails one request in ten most such lists would fail whole
-// (and every resource waiting for them with it). The only retry the client makes besides the one
-// after a 401; a write is never repeated.
-func listPage[T any](ctx context.Context, c *Client, ep endpoint, q url.Values) ([]T, error) {
+// listPage fetches one page of at most most objects (a page with more fails with full). A page is
+// a read, so one lost to a 5xx or a cut connection is asked again, twice, rather than throwing
+// away the pages before it: a list of a few thousand objects is several pages, and under a PBX that
+// fails one request in ten most such lists would fail whole (and every resource waiting for them
+// with it). The only retry the client makes besides the one after a 401; a write is never
+// repeated.
+func listPage[T any](ctx context.Context, c *Client, ep endpoint, q url.Values, most int, full *TooLargeError) ([]T, error) {
 	for try := 0; ; try++ {
-		var items []T
-		err := c.do(ctx, http.MethodGet, ep, q, nil, &items)
+		p := pageBody[T]{max: most, full: full}
+		err := c.do(ctx, http.MethodGet, ep, q, nil, &p)
 		if err == nil || try == pageRetries || !transient(ctx, err) {
-			return items, err
+			return p.items, err
 		}
 		if serr := sleep(ctx, time.Duration(try+1)*pageRetryPause); serr != nil {
 			return nil, err
@@ -86,9 +169,10 @@ func listPage[T any](ctx context.Context, c *Client, ep endpoint, q url.Values) 
 
 // transient tells whether a failed read may succeed when asked again at once: a 5xx, or no answer
 // (a cut connection, a timeout of the request itself), while the caller still waits. Refusals (4xx,
-// 429) and requests the client did not send (DeferredError) are not.
+// 429), requests the client did not send (DeferredError) and answers past a bound (TooLargeError)
+// are not.
 func transient(ctx context.Context, err error) bool {
-	if ctx.Err() != nil || errors.As(err, new(*DeferredError)) {
+	if ctx.Err() != nil || errors.As(err, new(*DeferredError)) || errors.As(err, new(*TooLargeError)) {
 		return false
 	}
 	var apiErr *APIError

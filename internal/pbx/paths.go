@@ -93,6 +93,7 @@ func isDigits(s string) bool {
 type endpoint struct {
 	path     string // /api/ver1.0/client/1/extension/1001
 	template string // /client/{realm_id}/extension/{id}
+	resource string // extension
 	err      error
 }
 
@@ -122,7 +123,7 @@ var (
 // phone/, the one object: both end with "/" (UPSTREAM-API 2.0).
 func (res resource) collection(r Realm) endpoint {
 	if len(res.realms) == 0 {
-		return endpoint{path: apiPrefix + "/" + res.name + "/", template: "/" + res.name + "/"}
+		return endpoint{path: apiPrefix + "/" + res.name + "/", template: "/" + res.name + "/", resource: res.name}
 	}
 	if !slices.Contains(res.realms, r.Kind) {
 		return endpoint{err: fmt.Errorf("%s is not available in realm %s", res.name, r)}
@@ -133,6 +134,7 @@ func (res resource) collection(r Realm) endpoint {
 	return endpoint{
 		path:     apiPrefix + "/" + string(r.Kind) + "/" + escapeSegment(r.ID) + "/" + res.name + "/",
 		template: "/" + string(r.Kind) + "/{realm_id}/" + res.name + "/",
+		resource: res.name,
 	}
 }
 

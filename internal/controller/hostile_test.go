@@ -95,7 +95,7 @@ func TestHostilePBX(t *testing.T) {
 	cfg.Clients[0].Limits.ExtensionGroups = 300 // at most twice 300 groups, pages of 500: 3 pages
 	w := newWorld(t, &cfg)
 	h := newHostilePBX(t, w.sim)
-	w.secret("hostile", pbxsim.DemoTrustedAppID, pbxsim.DemoAppSecret)
+	w.secretFor("hostile", pbxsim.DemoTrustedAppID, pbxsim.DemoAppSecret, h.srv.URL+"/")
 	a := &v1alpha1.Account{
 		ObjectMeta: metav1.ObjectMeta{Name: "hostile", Namespace: w.ns},
 		Spec: v1alpha1.AccountSpec{

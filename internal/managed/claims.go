@@ -22,9 +22,9 @@ const IDIndex = "pbx.cloudpbx.dev/id"
 type ClaimChecker[O Object] interface {
 	// Check returns a Conflict error unless obj holds the claim on its natural key.
 	Check(ctx context.Context, obj O) error
-	// HeldByOther names, as obj's users may read it (a resource in another namespace is not named), another resource of obj's
-	// account whose claim on the PBX id is at least as strong as obj's (see Claims), or returns ""
-	// when none has one.
+	// HeldByOther names another resource of obj's account whose claim on the PBX id is at least
+	// as strong as obj's (see Claims), as obj's users may read it (one in another namespace is
+	// not named), or returns "" when none has one.
 	HeldByOther(ctx context.Context, obj O, id int64) (string, error)
 }
 

@@ -17,7 +17,8 @@ import (
 )
 
 // claimant is an Extension of the shared ClusterAccount "shared" with number 101, made age
-// seconds before now, with the PBX id statusID in status and annotated (0: unset).
+// before now, with the PBX id statusID in status (0: none) and the external-id annotation
+// annotated ("": none).
 func claimant(ns, name string, age time.Duration, statusID int64, annotated string) *v1alpha1.Extension {
 	e := ext(func(e *v1alpha1.Extension) {
 		e.Namespace, e.Name, e.UID = ns, name, types.UID(ns+"/"+name)

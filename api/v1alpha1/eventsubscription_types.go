@@ -129,12 +129,16 @@ type EventSubscriptionSpec struct {
 	// +kubebuilder:default=POST
 	Method EventMethod `json:"method,omitempty"`
 
-	// url is the absolute http or https URL the PBX calls, such as https://hooks.example/calls.
-	// The PBX must be able to reach it.
+	// url is the absolute https URL the PBX calls, such as https://hooks.example/calls. The PBX
+	// must be able to reach it. Plain http is allowed only to a loopback host (localhost,
+	// 127.0.0.0/8, [::1]) or an in-cluster Service (name.namespace.svc, or
+	// name.namespace.svc.cluster.local): the PBX sends call data, and the query often carries a
+	// token. The query is never shown in status, events or logs.
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="self.matches('^https?://[^/?#@]+') && isURL(self)",message="url must be an absolute http(s) URL such as https://hooks.example/calls"
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('http://') || self.matches('^http://(localhost|127([.][0-9]{1,3}){3}|\\\\[::1\\\\]|[a-z0-9]([-a-z0-9.]*[a-z0-9])?[.]svc([.]cluster[.]local)?)(:[0-9]{1,5})?([/?#].*)?$')",message="url must use https: plain http is allowed only for loopback hosts (localhost, 127.0.0.0/8, [::1]) and in-cluster Services (name.namespace.svc), since the PBX sends call data and often a token in the query"
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^[^/?#]*//[^/?#]*@')",message="url must not contain a user name or password (https://user:password@host/): kubectl get and the PBX's subscription list would show them"
 	// +kubebuilder:validation:XValidation:rule="!self.contains('#')",message="url must not have a fragment (#...): the PBX does not send it"
 	URL string `json:"url,omitempty"`
@@ -151,8 +155,9 @@ type EventSubscriptionSpec struct {
 type EventSubscriptionStatus struct {
 	ManagedStatus `json:",inline"`
 
-	// url is the URL the PBX is to call: spec.url, or the URL built from spec.serviceRef. Unset until
-	// the operator has resolved the subscription's extension.
+	// url is the URL the PBX is to call: spec.url, or the URL built from spec.serviceRef, with its
+	// query (which often carries a token) shown as ?REDACTED. Unset until the operator has resolved
+	// the subscription's extension.
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048

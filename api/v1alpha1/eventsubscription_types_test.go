@@ -137,9 +137,45 @@ func TestEventSubscriptionValidation(t *testing.T) {
 			args:   args{obj: subscription(func(s *v1alpha1.EventSubscription) { s.Spec.Method = "PUT" })},
 			want:   want{err: `spec.method: Unsupported value: "PUT": supported values: "GET", "POST"`},
 		},
-		"PlainHTTP": {
-			reason: "Webhooks may be plain http, to any host.",
+		"PlainHTTPRemoteIP": {
+			reason: "Call data (and the token a query often carries) never travel in clear text to a remote host.",
 			args:   args{obj: subscription(withURL("http://10.0.0.7:8099/calls?token=abc"))},
+			want:   want{err: "url must use https: plain http is allowed only for loopback hosts (localhost, 127.0.0.0/8, [::1]) and in-cluster Services (name.namespace.svc)"},
+		},
+		"PlainHTTPRemoteHost": {
+			reason: "A host name outside the cluster is remote.",
+			args:   args{obj: subscription(withURL("http://hooks.example/calls"))},
+			want:   want{err: "url must use https"},
+		},
+		"PlainHTTPLookalikeLoopback": {
+			reason: "A host that only starts like localhost is remote.",
+			args:   args{obj: subscription(withURL("http://localhost.hooks.example/calls"))},
+			want:   want{err: "url must use https"},
+		},
+		"PlainHTTPLookalikeService": {
+			reason: "A host that only contains .svc is remote.",
+			args:   args{obj: subscription(withURL("http://hooks.crm.svc.example/calls"))},
+			want:   want{err: "url must use https"},
+		},
+		"PlainHTTPLoopbackIPv4": {
+			reason: "Plain http to a loopback address serves a local receiver, as in the samples.",
+			args:   args{obj: subscription(withURL("http://127.0.0.1:8099/calls?token=abc"))},
+		},
+		"PlainHTTPLoopbackIPv6": {
+			reason: "IPv6 loopback counts as loopback.",
+			args:   args{obj: subscription(withURL("http://[::1]:8099/calls"))},
+		},
+		"PlainHTTPLocalhost": {
+			reason: "localhost counts as loopback.",
+			args:   args{obj: subscription(withURL("http://localhost/calls"))},
+		},
+		"PlainHTTPService": {
+			reason: "An in-cluster Service, as serviceRef builds it, may be plain http.",
+			args:   args{obj: subscription(withURL("http://call-hooks.crm.svc:8080/pbx/calls"))},
+		},
+		"PlainHTTPServiceFQDN": {
+			reason: "The Service's full cluster name counts too.",
+			args:   args{obj: subscription(withURL("http://call-hooks.crm.svc.cluster.local/pbx/calls"))},
 		},
 		"NoTarget": {
 			reason: "The PBX needs somewhere to call.",

@@ -37,7 +37,8 @@ func (a *eventAdapter) realm() pbx.Realm { return pbx.ExtensionRealm(a.extension
 
 // Observe finds the subscription by id, or by its natural key (url, event type, method) among the
 // extension's subscriptions, where the PBX allows duplicates: several matches are a Conflict,
-// never a guess. It reports the resolved URL and the extension in status.
+// never a guess. It reports the resolved URL (its query hidden: shownURL) and the extension in
+// status.
 func (a *eventAdapter) Observe(ctx context.Context, s *v1alpha1.EventSubscription) (managed.Observation, error) {
 	if a.extensionID == 0 {
 		// Deleting, with the extension unknown: its Extension is gone, and with it, most likely,
@@ -45,7 +46,7 @@ func (a *eventAdapter) Observe(ctx context.Context, s *v1alpha1.EventSubscriptio
 		return managed.Observation{}, nil
 	}
 	if s.DeletionTimestamp.IsZero() {
-		s.Status.URL, s.Status.ExtensionID = eventURL(s), a.extensionID
+		s.Status.URL, s.Status.ExtensionID = shownURL(eventURL(s)), a.extensionID
 	}
 	x, err := a.find(ctx, s)
 	if err != nil {
@@ -90,7 +91,7 @@ func (a *eventAdapter) find(ctx context.Context, s *v1alpha1.EventSubscription) 
 	return a.events.one(found, func(n int, ids []int64) error {
 		want := eventWant(s)
 		return managed.Conflict("%d subscriptions of the PBX extension %d send %s events to %s by %s (ids %v): set the %s annotation to the id of the one to manage",
-			n, a.extensionID, want.EventType, want.URL, want.Method, ids, v1alpha1.AnnotationExternalID)
+			n, a.extensionID, want.EventType, shownURL(want.URL), want.Method, ids, v1alpha1.AnnotationExternalID)
 	})
 }
 

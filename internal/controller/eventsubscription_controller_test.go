@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega" //nolint:revive // Gomega's Eventually is the one part we use
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -154,6 +155,50 @@ func TestEventSubscriptionLostCreate(t *testing.T) {
 	}
 	if posts := w.sim.RequestTotal(http.MethodPost, eventsPath); posts != 2 {
 		t.Errorf("the lost creates are adopted, not repeated: %d POSTs", posts)
+	}
+}
+
+// TestEventSubscriptionQueryNotShown: a webhook URL's query, which often carries a token, reaches
+// the PBX but is never shown: not in status.url, not in a condition, not in an event.
+func TestEventSubscriptionQueryNotShown(t *testing.T) {
+	w := newWorld(t, nil)
+	alice := w.ready(ext(w.ns, "alice", "158"))
+	const hook, shown = "https://hooks.example/calls?token=s3cret", "https://hooks.example/calls?REDACTED"
+	s := evsub(w.ns, "alice-hangup", "alice", hook)
+	w.create(s)
+	w.waitSynced(s)
+	if evs := w.pbxEvents(alice); len(evs) != 1 || evs[0]["url"] != hook {
+		t.Fatalf("the PBX calls the URL with its query: %v", evs)
+	}
+	if s.Status.URL != shown {
+		t.Errorf("status.url hides the query: want %q, got %q", shown, s.Status.URL)
+	}
+
+	// Two identical subscriptions made behind the operator's back: the Conflict describes them
+	// without the query.
+	events := fmt.Sprintf("/extension/%d/event/", alice)
+	for range 2 {
+		if code := w.pbxCall(http.MethodPost, events, `{"url":"`+hook+`","event_type":"answer","method":"POST"}`); code != http.StatusCreated {
+			t.Fatal(code)
+		}
+	}
+	twin := evsub(w.ns, "alice-answer", "alice", hook, onEvent(v1alpha1.EventTypeAnswer))
+	w.create(twin)
+	w.g.Eventually(w.cond(twin, v1alpha1.ConditionSynced)).Should(Equal("False/Conflict"))
+	if m := message(twin, v1alpha1.ConditionSynced); !strings.Contains(m, shown) || strings.Contains(m, "s3cret") {
+		t.Errorf("the Conflict names the URL without its query: %q", m)
+	}
+	var evl eventsv1.EventList
+	if err := k.List(context.Background(), &evl, client.InNamespace(w.ns)); err != nil {
+		t.Fatal(err)
+	}
+	if len(evl.Items) == 0 {
+		t.Error("the test sees the resources' events")
+	}
+	for _, ev := range evl.Items {
+		if strings.Contains(ev.Note, "s3cret") {
+			t.Errorf("an event shows the query: %q", ev.Note)
+		}
 	}
 }
 

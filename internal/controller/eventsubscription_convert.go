@@ -43,6 +43,16 @@ func eventURL(s *v1alpha1.EventSubscription) string {
 	return fmt.Sprintf("%s://%s.%s.svc:%d%s", ref.Scheme, ref.Name, cmp.Or(ref.Namespace, s.Namespace), ref.Port, cmp.Or(ref.Path, "/"))
 }
 
+// shownURL is a webhook URL as status, conditions, events and logs show it: its query, which
+// often carries a token, is replaced by REDACTED, so that a reader sees that there is one but
+// not what it says (docs/eventsubscriptions.md).
+func shownURL(u string) string {
+	if base, _, ok := strings.Cut(u, "?"); ok {
+		return base + "?REDACTED"
+	}
+	return u
+}
+
 // eventWant is the PBX form of a subscription's spec, with its URL resolved. Its URL, event type
 // and method are the subscription's natural key within its extension.
 func eventWant(s *v1alpha1.EventSubscription) pbx.EventCreate {

@@ -78,6 +78,42 @@ func TestEventWant(t *testing.T) {
 	}
 }
 
+func TestShownURL(t *testing.T) {
+	cases := map[string]struct {
+		reason string
+		in     string
+		want   string
+	}{
+		"NoQuery": {
+			reason: "A URL without a query is shown as it is.",
+			in:     "https://hooks.example/calls",
+			want:   "https://hooks.example/calls",
+		},
+		"Query": {
+			reason: "A query often carries a token: it is shown only as being there.",
+			in:     "https://hooks.example/calls?token=s3cret&x=1",
+			want:   "https://hooks.example/calls?REDACTED",
+		},
+		"EmptyQuery": {
+			reason: "A bare ? is shown as a query too, so that nothing of its shape is told.",
+			in:     "https://hooks.example/calls?",
+			want:   "https://hooks.example/calls?REDACTED",
+		},
+		"QueryWithoutPath": {
+			reason: "A query right after the host is hidden too.",
+			in:     "http://hooks.crm.svc:8080?token=s3cret",
+			want:   "http://hooks.crm.svc:8080?REDACTED",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := shownURL(tc.in); got != tc.want {
+				t.Errorf("%s\nshownURL(%q): want %q, got %q", tc.reason, tc.in, tc.want, got)
+			}
+		})
+	}
+}
+
 func TestEventDiff(t *testing.T) {
 	want := pbx.EventCreate{URL: "https://hooks.example/calls", EventType: "hangup", Method: "POST"}
 	cases := map[string]struct {

@@ -170,15 +170,26 @@ func (a *extensionAdapter) writeCredentials(ctx context.Context, c *credentials,
 			if apierrors.IsAlreadyExists(err) {
 				return managed.Wait(connectionWait, "the credentials Secret %s appeared while it was being written", s.Name)
 			}
-			return err
+			return mayNotWrite(s, err)
 		}
 	} else if err := a.kube.Patch(ctx, s, client.Merge); err != nil {
-		return err
+		return mayNotWrite(s, err)
 	}
 	c.exists = true
 	c.secret = s
 	a.written = s
 	return nil
+}
+
+// mayNotWrite explains a write of the credentials Secret s that the API server forbade: the
+// operator writes Secrets only in the namespaces it is granted (the Helm chart's
+// rbac.secrets.writeNamespaces); other errors pass unchanged.
+func mayNotWrite(s *corev1.Secret, err error) error {
+	if !apierrors.IsForbidden(err) {
+		return err
+	}
+	return fmt.Errorf("The operator may not write the credentials Secret %s in namespace %s: an administrator grants it "+ //nolint:staticcheck // a condition message
+		"(the Helm chart's rbac.secrets.writeNamespaces), or unset writeCredentialsSecretRef: %w", s.Name, s.Namespace, err)
 }
 
 // secretMeta is an empty Secret metadata object: the manager caches only the metadata of Secrets,

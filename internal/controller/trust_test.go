@@ -9,6 +9,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega" //nolint:revive // Gomega's Eventually is the one part we use
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -303,5 +304,86 @@ func TestExtensionAfterDataLossWaitsForItsGroup(t *testing.T) {
 	w.waitSynced(alice)
 	if x, ids := w.pbxExtension("171"), w.pbxGroups("Sales"); x["extension_group_id"] != ids[0] {
 		t.Errorf("alice is made in sales' new group %v: %v", ids[0], x)
+	}
+}
+
+// clusterAccount creates a ClusterAccount of the world's simulator, with its credentials in the
+// trusted namespace, and waits for it to be Ready.
+func (w *world) clusterAccount() *v1alpha1.ClusterAccount {
+	w.t.Helper()
+	name := "shared-" + w.ns
+	w.create(&corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: trustedNamespace, Labels: map[string]string{v1alpha1.LabelCredentials: "true"}},
+		StringData: map[string]string{"clientID": pbxsim.DemoTrustedAppID, "clientSecret": pbxsim.DemoAppSecret, "url": w.srv.URL + "/"},
+	})
+	ca := &v1alpha1.ClusterAccount{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: v1alpha1.ClusterAccountSpec{
+			ConnectionSpec:       v1alpha1.ConnectionSpec{URL: w.srv.URL + "/"},
+			CredentialsSecretRef: v1alpha1.SecretReference{Namespace: trustedNamespace, Name: name},
+			NamespaceSelector:    &metav1.LabelSelector{}, // every namespace
+		},
+	}
+	w.create(ca)
+	w.waitReady(ca)
+	return ca
+}
+
+// namespace creates another namespace for a test that spans tenants.
+func (w *world) namespace() string {
+	w.t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "it-"}}
+	w.create(ns)
+	return ns.Name
+}
+
+// TestOlderResourceCannotTakeOverByID: two tenants share a ClusterAccount. An older resource in
+// one namespace asks, by the external-id annotation (which its users may write), for the id that
+// a younger resource in another namespace records in status (which they may not), and renames
+// itself to that object's name. The resource that recorded the id keeps it and its object; the
+// other one gets a Conflict that does not name the other tenant's resource.
+func TestOlderResourceCannotTakeOverByID(t *testing.T) {
+	w := newWorld(t, nil)
+	ca := w.clusterAccount()
+	shared := func(g *v1alpha1.ExtensionGroup) *v1alpha1.ExtensionGroup {
+		g.Spec.AccountRef = v1alpha1.AccountReference{Kind: v1alpha1.AccountKindClusterAccount, Name: ca.Name}
+		return g
+	}
+	attacker := shared(group(w.namespace(), "mine", "Mine"))
+	attackerID := w.ready(attacker)
+	time.Sleep(time.Second) // creation timestamps have second precision: the attacker is older
+	victim := shared(group(w.ns, "sales", "Sales"))
+	victim.Spec.ExtraParams = "victim"
+	victimID := w.ready(victim)
+	if !attacker.CreationTimestamp.Before(&victim.CreationTimestamp) {
+		t.Fatalf("the attacker must be older: %v, victim %v", attacker.CreationTimestamp, victim.CreationTimestamp)
+	}
+
+	w.update(attacker, func() {
+		setAnnotation(&attacker.Annotations, v1alpha1.AnnotationExternalID, fmt.Sprint(victimID))
+		attacker.Spec.Name = "Sales"
+		attacker.Spec.ExtraParams = "taken"
+	})
+	w.g.Eventually(w.cond(attacker, v1alpha1.ConditionSynced)).Should(Equal("False/Conflict"))
+	if m := message(attacker, v1alpha1.ConditionSynced); strings.Contains(m, w.ns) || strings.Contains(m, victim.Name) {
+		t.Errorf("the Conflict does not name the other namespace's resource: %q", m)
+	}
+	w.g.Consistently(func() string {
+		return w.cond(victim, v1alpha1.ConditionSynced)() + " " + w.cond(victim, v1alpha1.ConditionReady)()
+	}, 3*pollInterval, 200*time.Millisecond).Should(Equal("True/UpToDate True/Available"), "the victim keeps its object")
+	if victim.Status.ID != victimID {
+		t.Errorf("the victim keeps its id %d: %d", victimID, victim.Status.ID)
+	}
+	for _, g := range w.sim.Snapshot().ExtensionGroups {
+		switch g["id"] {
+		case victimID:
+			if g["name"] != "Sales" || g["extra_params"] != "victim" {
+				t.Errorf("the victim's group is untouched: %v", g)
+			}
+		case attackerID:
+			if g["name"] != "Mine" {
+				t.Errorf("the attacker's own group is untouched: %v", g)
+			}
+		}
 	}
 }

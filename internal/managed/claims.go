@@ -22,15 +22,21 @@ const IDIndex = "pbx.cloudpbx.dev/id"
 type ClaimChecker[O Object] interface {
 	// Check returns a Conflict error unless obj holds the claim on its natural key.
 	Check(ctx context.Context, obj O) error
-	// HeldByOther returns the namespace/name of another resource of obj's account that records
-	// the PBX id, or "" when none does.
+	// HeldByOther names another resource of obj's account whose claim on the PBX id is at least
+	// as strong as obj's (see Claims), as obj's users may read it (one in another namespace is
+	// not named), or returns "" when none has one.
 	HeldByOther(ctx context.Context, obj O, id int64) (string, error)
 }
 
 // Claims is the ClaimChecker over ClaimIndex: among the resources of a kind that claim the same
-// account and natural key, the holder is the one that recorded a PBX id first, or else the oldest.
-// Every other one gets a Conflict and never writes. PBX names are one namespace per client, so the
-// check spans namespaces.
+// account and natural key, the holder is the one that recorded its PBX id first, or else the
+// oldest. Every other one gets a Conflict and never writes. PBX names are one namespace per client,
+// so the check spans namespaces (through a ClusterAccount), and so it rests only on what a tenant
+// cannot forge: status.id, which only the operator writes, records an id; the external-id
+// annotation, which users may write (to import an object, and which a restore brings back without
+// status), only asks for one. A resource whose status records the id it manages beats one that
+// asks for an id by annotation alone, whatever their ages; between equals the older holds, then
+// the one first by namespace/name.
 type Claims[O Object] struct {
 	// Reader lists resources through ClaimIndex (the manager's cached client).
 	Reader client.Reader
@@ -61,7 +67,10 @@ func (c Claims[O]) IDIndexValue(o client.Object) []string {
 	return nil
 }
 
-// HeldByOther returns another resource of obj's account and kind that records id.
+// HeldByOther names another resource of obj's account and kind that records id with a claim at
+// least as strong as obj's: one whose status records id holds it against one that only asks for
+// it by annotation, and equals hold it against each other (two resources must not manage one
+// object, and neither can tell which is right).
 func (c Claims[O]) HeldByOther(ctx context.Context, obj O, id int64) (string, error) {
 	list := c.NewList()
 	if err := c.Reader.List(ctx, list, client.MatchingFields{IDIndex: ClaimKey(obj, "id="+strconv.FormatInt(id, 10))}); err != nil {
@@ -71,12 +80,23 @@ func (c Claims[O]) HeldByOther(ctx context.Context, obj O, id int64) (string, er
 	if err != nil {
 		return "", err
 	}
+	mine := idClaim(obj, id)
 	for _, it := range items {
-		if o, ok := it.(Object); ok && o.GetUID() != obj.GetUID() {
-			return o.GetNamespace() + "/" + o.GetName(), nil
+		if o, ok := it.(Object); ok && o.GetUID() != obj.GetUID() && idClaim(o, id) >= mine {
+			return holderName(o, obj), nil
 		}
 	}
 	return "", nil
+}
+
+// holderName names the resource holder to the users of obj: by namespace/name in obj's own
+// namespace, and only as "a resource in another namespace" otherwise, since one tenant is not
+// told of another's resources.
+func holderName(holder, obj Object) string {
+	if holder.GetNamespace() != obj.GetNamespace() {
+		return "a resource in another namespace"
+	}
+	return holder.GetNamespace() + "/" + holder.GetName()
 }
 
 // IndexValue is the index function to register for ClaimIndex.
@@ -111,15 +131,18 @@ func (c Claims[O]) Check(ctx context.Context, obj O) error {
 	if holder == nil || holder.GetUID() == obj.GetUID() {
 		return nil
 	}
-	return Conflict("%s/%s already manages the PBX object with this natural key in this account",
-		holder.GetNamespace(), holder.GetName())
+	if holder.GetNamespace() != obj.GetNamespace() {
+		return Conflict("A resource in another namespace already manages the PBX object with this natural key in this account")
+	}
+	return Conflict("%s already manages the PBX object with this natural key in this account", holderName(holder, obj))
 }
 
-// holds tells whether a has a better claim than b: a recorded PBX id first, then age, then name.
+// holds tells whether a has a better claim than b: a PBX id recorded in status, then one asked
+// for by annotation, then age, then namespace/name.
 func holds(a, b Object) bool {
-	aID, bID := hasID(a), hasID(b)
-	if aID != bID {
-		return aID
+	aClaim, bClaim := idClaim(a, KnownID(a)), idClaim(b, KnownID(b))
+	if aClaim != bClaim {
+		return aClaim > bClaim
 	}
 	at, bt := a.GetCreationTimestamp(), b.GetCreationTimestamp()
 	if !at.Equal(&bt) {
@@ -128,4 +151,22 @@ func holds(a, b Object) bool {
 	return a.GetNamespace()+"/"+a.GetName() < b.GetNamespace()+"/"+b.GetName()
 }
 
-func hasID(o Object) bool { return KnownID(o) != 0 }
+// Strengths of a resource's claim on a PBX id, from idClaim.
+const (
+	claimNone       = iota // the resource does not record the id
+	claimAnnotation        // the external-id annotation asks for it; status does not record it
+	claimStatus            // status.id, written only by the operator, records it
+)
+
+// idClaim tells how strongly o claims the PBX id.
+func idClaim(o Object, id int64) int {
+	switch {
+	case id == 0:
+		return claimNone
+	case o.GetManagedStatus().ID == id:
+		return claimStatus
+	case KnownID(o) == id:
+		return claimAnnotation
+	}
+	return claimNone
+}

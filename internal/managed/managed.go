@@ -481,6 +481,17 @@ func (r *Reconciler[O]) recordIdentity(ctx context.Context, p *pass[O], ext Adap
 	if !known && !pending && !adopt && !observeOnly && !obs.Bind {
 		return r.alreadyExists(ctx, p, obs.ExternalID)
 	}
+	if r.claims != nil && p.obj.GetManagedStatus().ID != obs.ExternalID {
+		// An id asked for by annotation (which a tenant may write), or an object found by its
+		// natural key, is not taken from a resource that records it (see Claims).
+		holder, err := r.claims.HeldByOther(ctx, p.obj, obs.ExternalID)
+		if err != nil {
+			return err
+		}
+		if holder != "" {
+			return Conflict("The PBX object %d is already managed by %s", obs.ExternalID, holder)
+		}
+	}
 	if err := r.setIdentity(ctx, p, idn); err != nil {
 		return err
 	}

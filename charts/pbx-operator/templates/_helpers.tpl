@@ -105,13 +105,23 @@ deployment.yaml so that a bad combination fails the install instead of a running
 {{- end }}
 
 {{/*
-The Secret with the metrics server's certificate (tls.crt, tls.key, ca.crt); empty when the manager
-makes a self-signed one.
+The Secret with the metrics server's certificate (tls.crt, tls.key, ca.crt): metrics.tls.secretName,
+or the one cert-manager issues, or, for a ServiceMonitor without either, the one the chart makes
+(metrics-cert-secret.yaml), so that Prometheus always has a CA to verify against. Empty when the
+manager makes a self-signed one (no ServiceMonitor: nobody verifies it).
 */}}
 {{- define "pbx-operator.metricsCertSecret" -}}
 {{- if .Values.metrics.tls.secretName }}
 {{- .Values.metrics.tls.secretName }}
-{{- else if .Values.metrics.tls.certManager.enabled }}
+{{- else if or .Values.metrics.tls.certManager.enabled .Values.metrics.serviceMonitor.enabled }}
 {{- include "pbx-operator.fullname" . }}-metrics-cert
 {{- end }}
+{{- end }}
+
+{{/*
+Whether the chart makes the metrics certificate itself: a ServiceMonitor, and no certificate of
+the user's or of cert-manager.
+*/}}
+{{- define "pbx-operator.chartMetricsCert" -}}
+{{- if and .Values.metrics.enabled .Values.metrics.serviceMonitor.enabled (not .Values.metrics.tls.secretName) (not .Values.metrics.tls.certManager.enabled) }}true{{ end }}
 {{- end }}

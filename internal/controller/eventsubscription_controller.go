@@ -67,6 +67,9 @@ func (e *eventStores) of(extensionID int64) objects[pbx.Event] {
 // refuses them.
 func subscriptionExtension(ctx context.Context, c client.Reader, s *v1alpha1.EventSubscription) (pbxRef, error) {
 	if s.Spec.ExtensionID != 0 {
+		if err := foreignID(ctx, c, s, "extensionID", s.Spec.ExtensionID, &v1alpha1.ExtensionList{}); err != nil {
+			return pbxRef{}, err
+		}
 		return pbxRef{id: s.Spec.ExtensionID}, nil
 	}
 	var e v1alpha1.Extension

@@ -31,6 +31,9 @@ func resolveGroup(ctx context.Context, c client.Reader, e *v1alpha1.Extension) (
 		return &g.Status.ID, groupRef(what, &g), nil
 	case e.Spec.GroupID != 0:
 		id := e.Spec.GroupID
+		if err := foreignID(ctx, c, e, "groupID", id, &v1alpha1.ExtensionGroupList{}); err != nil {
+			return nil, pbxRef{}, err
+		}
 		return &id, pbxRef{id: id}, nil
 	default:
 		return nil, pbxRef{}, nil

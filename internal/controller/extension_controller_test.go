@@ -342,6 +342,10 @@ func TestAccountMovedToAnotherURL(t *testing.T) {
 	w.waitSynced(first)
 	moved := httptest.NewServer(w.sim)
 	t.Cleanup(moved.Close)
+	// The Secret's owner names the new PBX first: the credentials go only where it says.
+	s := &corev1.Secret{}
+	s.Name, s.Namespace = "pbx", w.ns
+	w.update(s, func() { s.StringData = map[string]string{"url": moved.URL + "/"} })
 	w.setAccount(func(s *v1alpha1.AccountSpec) { s.URL = moved.URL + "/" })
 	w.srv.Close() // the old address answers no more
 	second := ext(w.ns, "after-move", "122")

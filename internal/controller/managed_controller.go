@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"slices"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -258,6 +259,28 @@ func accountReady(ctx context.Context, c client.Reader, k account.Key) *metav1.C
 		conds = a.Status.Conditions
 	}
 	return meta.FindStatusCondition(conds, v1alpha1.ConditionReady)
+}
+
+// foreignID refuses a raw PBX id (field, as the spec names it) that names an object a resource of
+// another namespace manages through the same ClusterAccount: its status records the id, which only
+// the operator writes, so nobody can make a tenant's raw ids refused by claiming its objects. A
+// tenant may name by id only its own namespace's objects or objects no resource manages; through
+// a namespaced Account it holds the client's credentials anyway. list is an empty list of the
+// kind the id names.
+func foreignID(ctx context.Context, c client.Reader, from managed.Object, field string, id int64, list client.ObjectList) error {
+	if id == 0 || from.GetManagedSpec().AccountRef.Kind != v1alpha1.AccountKindClusterAccount {
+		return nil
+	}
+	if err := c.List(ctx, list, client.MatchingFields{managed.IDIndex: managed.ClaimKey(from, "id="+strconv.FormatInt(id, 10))}); err != nil {
+		return err
+	}
+	for _, o := range items(list) {
+		if m, ok := o.(managed.Object); ok && o.GetNamespace() != from.GetNamespace() && m.GetManagedStatus().ID == id {
+			return managed.InvalidSpec("%s %d names a PBX object that a resource in another namespace manages: a raw id may name only objects of this namespace or objects no resource manages",
+				field, id)
+		}
+	}
+	return nil
 }
 
 // readyRef reads into ref the managed resource named name in from's namespace, and checks that it

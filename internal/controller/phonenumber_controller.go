@@ -54,6 +54,9 @@ func (a *phoneNumberAdapter) resolve(ctx context.Context, c client.Reader, p *v1
 		}
 		a.route.extension, a.extension = &ref.id, ref
 	case p.Spec.ExtensionID != 0:
+		if err := foreignID(ctx, c, p, "extensionID", p.Spec.ExtensionID, &v1alpha1.ExtensionList{}); err != nil {
+			return err
+		}
 		a.route.extension = idOrNil(p.Spec.ExtensionID)
 	}
 	switch {
@@ -64,6 +67,9 @@ func (a *phoneNumberAdapter) resolve(ctx context.Context, c client.Reader, p *v1
 		}
 		a.route.messageExtension, a.messageExtension = &ref.id, ref
 	case p.Spec.MessageExtensionID != 0:
+		if err := foreignID(ctx, c, p, "messageExtensionID", p.Spec.MessageExtensionID, &v1alpha1.ExtensionList{}); err != nil {
+			return err
+		}
 		a.route.messageExtension = idOrNil(p.Spec.MessageExtensionID)
 	}
 	return nil

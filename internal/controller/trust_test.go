@@ -387,3 +387,49 @@ func TestOlderResourceCannotTakeOverByID(t *testing.T) {
 		}
 	}
 }
+
+// TestRawIDsStayInTheirNamespace: two tenants share a ClusterAccount. A raw id may name a PBX
+// object no resource manages, but not one that a resource of another namespace manages: a
+// webhook on the other tenant's extension, or an extension in its group, is refused and never
+// made.
+func TestRawIDsStayInTheirNamespace(t *testing.T) {
+	w := newWorld(t, nil)
+	ca := w.clusterAccount()
+	onShared := func(o managed.Object) {
+		o.GetManagedSpec().AccountRef = v1alpha1.AccountReference{Kind: v1alpha1.AccountKindClusterAccount, Name: ca.Name}
+	}
+	victimNS := w.namespace()
+	victim := ext(victimNS, "victim", "191", func(e *v1alpha1.Extension) { onShared(e) })
+	victimID := w.ready(victim)
+	victimGroup := group(victimNS, "victims", "Victims")
+	onShared(victimGroup)
+	victimGroupID := w.ready(victimGroup)
+
+	events := w.sim.RequestTotal(http.MethodPost, eventsPath)
+	spy := evsub(w.ns, "spy", "", "https://spy.example/calls", onExtensionID(victimID), func(s *v1alpha1.EventSubscription) { onShared(s) })
+	w.create(spy)
+	w.g.Eventually(w.cond(spy, v1alpha1.ConditionStalled)).Should(Equal("True/InvalidSpec"))
+	want := fmt.Sprintf("extensionID %d names a PBX object that a resource in another namespace manages", victimID)
+	if m := message(spy, v1alpha1.ConditionSynced); !strings.HasPrefix(m, want) || strings.Contains(m, victimNS) {
+		t.Errorf("the condition says why, without naming the other namespace:\nwant %q...\ngot  %q", want, m)
+	}
+	intruder := ext(w.ns, "intruder", "192", func(e *v1alpha1.Extension) {
+		onShared(e)
+		e.Spec.GroupID = victimGroupID
+	})
+	w.create(intruder)
+	w.g.Eventually(w.cond(intruder, v1alpha1.ConditionStalled)).Should(Equal("True/InvalidSpec"))
+	if m := message(intruder, v1alpha1.ConditionSynced); !strings.HasPrefix(m, fmt.Sprintf("groupID %d names a PBX object that a resource in another namespace manages", victimGroupID)) {
+		t.Errorf("the condition says why: %q", m)
+	}
+	if n := w.sim.RequestTotal(http.MethodPost, eventsPath) - events; n != 0 || w.pbxExtension("192") != nil || len(w.pbxEvents(victimID)) != 0 {
+		t.Errorf("refused raw ids reached the PBX: %d subscriptions made, extension 192 %v", n, w.pbxExtension("192"))
+	}
+
+	// The id of an object of the tenant's own namespace may be named.
+	own := ext(w.ns, "own", "193", func(e *v1alpha1.Extension) { onShared(e) })
+	ownID := w.ready(own)
+	hook := evsub(w.ns, "hook", "", "https://own.example/calls", onExtensionID(ownID), func(s *v1alpha1.EventSubscription) { onShared(s) })
+	w.create(hook)
+	w.waitSynced(hook)
+}

@@ -270,9 +270,9 @@ func TestReconcile(t *testing.T) {
 				annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 1, delete: 1}, observedGen: 3, progress: "Reconciling/APIUnavailable"},
 		},
 		"DeleteNeverCreated": {
-			reason: "A resource that never made a PBX object is released without calls.",
+			reason: "A resource that never made a PBX object is released without calls, and without its account (which may refuse it, or be gone).",
 			args:   args{obj: ext(deleting)},
-			want:   want{gone: true, calls: calls{connect: 1}},
+			want:   want{gone: true},
 		},
 		"DeleteOrphan": {
 			reason: "Orphan releases without deleting.",

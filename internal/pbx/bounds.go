@@ -69,8 +69,8 @@ type boundedBody struct {
 
 func (b *boundedBody) Read(p []byte) (int, error) {
 	n, err := b.boundedReader.Read(p)
-	if err == b.boundedReader.err && *b.over == nil { //nolint:errorlint // the reader's own error value, never wrapped
-		*b.over = b.boundedReader.err
+	if err == b.err && *b.over == nil { //nolint:errorlint // the reader's own error value, never wrapped
+		*b.over = b.err
 	}
 	return n, err
 }

@@ -130,6 +130,14 @@ func newBenchWorld(b *testing.B, t *testing.T) *world {
 }
 
 func startWorld(t *testing.T, cfg *pbxsim.Config) *world {
+	w := openWorld(t, cfg)
+	w.waitReady(w.account("pbx", pbxsim.DemoTrustedAppID, pbxsim.DemoAppSecret))
+	return w
+}
+
+// openWorld starts a simulator with cfg (the demo tenant when nil) and makes a namespace, without
+// an Account yet.
+func openWorld(t *testing.T, cfg *pbxsim.Config) *world {
 	c := pbxsim.DemoConfig()
 	if cfg != nil {
 		c = *cfg
@@ -143,7 +151,6 @@ func startWorld(t *testing.T, cfg *pbxsim.Config) *world {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "it-"}}
 	w.create(ns)
 	w.ns = ns.Name
-	w.waitReady(w.account("pbx", pbxsim.DemoTrustedAppID, pbxsim.DemoAppSecret))
 	return w
 }
 

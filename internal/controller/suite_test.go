@@ -66,7 +66,7 @@ func run(m *testing.M) int {
 	opts := controller.Options{Registry: registry, PollInterval: pollInterval, Concurrency: 8, Timeout: 5 * time.Second}
 	for _, setup := range []func() error{
 		func() error {
-			return controller.SetupAccounts(mgr, controller.AccountOptions{Registry: registry, TrustedNamespaces: []string{trustedNamespace}})
+			return controller.SetupAccounts(mgr, controller.AccountOptions{Registry: registry, TrustedNamespaces: []string{trustedNamespace}, Concurrency: 8})
 		},
 		func() error { return controller.SetupManaged(mgr, opts) },
 	} {

@@ -69,8 +69,9 @@ type accountReconciler[O accountObject] struct {
 	checks *accountChecks
 }
 
-// Reconcile checks the account's credentials against the PBX and records what the PBX says of
-// its user and client; a deleted account waits until no resource uses it.
+// Reconcile has the account's credentials checked against the PBX (beside the workers: the check's
+// end brings the account back) and records what the PBX says of its user and client; a deleted
+// account waits until no resource uses it.
 func (r *accountReconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.Result, err error) {
 	orig := obj.DeepCopyObject().(O)
 	key := accountKeyOf(obj)

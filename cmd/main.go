@@ -48,6 +48,7 @@ func main() {
 		secretNamespaces     string
 		pollInterval         time.Duration
 		concurrency          int
+		accountConcurrency   int
 		routineEvents        float64
 		timeout              time.Duration
 		rps                  float64
@@ -86,6 +87,8 @@ func main() {
 	flag.IntVar(&concurrency, "concurrency", 16,
 		"Resources of each kind reconciled at once, shared by all accounts: a reconcile waits at most 1 s for its account's pace or a free connection, "+
 			"so a paced or slow account does not hold the workers (docs/pacing.md).")
+	flag.IntVar(&accountConcurrency, "account-concurrency", 8,
+		"Accounts and ClusterAccounts reconciled at once; their checks against the PBX run beside the workers, so a PBX that never answers holds none (docs/pacing.md).")
 	flag.Float64Var(&routineEvents, "routine-events-per-second", 5,
 		"Routine events (Created, Updated, Deleted) of each kind per second, after a burst of ten times as many; past it they are left out "+
 			"(the status keeps the facts), so a batch of thousands does not write an event each. Warnings are never left out. 0 sends every one.")
@@ -183,6 +186,7 @@ func main() {
 		{"accounts", func() error {
 			return controller.SetupAccounts(mgr, controller.AccountOptions{
 				Registry: registry, Metrics: metrics.Registry, TrustedNamespaces: trusted(trustedNamespaces, leaderElectionNS),
+				Concurrency: accountConcurrency,
 			})
 		}},
 		{"managed kinds", func() error { return controller.SetupManaged(mgr, copts) }},

@@ -44,8 +44,8 @@ const checkTimeout = 30 * time.Second
 // metrics, labelled with the account.
 func (r *Registry) Connect(ctx context.Context, k Key, spec v1alpha1.ConnectionSpec, cred Credentials, reg prometheus.Registerer) (*Connection, error) {
 	// The check is several requests that must all go (a check cut apart would start over and never
-	// end under a slow pace), and it holds no worker of the managed kinds; its deadline bounds how
-	// long it holds the account controller's (a check that cannot finish in time is not sent).
+	// end under a slow pace), and it holds no worker: the account controllers run it beside theirs.
+	// Its deadline bounds it (a request that cannot finish in time is not sent).
 	ctx, cancel := context.WithTimeout(pbx.Patient(ctx), checkTimeout)
 	defer cancel()
 	fp := Fingerprint(spec, cred)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,10 +59,13 @@ type accountReconciler[O accountObject] struct {
 	recorder  events.EventRecorder
 	// trusted are the namespaces whose Secrets and ConfigMaps ClusterAccounts may use.
 	trusted []string
+	// checks runs the checks against the PBX, which hold no worker.
+	checks *accountChecks
 }
 
-// Reconcile checks the account's credentials against the PBX and records what the PBX says of
-// its user and client; a deleted account waits until no resource uses it.
+// Reconcile has the account's credentials checked against the PBX (beside the workers: the check's
+// end brings the account back) and records what the PBX says of its user and client; a deleted
+// account waits until no resource uses it.
 func (r *accountReconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.Result, err error) {
 	orig := obj.DeepCopyObject().(O)
 	key := accountKeyOf(obj)
@@ -99,7 +103,7 @@ func (r *accountReconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.R
 		obj.SetFinalizers(cp.GetFinalizers())
 	}
 
-	conn, res, err := r.connect(ctx, obj, key)
+	conn, _, res, err := r.connect(ctx, obj, key)
 	if conn == nil {
 		return res, err
 	}
@@ -107,29 +111,45 @@ func (r *accountReconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.R
 	return ctrl.Result{RequeueAfter: conn.PollInterval()}, nil
 }
 
-// connect reads the account's credentials and checks them against the PBX, recording what the PBX
-// says of its user and client. Without a connection it returns why, with the conditions set.
-func (r *accountReconciler[O]) connect(ctx context.Context, obj O, key account.Key) (*account.Connection, ctrl.Result, error) {
+// connect reads the account's credentials and has them checked against the PBX, recording what
+// the PBX says of its user and client. Without a connection it returns why, with the conditions
+// set; pending says the check is under way or waits out its backoff, with no condition set: the
+// account comes back when the check ends, or when the backoff is over.
+func (r *accountReconciler[O]) connect(ctx context.Context, obj O, key account.Key) (_ *account.Connection, pending bool, _ ctrl.Result, _ error) {
 	cred, err := r.credentials(ctx, obj)
 	if err != nil {
 		r.registry.Remove(key)
 		setAccountReady(obj, metav1.ConditionFalse, v1alpha1.ReasonInvalidSpec, err.Error())
 		// The Secret watch brings the account back when the Secret appears or changes.
-		return nil, ctrl.Result{}, nil
+		return nil, false, ctrl.Result{}, nil
 	}
-	conn, err := r.registry.Connect(ctx, key, *obj.GetConnectionSpec(), cred, r.metrics)
+	spec := *obj.GetConnectionSpec()
+	// A check answers for the generation and the connection settings it was made from.
+	inputs := strconv.FormatInt(obj.GetGeneration(), 10) + "/" + account.Fingerprint(spec, cred)
+	done, wait := r.checks.take(ctx, requestOf(obj), inputs, func(ctx context.Context) (*account.Connection, error) {
+		return r.registry.Connect(ctx, key, spec, cred, r.metrics)
+	})
+	if done == nil {
+		return nil, true, ctrl.Result{RequeueAfter: wait}, nil
+	}
+	conn, err := done.conn, done.err
 	if err != nil {
 		if invalid := (*account.InvalidError)(nil); errors.As(err, &invalid) {
 			err = managed.InvalidSpec("%s", invalid.Error())
 		}
 		res, err := r.fail(ctx, obj, err)
-		return nil, res, err
+		return nil, false, res, err
 	}
 	st := obj.GetAccountStatus()
 	st.Realm, st.RealmID = realmOf(conn.Realm.Kind), conn.RealmID
 	st.ClientPrefix, st.ExtensionNameLength = conn.Prefix, int32(conn.ExtensionLen)
 	st.Limits = accountLimits(conn.EventLimit)
-	return conn, ctrl.Result{}, nil
+	return conn, false, ctrl.Result{}, nil
+}
+
+// requestOf is the request that reconciles an account.
+func requestOf(obj client.Object) reconcile.Request {
+	return reconcile.Request{NamespacedName: client.ObjectKeyFromObject(obj)}
 }
 
 // accountLimits is the status form of the client's limit on event subscriptions; empty when the
@@ -287,11 +307,14 @@ func (r *accountReconciler[O]) delete(ctx context.Context, obj O, key account.Ke
 	if len(users) > 0 {
 		// The users still need the connection to delete their PBX objects (after a manager
 		// restart too): keep it working until they are gone.
-		conn, res, err := r.connect(ctx, obj, key)
+		conn, pending, res, err := r.connect(ctx, obj, key)
 		shown := users[:min(len(users), 3)]
 		more := ""
 		if len(users) > 3 {
 			more = fmt.Sprintf(" and %d more", len(users)-3)
+		}
+		if pending {
+			return res, err
 		}
 		if conn == nil {
 			cond := meta.FindStatusCondition(obj.GetAccountStatus().Conditions, v1alpha1.ConditionReady)
@@ -311,6 +334,8 @@ func (r *accountReconciler[O]) delete(ctx context.Context, obj O, key account.Ke
 			"The account is still used by %s%s; it is deleted once they are gone", strings.Join(shown, ", "), more))
 		return ctrl.Result{RequeueAfter: requeueInUse}, nil
 	}
+	// A check under way could install a connection after Forget: stop it first.
+	r.checks.forget(requestOf(obj))
 	r.registry.Forget(key)
 	cp := obj.DeepCopyObject().(O)
 	controllerutil.RemoveFinalizer(cp, v1alpha1.Finalizer)
@@ -369,10 +394,16 @@ type AccountOptions struct {
 	// TrustedNamespaces are the namespaces whose Secrets and ConfigMaps a ClusterAccount may use
 	// (an Account uses its own namespace's).
 	TrustedNamespaces []string
+	// Concurrency is the number of Accounts, and of ClusterAccounts, reconciled at once. Their
+	// checks against the PBX run beside the workers and hold none.
+	Concurrency int
 }
 
 // SetupAccounts registers the Account and ClusterAccount controllers.
 func SetupAccounts(mgr ctrl.Manager, o AccountOptions) error {
+	options := func() controller.Options {
+		return controller.Options{MaxConcurrentReconciles: max(o.Concurrency, 1), RateLimiter: retryLimiter()}
+	}
 	registry, metrics := o.Registry, o.Metrics
 	ctx := context.Background()
 	idx := mgr.GetFieldIndexer()
@@ -411,19 +442,24 @@ func SetupAccounts(mgr ctrl.Manager, o AccountOptions) error {
 		}
 		return b
 	}
+	checks := newAccountChecks()
 	if err := users(ctrl.NewControllerManagedBy(mgr).For(&v1alpha1.Account{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Named("account").
-		WithOptions(controller.Options{RateLimiter: retryLimiter()}).
-		WatchesMetadata(&corev1.Secret{}, bySecret(func() client.ObjectList { return &v1alpha1.AccountList{} })), v1alpha1.AccountKindAccount).
-		Complete(reconcile.AsReconciler(c, &accountReconciler[*v1alpha1.Account]{client: c, apiReader: mgr.GetAPIReader(), registry: registry, metrics: metrics, recorder: mgr.GetEventRecorder("account-controller")})); err != nil {
+		WithOptions(options()).
+		WatchesMetadata(&corev1.Secret{}, bySecret(func() client.ObjectList { return &v1alpha1.AccountList{} })).
+		WatchesRawSource(checks.source()), v1alpha1.AccountKindAccount).
+		Complete(reconcile.AsReconciler(c, &accountReconciler[*v1alpha1.Account]{client: c, apiReader: mgr.GetAPIReader(), registry: registry, metrics: metrics, recorder: mgr.GetEventRecorder("account-controller"),
+			checks: checks})); err != nil {
 		return err
 	}
+	checks = newAccountChecks()
 	return users(ctrl.NewControllerManagedBy(mgr).For(&v1alpha1.ClusterAccount{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Named("clusteraccount").
-		WithOptions(controller.Options{RateLimiter: retryLimiter()}).
-		WatchesMetadata(&corev1.Secret{}, bySecret(func() client.ObjectList { return &v1alpha1.ClusterAccountList{} })), v1alpha1.AccountKindClusterAccount).
+		WithOptions(options()).
+		WatchesMetadata(&corev1.Secret{}, bySecret(func() client.ObjectList { return &v1alpha1.ClusterAccountList{} })).
+		WatchesRawSource(checks.source()), v1alpha1.AccountKindClusterAccount).
 		Complete(reconcile.AsReconciler(c, &accountReconciler[*v1alpha1.ClusterAccount]{client: c, apiReader: mgr.GetAPIReader(), registry: registry, metrics: metrics, recorder: mgr.GetEventRecorder("clusteraccount-controller"),
-			trusted: o.TrustedNamespaces}))
+			trusted: o.TrustedNamespaces, checks: checks}))
 }
 
 // deletingAccountOf maps a managed resource that went away to its account, if the account is of

@@ -74,7 +74,7 @@ func run(m *testing.M) int {
 	opts := controller.Options{Registry: registry, PollInterval: pollInterval, Concurrency: 8, Timeout: 5 * time.Second}
 	for _, setup := range []func() error{
 		func() error {
-			return controller.SetupAccounts(mgr, controller.AccountOptions{Registry: registry, TrustedNamespaces: []string{trustedNamespace}})
+			return controller.SetupAccounts(mgr, controller.AccountOptions{Registry: registry, TrustedNamespaces: []string{trustedNamespace}, Concurrency: 8})
 		},
 		func() error { return controller.SetupManaged(mgr, opts) },
 	} {
@@ -142,6 +142,14 @@ func newBenchWorld(b *testing.B, t *testing.T) *world {
 }
 
 func startWorld(t *testing.T, cfg *pbxsim.Config) *world {
+	w := openWorld(t, cfg)
+	w.waitReady(w.account("pbx", pbxsim.DemoTrustedAppID, pbxsim.DemoAppSecret))
+	return w
+}
+
+// openWorld starts a simulator with cfg (the demo tenant when nil) and makes a namespace, without
+// an Account yet.
+func openWorld(t *testing.T, cfg *pbxsim.Config) *world {
 	c := pbxsim.DemoConfig()
 	if cfg != nil {
 		c = *cfg
@@ -155,7 +163,6 @@ func startWorld(t *testing.T, cfg *pbxsim.Config) *world {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "it-"}}
 	w.create(ns)
 	w.ns = ns.Name
-	w.waitReady(w.account("pbx", pbxsim.DemoTrustedAppID, pbxsim.DemoAppSecret))
 	return w
 }
 

@@ -30,14 +30,7 @@ func TestCredentialsAreGivenNotTaken(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "unlabelled", Namespace: w.ns},
 		StringData: map[string]string{"clientID": pbxsim.DemoTrustedAppID, "clientSecret": pbxsim.DemoAppSecret, "url": w.srv.URL + "/"},
 	})
-	a := &v1alpha1.Account{
-		ObjectMeta: metav1.ObjectMeta{Name: "unlabelled", Namespace: w.ns},
-		Spec: v1alpha1.AccountSpec{
-			ConnectionSpec:       v1alpha1.ConnectionSpec{URL: w.srv.URL + "/"},
-			CredentialsSecretRef: v1alpha1.LocalSecretReference{Name: "unlabelled"},
-		},
-	}
-	w.create(a)
+	a := w.accountAt("unlabelled", "unlabelled", w.srv.URL+"/", v1alpha1.CABundleReference{})
 	w.g.Eventually(w.cond(a, v1alpha1.ConditionStalled)).Should(Equal("True/InvalidSpec"))
 	want := "The Secret " + w.ns + "/unlabelled is not given to the operator as PBX account credentials: label it with kubectl -n " + w.ns +
 		" label secret unlabelled pbx.cloudpbx.dev/credentials=true"
@@ -81,20 +74,9 @@ func TestPrivateCA(t *testing.T) {
 	t.Cleanup(srv.Close)
 	w.create(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "pbx-ca", Namespace: w.ns}, Data: map[string]string{"ca.crt": caPEM}})
 	w.secretFor("tls", pbxsim.DemoTrustedAppID, pbxsim.DemoAppSecret, srv.URL+"/")
-	newAccount := func(name string, ca v1alpha1.CABundleReference) *v1alpha1.Account {
-		a := &v1alpha1.Account{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: w.ns},
-			Spec: v1alpha1.AccountSpec{
-				ConnectionSpec:       v1alpha1.ConnectionSpec{URL: srv.URL + "/", CABundleRef: ca},
-				CredentialsSecretRef: v1alpha1.LocalSecretReference{Name: "tls"},
-			},
-		}
-		w.create(a)
-		return a
-	}
-	trusting := newAccount("trusting", v1alpha1.CABundleReference{Kind: v1alpha1.CABundleKindConfigMap, Name: "pbx-ca", Key: "ca.crt"})
+	trusting := w.accountAt("trusting", "tls", srv.URL+"/", v1alpha1.CABundleReference{Kind: v1alpha1.CABundleKindConfigMap, Name: "pbx-ca", Key: "ca.crt"})
 	w.waitReady(trusting)
-	plain := newAccount("plain", v1alpha1.CABundleReference{})
+	plain := w.accountAt("plain", "tls", srv.URL+"/", v1alpha1.CABundleReference{})
 	w.g.Eventually(w.cond(plain, v1alpha1.ConditionReady)).Should(Equal("False/APIUnavailable"))
 	if m := message(plain, v1alpha1.ConditionReady); !strings.Contains(m, "certificate") {
 		t.Errorf("the condition names the certificate problem: %q", m)
@@ -121,14 +103,7 @@ func TestCredentialsGoOnlyWhereTheSecretSays(t *testing.T) {
 
 	// The thief's server works: credentials given to it do reach it.
 	w.secretFor("given-to-thief", pbxsim.DemoTrustedAppID, pbxsim.DemoAppSecret, thief.URL+"/")
-	control := &v1alpha1.Account{
-		ObjectMeta: metav1.ObjectMeta{Name: "control", Namespace: w.ns},
-		Spec: v1alpha1.AccountSpec{
-			ConnectionSpec:       v1alpha1.ConnectionSpec{URL: thief.URL + "/", CABundleRef: thiefCA},
-			CredentialsSecretRef: v1alpha1.LocalSecretReference{Name: "given-to-thief"},
-		},
-	}
-	w.create(control)
+	control := w.accountAt("control", "given-to-thief", thief.URL+"/", thiefCA)
 	w.waitReady(control)
 	if stolen.Load() == 0 {
 		t.Fatal("the thief's server was never called by an account that may call it: the test proves nothing")
@@ -166,14 +141,7 @@ func TestCredentialsGoOnlyWhereTheSecretSays(t *testing.T) {
 		StringData: map[string]string{"clientID": pbxsim.DemoTrustedAppID, "clientSecret": pbxsim.DemoAppSecret},
 	})
 	tokens = w.sim.RequestTotal("", "/oauth/token")
-	nowhere := &v1alpha1.Account{
-		ObjectMeta: metav1.ObjectMeta{Name: "nowhere", Namespace: w.ns},
-		Spec: v1alpha1.AccountSpec{
-			ConnectionSpec:       v1alpha1.ConnectionSpec{URL: w.srv.URL + "/"},
-			CredentialsSecretRef: v1alpha1.LocalSecretReference{Name: "nowhere"},
-		},
-	}
-	w.create(nowhere)
+	nowhere := w.accountAt("nowhere", "nowhere", w.srv.URL+"/", v1alpha1.CABundleReference{})
 	w.g.Eventually(w.cond(nowhere, v1alpha1.ConditionStalled)).Should(Equal("True/InvalidSpec"))
 	if m := message(nowhere, v1alpha1.ConditionReady); !strings.Contains(m, "must name the PBX its credentials may be sent to: add the key url") {
 		t.Errorf("the condition says which key to set: %q", m)

@@ -156,6 +156,8 @@ func TestEventSubscriptionLostCreate(t *testing.T) {
 	if posts := w.sim.RequestTotal(http.MethodPost, eventsPath); posts != 2 {
 		t.Errorf("the lost creates are adopted, not repeated: %d POSTs", posts)
 	}
+	w.fired(pbxsim.FiredDropAfterCommit, 1)
+	w.fired(pbxsim.FiredStatusAfterCommit(http.StatusBadGateway), 1)
 }
 
 // TestEventSubscriptionQueryNotShown: a webhook URL's query, which often carries a token, reaches

@@ -107,6 +107,7 @@ func TestLostCreateResponse(t *testing.T) {
 	if got := w.sim.RequestTotal(http.MethodPost, "/api/ver1.0/client/{realm_id}/extension/"); got != 1 {
 		t.Errorf("the lost create is adopted, not repeated: %d POSTs", got)
 	}
+	w.fired(pbxsim.FiredDropAfterCommit, 1)
 }
 
 func TestRestartBetweenCreateAndStatusWrite(t *testing.T) {
@@ -306,6 +307,7 @@ func TestServerErrorsBackOff(t *testing.T) {
 	if n := len(w.pbxExtensions("0003*116")); n != 1 {
 		t.Errorf("after three 503s the extension exists once: %d", n)
 	}
+	w.fired(pbxsim.FiredStatus(http.StatusServiceUnavailable), 3)
 }
 
 func TestReconcileRequestedAt(t *testing.T) {

@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega" //nolint:revive // Gomega's Eventually is the one part we use
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
 	"github.com/cloudpbx/pbx-operator/internal/pbxsim"
@@ -96,14 +95,7 @@ func TestHostilePBX(t *testing.T) {
 	w := newWorld(t, &cfg)
 	h := newHostilePBX(t, w.sim)
 	w.secretFor("hostile", pbxsim.DemoTrustedAppID, pbxsim.DemoAppSecret, h.srv.URL+"/")
-	a := &v1alpha1.Account{
-		ObjectMeta: metav1.ObjectMeta{Name: "hostile", Namespace: w.ns},
-		Spec: v1alpha1.AccountSpec{
-			ConnectionSpec:       v1alpha1.ConnectionSpec{URL: h.srv.URL + "/"},
-			CredentialsSecretRef: v1alpha1.LocalSecretReference{Name: "hostile"},
-		},
-	}
-	w.create(a)
+	a := w.accountAt("hostile", "hostile", h.srv.URL+"/", v1alpha1.CABundleReference{})
 	w.waitReady(a)
 
 	onHostile := v1alpha1.AccountReference{Kind: v1alpha1.AccountKindAccount, Name: "hostile"}

@@ -182,6 +182,21 @@ func (w *world) account(name, appID, secret string) *v1alpha1.Account {
 	return a
 }
 
+// accountAt creates an Account of the PBX at url with the credentials Secret secret (which the
+// test makes) and the CA bundle ca.
+func (w *world) accountAt(name, secret, url string, ca v1alpha1.CABundleReference) *v1alpha1.Account {
+	w.t.Helper()
+	a := &v1alpha1.Account{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: w.ns},
+		Spec: v1alpha1.AccountSpec{
+			ConnectionSpec:       v1alpha1.ConnectionSpec{URL: url, CABundleRef: ca},
+			CredentialsSecretRef: v1alpha1.LocalSecretReference{Name: secret},
+		},
+	}
+	w.create(a)
+	return a
+}
+
 // setAccount changes the spec of the world's Account "pbx" and waits until the account was checked
 // at its new generation, so that its connection has the new settings.
 func (w *world) setAccount(mutate func(*v1alpha1.AccountSpec)) *v1alpha1.Account {
@@ -238,6 +253,16 @@ func (w *world) delete(o client.Object) {
 	w.t.Helper()
 	if err := k.Delete(context.Background(), o); err != nil {
 		w.t.Fatalf("deleting %s: %v", o.GetName(), err)
+	}
+}
+
+// fired checks that the world's injected faults of a kind (pbxsim.FiredDropAfterCommit,
+// pbxsim.FiredStatus(code), ...) fired want times: a test whose fault never fired (its path did
+// not match, say) proves nothing.
+func (w *world) fired(kind string, want int) {
+	w.t.Helper()
+	if got := w.sim.FaultsFired()[kind]; got != want {
+		w.t.Errorf("the fault %s fired %d times, want %d: %v", kind, got, want, w.sim.FaultsFired())
 	}
 }
 

@@ -165,6 +165,7 @@ func TestLateCreateAnswerAlreadyExists(t *testing.T) {
 	if n := len(w.pbxExtensions("0003*133")); n != 1 {
 		t.Fatalf("want exactly one PBX extension, got %d", n)
 	}
+	w.fired(pbxsim.FiredStatusAfterCommit(http.StatusInternalServerError), 1)
 	w.delete(e)
 	w.gone(e)
 	if n := len(w.pbxExtensions("0003*133")); n != 0 {
@@ -183,6 +184,7 @@ func TestLostGroupCreateNoTwin(t *testing.T) {
 	if ids := w.pbxGroups("Ops"); len(ids) != 1 || ids[0] != g.Status.ID {
 		t.Errorf("want exactly one PBX group, the resource's (%d): %v", g.Status.ID, ids)
 	}
+	w.fired(pbxsim.FiredStatusAfterCommit(http.StatusBadGateway), 1)
 }
 
 // TestDeletesDoNotRecheckTheAccount: deleting resources costs their own DELETE, not a check of
@@ -278,6 +280,7 @@ func TestForeignGroupAtRecordedID(t *testing.T) {
 	if n := len(w.sim.Snapshot().ExtensionGroups); n != 2 {
 		t.Errorf("two groups exist, Marketing and Sales EMEA: %d", n)
 	}
+	w.fired(pbxsim.FiredDropAfterCommit, 1)
 }
 
 // TestExtensionAfterDataLossWaitsForItsGroup: the PBX loses its data and gives the id of an

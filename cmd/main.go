@@ -1,5 +1,6 @@
-// Command manager runs the pbx-operator controllers: it keeps PBX extensions, extension groups and
-// their accounts in line with the custom resources of the pbx.cloudpbx.dev API group.
+// Command manager runs the pbx-operator controllers: it keeps PBX extensions, extension groups,
+// phone numbers and event subscriptions, and the accounts they use, in line with the custom
+// resources of the pbx.cloudpbx.dev API group.
 package main
 
 import (

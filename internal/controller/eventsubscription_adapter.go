@@ -32,6 +32,17 @@ type eventAdapter struct {
 	observed *pbx.Event
 }
 
+// The capabilities the engine finds by type assertion, checked at compile time: a method whose
+// signature drifts from its interface is a build error, not a feature silently off.
+var (
+	_ managed.Adapter[*v1alpha1.EventSubscription]  = (*eventAdapter)(nil)
+	_ managed.Keyed[*v1alpha1.EventSubscription]    = (*eventAdapter)(nil)
+	_ managed.Realmer                               = (*eventAdapter)(nil)
+	_ managed.Releaser[*v1alpha1.EventSubscription] = (*eventAdapter)(nil)
+	_ managed.Pacer                                 = (*eventAdapter)(nil)
+	_ managed.Poller                                = (*eventAdapter)(nil)
+)
+
 // realm is the extension's realm, where its subscriptions live.
 func (a *eventAdapter) realm() pbx.Realm { return pbx.ExtensionRealm(a.extensionID) }
 

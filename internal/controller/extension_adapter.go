@@ -43,6 +43,15 @@ type extensionAdapter struct {
 	written *corev1.Secret
 }
 
+// The capabilities the engine finds by type assertion, checked at compile time: a method whose
+// signature drifts from its interface is a build error, not a feature silently off.
+var (
+	_ managed.Adapter[*v1alpha1.Extension]  = (*extensionAdapter)(nil)
+	_ managed.Releaser[*v1alpha1.Extension] = (*extensionAdapter)(nil)
+	_ managed.Pacer                         = (*extensionAdapter)(nil)
+	_ managed.Poller                        = (*extensionAdapter)(nil)
+)
+
 // fullName is the PBX name of the extension: prefix*number.
 func (a *extensionAdapter) fullName(e *v1alpha1.Extension) string {
 	return pbx.FullName(a.conn.Prefix, e.Spec.Name)

@@ -23,6 +23,16 @@ type groupAdapter struct {
 	observed *pbx.ExtensionGroup
 }
 
+// The capabilities the engine finds by type assertion, checked at compile time: a method whose
+// signature drifts from its interface is a build error, not a feature silently off.
+var (
+	_ managed.Adapter[*v1alpha1.ExtensionGroup]  = (*groupAdapter)(nil)
+	_ managed.Keyed[*v1alpha1.ExtensionGroup]    = (*groupAdapter)(nil)
+	_ managed.Releaser[*v1alpha1.ExtensionGroup] = (*groupAdapter)(nil)
+	_ managed.Pacer                              = (*groupAdapter)(nil)
+	_ managed.Poller                             = (*groupAdapter)(nil)
+)
+
 // Observe finds the group by id, or by name (names are not unique: several matches are a
 // Conflict, never a guess).
 func (a *groupAdapter) Observe(ctx context.Context, g *v1alpha1.ExtensionGroup) (managed.Observation, error) {

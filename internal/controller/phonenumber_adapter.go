@@ -30,6 +30,15 @@ type phoneNumberAdapter struct {
 	observed *pbx.DID
 }
 
+// The capabilities the engine finds by type assertion, checked at compile time: a method whose
+// signature drifts from its interface is a build error, not a feature silently off.
+var (
+	_ managed.Adapter[*v1alpha1.PhoneNumber]  = (*phoneNumberAdapter)(nil)
+	_ managed.Releaser[*v1alpha1.PhoneNumber] = (*phoneNumberAdapter)(nil)
+	_ managed.Pacer                           = (*phoneNumberAdapter)(nil)
+	_ managed.Poller                          = (*phoneNumberAdapter)(nil)
+)
+
 // Observe finds the DID by its recorded id, or else the DID with the resource's number, which is
 // bound unless it is in use elsewhere, and fills the status fields of its routing. A number the
 // account does not have is NotFound, an error, so that the engine never tries to create it.

@@ -6,7 +6,8 @@
 // one pass in named steps:
 //
 //  1. the single status write is deferred: it happens once at the end of the pass, only if the
-//     status changed, and moves status.observedGeneration only after a pass without error;
+//     status changed, and moves status.observedGeneration on every pass that wrote conditions,
+//     failing ones too (the conditions then describe that generation);
 //  2. a resource being deleted runs its deletionPolicy (Delete deletes the PBX object, treating
 //     "already gone" as success; Orphan just releases it) and loses its finalizer;
 //  3. a resource with the paused annotation gets Synced=False (Paused) and nothing more;
@@ -27,7 +28,7 @@
 //
 // # Errors
 //
-// The engine classifies every error once (STYLE.md section 5): the PBX client's errors through
+// The engine classifies every error once (docs/conditions.md lists the reasons): the PBX client's errors through
 // small interfaces (HTTPStatus, PBXMessage, RetryTime, Oversize), transport failures and answers
 // past the client's bounds as APIUnavailable with exponential backoff, and the classes only
 // adapters know through DependencyNotReady, InvalidSpec and Conflict. Messages are cut at

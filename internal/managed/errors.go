@@ -113,7 +113,7 @@ type Class struct {
 	Quiet bool
 }
 
-// Requeue delays of the error classes (STYLE.md section 5).
+// Requeue delays of the error classes (docs/conditions.md).
 const (
 	requeueUnauthorized = 5 * time.Minute
 	requeueDependency   = 15 * time.Second
@@ -128,7 +128,7 @@ const (
 	longDeferred = 30 * time.Second
 )
 
-// Classify sorts an error into its class (the table of STYLE.md section 5). Errors with neither
+// Classify sorts an error into its class (the reasons of docs/conditions.md). Errors with neither
 // Terminal nor RequeueAfter set are retried with the workqueue's exponential backoff. The message
 // is cut at MaxMessage: it may quote the PBX, which may be a tenant's hostile server.
 func Classify(err error) Class {

@@ -184,7 +184,7 @@ const shortWait = 2 * time.Second
 // precision of older create-pending marks.
 const settleMargin = 6 * time.Second
 
-// Reconcile runs one pass of the lifecycle (STYLE.md section 4) for obj, which the
+// Reconcile runs one pass of the lifecycle (the steps of the package documentation) for obj, which the
 // controller-runtime object-reconciler adapter has fetched.
 func (r *Reconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.Result, err error) {
 	p := &pass[O]{r: r, obj: obj, orig: obj.DeepCopyObject().(O), log: log.FromContext(ctx), action: "Reconcile"}
@@ -285,7 +285,7 @@ func (r *Reconciler[O]) act(ctx context.Context, p *pass[O], ext Adapter[O], obs
 }
 
 // observe runs the adapter's Observe and checks that an object found at the recorded id is still
-// this resource's (DESIGN.md section 9). When it is not (gone, or another object now has the id)
+// this resource's (an id is evidence, not proof: docs/promises.md). When it is not (gone, or another object now has the id)
 // the resource's identity is cleared and the object looked for again by its natural key, so that
 // it is recreated, or adopted by the usual rules.
 func (r *Reconciler[O]) observe(ctx context.Context, p *pass[O], ext Adapter[O]) (Observation, error) {
@@ -457,7 +457,7 @@ func (r *Reconciler[O]) poll(ext Adapter[O]) time.Duration {
 	return time.Duration(float64(d) * f)
 }
 
-// recordIdentity decides about a PBX object found by its natural key (STYLE.md section 4): ours
+// recordIdentity decides about a PBX object found by its natural key: ours
 // after a lost create response (create-pending), adopted on request, bound by its key (Bind),
 // observed, or somebody else's. For an object found at the recorded id it brings the record up to
 // date: the id in status, the keys (before a rename is sent) and the realm.

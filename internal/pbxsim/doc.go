@@ -80,8 +80,8 @@
 //
 // # Assumptions
 //
-// Where the public sources leave behaviour open, the simulator takes DESIGN.md section 6's choice
-// and marks it in the code with ASSUMPTION:
+// Where the public sources leave behaviour open, the simulator takes the choice below and marks it
+// in the code with ASSUMPTION:
 //
 //   - a duplicate extension name in a client, a name of the wrong length or with another
 //     client's prefix, an unknown type and an unknown extension_group_id are 400s naming the field;

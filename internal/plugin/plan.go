@@ -140,7 +140,7 @@ type planner struct {
 }
 
 // Plan tells what the operator would do to the PBX if the manifests were applied. It follows the
-// engine's rules (DESIGN.md section 4): an object is found by its recorded id, else by its
+// engine's rules (internal/managed): an object is found by its recorded id, else by its
 // natural key (an extension's number, a group's name); a natural-key match is adopted only with
 // the adopt annotation, the external-id annotation or ObserveOnly, and is AlreadyExists
 // otherwise; an object already claimed by another resource of the account, or a group name

@@ -53,7 +53,7 @@ var (
 		killsCreate: 2, killsRecover: 1, killsDelete: 1, faultScale: 0.5,
 		timeout: 2 * time.Minute, stall: 30 * time.Second, quiet: 3 * pollInterval, firstExtensions: 1000,
 	}
-	// longRun is CHAOS_LONG=1 ('make test-chaos'): the numbers of DESIGN.md section 8 and issue 9.
+	// longRun is CHAOS_LONG=1 ('make test-chaos'): the fault targets of docs/performance.md and docs/promises.md.
 	longRun = size{
 		name: "long", groups: 10, extensions: 1000, goneExtensions: 50, deleteN: 100, orphanN: 50,
 		subs: 100, subDeleteN: 20, numbers: 5, numberDeleteN: 2,

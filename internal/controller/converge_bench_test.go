@@ -16,8 +16,7 @@ import (
 //	go test -run '^$' -bench Converge100 -benchtime 1x ./internal/controller/
 func BenchmarkConverge100(b *testing.B) {
 	for range b.N {
-		t := &testing.T{}
-		w := newBenchWorld(b, t)
+		w := newBenchWorld(b)
 		start := time.Now()
 		for i := range 100 {
 			w.create(ext(w.ns, fmt.Sprintf("e%d", i), fmt.Sprintf("%03d", 500+i)))

@@ -110,7 +110,7 @@ func run(m *testing.M) int {
 
 // world is one test's PBX (its own simulator) and namespace with a Ready Account "pbx".
 type world struct {
-	t   *testing.T
+	t   testing.TB
 	g   Gomega
 	sim *pbxsim.Server
 	srv *httptest.Server
@@ -130,18 +130,15 @@ func newWorld(t *testing.T, cfg *pbxsim.Config) *world {
 	return w
 }
 
-// newBenchWorld is newWorld for a benchmark; t only carries failures to b.
-func newBenchWorld(b *testing.B, t *testing.T) *world {
+// newBenchWorld is newWorld for a benchmark.
+func newBenchWorld(b *testing.B) *world {
 	b.Helper()
-	w := startWorld(t, nil)
+	w := startWorld(b, nil)
 	b.Cleanup(w.srv.Close)
-	if t.Failed() {
-		b.Fatal("setting up the world failed")
-	}
 	return w
 }
 
-func startWorld(t *testing.T, cfg *pbxsim.Config) *world {
+func startWorld(t testing.TB, cfg *pbxsim.Config) *world {
 	w := openWorld(t, cfg)
 	w.waitReady(w.account("pbx", pbxsim.DemoTrustedAppID, pbxsim.DemoAppSecret))
 	return w
@@ -149,7 +146,7 @@ func startWorld(t *testing.T, cfg *pbxsim.Config) *world {
 
 // openWorld starts a simulator with cfg (the demo tenant when nil) and makes a namespace, without
 // an Account yet.
-func openWorld(t *testing.T, cfg *pbxsim.Config) *world {
+func openWorld(t testing.TB, cfg *pbxsim.Config) *world {
 	c := pbxsim.DemoConfig()
 	if cfg != nil {
 		c = *cfg

@@ -483,14 +483,16 @@ func TestMessages(t *testing.T) {
 	rec := events.NewFakeRecorder(10)
 	r := managed.NewReconciler(c, connector, managed.WithClock[*v1alpha1.Extension](func() time.Time { return now }), managed.WithRecorder[*v1alpha1.Extension](rec))
 	for range 2 {
-		_ = reconcileStored(t, c, r)
+		if err := reconcileStored(t, c, r); !errors.Is(err, reconcile.TerminalError(nil)) {
+			t.Fatalf("a refused spec ends the pass with a terminal error: %v", err)
+		}
 	}
 	cond := meta.FindStatusCondition(got().Status.Conditions, v1alpha1.ConditionSynced)
 	if cond == nil || cond.Message != "The PBX rejected the spec: name: extension 0003*101 already exists" || cond.ObservedGeneration != 3 {
 		t.Errorf("Synced: want the PBX's message, stamped with the generation; got %+v", cond)
 	}
 	if n := len(rec.Events); n != 1 {
-		t.Errorf("a Warning once per message change: want 1 event, got %d", n)
+		t.Fatalf("a Warning once per message change: want 1 event, got %d", n)
 	}
 	if ev := <-rec.Events; !strings.HasPrefix(ev, "Warning InvalidSpec") {
 		t.Errorf("event: got %q", ev)
@@ -641,8 +643,8 @@ func TestStaleCopyNeverCreatesNorReleases(t *testing.T) {
 			})
 			r := managed.NewReconciler(c, connector, managed.WithClock[*v1alpha1.Extension](func() time.Time { return now }))
 			res, err := r.Reconcile(context.Background(), stale)
-			if calls.create != 0 || res.RequeueAfter == 0 || err != nil {
-				t.Errorf("want no create and a quiet requeue, got %d creates, %+v, %v", calls.create, res, err)
+			if calls.create != 0 || calls.delete != 0 || res.RequeueAfter == 0 || err != nil {
+				t.Errorf("want no create, no delete and a quiet requeue, got %d creates, %d deletes, %+v, %v", calls.create, calls.delete, res, err)
 			}
 			if after := got(); after == nil || !controllerutilHas(after) || after.Annotations[v1alpha1.AnnotationCreatePending] == "" {
 				t.Errorf("the resource keeps its finalizer and the earlier pass's mark: %+v", after)

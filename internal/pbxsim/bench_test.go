@@ -14,8 +14,7 @@ import (
 // client with a token.
 func benchEnv(b *testing.B) (*env, string) {
 	b.Helper()
-	t := &testing.T{}
-	e := newEnv(t, pbxsim.DemoConfig(), pbxsim.WithStrictSlashes())
+	e := newEnv(b, pbxsim.DemoConfig(), pbxsim.WithStrictSlashes())
 	b.Cleanup(e.srv.Close)
 	tok := e.login(pbxsim.DemoTrustedAppID)
 	for i := range 1000 {

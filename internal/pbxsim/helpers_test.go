@@ -19,13 +19,13 @@ import (
 
 // env is a simulator behind a real HTTP server.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	sim   *pbxsim.Server
 	srv   *httptest.Server
 	clock *clocktesting.FakeClock
 }
 
-func newEnv(t *testing.T, cfg pbxsim.Config, opts ...pbxsim.Option) *env {
+func newEnv(t testing.TB, cfg pbxsim.Config, opts ...pbxsim.Option) *env {
 	t.Helper()
 	c := clocktesting.NewFakeClock(time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC))
 	sim, err := pbxsim.New(cfg, append([]pbxsim.Option{pbxsim.WithClock(c.Now), pbxsim.WithSeed(7)}, opts...)...)
@@ -49,7 +49,7 @@ type reply struct {
 	body   []byte
 }
 
-func (r reply) json(t *testing.T, v any) {
+func (r reply) json(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("decoding %q: %v", r.body, err)
@@ -57,7 +57,7 @@ func (r reply) json(t *testing.T, v any) {
 }
 
 // obj decodes an object answer.
-func (r reply) obj(t *testing.T) map[string]any {
+func (r reply) obj(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	r.json(t, &m)
@@ -65,7 +65,7 @@ func (r reply) obj(t *testing.T) map[string]any {
 }
 
 // list decodes a list answer.
-func (r reply) list(t *testing.T) []map[string]any {
+func (r reply) list(t testing.TB) []map[string]any {
 	t.Helper()
 	var l []map[string]any
 	r.json(t, &l)
@@ -73,7 +73,7 @@ func (r reply) list(t *testing.T) []map[string]any {
 }
 
 // message is the "message" of an error answer.
-func (r reply) message(t *testing.T) string {
+func (r reply) message(t testing.TB) string {
 	t.Helper()
 	return r.obj(t)["message"].(string)
 }
@@ -165,7 +165,7 @@ func (c caller) do(method, path string, body any) reply {
 }
 
 // must fails the test unless the answer has the wanted status.
-func must(t *testing.T, r reply, status int) reply {
+func must(t testing.TB, r reply, status int) reply {
 	t.Helper()
 	if r.status != status {
 		t.Fatalf("want status %d, got %d: %s", status, r.status, r.body)

@@ -436,3 +436,38 @@ func TestRawIDsStayInTheirNamespace(t *testing.T) {
 	w.create(hook)
 	w.waitSynced(hook)
 }
+
+// TestMarksDoNotDeleteAnotherTenantsObject: the marks that make a PBX object a resource's own are
+// annotations its users may write (and the finalizer too). Two tenants share a ClusterAccount; one
+// makes resources that carry the other's group name with an old create-pending mark, or its id in
+// external-id, and deletes them. The other tenant's group stays.
+func TestMarksDoNotDeleteAnotherTenantsObject(t *testing.T) {
+	w := newWorld(t, nil)
+	ca := w.clusterAccount()
+	shared := func(g *v1alpha1.ExtensionGroup) *v1alpha1.ExtensionGroup {
+		g.Spec.AccountRef = v1alpha1.AccountReference{Kind: v1alpha1.AccountKindClusterAccount, Name: ca.Name}
+		return g
+	}
+	victim := shared(group(w.namespace(), "sales", "Sales"))
+	victimID := w.ready(victim)
+
+	byMark := shared(group(w.ns, "by-mark", "Sales"))
+	byMark.Annotations = map[string]string{v1alpha1.AnnotationCreatePending: time.Now().Add(-time.Hour).UTC().Format(time.RFC3339Nano)}
+	byMark.Finalizers = []string{v1alpha1.Finalizer}
+	byID := shared(group(w.ns, "by-id", "Sales"))
+	byID.Annotations = map[string]string{v1alpha1.AnnotationExternalID: fmt.Sprint(victimID)}
+	byID.Finalizers = []string{v1alpha1.Finalizer}
+	for _, g := range []*v1alpha1.ExtensionGroup{byMark, byID} {
+		w.create(g)
+		w.g.Eventually(w.cond(g, v1alpha1.ConditionSynced)).Should(Equal("False/Conflict"), g.Name)
+		w.delete(g)
+		w.gone(g)
+	}
+	if ids := w.pbxGroups("Sales"); len(ids) != 1 || ids[0] != victimID {
+		t.Errorf("the other tenant's group %d stays: Sales %v", victimID, ids)
+	}
+	if n := w.sim.RequestTotal(http.MethodDelete, groupPath); n != 0 {
+		t.Errorf("no group was deleted: %d DELETEs", n)
+	}
+	w.waitSynced(victim)
+}

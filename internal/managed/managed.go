@@ -750,6 +750,17 @@ func (r *Reconciler[O]) deleteExternal(ctx context.Context, p *pass[O]) error {
 	if !obs.Exists {
 		return nil
 	}
+	// The marks that make an object ours (create-pending, external-id, the key record) are
+	// annotations its users may write: an object that another resource holds is never deleted on
+	// their word, only let go.
+	if held, err := r.heldByOther(ctx, p.obj, obs.ExternalID); err != nil || held {
+		if held {
+			if rel, ok := ext.(Releaser[O]); ok {
+				rel.Release(p.obj)
+			}
+		}
+		return err
+	}
 	if !known {
 		p.obj.GetManagedStatus().ID = obs.ExternalID
 	}
@@ -764,6 +775,22 @@ func (r *Reconciler[O]) deleteExternal(ctx context.Context, p *pass[O]) error {
 		rel.Release(p.obj)
 	}
 	return nil
+}
+
+// heldByOther tells whether another resource holds the PBX object with the id: it holds the
+// object's natural key against obj, or records the id at least as strongly (Claims).
+func (r *Reconciler[O]) heldByOther(ctx context.Context, obj O, id int64) (bool, error) {
+	if r.claims == nil {
+		return false, nil
+	}
+	if err := r.claims.Check(ctx, obj); err != nil {
+		if Classify(err).Reason == v1alpha1.ReasonConflict {
+			return true, nil
+		}
+		return false, err
+	}
+	holder, err := r.claims.HeldByOther(ctx, obj, id)
+	return holder != "", err
 }
 
 // ensureFinalizer adds the finalizer before any write to the PBX, and the pass goes on: the

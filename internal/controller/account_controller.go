@@ -117,7 +117,14 @@ func (r *accountReconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.R
 // account comes back when the check ends, or when the backoff is over.
 func (r *accountReconciler[O]) connect(ctx context.Context, obj O, key account.Key) (_ *account.Connection, pending bool, _ ctrl.Result, _ error) {
 	cred, err := r.credentials(ctx, obj)
+	if status := apierrors.APIStatus(nil); errors.As(err, &status) {
+		// The API server did not answer the read (a timeout, a 429): nothing is known to be
+		// wrong with the account, which keeps its connection and tries again with backoff.
+		return nil, false, ctrl.Result{}, err
+	}
 	if err != nil {
+		// Stop a check of the settings that were, so that it installs no connection after this.
+		r.checks.forget(requestOf(obj))
 		r.registry.Remove(key)
 		setAccountReady(obj, metav1.ConditionFalse, v1alpha1.ReasonInvalidSpec, err.Error())
 		// The Secret watch brings the account back when the Secret appears or changes.

@@ -224,7 +224,10 @@ func optedInSecret(ctx context.Context, c client.Reader, apiReader client.Reader
 	if apierrors.IsNotFound(err) {
 		// Not opted in, or newer than the cache.
 		if err := apiReader.Get(ctx, key, m); err != nil {
-			return nil, fmt.Errorf("The Secret %s/%s does not exist", ns, name) //nolint:staticcheck // a condition message
+			if apierrors.IsNotFound(err) {
+				return nil, fmt.Errorf("The Secret %s/%s does not exist", ns, name) //nolint:staticcheck // a condition message
+			}
+			return nil, fmt.Errorf("Reading the Secret %s/%s: %w", ns, name, err) //nolint:staticcheck // a condition message
 		}
 	}
 	if got := m.Labels[v1alpha1.LabelCredentials]; got != use {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -169,6 +170,12 @@ const connectionWait = 2 * time.Second
 func connection(ctx context.Context, c client.Reader, reg *account.Registry, obj managed.Object) (*account.Connection, error) {
 	k := account.KeyFor(obj.GetManagedSpec().AccountRef, obj.GetNamespace())
 	if err := selects(ctx, c, k, obj.GetNamespace()); err != nil {
+		if !obj.GetDeletionTimestamp().IsZero() && managed.Classify(err).Terminal {
+			// Not terminal while deleting: the resource waits for its namespace to be selected
+			// again, or for its owner to let its PBX object go.
+			return nil, managed.DependencyNotReady("%s, so the PBX object cannot be deleted: set deletionPolicy: Orphan to leave the PBX object in place and let the resource go",
+				strings.TrimSuffix(managed.Classify(err).Message, "."))
+		}
 		return nil, err
 	}
 	conn, ok := reg.Connection(k)

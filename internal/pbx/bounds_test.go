@@ -345,3 +345,28 @@ var cmpErrors = cmp.Comparer(func(a, b error) bool {
 	}
 	return errors.Is(a, b)
 })
+
+// TestListByteBound: a PBX that answers every page with objects as large as one answer allows,
+// and reports no limits, ends at the bytes one list may take (listAnswers answers), not at the
+// pages: a hundred pages of such objects would hold a hundred times the bound.
+func TestListByteBound(t *testing.T) {
+	label := strings.Repeat("x", 30<<10)
+	h := newHostile(t, nil, func(h *hostile, w http.ResponseWriter, r *http.Request) {
+		page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `[{"id":%d,"name":"1*1","label":%q},{"id":%d,"name":"1*2","label":%q}]`, 2*page, label, 2*page+1, label)
+	})
+	const answer = 64 << 10 // a page of two such objects is about 61 KiB: within one answer
+	c := h.client(t, WithPageSize(2), WithMaxAnswerBytes(answer))
+	_, err := c.Extensions.ListAll(context.Background(), ClientRealm(1), ExtensionFilter{})
+	want := &TooLargeError{Method: http.MethodGet, Path: "/api/ver1.0/client/1/extension/", MaxListBytes: listAnswers * answer}
+	if diff := cmp.Diff(error(want), err, cmpErrors); diff != "" {
+		t.Errorf("ListAll error: -want, +got:\n%s", diff)
+	}
+	if n := h.served.Load(); n != 9 {
+		t.Errorf("the PBX served %d pages, want 9: the eighth ends within the list's 512 KiB, the ninth passes it", n)
+	}
+	if got, want := want.Oversize(), "the PBX list is larger than 512 KiB (8 times --max-pbx-answer-bytes)"; got != want {
+		t.Errorf("message: %q, want %q", got, want)
+	}
+}

@@ -115,6 +115,8 @@ type TooLargeError struct {
 	// MaxPages is the bound on one list's pages that the list passed; 0 when an answer passed
 	// MaxBytes.
 	MaxPages int
+	// MaxListBytes is the bound on the bytes of all of one list's pages that the list passed.
+	MaxListBytes int64
 }
 
 // Error names the request and the bound it passed.
@@ -126,6 +128,9 @@ func (e *TooLargeError) Error() string { return e.Method + " " + e.Path + ": " +
 func (e *TooLargeError) Oversize() string {
 	if e.MaxPages > 0 {
 		return fmt.Sprintf("the PBX list has more than %d pages", e.MaxPages)
+	}
+	if e.MaxListBytes > 0 {
+		return fmt.Sprintf("the PBX list is larger than %s (%d times --max-pbx-answer-bytes)", byteSize(e.MaxListBytes), listAnswers)
 	}
 	return fmt.Sprintf("the PBX answer is larger than %s (--max-pbx-answer-bytes)", byteSize(e.MaxBytes))
 }

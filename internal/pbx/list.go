@@ -19,9 +19,11 @@ import (
 // list takes page and per_page, and the PBX honours per_page up to the page size; a PBX that
 // capped it lower would end the list early. Objects are yielded as they arrive; the first error is yielded once and
 // ends the sequence. An object seen on an earlier page is not yielded again: objects can shift
-// between pages while others change the collection. A list has at most maxPages pages, and at
-// most as many objects as that many full pages hold: a PBX that pages on and on fails with a
-// *TooLargeError rather than filling the memory.
+// between pages while others change the collection. A list has at most maxPages pages, at most as
+// many objects as that many full pages hold, and at most listAnswers times the bound of one
+// answer in bytes, all pages together: a PBX that pages on and on, or answers each page with
+// objects as large as the bound allows, fails with a *TooLargeError rather than filling the
+// memory.
 func list[T any](ctx context.Context, c *Client, ep endpoint, filter url.Values, id func(*T) int64) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
@@ -29,6 +31,9 @@ func list[T any](ctx context.Context, c *Client, ep endpoint, filter url.Values,
 		maxPages := c.maxPages(ep)
 		left := maxPages * c.pageSize // objects the list may still hold
 		tooLarge := &TooLargeError{Method: http.MethodGet, Path: ep.path, MaxPages: maxPages}
+		maxBytes := listAnswers * c.maxAnswerBytes
+		bytesLeft := maxBytes // bytes the list's pages may still take
+		tooLong := &TooLargeError{Method: http.MethodGet, Path: ep.path, MaxListBytes: maxBytes}
 		for page := 1; ; page++ {
 			if page > maxPages {
 				yield(zero, tooLarge)
@@ -40,12 +45,13 @@ func list[T any](ctx context.Context, c *Client, ep endpoint, filter url.Values,
 			}
 			q.Set("page", strconv.Itoa(page))
 			q.Set("per_page", strconv.Itoa(c.pageSize))
-			items, err := listPage[T](ctx, c, ep, q, left, tooLarge)
+			items, used, err := listPage[T](ctx, c, ep, q, left, tooLarge, bytesLeft, tooLong)
 			if err != nil {
 				yield(zero, err)
 				return
 			}
 			left -= len(items)
+			bytesLeft -= used
 			fresh := 0
 			for i := range items {
 				k := id(&items[i])
@@ -96,12 +102,20 @@ func (c *Client) maxPages(ep endpoint) int {
 	return min(DefaultMaxPages, (2*most+c.pageSize-1)/c.pageSize+1)
 }
 
+// listAnswers is how many answers' worth of bytes (--max-pbx-answer-bytes) one list may take, all
+// its pages together: 64 MiB at the default, for lists of tens of thousands of objects.
+const listAnswers = 8
+
 // pageBody is one page of a list as it is decoded: it fails with full once it holds more than max
-// objects, so that a page of a million tiny objects stops at the bound as it is decoded.
+// objects, so that a page of a million tiny objects stops at the bound as it is decoded, and with
+// long once the page passes the bytes the list has left.
 type pageBody[T any] struct {
 	items []T
 	max   int
 	full  *TooLargeError
+	// maxBytes is what the page may take of the list's bytes; used what it took.
+	maxBytes, used int64
+	long           *TooLargeError
 }
 
 // decodeFrom decodes the page's array one object at a time. A null page is empty; anything else
@@ -122,9 +136,13 @@ func (p *pageBody[T]) decodeFrom(d *json.Decoder) error {
 		if err := d.Decode(&v); err != nil {
 			return err
 		}
+		if p.used = d.InputOffset(); p.used > p.maxBytes {
+			return p.long
+		}
 		p.items = append(p.items, v)
 	}
 	_, err = d.Token() // the closing ]
+	p.used = d.InputOffset()
 	return err
 }
 
@@ -148,21 +166,23 @@ const (
 	pageRetryPause = 200 * time.Millisecond
 )
 
-// listPage fetches one page of at most most objects (a page with more fails with full). A page is
+// listPage fetches one page of at most most objects (a page with more fails with full) and
+// maxBytes bytes (a longer one fails with long), and returns the bytes it took. A page is
 // a read, so one lost to a 5xx or a cut connection is asked again, twice, rather than throwing
 // away the pages before it: a list of a few thousand objects is several pages, and under a PBX that
 // fails one request in ten most such lists would fail whole (and every resource waiting for them
 // with it). The only retry the client makes besides the one after a 401; a write is never
 // repeated.
-func listPage[T any](ctx context.Context, c *Client, ep endpoint, q url.Values, most int, full *TooLargeError) ([]T, error) {
+func listPage[T any](ctx context.Context, c *Client, ep endpoint, q url.Values, most int, full *TooLargeError,
+	maxBytes int64, long *TooLargeError) ([]T, int64, error) {
 	for try := 0; ; try++ {
-		p := pageBody[T]{max: most, full: full}
+		p := pageBody[T]{max: most, full: full, maxBytes: maxBytes, long: long}
 		err := c.do(ctx, http.MethodGet, ep, q, nil, &p)
 		if err == nil || try == pageRetries || !transient(ctx, err) {
-			return p.items, err
+			return p.items, p.used, err
 		}
 		if serr := sleep(ctx, time.Duration(try+1)*pageRetryPause); serr != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
 }

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,13 +21,16 @@ import (
 // else. A reconcile that needs a check starts it and ends; the check's end brings the account
 // back, and that reconcile takes the result. A check that failed is not made again with the same
 // inputs before a backoff that doubles up to a minute (retryLimiter), and nothing waits it out:
-// the account comes back then. At most one check of an account is under way at a time, and at
-// most maxRunning of the kind: a tenant's thousands of accounts on unanswering PBXs hold that
-// many goroutines and sockets, not thousands, and the others wait their slot in the queue.
+// the account comes back then. At most one check of an account is under way at a time, at most
+// maxRunning of the kind, and at most maxPerNamespace of one namespace: a tenant's thousands of
+// accounts on unanswering PBXs hold that many goroutines and sockets, not thousands, and leave
+// slots to the other tenants. An account that finds no free slot waits in line, in order, and is
+// brought back when a slot frees; it does not poll.
 type accountChecks struct {
 	backoff workqueue.TypedRateLimiter[reconcile.Request]
-	// maxRunning bounds the checks under way at once.
-	maxRunning int
+	// maxRunning and maxPerNamespace bound the checks under way at once, in all and of one
+	// namespace (ClusterAccounts count as one namespace).
+	maxRunning, maxPerNamespace int
 
 	mu sync.Mutex
 	// ctx lives as long as the controller; the checks run in it.
@@ -34,15 +38,20 @@ type accountChecks struct {
 	// queue is the controller's; a check that ended adds its account.
 	queue  workqueue.TypedRateLimitingInterface[reconcile.Request]
 	checks map[reconcile.Request]*accountCheck
-	// running counts the checks under way.
-	running int
+	// running counts the checks under way, in all and by namespace.
+	running     int
+	byNamespace map[string]int
+	// waiting are the accounts that found no free slot, in the order they came; queued says which.
+	waiting []reconcile.Request
+	queued  map[reconcile.Request]bool
 }
 
-// Checks under way at once, per account kind, and how soon an account that found no free slot
-// looks again.
+// Checks under way at once, per account kind, in all and of one namespace; and how soon an
+// account waiting for a slot looks again should no slot's release bring it back first.
 const (
-	maxRunningChecks = 64
-	checkSlotWait    = time.Second
+	maxRunningChecks   = 64
+	maxNamespaceChecks = maxRunningChecks / 4
+	checkSlotWait      = 30 * time.Second
 )
 
 // accountCheck is the last check of one account.
@@ -63,7 +72,8 @@ type accountCheck struct {
 }
 
 func newAccountChecks() *accountChecks {
-	return &accountChecks{backoff: retryLimiter(), maxRunning: maxRunningChecks, checks: map[reconcile.Request]*accountCheck{}}
+	return &accountChecks{backoff: retryLimiter(), maxRunning: maxRunningChecks, maxPerNamespace: maxNamespaceChecks,
+		checks: map[reconcile.Request]*accountCheck{}, byNamespace: map[string]int{}, queued: map[reconcile.Request]bool{}}
 }
 
 // source is the controller's source of ended checks: it only remembers the controller's context
@@ -116,11 +126,34 @@ func (c *accountChecks) take(ctx context.Context, req reconcile.Request, inputs 
 		// New settings start with no backoff.
 		c.backoff.Forget(req)
 	}
-	if c.running >= c.maxRunning {
+	if !c.room(req) {
+		if !c.queued[req] {
+			c.queued[req] = true
+			c.waiting = append(c.waiting, req)
+		}
 		return nil, checkSlotWait
 	}
 	c.start(ctx, req, inputs, run)
 	return nil, 0
+}
+
+// room tells whether a check of the account may start now; c.mu is held.
+func (c *accountChecks) room(req reconcile.Request) bool {
+	return c.running < c.maxRunning && c.byNamespace[req.Namespace] < c.maxPerNamespace
+}
+
+// wake brings back the first waiting account that has room now, after a slot freed; c.mu is held.
+func (c *accountChecks) wake() {
+	for i, req := range c.waiting {
+		if c.room(req) {
+			c.waiting = slices.Delete(c.waiting, i, i+1)
+			delete(c.queued, req)
+			if c.queue != nil {
+				c.queue.Add(req)
+			}
+			return
+		}
+	}
 }
 
 // start runs a check in a goroutine; c.mu is held.
@@ -134,12 +167,21 @@ func (c *accountChecks) start(ctx context.Context, req reconcile.Request, inputs
 	check := &accountCheck{inputs: inputs, cancel: cancel, ended: make(chan struct{})}
 	c.checks[req] = check
 	c.running++
+	c.byNamespace[req.Namespace]++
+	if c.queued[req] {
+		c.waiting = slices.DeleteFunc(c.waiting, func(w reconcile.Request) bool { return w == req })
+		delete(c.queued, req)
+	}
 	go func() {
 		defer close(check.ended)
 		conn, err := run(checkCtx)
 		cancel()
 		c.mu.Lock()
 		c.running--
+		if c.byNamespace[req.Namespace]--; c.byNamespace[req.Namespace] == 0 {
+			delete(c.byNamespace, req.Namespace)
+		}
+		c.wake()
 		check.finished, check.conn, check.err = true, conn, err
 		q := c.queue
 		c.mu.Unlock()
@@ -155,6 +197,10 @@ func (c *accountChecks) forget(req reconcile.Request) {
 	c.mu.Lock()
 	last := c.checks[req]
 	delete(c.checks, req)
+	if c.queued[req] {
+		c.waiting = slices.DeleteFunc(c.waiting, func(w reconcile.Request) bool { return w == req })
+		delete(c.queued, req)
+	}
 	c.mu.Unlock()
 	c.backoff.Forget(req)
 	if last != nil {

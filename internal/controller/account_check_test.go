@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -97,12 +98,13 @@ func TestAccountChecks(t *testing.T) {
 	}
 }
 
-// TestAccountChecksBounded: no more than maxRunning checks are under way at once; an account
-// that finds no free slot starts none and looks again soon, and gets one when a check ends.
+// TestAccountChecksBounded: no more than maxRunning checks are under way at once, nor more than
+// maxPerNamespace of one namespace; an account that finds no free slot starts none, waits in
+// line, and is brought back when a slot frees.
 func TestAccountChecksBounded(t *testing.T) {
 	ctx := t.Context()
 	c := newAccountChecks()
-	c.maxRunning = 2
+	c.maxRunning, c.maxPerNamespace = 3, 2
 	q := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[reconcile.Request]())
 	defer q.ShutDown()
 	if err := c.source().Start(ctx, q); err != nil {
@@ -113,29 +115,62 @@ func TestAccountChecksBounded(t *testing.T) {
 		<-release
 		return nil, errors.New("the PBX did not answer")
 	}
-	req := func(i int) reconcile.Request {
-		return reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "ns", Name: fmt.Sprint("black-hole-", i)}}
+	req := func(ns string, i int) reconcile.Request {
+		return reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: fmt.Sprint("pbx-", i)}}
 	}
+	take := func(r reconcile.Request) time.Duration {
+		t.Helper()
+		res, wait := c.take(ctx, r, "a", run)
+		if res != nil {
+			t.Fatalf("%v: a result before any check ended: %+v", r, res)
+		}
+		return wait
+	}
+	// Two of tenant a's black holes take its share; its third waits, tenant b's first does not.
 	for i := range 2 {
-		if res, wait := c.take(ctx, req(i), "a", run); res != nil || wait != 0 {
-			t.Fatalf("account %d: %v, %v; want a check started", i, res, wait)
+		if wait := take(req("a", i)); wait != 0 {
+			t.Fatalf("a/pbx-%d: want a check started, got a wait of %v", i, wait)
 		}
 	}
-	if res, wait := c.take(ctx, req(2), "a", run); res != nil || wait != checkSlotWait {
-		t.Fatalf("a third account: %v, %v; want no check and a wait of %v", res, wait, checkSlotWait)
+	if wait := take(req("a", 2)); wait != checkSlotWait {
+		t.Fatalf("a/pbx-2 beyond its namespace's share: want a wait of %v, got %v", checkSlotWait, wait)
 	}
-	if _, ok := c.checks[req(2)]; ok || c.running != 2 {
-		t.Fatalf("%d checks under way, third account's kept: %t", c.running, ok)
+	if wait := take(req("b", 0)); wait != 0 {
+		t.Fatalf("b/pbx-0: want a check started beside tenant a's, got a wait of %v", wait)
 	}
+	// All slots are taken: tenant c waits too, after a/pbx-2.
+	if wait := take(req("c", 0)); wait != checkSlotWait {
+		t.Fatalf("c/pbx-0 with every slot taken: want a wait of %v, got %v", checkSlotWait, wait)
+	}
+	c.mu.Lock()
+	running, waiting := c.running, slices.Clone(c.waiting)
+	c.mu.Unlock()
+	if want := []reconcile.Request{req("a", 2), req("c", 0)}; running != 3 || !slices.Equal(waiting, want) {
+		t.Fatalf("%d checks under way, waiting %v; want 3 and %v", running, waiting, want)
+	}
+
+	// One check ends: its account comes back for the result, and the first waiting account that
+	// has room now (a/pbx-2 if tenant a's check ended, else c/pbx-0) for its check.
 	release <- struct{}{}
-	got, _ := q.Get()
-	q.Done(got)
-	if res, wait := c.take(ctx, req(2), "a", run); res != nil || wait != 0 {
-		t.Fatalf("the third account once a check ended: %v, %v; want a check started", res, wait)
+	got := map[reconcile.Request]bool{}
+	for range 2 {
+		r, _ := q.Get()
+		q.Done(r)
+		got[r] = true
+	}
+	woken := req("c", 0)
+	if got[req("a", 0)] || got[req("a", 1)] {
+		woken = req("a", 2)
+	}
+	if !got[woken] {
+		t.Fatalf("the queue got %v: want the ended check's account and %v", got, woken)
+	}
+	if wait := take(woken); wait != 0 {
+		t.Fatalf("%v brought back: want its check started, got a wait of %v", woken, wait)
 	}
 	close(release)
-	for range 2 {
-		got, _ := q.Get()
-		q.Done(got)
+	for range 3 {
+		r, _ := q.Get()
+		q.Done(r)
 	}
 }

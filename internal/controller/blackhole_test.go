@@ -39,8 +39,9 @@ func TestBlackHoleAccountsDelayNoOther(t *testing.T) {
 		t.Errorf("beside %d black holes the Account was Ready after %v and its Extension after %v, want both within %v",
 			blackHoleCount, account, extension, blackHoleBound)
 	}
-	// The fault fired: every black hole was dialled, none was skipped.
-	NewWithT(t).Eventually(holes.dialled).Should(Equal(blackHoleCount), "black holes dialled")
+	// The fault fired: the black holes were dialled as far as their namespace's share of the
+	// checks allows (the rest wait in line for a slot).
+	NewWithT(t).Eventually(holes.dialled).Should(BeNumerically(">=", 16), "black holes dialled (16: one namespace's share of the account checks, maxNamespaceChecks)")
 }
 
 // BenchmarkAccountBesideBlackHoles reports the time a healthy Account, and an Extension created

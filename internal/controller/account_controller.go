@@ -426,16 +426,7 @@ func SetupAccounts(mgr ctrl.Manager, o AccountOptions) error {
 	c := mgr.GetClient()
 	bySecret := func(newList func() client.ObjectList) handler.EventHandler {
 		return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-			list := newList()
-			if err := c.List(ctx, list, client.MatchingFields{indexSecret: o.GetNamespace() + "/" + o.GetName()}); err != nil {
-				return nil
-			}
-			var out []reconcile.Request
-			items, _ := meta.ExtractList(list)
-			for _, it := range items {
-				out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(it.(client.Object))})
-			}
-			return out
+			return requestsFor(ctx, c, newList(), indexSecret, o.GetNamespace()+"/"+o.GetName())
 		})
 	}
 	// A managed resource that goes away may release an account that waits for deletion.

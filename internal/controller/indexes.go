@@ -58,7 +58,7 @@ func requestsFor(ctx context.Context, r client.Reader, list client.ObjectList, i
 	return out
 }
 
-// items returns the objects of a list of one of the managed kinds.
+// items returns the objects of a list of one of the kinds.
 func items(list client.ObjectList) []client.Object {
 	objs, _ := meta.ExtractList(list)
 	out := make([]client.Object, 0, len(objs))

@@ -24,7 +24,8 @@
 // create. Before every create the engine sets the create-pending annotation, so that a lost create
 // answer (a timeout, a crash, a restart) heals itself: the next pass finds the object by its
 // natural key, sees the mark and adopts it. A natural-key match without the mark is somebody
-// else's object (AlreadyExists) until the adopt annotation opts in.
+// else's object (AlreadyExists) until the adopt annotation opts in. identity.go holds all of it,
+// with the story of a lost create answer step by step.
 //
 // # Errors
 //

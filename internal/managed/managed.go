@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"slices"
-	"strconv"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -222,11 +220,9 @@ func (r *Reconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.Result, 
 	// A create-pending mark from an earlier pass means a create whose answer never came: the object
 	// may exist. Only a look made after that create has surely ended can tell.
 	if mark, ok := pendingSince(obj); ok && KnownID(obj) == 0 && !r.unsent(obj) {
-		settled := r.settledAt(obj, mark)
-		if wait := settled.Sub(r.now()); wait > 0 {
-			return p.fail(ctx, Wait(wait, "waiting for an earlier create call to end before looking for its object"))
+		if ctx, err = r.settle(ctx, obj, mark, "looking for its object"); err != nil {
+			return p.fail(ctx, err)
 		}
-		ctx = snapshot.WithFreshness(ctx, settled)
 	}
 	p.action = "Observe"
 	obs, err := r.observe(ctx, p, ext)
@@ -245,9 +241,9 @@ func (r *Reconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.Result, 
 // act creates, updates or leaves the observed PBX object.
 func (r *Reconciler[O]) act(ctx context.Context, p *pass[O], ext Adapter[O], obs Observation) (ctrl.Result, error) {
 	obj := p.obj
-	observeOnly := obj.GetManagedSpec().ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly
+	onlyObserve := observeOnly(obj)
 	switch {
-	case !obs.Exists && observeOnly:
+	case !obs.Exists && onlyObserve:
 		p.setReady(metav1.ConditionFalse, v1alpha1.ReasonUnavailable, "The PBX object does not exist, and managementPolicy ObserveOnly does not create it")
 		p.setSynced(metav1.ConditionFalse, v1alpha1.ReasonUnavailable, "The PBX object does not exist")
 		return ctrl.Result{RequeueAfter: r.poll(ext)}, nil
@@ -260,7 +256,7 @@ func (r *Reconciler[O]) act(ctx context.Context, p *pass[O], ext Adapter[O], obs
 		return p.fail(ctx, err)
 	}
 	switch {
-	case !obs.UpToDate && observeOnly:
+	case !obs.UpToDate && onlyObserve:
 		p.setSynced(metav1.ConditionFalse, v1alpha1.ReasonDrifted, "The PBX object differs from the spec: "+obs.Diff)
 		return ctrl.Result{RequeueAfter: r.poll(ext)}, nil
 	case !obs.UpToDate:
@@ -282,138 +278,6 @@ func (r *Reconciler[O]) act(ctx context.Context, p *pass[O], ext Adapter[O], obs
 	}
 	p.setSynced(metav1.ConditionTrue, v1alpha1.ReasonUpToDate, "The PBX object matches the spec")
 	return ctrl.Result{RequeueAfter: r.poll(ext)}, nil
-}
-
-// observe runs the adapter's Observe and checks that an object found at the recorded id is still
-// this resource's (an id is evidence, not proof: docs/promises.md). When it is not (gone, or another object now has the id)
-// the resource's identity is cleared and the object looked for again by its natural key, so that
-// it is recreated, or adopted by the usual rules.
-func (r *Reconciler[O]) observe(ctx context.Context, p *pass[O], ext Adapter[O]) (Observation, error) {
-	obs, err := ext.Observe(ctx, p.obj)
-	if err != nil {
-		return obs, err
-	}
-	id := KnownID(p.obj)
-	if id == 0 || p.obj.GetManagedSpec().ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly {
-		return obs, nil
-	}
-	lost, err := r.lost(ctx, p, ext, obs)
-	if err != nil || !lost {
-		return obs, err
-	}
-	if _, fresh := snapshot.Freshness(ctx); !fresh {
-		// Confirm with a fresh look (a GET by id) before letting the id go.
-		ctx = snapshot.WithFreshness(ctx, r.now())
-		if obs, err = ext.Observe(ctx, p.obj); err != nil {
-			return obs, err
-		}
-		if lost, err = r.lost(ctx, p, ext, obs); err != nil || !lost {
-			return obs, err
-		}
-	}
-	p.log.Info("The PBX object of this resource is gone; looking for it again by its natural key", "pbxID", id)
-	p.event(eventWarning, "Lost", "The PBX object %d is gone or is now another object; it will be created again", id)
-	if err := r.clearIdentity(ctx, p); err != nil {
-		return Observation{}, err
-	}
-	if rel, ok := ext.(Releaser[O]); ok {
-		rel.Release(p.obj)
-	}
-	return ext.Observe(ctx, p.obj)
-}
-
-// lost tells whether an observation by the recorded id shows that the object is no longer this
-// resource's: it is gone, or it carries another natural key than the spec's and than those
-// recorded for it (see Keyed), or, with no record, another resource records its id.
-func (r *Reconciler[O]) lost(ctx context.Context, p *pass[O], ext Adapter[O], obs Observation) (bool, error) {
-	if !obs.Exists {
-		return true, nil
-	}
-	want, keyed := specKey(ext, p.obj)
-	if !keyed || obs.Key == want {
-		return false, nil
-	}
-	if keys, ok := RecordedKeys(p.obj, KnownID(p.obj)); ok && !slices.Contains(keys, obs.Key) {
-		return true, nil
-	}
-	if r.claims == nil {
-		return false, nil
-	}
-	holder, err := r.claims.HeldByOther(ctx, p.obj, obs.ExternalID)
-	return holder != "", err
-}
-
-// attempt is what this process knows of a resource's last create call.
-type attempt struct {
-	// ended is when the call ended with an answer: nothing of it is under way.
-	ended time.Time
-	// unsent is the create-pending mark of a pass whose create was never sent (its account's
-	// pace deferred it): nothing can exist for that mark.
-	unsent string
-}
-
-// settledAt is when every create call for obj made before its create-pending mark has surely
-// ended: at once if this process saw the last one answered, else after the PBX call timeout.
-func (r *Reconciler[O]) settledAt(obj O, mark time.Time) time.Time {
-	if v, ok := r.attempts.Load(obj.GetUID()); ok {
-		if t := v.(attempt).ended; !t.Before(mark) {
-			return t
-		}
-	}
-	return mark.Add(r.timeout + settleMargin)
-}
-
-// unsent tells whether obj's create-pending mark is that of a pass whose create this process
-// never sent: the pass that set it had looked afresh and found nothing, so nothing of the mark
-// exists. After a restart it is not known, and the mark is looked into as any other.
-func (r *Reconciler[O]) unsent(obj O) bool {
-	v, ok := r.attempts.Load(obj.GetUID())
-	return ok && v.(attempt).unsent != "" && v.(attempt).unsent == obj.GetAnnotations()[v1alpha1.AnnotationCreatePending]
-}
-
-// noteAttempt remembers how a create call ended: with an answer (an error status, or a connection
-// the PBX closed), so nothing of it is still under way; or not sent at all. A call that timed out
-// may be under way.
-func (r *Reconciler[O]) noteAttempt(obj O, err error) {
-	var de deferrer
-	switch {
-	case errors.As(err, &de):
-		r.attempts.Store(obj.GetUID(), attempt{unsent: obj.GetAnnotations()[v1alpha1.AnnotationCreatePending]})
-	case err == nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
-		r.attempts.Delete(obj.GetUID())
-	default:
-		r.attempts.Store(obj.GetUID(), attempt{ended: r.now()})
-	}
-}
-
-// pendingSince returns when the create-pending mark of obj was set.
-func pendingSince(obj Object) (time.Time, bool) {
-	v := obj.GetAnnotations()[v1alpha1.AnnotationCreatePending]
-	if v == "" {
-		return time.Time{}, false
-	}
-	t, err := time.Parse(time.RFC3339Nano, v)
-	if err != nil {
-		// A mark that cannot be read is treated as just set: the safe side.
-		return time.Now(), true
-	}
-	return t, true
-}
-
-// KnownID is the PBX id a resource manages: the external-id annotation (the record the operator
-// writes first, and the one a user sets to import an object), or else status.id.
-func KnownID(obj Object) int64 {
-	if id, err := strconv.ParseInt(obj.GetAnnotations()[v1alpha1.AnnotationExternalID], 10, 64); err == nil && id > 0 {
-		return id
-	}
-	return obj.GetManagedStatus().ID
-}
-
-// Releaser is an Adapter that keeps per-object state outside the resource (a snapshot's record of
-// who owns which PBX object); the engine calls Release when the resource lets its object go:
-// deleted, orphaned, or lost.
-type Releaser[O Object] interface {
-	Release(obj O)
 }
 
 // Pacer is an Adapter whose PBX writes take turns in a shared pace (its account's request
@@ -455,110 +319,6 @@ func (r *Reconciler[O]) poll(ext Adapter[O]) time.Duration {
 	}
 	f := 1 + r.jitter*(2*rand.Float64()-1) //nolint:gosec // spreading requeues needs no crypto
 	return time.Duration(float64(d) * f)
-}
-
-// recordIdentity decides about a PBX object found by its natural key: ours
-// after a lost create response (create-pending), adopted on request, bound by its key (Bind),
-// observed, or somebody else's. For an object found at the recorded id it brings the record up to
-// date: the id in status, the keys (before a rename is sent) and the realm.
-func (r *Reconciler[O]) recordIdentity(ctx context.Context, p *pass[O], ext Adapter[O], obs Observation) error {
-	if obs.ExternalID == 0 {
-		return nil
-	}
-	ann := p.obj.GetAnnotations()
-	observeOnly := p.obj.GetManagedSpec().ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly
-	var keys []string
-	if want, keyed := specKey(ext, p.obj); keyed && !observeOnly {
-		keys = keysToRecord(p.obj, obs, want)
-	}
-	idn := identityOf(ext, obs.ExternalID, keys)
-	if idn.recorded(p.obj) && p.obj.GetManagedStatus().ID == obs.ExternalID {
-		return nil
-	}
-	known := KnownID(p.obj) != 0
-	pending := ann[v1alpha1.AnnotationCreatePending] != ""
-	adopt := ann[v1alpha1.AnnotationAdopt] == "true"
-	if !known && !pending && !adopt && !observeOnly && !obs.Bind {
-		return r.alreadyExists(ctx, p, obs.ExternalID)
-	}
-	if r.claims != nil && p.obj.GetManagedStatus().ID != obs.ExternalID {
-		// An id asked for by annotation (which a tenant may write), or an object found by its
-		// natural key, is not taken from a resource that records it (see Claims).
-		holder, err := r.claims.HeldByOther(ctx, p.obj, obs.ExternalID)
-		if err != nil {
-			return err
-		}
-		if holder != "" {
-			return Conflict("The PBX object %d is already managed by %s", obs.ExternalID, holder)
-		}
-	}
-	if err := r.setIdentity(ctx, p, idn); err != nil {
-		return err
-	}
-	if !known && (pending || adopt) {
-		p.event(eventNormal, "Adopted", "Adopted the PBX object %d", obs.ExternalID)
-	}
-	return nil
-}
-
-// alreadyExists reports a PBX object with this resource's natural key that is not its own, after
-// making sure that the resource read from the cache is not older than the operator's own
-// writes (an id or a create-pending mark recorded a moment ago).
-func (r *Reconciler[O]) alreadyExists(ctx context.Context, p *pass[O], id int64) error {
-	if r.reader != nil {
-		latest := p.obj.DeepCopyObject().(O)
-		if err := r.reader.Get(ctx, client.ObjectKeyFromObject(p.obj), latest); err != nil {
-			return err
-		}
-		if KnownID(latest) != 0 || latest.GetAnnotations()[v1alpha1.AnnotationCreatePending] != "" {
-			return Wait(time.Second, "the cached resource is older than its recorded identity")
-		}
-	}
-	p.setReady(metav1.ConditionFalse, v1alpha1.ReasonAlreadyExists, "A PBX object with this natural key exists and is not managed by this resource")
-	return &engineError{reason: v1alpha1.ReasonAlreadyExists, msg: fmt.Sprintf(
-		"The PBX object %d has this natural key and is not managed by this resource: pick another, or set the %s: \"true\" annotation to adopt it",
-		id, v1alpha1.AnnotationAdopt)}
-}
-
-// setIdentity records the PBX id at once, outside the deferred status patch, in the external-id
-// annotation (which survives backup and restore) with the object's keys and realm, and in
-// status.id, and drops the create-pending mark. It is the one critical write: an id lost here
-// would leak the PBX object.
-func (r *Reconciler[O]) setIdentity(ctx context.Context, p *pass[O], idn identity) error {
-	id := idn.id
-	err := r.patchMetadata(ctx, p.obj, func(o O) {
-		ann := o.GetAnnotations()
-		if ann == nil {
-			ann = map[string]string{}
-		}
-		idn.write(ann)
-		delete(ann, v1alpha1.AnnotationCreatePending)
-		o.SetAnnotations(ann)
-		controllerutil.AddFinalizer(o, v1alpha1.Finalizer)
-	})
-	if err != nil {
-		return fmt.Errorf("recording PBX id %d in the annotations: %w", id, err)
-	}
-	r.attempts.Delete(p.obj.GetUID())
-	// status.id follows in the pass's status write: the annotation is the record that counts.
-	p.obj.GetManagedStatus().ID = id
-	return nil
-}
-
-// clearIdentity forgets the PBX id of a resource whose object is gone, in the annotation and the
-// status, so that it is looked for by its natural key again.
-func (r *Reconciler[O]) clearIdentity(ctx context.Context, p *pass[O]) error {
-	err := r.patchCurrent(ctx, p.obj, func(o O) {
-		ann := o.GetAnnotations()
-		forgetIdentity(ann)
-		o.SetAnnotations(ann)
-	})
-	if err != nil {
-		return fmt.Errorf("forgetting the lost PBX id: %w", err)
-	}
-	p.setReady(metav1.ConditionFalse, v1alpha1.ReasonUnavailable, "The PBX object is gone")
-	p.obj.GetManagedStatus().ID = 0
-	return nil
 }
 
 // create marks the resource create-pending, creates the PBX object and records its id.
@@ -629,39 +389,6 @@ func (r *Reconciler[O]) confirm(ctx context.Context, p *pass[O], ext Adapter[O],
 	return ctrl.Result{RequeueAfter: r.poll(ext)}, nil
 }
 
-// refused handles a create the PBX refused. A refusal is not proof that nothing exists: "already
-// exists" proves the opposite, and may answer a second POST for an object whose first POST was
-// slow. So the PBX is looked at afresh: an object found is ours if an earlier create of this
-// resource may have made it, and somebody else's otherwise; only when nothing is found is the
-// create-pending mark dropped and the refusal reported.
-func (r *Reconciler[O]) refused(ctx context.Context, p *pass[O], ext Adapter[O], cerr error, hadMark bool) (ctrl.Result, error) {
-	obs, err := ext.Observe(snapshot.WithFreshness(ctx, r.now()), p.obj)
-	if err != nil {
-		return p.fail(ctx, errors.Join(cerr, err))
-	}
-	if obs.Exists && hadMark {
-		p.action = "Observe"
-		if err := r.recordIdentity(ctx, p, ext, obs); err != nil {
-			return p.fail(ctx, err)
-		}
-		p.setReady(metav1.ConditionTrue, v1alpha1.ReasonAvailable, "The PBX object exists")
-		return r.act(ctx, p, ext, obs)
-	}
-	if err := r.patchCurrent(ctx, p.obj, func(o O) {
-		ann := o.GetAnnotations()
-		delete(ann, v1alpha1.AnnotationCreatePending)
-		o.SetAnnotations(ann)
-	}); err != nil {
-		return p.fail(ctx, errors.Join(cerr, err))
-	}
-	r.attempts.Delete(p.obj.GetUID())
-	if obs.Exists {
-		return p.fail(ctx, r.alreadyExists(ctx, p, obs.ExternalID))
-	}
-	p.setReady(metav1.ConditionFalse, v1alpha1.ReasonUnavailable, "The PBX object could not be created")
-	return p.fail(ctx, cerr)
-}
-
 // delete runs the deletion policy and releases the resource.
 func (r *Reconciler[O]) delete(ctx context.Context, p *pass[O]) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(p.obj, v1alpha1.Finalizer) {
@@ -671,7 +398,7 @@ func (r *Reconciler[O]) delete(ctx context.Context, p *pass[O]) (ctrl.Result, er
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	spec := p.obj.GetManagedSpec()
-	if spec.DeletionPolicy == v1alpha1.DeletionPolicyOrphan || spec.ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly {
+	if spec.DeletionPolicy == v1alpha1.DeletionPolicyOrphan || observeOnly(p.obj) {
 		r.release(ctx, p)
 		released, err := r.removeFinalizer(ctx, p)
 		if err != nil {
@@ -698,6 +425,11 @@ func (r *Reconciler[O]) delete(ctx context.Context, p *pass[O]) (ctrl.Result, er
 	return ctrl.Result{}, nil
 }
 
+// observeOnly tells whether obj only observes its PBX object, never writing it.
+func observeOnly(obj Object) bool {
+	return obj.GetManagedSpec().ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly
+}
+
 // release tells an adapter that keeps per-object state that the resource lets its object go. An
 // account that cannot be reached any more has nothing to release.
 func (r *Reconciler[O]) release(ctx context.Context, p *pass[O]) {
@@ -705,92 +437,7 @@ func (r *Reconciler[O]) release(ctx context.Context, p *pass[O]) {
 	if err != nil {
 		return
 	}
-	if rel, ok := ext.(Releaser[O]); ok {
-		rel.Release(p.obj)
-	}
-}
-
-// deleteExternal deletes the PBX object if there is one and it is ours: one with a recorded id
-// that still carries this resource's identity, or one found by its natural key while the
-// create-pending mark says we may have made it (after any create call still under way has ended).
-func (r *Reconciler[O]) deleteExternal(ctx context.Context, p *pass[O]) error {
-	known := KnownID(p.obj) != 0
-	mark, pending := pendingSince(p.obj)
-	if !known && (!pending || r.unsent(p.obj)) {
-		return nil // nothing of ours exists upstream: no account is needed to let it go
-	}
-	ext, err := r.connector.Connect(ctx, p.obj)
-	if err != nil {
-		return err
-	}
-	if !known {
-		settled := r.settledAt(p.obj, mark)
-		if wait := settled.Sub(r.now()); wait > 0 {
-			return Wait(wait, "waiting for an earlier create call to end before deleting its object")
-		}
-		ctx = snapshot.WithFreshness(ctx, settled)
-	}
-	obs, err := ext.Observe(ctx, p.obj)
-	if err != nil {
-		return err
-	}
-	if known {
-		lost, err := r.lost(ctx, p, ext, obs)
-		if err != nil {
-			return err
-		}
-		if lost {
-			// Gone, or the id now belongs to another resource's object: nothing of ours to delete.
-			if rel, ok := ext.(Releaser[O]); ok {
-				rel.Release(p.obj)
-			}
-			return nil
-		}
-	}
-	if !obs.Exists {
-		return nil
-	}
-	// The marks that make an object ours (create-pending, external-id, the key record) are
-	// annotations its users may write: an object that another resource holds is never deleted on
-	// their word, only let go.
-	if held, err := r.heldByOther(ctx, p.obj, obs.ExternalID); err != nil || held {
-		if held {
-			if rel, ok := ext.(Releaser[O]); ok {
-				rel.Release(p.obj)
-			}
-		}
-		return err
-	}
-	if !known {
-		p.obj.GetManagedStatus().ID = obs.ExternalID
-	}
-	ctx, err = turn(ctx, ext, p.obj)
-	if err != nil {
-		return err
-	}
-	if err := ext.Delete(ctx, p.obj); err != nil && httpStatus(err) != http.StatusNotFound {
-		return err
-	}
-	if rel, ok := ext.(Releaser[O]); ok {
-		rel.Release(p.obj)
-	}
-	return nil
-}
-
-// heldByOther tells whether another resource holds the PBX object with the id: it holds the
-// object's natural key against obj, or records the id at least as strongly (Claims).
-func (r *Reconciler[O]) heldByOther(ctx context.Context, obj O, id int64) (bool, error) {
-	if r.claims == nil {
-		return false, nil
-	}
-	if err := r.claims.Check(ctx, obj); err != nil {
-		if Classify(err).Reason == v1alpha1.ReasonConflict {
-			return true, nil
-		}
-		return false, err
-	}
-	holder, err := r.claims.HeldByOther(ctx, obj, id)
-	return holder != "", err
+	letGo(ext, p.obj)
 }
 
 // ensureFinalizer adds the finalizer before any write to the PBX, and the pass goes on: the

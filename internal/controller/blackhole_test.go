@@ -165,7 +165,7 @@ func (h *blackHoles) serve(i int, ln net.Listener) {
 		h.accepted[i].Add(1)
 		h.mu.Lock()
 		if h.closed {
-			c.Close()
+			_ = c.Close() // a black hole that closed drops what comes late
 		} else {
 			h.conns = append(h.conns, c)
 		}
@@ -194,11 +194,12 @@ func (h *blackHoles) close() {
 	h.mu.Lock()
 	if !h.closed {
 		h.closed = true
+		// Closing only ends the test's black holes: there is nothing to do about a failure.
 		for _, ln := range h.listeners {
-			ln.Close()
+			_ = ln.Close()
 		}
 		for _, c := range h.conns {
-			c.Close()
+			_ = c.Close()
 		}
 	}
 	h.mu.Unlock()

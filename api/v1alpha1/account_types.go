@@ -212,8 +212,10 @@ type AccountSpec struct {
 	ConnectionSpec `json:",inline"`
 
 	// credentialsSecretRef names a Secret in the Account's namespace holding the PBX OAuth2 app's
-	// credentials under the keys clientID and clientSecret. The app must be of type trusted (client
-	// credentials). A change of the Secret takes effect without a restart.
+	// credentials under the keys clientID and clientSecret, and under url the only PBX they may be
+	// sent to (it must be this account's url). The Secret must carry the label
+	// pbx.cloudpbx.dev/credentials: "true". The app must be of type trusted (client credentials). A
+	// change of the Secret takes effect without a restart.
 	// +required
 	CredentialsSecretRef LocalSecretReference `json:"credentialsSecretRef,omitzero"`
 }
@@ -260,9 +262,11 @@ type AccountList struct {
 type ClusterAccountSpec struct {
 	ConnectionSpec `json:",inline"`
 
-	// credentialsSecretRef names the Secret, and its namespace, holding the PBX OAuth2 app's
-	// credentials under the keys clientID and clientSecret. The app must be of type trusted (client
-	// credentials). A change of the Secret takes effect without a restart.
+	// credentialsSecretRef names the Secret, and its namespace (one the operator trusts), holding
+	// the PBX OAuth2 app's credentials under the keys clientID and clientSecret, and under url the
+	// only PBX they may be sent to (it must be this account's url). The Secret must carry the label
+	// pbx.cloudpbx.dev/credentials: "true". The app must be of type trusted (client credentials). A
+	// change of the Secret takes effect without a restart.
 	// +required
 	CredentialsSecretRef SecretReference `json:"credentialsSecretRef,omitzero"`
 

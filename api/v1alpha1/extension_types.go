@@ -242,7 +242,9 @@ type ExtensionSpec struct {
 	WriteCredentialsSecretRef CredentialsSecretReference `json:"writeCredentialsSecretRef,omitzero"`
 
 	// passwordSecretRef takes the SIP password from a key of a Secret the user provides, instead of
-	// a generated one. A change of that Secret sets the new password.
+	// a generated one. The Secret must carry the label pbx.cloudpbx.dev/credentials: sip-password
+	// (an account's credentials Secret is never a password source). A change of that Secret sets
+	// the new password.
 	// +optional
 	PasswordSecretRef PasswordSecretReference `json:"passwordSecretRef,omitzero"`
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -81,10 +80,7 @@ func (r *accountReconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.R
 			st.ObservedGeneration = &gen
 			managed.Progress(&st.Conditions, v1alpha1.ConditionReady, obj.GetGeneration())
 		}
-		if equality.Semantic.DeepEqual(orig.GetAccountStatus(), st) {
-			return
-		}
-		if perr := r.client.Status().Patch(ctx, obj.DeepCopyObject().(O), client.MergeFrom(orig)); perr != nil && !apierrors.IsNotFound(perr) {
+		if perr := managed.PatchStatus(ctx, r.client, orig, obj); perr != nil {
 			err = errors.Join(err, perr)
 		}
 	}()

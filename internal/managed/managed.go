@@ -504,12 +504,19 @@ func (r *Reconciler[O]) patchStatus(ctx context.Context, p *pass[O], err error) 
 		st.ObservedGeneration = ptr.To(p.obj.GetGeneration())
 		Progress(&st.Conditions, v1alpha1.ConditionSynced, p.obj.GetGeneration())
 	}
-	if statusEqual(p.orig, p.obj) {
+	return PatchStatus(ctx, r.client, p.orig, p.obj)
+}
+
+// PatchStatus writes obj's status as a merge patch against orig, the object as it was read, and
+// only when the status changed: an object in sync costs no write. An object deleted meanwhile is
+// no error. It is the one status write of the engine's passes and of the account controllers'.
+func PatchStatus(ctx context.Context, c client.Client, orig, obj client.Object) error {
+	if statusEqual(orig, obj) {
 		return nil
 	}
-	cp := p.obj.DeepCopyObject().(O)
-	if perr := r.client.Status().Patch(ctx, cp, client.MergeFrom(p.orig)); perr != nil && !isGone(perr) {
-		return fmt.Errorf("patching the status: %w", perr)
+	cp := obj.DeepCopyObject().(client.Object)
+	if err := c.Status().Patch(ctx, cp, client.MergeFrom(orig)); err != nil && !isGone(err) {
+		return fmt.Errorf("patching the status: %w", err)
 	}
 	return nil
 }

@@ -332,6 +332,12 @@ func (w *world) clusterAccount() *v1alpha1.ClusterAccount {
 	return ca
 }
 
+// onClusterAccount makes o use the ClusterAccount ca, and returns it.
+func onClusterAccount[O managed.Object](ca *v1alpha1.ClusterAccount, o O) O {
+	o.GetManagedSpec().AccountRef = v1alpha1.AccountReference{Kind: v1alpha1.AccountKindClusterAccount, Name: ca.Name}
+	return o
+}
+
 // namespace creates another namespace for a test that spans tenants.
 func (w *world) namespace() string {
 	w.t.Helper()
@@ -348,10 +354,7 @@ func (w *world) namespace() string {
 func TestOlderResourceCannotTakeOverByID(t *testing.T) {
 	w := newWorld(t, nil)
 	ca := w.clusterAccount()
-	shared := func(g *v1alpha1.ExtensionGroup) *v1alpha1.ExtensionGroup {
-		g.Spec.AccountRef = v1alpha1.AccountReference{Kind: v1alpha1.AccountKindClusterAccount, Name: ca.Name}
-		return g
-	}
+	shared := func(g *v1alpha1.ExtensionGroup) *v1alpha1.ExtensionGroup { return onClusterAccount(ca, g) }
 	attacker := shared(group(w.namespace(), "mine", "Mine"))
 	attackerID := w.ready(attacker)
 	time.Sleep(time.Second) // creation timestamps have second precision: the attacker is older
@@ -398,9 +401,7 @@ func TestOlderResourceCannotTakeOverByID(t *testing.T) {
 func TestRawIDsStayInTheirNamespace(t *testing.T) {
 	w := newWorld(t, nil)
 	ca := w.clusterAccount()
-	onShared := func(o managed.Object) {
-		o.GetManagedSpec().AccountRef = v1alpha1.AccountReference{Kind: v1alpha1.AccountKindClusterAccount, Name: ca.Name}
-	}
+	onShared := func(o managed.Object) { onClusterAccount(ca, o) }
 	victimNS := w.namespace()
 	victim := ext(victimNS, "victim", "191", func(e *v1alpha1.Extension) { onShared(e) })
 	victimID := w.ready(victim)
@@ -444,10 +445,7 @@ func TestRawIDsStayInTheirNamespace(t *testing.T) {
 func TestMarksDoNotDeleteAnotherTenantsObject(t *testing.T) {
 	w := newWorld(t, nil)
 	ca := w.clusterAccount()
-	shared := func(g *v1alpha1.ExtensionGroup) *v1alpha1.ExtensionGroup {
-		g.Spec.AccountRef = v1alpha1.AccountReference{Kind: v1alpha1.AccountKindClusterAccount, Name: ca.Name}
-		return g
-	}
+	shared := func(g *v1alpha1.ExtensionGroup) *v1alpha1.ExtensionGroup { return onClusterAccount(ca, g) }
 	victim := shared(group(w.namespace(), "sales", "Sales"))
 	victimID := w.ready(victim)
 

@@ -242,8 +242,7 @@ func (c *phones) get(ctx context.Context, id int64) (*pbx.Phone, error) {
 	c.mu.Lock()
 	r, ok := c.byID[id]
 	c.mu.Unlock()
-	since, asked := snapshot.Freshness(ctx)
-	if ok && time.Since(r.at) < c.conn.PollInterval() && (!asked || !r.at.Before(since)) {
+	if ok && snapshot.Fresh(ctx, r.at, time.Now(), c.conn.PollInterval()) {
 		return r.phone, nil
 	}
 	p, err := c.conn.Client.Phones.Get(ctx, pbx.ExtensionRealm(id))

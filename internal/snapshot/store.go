@@ -123,6 +123,14 @@ func WithFreshness(ctx context.Context, since time.Time) context.Context {
 	return context.WithValue(ctx, freshKey{}, since)
 }
 
+// Fresh tells whether a copy read at read may serve a read made with ctx at now: it is younger
+// than maxAge (the poll interval) and not older than the freshness ctx asks for. A Store's list
+// and any other cache of PBX reads (an extension's phone settings) follow this one rule.
+func Fresh(ctx context.Context, read, now time.Time, maxAge time.Duration) bool {
+	need, _ := Freshness(ctx)
+	return !read.IsZero() && now.Sub(read) < maxAge && !read.Before(need)
+}
+
 // Freshness returns the moment set by WithFreshness, and whether there is one.
 func Freshness(ctx context.Context) (time.Time, bool) {
 	t, ok := ctx.Value(freshKey{}).(time.Time)
@@ -257,7 +265,7 @@ func (s *Store[T]) ensureFresh(ctx context.Context) error {
 	for {
 		s.mu.Lock()
 		valid := s.validSeq
-		if !s.loaded.IsZero() && s.loadedSeq >= valid && !s.loaded.Before(need) && s.now().Sub(s.loaded) < s.maxAge {
+		if s.loadedSeq >= valid && Fresh(ctx, s.loaded, s.now(), s.maxAge) {
 			s.mu.Unlock()
 			return nil
 		}

@@ -60,7 +60,7 @@ func (a *phoneNumberAdapter) Observe(ctx context.Context, p *v1alpha1.PhoneNumbe
 	// takes it over only when adopted. Two resources that name one number are a Conflict through
 	// the claims before this.
 	return managed.Observation{Exists: true, UpToDate: len(diff) == 0, Diff: strings.Join(diff, ", "), ExternalID: x.ID,
-		Bind: !phoneNumberInUse(&p.Spec, a.route, last, x)}, nil
+		Unclaimed: !phoneNumberInUse(&p.Spec, a.route, last, x)}, nil
 }
 
 func (a *phoneNumberAdapter) find(ctx context.Context, p *v1alpha1.PhoneNumber) (*pbx.DID, error) {

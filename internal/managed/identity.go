@@ -179,7 +179,7 @@ func (r *Reconciler[O]) lost(ctx context.Context, p *pass[O], ext Adapter[O], ob
 }
 
 // recordIdentity decides about a PBX object found by its natural key: ours
-// after a lost create response (create-pending), adopted on request, bound by its key (Bind),
+// after a lost create response (create-pending), adopted on request, unclaimed (Observation.Unclaimed),
 // observed, or somebody else's. For an object found at the recorded id it brings the record up to
 // date: the id in status, the keys (before a rename is sent) and the realm.
 func (r *Reconciler[O]) recordIdentity(ctx context.Context, p *pass[O], ext Adapter[O], obs Observation) error {
@@ -199,7 +199,7 @@ func (r *Reconciler[O]) recordIdentity(ctx context.Context, p *pass[O], ext Adap
 	known := KnownID(p.obj) != 0
 	pending := ann[v1alpha1.AnnotationCreatePending] != ""
 	adopt := ann[v1alpha1.AnnotationAdopt] == "true"
-	if !known && !pending && !adopt && !onlyObserve && !obs.Bind {
+	if !known && !pending && !adopt && !onlyObserve && !obs.Unclaimed {
 		return r.alreadyExists(ctx, p, obs.ExternalID)
 	}
 	if r.claims != nil && p.obj.GetManagedStatus().ID != obs.ExternalID {

@@ -54,11 +54,12 @@ type Observation struct {
 	// upstream (an extension's number) reports an object with another key at the recorded id as
 	// not existing instead.
 	Key string
-	// Bind says that the object found by its natural key is the resource's by that key alone: a
-	// DID, which the provider allocates and nobody creates, that is free or already routed as the
-	// spec asks. The engine records its id without a create-pending mark or adopt annotation; an
-	// object found by key without Bind is somebody else's until adopted (AlreadyExists).
-	Bind bool
+	// Unclaimed says that the object found by its natural key is nobody's: no create could have
+	// made it and nothing uses it, so the key alone makes it the resource's (a DID, which the
+	// provider allocates, that is free or already routed as the spec asks). The engine records its
+	// id without a create-pending mark or adopt annotation; an object found by key that is not
+	// Unclaimed is somebody else's until adopted (AlreadyExists).
+	Unclaimed bool
 }
 
 // Adapter is the per-kind part of the lifecycle: four verbs against the PBX.

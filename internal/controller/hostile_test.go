@@ -1,8 +1,6 @@
 package controller_test
 
 import (
-	"bytes"
-	"compress/gzip"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -32,7 +30,7 @@ const floodPages = 50
 
 func newHostilePBX(t *testing.T, honest http.Handler) *hostilePBX {
 	t.Helper()
-	bomb := gzipBomb(t, 24*testMaxAnswerBytes)
+	bomb := pbxsim.GzipBomb(`[{"id":1,"name":"`, `"}]`, 24*testMaxAnswerBytes)
 	h := &hostilePBX{}
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
@@ -59,29 +57,6 @@ func newHostilePBX(t *testing.T, honest http.Handler) *hostilePBX {
 	}))
 	t.Cleanup(h.srv.Close)
 	return h
-}
-
-// gzipBomb returns a gzip answer that inflates to a JSON object whose name is size bytes of "a",
-// as gzip members of one MiB each (a gzip stream may hold many), so that it is cheap to build.
-func gzipBomb(t *testing.T, size int) []byte {
-	t.Helper()
-	member := func(b []byte) []byte {
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		if _, err := zw.Write(b); err != nil {
-			t.Fatal(err)
-		}
-		if err := zw.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return buf.Bytes()
-	}
-	out := member([]byte(`[{"id":1,"name":"`))
-	mib := member(bytes.Repeat([]byte("a"), 1<<20))
-	for range size >> 20 {
-		out = append(out, mib...)
-	}
-	return append(out, member([]byte(`"}]`))...)
 }
 
 // TestHostilePBX: a tenant points an Account at its own server, which hands out tokens and passes

@@ -2,7 +2,6 @@ package pbx
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +15,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/cloudpbx/pbx-operator/internal/pbxsim"
 )
 
 // hostile is a PBX that hands out tokens and then answers every API request with answer. It
@@ -70,34 +71,9 @@ func (h *hostile) client(t *testing.T, opts ...Option) *Client {
 	return c
 }
 
-// gzipBomb returns a gzip answer that inflates to a JSON object whose login is size bytes of "a":
-// a valid start, so that only a bound stops the decoder from buffering all of it. Gzip members
-// may follow each other (net/http and gzip.Reader read them as one stream), so one compressed MiB
-// of "a" is repeated rather than compressing size bytes.
-func gzipBomb(t *testing.T, size int) []byte {
-	t.Helper()
-	member := func(b []byte) []byte {
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		if _, err := zw.Write(b); err != nil {
-			t.Fatal(err)
-		}
-		if err := zw.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return buf.Bytes()
-	}
-	out := member([]byte(`{"login":"`))
-	mib := member(bytes.Repeat([]byte("a"), 1<<20))
-	for range size >> 20 {
-		out = append(out, mib...)
-	}
-	return append(out, member([]byte(`"}`))...)
-}
-
 func TestAnswerBound(t *testing.T) {
 	const bomb = 24 << 20 // inflated: three times the default bound
-	compressed := gzipBomb(t, bomb)
+	compressed := pbxsim.GzipBomb(`{"login":"`, `"}`, bomb)
 	serveBomb := func(h *hostile, w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Content-Encoding", "gzip")

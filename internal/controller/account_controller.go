@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -113,9 +114,9 @@ func (r *accountReconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.R
 // account comes back when the check ends, or when the backoff is over.
 func (r *accountReconciler[O]) connect(ctx context.Context, obj O, key account.Key) (_ *account.Connection, pending bool, _ ctrl.Result, _ error) {
 	cred, err := r.credentials(ctx, obj)
-	if status := apierrors.APIStatus(nil); errors.As(err, &status) {
-		// The API server did not answer the read (a timeout, a 429): nothing is known to be
-		// wrong with the account, which keeps its connection and tries again with backoff.
+	if readFailed(err) {
+		// Nothing is known to be wrong with the account, which keeps its connection and tries
+		// again with backoff.
 		return nil, false, ctrl.Result{}, err
 	}
 	if err != nil {
@@ -148,6 +149,16 @@ func (r *accountReconciler[O]) connect(ctx context.Context, obj O, key account.K
 	st.ClientPrefix, st.ExtensionNameLength = conn.Prefix, int32(conn.ExtensionLen)
 	st.Limits = accountLimits(conn.EventLimit)
 	return conn, false, ctrl.Result{}, nil
+}
+
+// readFailed tells whether reading an account's Secret or CA bundle failed for a reason that says
+// nothing about the account: the API server did not answer, or answered a timeout, a 429 or a
+// 5xx. A refusal (the manager may not read there) or a missing object is the account's to fix.
+func readFailed(err error) bool {
+	var netErr net.Error
+	return apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || apierrors.IsTooManyRequests(err) ||
+		apierrors.IsInternalError(err) || apierrors.IsServiceUnavailable(err) || apierrors.IsUnexpectedServerError(err) ||
+		errors.As(err, &netErr)
 }
 
 // requestOf is the request that reconciles an account.

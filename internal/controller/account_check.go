@@ -41,9 +41,8 @@ type accountChecks struct {
 	// running counts the checks under way, in all and by namespace.
 	running     int
 	byNamespace map[string]int
-	// waiting are the accounts that found no free slot, in the order they came; queued says which.
+	// waiting are the accounts that found no free slot, in the order they came.
 	waiting []reconcile.Request
-	queued  map[reconcile.Request]bool
 }
 
 // Checks under way at once, per account kind, in all and of one namespace; and how soon an
@@ -73,7 +72,7 @@ type accountCheck struct {
 
 func newAccountChecks() *accountChecks {
 	return &accountChecks{backoff: retryLimiter(), maxRunning: maxRunningChecks, maxPerNamespace: maxNamespaceChecks,
-		checks: map[reconcile.Request]*accountCheck{}, byNamespace: map[string]int{}, queued: map[reconcile.Request]bool{}}
+		checks: map[reconcile.Request]*accountCheck{}, byNamespace: map[string]int{}}
 }
 
 // source is the controller's source of ended checks: it only remembers the controller's context
@@ -127,8 +126,7 @@ func (c *accountChecks) take(ctx context.Context, req reconcile.Request, inputs 
 		c.backoff.Forget(req)
 	}
 	if !c.room(req) {
-		if !c.queued[req] {
-			c.queued[req] = true
+		if !slices.Contains(c.waiting, req) {
 			c.waiting = append(c.waiting, req)
 		}
 		return nil, checkSlotWait
@@ -142,12 +140,16 @@ func (c *accountChecks) room(req reconcile.Request) bool {
 	return c.running < c.maxRunning && c.byNamespace[req.Namespace] < c.maxPerNamespace
 }
 
+// unwait takes req out of the line of waiting accounts; c.mu is held.
+func (c *accountChecks) unwait(req reconcile.Request) {
+	c.waiting = slices.DeleteFunc(c.waiting, func(w reconcile.Request) bool { return w == req })
+}
+
 // wake brings back the first waiting account that has room now, after a slot freed; c.mu is held.
 func (c *accountChecks) wake() {
 	for i, req := range c.waiting {
 		if c.room(req) {
 			c.waiting = slices.Delete(c.waiting, i, i+1)
-			delete(c.queued, req)
 			if c.queue != nil {
 				c.queue.Add(req)
 			}
@@ -168,10 +170,7 @@ func (c *accountChecks) start(ctx context.Context, req reconcile.Request, inputs
 	c.checks[req] = check
 	c.running++
 	c.byNamespace[req.Namespace]++
-	if c.queued[req] {
-		c.waiting = slices.DeleteFunc(c.waiting, func(w reconcile.Request) bool { return w == req })
-		delete(c.queued, req)
-	}
+	c.unwait(req)
 	go func() {
 		defer close(check.ended)
 		conn, err := run(checkCtx)
@@ -197,10 +196,7 @@ func (c *accountChecks) forget(req reconcile.Request) {
 	c.mu.Lock()
 	last := c.checks[req]
 	delete(c.checks, req)
-	if c.queued[req] {
-		c.waiting = slices.DeleteFunc(c.waiting, func(w reconcile.Request) bool { return w == req })
-		delete(c.queued, req)
-	}
+	c.unwait(req)
 	c.mu.Unlock()
 	c.backoff.Forget(req)
 	if last != nil {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestLabelledSecretsDoNotFillTheManager: whoever may write Secrets in a watched namespace can
@@ -52,7 +51,6 @@ spec:
   credentialsSecretRef: {name: pbx}
 `, simURL), "apply", "-n", "hoard", "-f", "-")
 	kubectl(t, "wait", "-n", "hoard", "account/pbx", "--for=condition=Ready", "--timeout=120s")
-	time.Sleep(2 * time.Second)
 	after, err := manager.RSS()
 	if err != nil {
 		t.Fatal(err)

@@ -289,7 +289,7 @@ func (r *accountReconciler[O]) fail(ctx context.Context, obj O, err error) (ctrl
 		// A check not sent yet (the account's pace), or an optimistic-lock conflict: nothing is
 		// known to be wrong with the account.
 		log.FromContext(ctx).V(1).Info("Trying again soon", "message", c.Message, "after", c.RequeueAfter)
-		return ctrl.Result{RequeueAfter: c.RequeueAfter}, nil
+		return c.Result(err)
 	}
 	var apiErr *pbx.APIError
 	if errors.As(err, &apiErr) && apiErr.Code == "unauthorized_client" {
@@ -299,14 +299,7 @@ func (r *accountReconciler[O]) fail(ctx context.Context, obj O, err error) (ctrl
 	}
 	setAccountReady(obj, metav1.ConditionFalse, c.Reason, c.Message)
 	log.FromContext(ctx).Info("The PBX account does not work", "reason", c.Reason, "message", c.Message)
-	switch {
-	case c.Terminal:
-		return ctrl.Result{}, reconcile.TerminalError(err)
-	case c.RequeueAfter > 0:
-		return ctrl.Result{RequeueAfter: c.RequeueAfter}, nil
-	default:
-		return ctrl.Result{}, err
-	}
+	return c.Result(err)
 }
 
 // delete holds a deleted account while resources use it, then drops its connection.

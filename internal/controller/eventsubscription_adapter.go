@@ -13,7 +13,6 @@ import (
 	"github.com/cloudpbx/pbx-operator/internal/account"
 	"github.com/cloudpbx/pbx-operator/internal/managed"
 	"github.com/cloudpbx/pbx-operator/internal/pbx"
-	"github.com/cloudpbx/pbx-operator/internal/snapshot"
 )
 
 // eventAdapter manages one EventSubscription's PBX subscription through its account's
@@ -32,16 +31,7 @@ type eventAdapter struct {
 	observed *pbx.Event
 }
 
-// The capabilities the engine finds by type assertion, checked at compile time: a method whose
-// signature drifts from its interface is a build error, not a feature silently off.
-var (
-	_ managed.Adapter[*v1alpha1.EventSubscription]  = (*eventAdapter)(nil)
-	_ managed.Keyed[*v1alpha1.EventSubscription]    = (*eventAdapter)(nil)
-	_ managed.Realmer                               = (*eventAdapter)(nil)
-	_ managed.Releaser[*v1alpha1.EventSubscription] = (*eventAdapter)(nil)
-	_ managed.Pacer                                 = (*eventAdapter)(nil)
-	_ managed.Poller                                = (*eventAdapter)(nil)
-)
+var _ managed.Adapter[*v1alpha1.EventSubscription] = (*eventAdapter)(nil)
 
 // realm is the extension's realm, where its subscriptions live.
 func (a *eventAdapter) realm() pbx.Realm { return pbx.ExtensionRealm(a.extensionID) }
@@ -50,7 +40,7 @@ func (a *eventAdapter) realm() pbx.Realm { return pbx.ExtensionRealm(a.extension
 // extension's subscriptions, where the PBX allows duplicates: several matches are a Conflict,
 // never a guess. It reports the resolved URL (its query hidden: shownURL) and the extension in
 // status.
-func (a *eventAdapter) Observe(ctx context.Context, s *v1alpha1.EventSubscription) (managed.Observation, error) {
+func (a *eventAdapter) Observe(ctx context.Context, s *v1alpha1.EventSubscription, since time.Time) (managed.Observation, error) {
 	if a.extensionID == 0 {
 		// Deleting, with the extension unknown: its Extension is gone, and with it, most likely,
 		// the PBX extension and its subscriptions.
@@ -59,7 +49,7 @@ func (a *eventAdapter) Observe(ctx context.Context, s *v1alpha1.EventSubscriptio
 	if s.DeletionTimestamp.IsZero() {
 		s.Status.URL, s.Status.ExtensionID = shownURL(eventURL(s)), a.extensionID
 	}
-	x, err := a.find(ctx, s)
+	x, err := a.find(ctx, s, since)
 	if err != nil {
 		return managed.Observation{}, err
 	}
@@ -74,20 +64,23 @@ func (a *eventAdapter) Observe(ctx context.Context, s *v1alpha1.EventSubscriptio
 	a.observed = x
 	_, diff := eventDiff(eventWant(s), x)
 	// Every field is part of the natural key and the PBX changes each in place: an object at the
-	// recorded id that differs is updated only if it carries a key recorded for it (managed.Keyed).
+	// recorded id that differs is updated only if it carries a key recorded for it (Key).
 	return managed.Observation{Exists: true, UpToDate: len(diff) == 0, Diff: strings.Join(diff, ", "), ExternalID: x.ID,
 		Key: pbxEventKey(*x)}, nil
 }
 
-// Key is the natural key the spec asks for (managed.Keyed).
-func (a *eventAdapter) Key(s *v1alpha1.EventSubscription) string { return eventSpecKey(s) }
+// Key is the natural key the spec asks for (url, event type, method), which the PBX changes in
+// place.
+func (a *eventAdapter) Key(s *v1alpha1.EventSubscription) (string, bool) {
+	return eventSpecKey(s), true
+}
 
-// Realm is the extension's realm, recorded with the subscription's id (managed.Realmer).
+// Realm is the extension's realm, recorded with the subscription's id.
 func (a *eventAdapter) Realm() string { return a.realm().String() }
 
-func (a *eventAdapter) find(ctx context.Context, s *v1alpha1.EventSubscription) (*pbx.Event, error) {
+func (a *eventAdapter) find(ctx context.Context, s *v1alpha1.EventSubscription, since time.Time) (*pbx.Event, error) {
 	if id := managed.KnownID(s); id != 0 {
-		return a.events.byID(ctx, id, func(ctx context.Context) (*pbx.Event, error) {
+		return a.events.byID(ctx, id, since, func(ctx context.Context) (*pbx.Event, error) {
 			return a.conn.Client.Events.Get(ctx, a.realm(), id)
 		})
 	}
@@ -95,7 +88,7 @@ func (a *eventAdapter) find(ctx context.Context, s *v1alpha1.EventSubscription) 
 	// extension's subscriptions as they are now, not as the last poll listed them: one made since
 	// by somebody else would get a twin instead of AlreadyExists. Only subscriptions without an id
 	// (new, or not ours) pay this list.
-	found, err := a.events.Find(snapshot.WithFreshness(ctx, time.Now()), a.Key(s))
+	found, err := a.events.Find(ctx, eventSpecKey(s), time.Now())
 	if err != nil {
 		return nil, err
 	}

@@ -43,14 +43,14 @@ type extensionAdapter struct {
 	written *corev1.Secret
 }
 
-// The capabilities the engine finds by type assertion, checked at compile time: a method whose
-// signature drifts from its interface is a build error, not a feature silently off.
-var (
-	_ managed.Adapter[*v1alpha1.Extension]  = (*extensionAdapter)(nil)
-	_ managed.Releaser[*v1alpha1.Extension] = (*extensionAdapter)(nil)
-	_ managed.Pacer                         = (*extensionAdapter)(nil)
-	_ managed.Poller                        = (*extensionAdapter)(nil)
-)
+var _ managed.Adapter[*v1alpha1.Extension] = (*extensionAdapter)(nil)
+
+// Key says that an extension's natural key, its number, never changes in place: the PBX cannot
+// renumber an extension, so one at the recorded id with another number is another extension.
+func (a *extensionAdapter) Key(*v1alpha1.Extension) (string, bool) { return "", false }
+
+// Realm is the account's client, where extensions live.
+func (a *extensionAdapter) Realm() string { return "" }
 
 // fullName is the PBX name of the extension: prefix*number.
 func (a *extensionAdapter) fullName(e *v1alpha1.Extension) string {
@@ -59,8 +59,8 @@ func (a *extensionAdapter) fullName(e *v1alpha1.Extension) string {
 
 // Observe finds the extension by id, or by its name (unique per client), and fills the status
 // fields the PBX reports.
-func (a *extensionAdapter) Observe(ctx context.Context, e *v1alpha1.Extension) (managed.Observation, error) {
-	x, err := a.find(ctx, e)
+func (a *extensionAdapter) Observe(ctx context.Context, e *v1alpha1.Extension, since time.Time) (managed.Observation, error) {
+	x, err := a.find(ctx, e, since)
 	if err != nil {
 		return managed.Observation{}, err
 	}
@@ -69,7 +69,7 @@ func (a *extensionAdapter) Observe(ctx context.Context, e *v1alpha1.Extension) (
 		// was lost) the PBX may have lost the group too and given its id to another: the group
 		// must still be the ExtensionGroup's. Plain creates trust the group's status, costing no
 		// GET each in a batch.
-		if _, fresh := snapshot.Freshness(ctx); fresh && mayWrite(e) && a.groupID != nil {
+		if !since.IsZero() && mayWrite(e) && a.groupID != nil {
 			err = a.group.confirm(ctx, groupName(a.conn))
 		}
 		return managed.Observation{}, err
@@ -87,7 +87,7 @@ func (a *extensionAdapter) Observe(ctx context.Context, e *v1alpha1.Extension) (
 	e.Status.FullName, e.Status.Domain = x.Name, x.Domain
 	_, diff := extensionDiff(&e.Spec, a.groupID, x)
 	if e.DeletionTimestamp.IsZero() {
-		more, err := a.observePhone(ctx, e, x)
+		more, err := a.observePhone(ctx, e, x, since)
 		if err != nil {
 			return managed.Observation{}, err
 		}
@@ -98,11 +98,11 @@ func (a *extensionAdapter) Observe(ctx context.Context, e *v1alpha1.Extension) (
 
 // observePhone compares a phone's settings and SIP credentials with the spec, and names what
 // differs. The settings are read only when the spec sets some (one GET).
-func (a *extensionAdapter) observePhone(ctx context.Context, e *v1alpha1.Extension, x *pbx.Extension) ([]string, error) {
+func (a *extensionAdapter) observePhone(ctx context.Context, e *v1alpha1.Extension, x *pbx.Extension, since time.Time) ([]string, error) {
 	var diff []string
 	if hasPhoneSettings(&e.Spec.Phone) {
 		if a.phone == nil && !a.created {
-			p, err := a.phones.get(ctx, x.ID)
+			p, err := a.phones.get(ctx, x.ID, since)
 			if err != nil {
 				return nil, err
 			}
@@ -126,13 +126,13 @@ func (a *extensionAdapter) observePhone(ctx context.Context, e *v1alpha1.Extensi
 	return diff, nil
 }
 
-func (a *extensionAdapter) find(ctx context.Context, e *v1alpha1.Extension) (*pbx.Extension, error) {
+func (a *extensionAdapter) find(ctx context.Context, e *v1alpha1.Extension, since time.Time) (*pbx.Extension, error) {
 	if id := managed.KnownID(e); id != 0 {
-		return a.extensions.byID(ctx, id, func(ctx context.Context) (*pbx.Extension, error) {
+		return a.extensions.byID(ctx, id, since, func(ctx context.Context) (*pbx.Extension, error) {
 			return a.conn.Client.Extensions.Get(ctx, a.conn.Realm, id)
 		})
 	}
-	found, err := a.extensions.Find(ctx, a.fullName(e))
+	found, err := a.extensions.Find(ctx, a.fullName(e), since)
 	if err != nil || len(found) == 0 {
 		return nil, err
 	}
@@ -237,12 +237,12 @@ type phoneRead struct {
 }
 
 // get returns the settings of extension id's phone: the last read when it is younger than the poll
-// interval and than the freshness ctx asks for, else a new read.
-func (c *phones) get(ctx context.Context, id int64) (*pbx.Phone, error) {
+// interval and than since, else a new read.
+func (c *phones) get(ctx context.Context, id int64, since time.Time) (*pbx.Phone, error) {
 	c.mu.Lock()
 	r, ok := c.byID[id]
 	c.mu.Unlock()
-	if ok && snapshot.Fresh(ctx, r.at, time.Now(), c.conn.PollInterval()) {
+	if ok && snapshot.Fresh(r.at, time.Now(), c.conn.PollInterval(), since) {
 		return r.phone, nil
 	}
 	p, err := c.conn.Client.Phones.Get(ctx, pbx.ExtensionRealm(id))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -23,20 +24,12 @@ type groupAdapter struct {
 	observed *pbx.ExtensionGroup
 }
 
-// The capabilities the engine finds by type assertion, checked at compile time: a method whose
-// signature drifts from its interface is a build error, not a feature silently off.
-var (
-	_ managed.Adapter[*v1alpha1.ExtensionGroup]  = (*groupAdapter)(nil)
-	_ managed.Keyed[*v1alpha1.ExtensionGroup]    = (*groupAdapter)(nil)
-	_ managed.Releaser[*v1alpha1.ExtensionGroup] = (*groupAdapter)(nil)
-	_ managed.Pacer                              = (*groupAdapter)(nil)
-	_ managed.Poller                             = (*groupAdapter)(nil)
-)
+var _ managed.Adapter[*v1alpha1.ExtensionGroup] = (*groupAdapter)(nil)
 
 // Observe finds the group by id, or by name (names are not unique: several matches are a
 // Conflict, never a guess).
-func (a *groupAdapter) Observe(ctx context.Context, g *v1alpha1.ExtensionGroup) (managed.Observation, error) {
-	x, err := a.find(ctx, g)
+func (a *groupAdapter) Observe(ctx context.Context, g *v1alpha1.ExtensionGroup, since time.Time) (managed.Observation, error) {
+	x, err := a.find(ctx, g, since)
 	if err != nil || x == nil {
 		return managed.Observation{}, err
 	}
@@ -46,17 +39,20 @@ func (a *groupAdapter) Observe(ctx context.Context, g *v1alpha1.ExtensionGroup) 
 	return managed.Observation{Exists: true, UpToDate: len(diff) == 0, Diff: strings.Join(diff, ", "), ExternalID: x.ID, Key: x.Name}, nil
 }
 
-// Key is the natural key the spec asks for, the group's name (managed.Keyed): the PBX renames a
-// group in place.
-func (a *groupAdapter) Key(g *v1alpha1.ExtensionGroup) string { return g.Spec.Name }
+// Key is the natural key the spec asks for, the group's name, which the PBX changes in place (a
+// rename).
+func (a *groupAdapter) Key(g *v1alpha1.ExtensionGroup) (string, bool) { return g.Spec.Name, true }
 
-func (a *groupAdapter) find(ctx context.Context, g *v1alpha1.ExtensionGroup) (*pbx.ExtensionGroup, error) {
+// Realm is the account's client, where groups live.
+func (a *groupAdapter) Realm() string { return "" }
+
+func (a *groupAdapter) find(ctx context.Context, g *v1alpha1.ExtensionGroup, since time.Time) (*pbx.ExtensionGroup, error) {
 	if id := managed.KnownID(g); id != 0 {
-		return a.groups.byID(ctx, id, func(ctx context.Context) (*pbx.ExtensionGroup, error) {
+		return a.groups.byID(ctx, id, since, func(ctx context.Context) (*pbx.ExtensionGroup, error) {
 			return a.conn.Client.Groups.Get(ctx, a.conn.Realm, id)
 		})
 	}
-	found, err := a.groups.Find(ctx, g.Spec.Name)
+	found, err := a.groups.Find(ctx, g.Spec.Name, since)
 	if err != nil {
 		return nil, err
 	}

@@ -60,12 +60,12 @@ func (s objects[T]) one(found []T, conflict func(n int, ids []int64) error) (*T,
 	return nil, conflict(len(found), ids)
 }
 
-// byID reads an object by id from a fresh snapshot, or with a GET when the snapshot does not show
-// it (it may be newer than the list) or the read asks for a fresh look (one GET is cheaper than a
-// list). Not found is nil, not an error.
-func (s objects[T]) byID(ctx context.Context, id int64, get func(context.Context) (*T, error)) (*T, error) {
-	if _, fresh := snapshot.Freshness(ctx); !fresh {
-		x, found, err := s.Get(ctx, id)
+// byID reads an object by id from the snapshot, or with a GET when the snapshot does not show it
+// (it may be newer than the list) or the read asks for a look after since (one GET is cheaper than
+// a list). Not found is nil, not an error.
+func (s objects[T]) byID(ctx context.Context, id int64, since time.Time, get func(context.Context) (*T, error)) (*T, error) {
+	if since.IsZero() {
+		x, found, err := s.Get(ctx, id, since)
 		if err != nil {
 			return nil, err
 		}
@@ -129,8 +129,8 @@ func (s objects[T]) remove(ctx context.Context, id int64, do func(context.Contex
 // release forgets that owner owns an object.
 func (s objects[T]) release(owner client.Object) { s.Disown(client.ObjectKeyFromObject(owner)) }
 
-// poller is what the adapters take from their account: its poll interval, and turns in its
-// request pace for their writes.
+// poller is what the adapters take from their account (managed.Adapter's Turn and PollInterval):
+// its poll interval, and turns in its request pace for their writes.
 type poller struct{ conn *account.Connection }
 
 // PollInterval is the account's poll interval.

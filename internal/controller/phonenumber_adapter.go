@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -30,20 +31,20 @@ type phoneNumberAdapter struct {
 	observed *pbx.DID
 }
 
-// The capabilities the engine finds by type assertion, checked at compile time: a method whose
-// signature drifts from its interface is a build error, not a feature silently off.
-var (
-	_ managed.Adapter[*v1alpha1.PhoneNumber]  = (*phoneNumberAdapter)(nil)
-	_ managed.Releaser[*v1alpha1.PhoneNumber] = (*phoneNumberAdapter)(nil)
-	_ managed.Pacer                           = (*phoneNumberAdapter)(nil)
-	_ managed.Poller                          = (*phoneNumberAdapter)(nil)
-)
+var _ managed.Adapter[*v1alpha1.PhoneNumber] = (*phoneNumberAdapter)(nil)
+
+// Key says that a DID's natural key, its digits, never changes in place: the provider does not
+// renumber a DID.
+func (a *phoneNumberAdapter) Key(*v1alpha1.PhoneNumber) (string, bool) { return "", false }
+
+// Realm is the account's client, where DIDs live.
+func (a *phoneNumberAdapter) Realm() string { return "" }
 
 // Observe finds the DID by its recorded id, or else the DID with the resource's number, which is
 // bound unless it is in use elsewhere, and fills the status fields of its routing. A number the
 // account does not have is NotFound, an error, so that the engine never tries to create it.
-func (a *phoneNumberAdapter) Observe(ctx context.Context, p *v1alpha1.PhoneNumber) (managed.Observation, error) {
-	x, err := a.find(ctx, p)
+func (a *phoneNumberAdapter) Observe(ctx context.Context, p *v1alpha1.PhoneNumber, since time.Time) (managed.Observation, error) {
+	x, err := a.find(ctx, p, since)
 	if err != nil || x == nil {
 		return managed.Observation{}, err
 	}
@@ -63,9 +64,9 @@ func (a *phoneNumberAdapter) Observe(ctx context.Context, p *v1alpha1.PhoneNumbe
 		Unclaimed: !phoneNumberInUse(&p.Spec, a.route, last, x)}, nil
 }
 
-func (a *phoneNumberAdapter) find(ctx context.Context, p *v1alpha1.PhoneNumber) (*pbx.DID, error) {
+func (a *phoneNumberAdapter) find(ctx context.Context, p *v1alpha1.PhoneNumber, since time.Time) (*pbx.DID, error) {
 	if id := managed.KnownID(p); id != 0 {
-		x, err := a.dids.byID(ctx, id, func(ctx context.Context) (*pbx.DID, error) {
+		x, err := a.dids.byID(ctx, id, since, func(ctx context.Context) (*pbx.DID, error) {
 			return a.conn.Client.DIDs.Get(ctx, a.conn.Realm, id)
 		})
 		if err != nil || x == nil {
@@ -80,7 +81,7 @@ func (a *phoneNumberAdapter) find(ctx context.Context, p *v1alpha1.PhoneNumber) 
 		}
 		return x, nil
 	}
-	found, err := a.dids.Find(ctx, p.Spec.Number)
+	found, err := a.dids.Find(ctx, p.Spec.Number, since)
 	if err != nil {
 		return nil, err
 	}

@@ -2,8 +2,12 @@
 // custom resource standing for one PBX object, so that per-kind code only translates.
 //
 // A kind supplies a Connector, which resolves the resource's account and references and returns an
-// Adapter with four verbs against the PBX: Observe, Create, Update and Delete. The Reconciler runs
-// one pass in named steps:
+// Adapter with four verbs against the PBX (Observe, Create, Update and Delete) and the facts the
+// engine needs of the kind and its account: whether its natural key changes in place (Key), the
+// realm its objects live in (Realm), what to forget when a resource lets its object go (Release),
+// and the account's pace and poll interval (Turn, PollInterval). Every method is required, so a
+// kind states each fact and a forgotten one is a compile error. The Reconciler runs one pass in
+// named steps:
 //
 //  1. the single status write is deferred: it happens once at the end of the pass, only if the
 //     status changed, and moves status.observedGeneration on every pass that wrote conditions,
@@ -29,10 +33,11 @@
 //
 // # Errors
 //
-// The engine classifies every error once (docs/conditions.md lists the reasons): the PBX client's errors through
-// small interfaces (HTTPStatus, PBXMessage, RetryTime, Oversize), transport failures and answers
-// past the client's bounds as APIUnavailable with exponential backoff, and the classes only
-// adapters know through DependencyNotReady, InvalidSpec and Conflict. Messages are cut at
-// MaxMessage, since they may quote the PBX. Invalid specs are terminal errors that wait for a change of the spec; rate limits
-// wait for the reset; nothing hot-loops against the PBX. Adapters never build a ctrl.Result.
+// The engine classifies every error once (docs/conditions.md lists the reasons): the PBX client's
+// errors through small interfaces (HTTPStatus, PBXMessage, RetryAfter, Deferred, Oversize), transport
+// failures and answers past the client's bounds as APIUnavailable with exponential backoff, and
+// the classes only adapters know through DependencyNotReady, InvalidSpec, NotFound and Conflict.
+// Messages are cut at MaxMessage, since they may quote the PBX. Invalid specs are terminal errors
+// that wait for a change of the spec; rate limits wait for the reset; nothing hot-loops against
+// the PBX. Adapters never build a ctrl.Result.
 package managed

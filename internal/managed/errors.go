@@ -18,6 +18,8 @@ import (
 	"unicode/utf8"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
 )
@@ -54,7 +56,7 @@ func Wait(after time.Duration, format string, args ...any) error {
 	return &waitError{after: after, msg: fmt.Sprintf(format, args...)}
 }
 
-// turnError ends a pass whose write is not due yet in its account's pace (Pacer).
+// turnError ends a pass whose write is not due yet in its account's pace (Adapter.Turn).
 type turnError struct{ after time.Duration }
 
 func (e *turnError) Error() string {
@@ -111,6 +113,21 @@ type Class struct {
 	Silent bool
 	// Quiet errors leave the conditions as they are (and produce no event).
 	Quiet bool
+}
+
+// Result is what controller-runtime does after a pass that failed with err of this class: wait
+// for a change of the spec (a terminal error, which is not retried), come back after
+// RequeueAfter, or retry with the workqueue's exponential backoff. The engine and the account
+// controllers both end their failed passes with it.
+func (c Class) Result(err error) (ctrl.Result, error) {
+	switch {
+	case c.Terminal:
+		return ctrl.Result{}, reconcile.TerminalError(err)
+	case c.RequeueAfter > 0:
+		return ctrl.Result{RequeueAfter: c.RequeueAfter}, nil
+	default:
+		return ctrl.Result{}, err
+	}
 }
 
 // Requeue delays of the error classes (docs/conditions.md).

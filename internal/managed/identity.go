@@ -4,25 +4,35 @@ package managed
 // records (the external-id annotation and status.id, the keys of AnnotationExternalKey, the realm)
 // and what this process knows of its last create call (attempts).
 //
+// The pass calls six steps, all in this file:
+//
+//   - mark: before a create call, the create-pending mark (and the finalizer) on the resource;
+//   - settle: before looking for an object a marked create may have made, wait until every such
+//     call has surely ended, and make the look read nothing older;
+//   - observe (look afresh): find the object, and forget a recorded id that is no longer ours;
+//   - record: decide whether an object found is ours, and record its id, keys and realm at once;
+//   - forget: drop a recorded id whose object is gone, so that it is looked for again;
+//   - release: tell the adapter that the resource lets its object go.
+//
 // What happens to an object whose create answer was lost:
 //
-//  1. Before the create call the pass marks the resource create-pending (create, in managed.go)
-//     and, after the call, notes how it ended (noteAttempt): answered, not sent at all (its
-//     account's pace deferred it), or unknown (a timeout: it may still be under way).
+//  1. Before the create call the pass marks the resource create-pending (create, mark) and, after
+//     the call, notes how it ended (noteAttempt): answered, not sent at all (its account's pace
+//     deferred it), or unknown (a timeout: it may still be under way).
 //  2. The answer is lost (a timeout, a dropped connection, a crash or SIGKILL of the manager):
 //     no id is recorded, the mark stays.
-//  3. The next pass sees the mark without an id (Reconcile). It waits until every create call made
-//     before the mark has surely ended (settle: at once when this process saw the answer, else the
-//     PBX call timeout after the mark), then looks afresh, not at a list from before the create.
-//  4. Observe finds the object by its natural key. recordIdentity takes it as the resource's own
-//     because of the mark (not as somebody else's, AlreadyExists), unless another resource holds
-//     it (heldByOther), and records its id at once (setIdentity), dropping the mark.
+//  3. The next pass sees the mark without an id (settle). It waits until every create call made
+//     before the mark has surely ended (at once when this process saw the answer, else the PBX
+//     call timeout after the mark), then looks afresh, not at a list from before the create.
+//  4. Observe finds the object by its natural key. record takes it as the resource's own because
+//     of the mark (not as somebody else's, AlreadyExists), unless another resource holds it
+//     (heldByOther), and records its id at once (setIdentity), dropping the mark.
 //  5. Nothing found: the create is made again. A refused create (refused) looks afresh too, since
 //     "already exists" may answer a second call for an object the first one made.
 //
 // An id is evidence, not proof: an object found at the recorded id must still carry the
 // resource's natural key or a key recorded for it, and be held by no other resource (lost);
-// otherwise the id is forgotten (clearIdentity) and the object looked for again. The marks are
+// otherwise the id is forgotten (forget) and the object looked for again. The marks are
 // annotations that users may write, so none of them takes an object from a resource whose status
 // (written only by the operator) records it: not to manage, and not to delete (deleteExternal).
 
@@ -36,12 +46,10 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
-	"github.com/cloudpbx/pbx-operator/internal/snapshot"
 )
 
 // pendingSince returns when the create-pending mark of obj was set.
@@ -102,15 +110,75 @@ func (r *Reconciler[O]) settledAt(obj O, mark time.Time) time.Time {
 	return mark.Add(r.timeout + settleMargin)
 }
 
-// settle returns the context for a look at the PBX made after every create call for obj before
-// its create-pending mark has surely ended (settledAt): one that reads nothing older than that.
-// Until then it asks for another pass (a Wait) instead, and what says what the look is for.
-func (r *Reconciler[O]) settle(ctx context.Context, obj O, mark time.Time, what string) (context.Context, error) {
-	settled := r.settledAt(obj, mark)
-	if wait := settled.Sub(r.now()); wait > 0 {
-		return ctx, Wait(wait, "waiting for an earlier create call to end before %s", what)
+// settle readies the pass's look for an object that a create call of an earlier pass (or an
+// earlier process) may have made: one whose create-pending mark has no id yet and whose call
+// this process did not see deferred (unsent). Until every create call for obj made before the
+// mark has surely ended (settledAt) it asks for another pass (a Wait), and what says what the
+// look is for; after that, the pass's looks read nothing older. Without such a mark it does
+// nothing.
+func (r *Reconciler[O]) settle(p *pass[O], what string) error {
+	mark, ok := pendingSince(p.obj)
+	if !ok || KnownID(p.obj) != 0 || r.unsent(p.obj) {
+		return nil
 	}
-	return snapshot.WithFreshness(ctx, settled), nil
+	settled := r.settledAt(p.obj, mark)
+	if wait := settled.Sub(r.now()); wait > 0 {
+		return Wait(wait, "waiting for an earlier create call to end before %s", what)
+	}
+	p.lookAfter(settled)
+	return nil
+}
+
+// create marks the resource create-pending, creates the PBX object and records its id, which it
+// returns. When the PBX refuses the create it looks afresh (refused): it returns the object found
+// if an earlier create of this resource may have made it, and an error otherwise.
+func (r *Reconciler[O]) create(ctx context.Context, p *pass[O], ext Adapter[O]) (int64, Observation, error) {
+	p.action = "Create"
+	wctx, err := turn(ctx, ext, p.obj)
+	if err != nil {
+		return 0, Observation{}, err
+	}
+	_, hadMark := pendingSince(p.orig)
+	if err := r.mark(ctx, p); err != nil {
+		return 0, Observation{}, err
+	}
+	id, err := ext.Create(wctx, p.obj)
+	r.noteAttempt(p.obj, err)
+	if err != nil {
+		if !Classify(err).Terminal {
+			// The answer may be lost after the object was made: the mark stays, and a later pass
+			// looks afresh, once this call has surely ended, and adopts what it finds.
+			return 0, Observation{}, err
+		}
+		obs, err := r.refused(ctx, p, ext, err, hadMark)
+		return 0, obs, err
+	}
+	var keys []string
+	if want, keyed := ext.Key(p.obj); keyed {
+		keys = []string{want}
+	}
+	if err := r.setIdentity(ctx, p, identityOf(ext, id, keys)); err != nil {
+		return 0, Observation{}, err
+	}
+	return id, Observation{}, nil
+}
+
+// mark sets the create-pending mark, with the time of the create call about to be made, and the
+// finalizer, in one write that lands only on the version the pass read (patchCurrent).
+func (r *Reconciler[O]) mark(ctx context.Context, p *pass[O]) error {
+	err := r.patchCurrent(ctx, p.obj, func(o O) {
+		ann := o.GetAnnotations()
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		ann[v1alpha1.AnnotationCreatePending] = r.now().UTC().Format(time.RFC3339Nano)
+		o.SetAnnotations(ann)
+		controllerutil.AddFinalizer(o, v1alpha1.Finalizer)
+	})
+	if err != nil {
+		return fmt.Errorf("marking the resource create-pending: %w", err)
+	}
+	return nil
 }
 
 // unsent tells whether obj's create-pending mark is that of a pass whose create this process
@@ -126,7 +194,7 @@ func (r *Reconciler[O]) unsent(obj O) bool {
 // the resource's identity is cleared and the object looked for again by its natural key, so that
 // it is recreated, or adopted by the usual rules.
 func (r *Reconciler[O]) observe(ctx context.Context, p *pass[O], ext Adapter[O]) (Observation, error) {
-	obs, err := ext.Observe(ctx, p.obj)
+	obs, err := ext.Observe(ctx, p.obj, p.since)
 	if err != nil {
 		return obs, err
 	}
@@ -138,10 +206,10 @@ func (r *Reconciler[O]) observe(ctx context.Context, p *pass[O], ext Adapter[O])
 	if err != nil || !lost {
 		return obs, err
 	}
-	if _, fresh := snapshot.Freshness(ctx); !fresh {
+	if p.since.IsZero() {
 		// Confirm with a fresh look (a GET by id) before letting the id go.
-		ctx = snapshot.WithFreshness(ctx, r.now())
-		if obs, err = ext.Observe(ctx, p.obj); err != nil {
+		p.lookAfter(r.now())
+		if obs, err = ext.Observe(ctx, p.obj, p.since); err != nil {
 			return obs, err
 		}
 		if lost, err = r.lost(ctx, p, ext, obs); err != nil || !lost {
@@ -150,21 +218,21 @@ func (r *Reconciler[O]) observe(ctx context.Context, p *pass[O], ext Adapter[O])
 	}
 	p.log.Info("The PBX object of this resource is gone; looking for it again by its natural key", "pbxID", id)
 	p.event(eventWarning, "Lost", "The PBX object %d is gone or is now another object; it will be created again", id)
-	if err := r.clearIdentity(ctx, p); err != nil {
+	if err := r.forget(ctx, p); err != nil {
 		return Observation{}, err
 	}
-	letGo(ext, p.obj)
-	return ext.Observe(ctx, p.obj)
+	ext.Release(p.obj)
+	return ext.Observe(ctx, p.obj, p.since)
 }
 
 // lost tells whether an observation by the recorded id shows that the object is no longer this
 // resource's: it is gone, or it carries another natural key than the spec's and than those
-// recorded for it (see Keyed), or, with no record, another resource records its id.
+// recorded for it (keys.go), or, with no record, another resource records its id.
 func (r *Reconciler[O]) lost(ctx context.Context, p *pass[O], ext Adapter[O], obs Observation) (bool, error) {
 	if !obs.Exists {
 		return true, nil
 	}
-	want, keyed := specKey(ext, p.obj)
+	want, keyed := ext.Key(p.obj)
 	if !keyed || obs.Key == want {
 		return false, nil
 	}
@@ -178,18 +246,18 @@ func (r *Reconciler[O]) lost(ctx context.Context, p *pass[O], ext Adapter[O], ob
 	return holder != "", err
 }
 
-// recordIdentity decides about a PBX object found by its natural key: ours
+// record decides about a PBX object found by its natural key: ours
 // after a lost create response (create-pending), adopted on request, unclaimed (Observation.Unclaimed),
 // observed, or somebody else's. For an object found at the recorded id it brings the record up to
 // date: the id in status, the keys (before a rename is sent) and the realm.
-func (r *Reconciler[O]) recordIdentity(ctx context.Context, p *pass[O], ext Adapter[O], obs Observation) error {
+func (r *Reconciler[O]) record(ctx context.Context, p *pass[O], ext Adapter[O], obs Observation) error {
 	if obs.ExternalID == 0 {
 		return nil
 	}
 	ann := p.obj.GetAnnotations()
 	onlyObserve := observeOnly(p.obj)
 	var keys []string
-	if want, keyed := specKey(ext, p.obj); keyed && !onlyObserve {
+	if want, keyed := ext.Key(p.obj); keyed && !onlyObserve {
 		keys = keysToRecord(p.obj, obs, want)
 	}
 	idn := identityOf(ext, obs.ExternalID, keys)
@@ -227,7 +295,7 @@ func (r *Reconciler[O]) recordIdentity(ctx context.Context, p *pass[O], ext Adap
 // create-pending mark says we may have made it (after any create call still under way has ended).
 func (r *Reconciler[O]) deleteExternal(ctx context.Context, p *pass[O]) error {
 	known := KnownID(p.obj) != 0
-	mark, pending := pendingSince(p.obj)
+	_, pending := pendingSince(p.obj)
 	if !known && (!pending || r.unsent(p.obj)) {
 		return nil // nothing of ours exists upstream: no account is needed to let it go
 	}
@@ -235,12 +303,10 @@ func (r *Reconciler[O]) deleteExternal(ctx context.Context, p *pass[O]) error {
 	if err != nil {
 		return err
 	}
-	if !known {
-		if ctx, err = r.settle(ctx, p.obj, mark, "deleting its object"); err != nil {
-			return err
-		}
+	if err := r.settle(p, "deleting its object"); err != nil {
+		return err
 	}
-	obs, err := ext.Observe(ctx, p.obj)
+	obs, err := ext.Observe(ctx, p.obj, p.since)
 	if err != nil {
 		return err
 	}
@@ -251,7 +317,7 @@ func (r *Reconciler[O]) deleteExternal(ctx context.Context, p *pass[O]) error {
 		}
 		if lost {
 			// Gone, or the id now belongs to another resource's object: nothing of ours to delete.
-			letGo(ext, p.obj)
+			ext.Release(p.obj)
 			return nil
 		}
 	}
@@ -263,7 +329,7 @@ func (r *Reconciler[O]) deleteExternal(ctx context.Context, p *pass[O]) error {
 	// their word, only let go.
 	if held, err := r.heldByOther(ctx, p.obj, obs.ExternalID); err != nil || held {
 		if held {
-			letGo(ext, p.obj)
+			ext.Release(p.obj)
 		}
 		return err
 	}
@@ -277,7 +343,7 @@ func (r *Reconciler[O]) deleteExternal(ctx context.Context, p *pass[O]) error {
 	if err := ext.Delete(ctx, p.obj); err != nil && httpStatus(err) != http.StatusNotFound {
 		return err
 	}
-	letGo(ext, p.obj)
+	ext.Release(p.obj)
 	return nil
 }
 
@@ -341,9 +407,9 @@ func (r *Reconciler[O]) setIdentity(ctx context.Context, p *pass[O], idn identit
 	return nil
 }
 
-// clearIdentity forgets the PBX id of a resource whose object is gone, in the annotation and the
+// forget forgets the PBX id of a resource whose object is gone, in the annotation and the
 // status, so that it is looked for by its natural key again.
-func (r *Reconciler[O]) clearIdentity(ctx context.Context, p *pass[O]) error {
+func (r *Reconciler[O]) forget(ctx context.Context, p *pass[O]) error {
 	err := r.patchCurrent(ctx, p.obj, func(o O) {
 		ann := o.GetAnnotations()
 		forgetIdentity(ann)
@@ -360,46 +426,29 @@ func (r *Reconciler[O]) clearIdentity(ctx context.Context, p *pass[O]) error {
 // refused handles a create the PBX refused. A refusal is not proof that nothing exists: "already
 // exists" proves the opposite, and may answer a second POST for an object whose first POST was
 // slow. So the PBX is looked at afresh: an object found is ours if an earlier create of this
-// resource may have made it, and somebody else's otherwise; only when nothing is found is the
-// create-pending mark dropped and the refusal reported.
-func (r *Reconciler[O]) refused(ctx context.Context, p *pass[O], ext Adapter[O], cerr error, hadMark bool) (ctrl.Result, error) {
-	obs, err := ext.Observe(snapshot.WithFreshness(ctx, r.now()), p.obj)
+// resource may have made it (hadMark), and is returned; it is somebody else's otherwise. Only when
+// nothing of ours is found is the create-pending mark dropped and the refusal reported.
+func (r *Reconciler[O]) refused(ctx context.Context, p *pass[O], ext Adapter[O], cerr error, hadMark bool) (Observation, error) {
+	p.lookAfter(r.now())
+	obs, err := ext.Observe(ctx, p.obj, p.since)
 	if err != nil {
-		return p.fail(ctx, errors.Join(cerr, err))
+		return Observation{}, errors.Join(cerr, err)
 	}
 	if obs.Exists && hadMark {
 		p.action = "Observe"
-		if err := r.recordIdentity(ctx, p, ext, obs); err != nil {
-			return p.fail(ctx, err)
-		}
-		p.setReady(metav1.ConditionTrue, v1alpha1.ReasonAvailable, "The PBX object exists")
-		return r.act(ctx, p, ext, obs)
+		return obs, nil
 	}
 	if err := r.patchCurrent(ctx, p.obj, func(o O) {
 		ann := o.GetAnnotations()
 		delete(ann, v1alpha1.AnnotationCreatePending)
 		o.SetAnnotations(ann)
 	}); err != nil {
-		return p.fail(ctx, errors.Join(cerr, err))
+		return Observation{}, errors.Join(cerr, err)
 	}
 	r.attempts.Delete(p.obj.GetUID())
 	if obs.Exists {
-		return p.fail(ctx, r.alreadyExists(ctx, p, obs.ExternalID))
+		return Observation{}, r.alreadyExists(ctx, p, obs.ExternalID)
 	}
 	p.setReady(metav1.ConditionFalse, v1alpha1.ReasonUnavailable, "The PBX object could not be created")
-	return p.fail(ctx, cerr)
-}
-
-// letGo tells an adapter that keeps per-object state (a Releaser) that obj lets its object go.
-func letGo[O Object](ext Adapter[O], obj O) {
-	if rel, ok := ext.(Releaser[O]); ok {
-		rel.Release(obj)
-	}
-}
-
-// Releaser is an Adapter that keeps per-object state outside the resource (a snapshot's record of
-// who owns which PBX object); the engine calls Release when the resource lets its object go:
-// deleted, orphaned, or lost.
-type Releaser[O Object] interface {
-	Release(obj O)
+	return Observation{}, cerr
 }

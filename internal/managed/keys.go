@@ -8,10 +8,10 @@ import (
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
 )
 
-// Keyed is an Adapter of a kind whose natural key the PBX changes in place (a group's name, a
-// subscription's URL), so that the object at the recorded id may carry another key than the
-// spec's: the resource's own object before a rename, or an object the PBX made after reusing the
-// id. Its Observe reports the key of the object found in Observation.Key.
+// A kind whose natural key the PBX changes in place (a group's name, a subscription's URL, see
+// Adapter.Key) may find, at the recorded id, another key than the spec's: the resource's own
+// object before a rename, or an object the PBX made after reusing the id. Its Observe reports the
+// key of the object found in Observation.Key.
 //
 // The engine records, with the id, the keys the resource's object may carry
 // (AnnotationExternalKey): the one it was made or found with (and the one the PBX answered a create
@@ -19,18 +19,6 @@ import (
 // (written before the PBX is asked to rename). An object at the id with any other key is
 // not the resource's. Without a record (a resource from before the record, or an id a user set to
 // import an object) the object is the resource's unless another resource records its id.
-type Keyed[O Object] interface {
-	// Key returns the natural key the spec asks for, as Observation.Key writes it.
-	Key(obj O) string
-}
-
-// Realmer is an Adapter whose objects live in a realm other than the account's client (an
-// extension's subscriptions). The engine records the realm with the id (AnnotationRealm), so that
-// the connector finds the object where it was made after the resource naming the realm is gone.
-type Realmer interface {
-	// Realm returns the realm of the object, as a path ("extension/303052").
-	Realm() string
-}
 
 // keyRecord is the value of AnnotationExternalKey.
 type keyRecord struct {
@@ -46,15 +34,6 @@ func RecordedKeys(obj Object, id int64) ([]string, bool) {
 		return nil, false
 	}
 	return rec.Keys, true
-}
-
-// specKey returns the natural key the spec asks for, and false for an adapter that is not Keyed.
-func specKey[O Object](ext Adapter[O], obj O) (string, bool) {
-	k, ok := ext.(Keyed[O])
-	if !ok {
-		return "", false
-	}
-	return k.Key(obj), true
 }
 
 // keysToRecord returns the keys to record for an object observed at its id: the spec's alone once
@@ -82,19 +61,16 @@ func keysToRecord(obj Object, obs Observation, want string) []string {
 // identity is what the engine records of a resource's PBX object in its annotations.
 type identity struct {
 	id int64
-	// keys are the natural keys the object may carry; nil for an adapter that is not Keyed.
+	// keys are the natural keys the object may carry; nil for a kind whose key never changes in
+	// place.
 	keys []string
-	// realm is the object's realm; "" for an adapter that is not a Realmer.
+	// realm is the object's realm; "" for the account's client.
 	realm string
 }
 
 // identityOf returns the identity to record for an object observed (or made) with id and keys.
 func identityOf[O Object](ext Adapter[O], id int64, keys []string) identity {
-	idn := identity{id: id, keys: keys}
-	if r, ok := ext.(Realmer); ok {
-		idn.realm = r.Realm()
-	}
-	return idn
+	return identity{id: id, keys: keys, realm: ext.Realm()}
 }
 
 // recorded tells whether obj's annotations hold idn already.

@@ -15,8 +15,8 @@ type keyed struct {
 	managed.AdapterFns[*v1alpha1.Extension]
 }
 
-func (keyed) Key(e *v1alpha1.Extension) string { return e.Spec.Label }
-func (keyed) Realm() string                    { return "extension/7" }
+func (keyed) Key(e *v1alpha1.Extension) (string, bool) { return e.Spec.Label, true }
+func (keyed) Realm() string                            { return "extension/7" }
 
 func labelled(l string) func(*v1alpha1.Extension) {
 	return func(e *v1alpha1.Extension) { e.Spec.Label = l }
@@ -78,7 +78,7 @@ func TestKeyRecord(t *testing.T) {
 			var atUpdate string
 			var calls calls
 			a := keyed{managed.AdapterFns[*v1alpha1.Extension]{
-				ObserveFn: func(_ context.Context, e *v1alpha1.Extension) (managed.Observation, error) {
+				ObserveFn: func(_ context.Context, e *v1alpha1.Extension, _ time.Time) (managed.Observation, error) {
 					calls.observe++
 					if managed.KnownID(e) == 0 {
 						return managed.Observation{}, nil // nothing else has the key

@@ -22,10 +22,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
-	"github.com/cloudpbx/pbx-operator/internal/snapshot"
 )
 
 // Object is a custom resource that stands for one PBX object. Each managed kind implements it
@@ -48,9 +46,9 @@ type Observation struct {
 	// (the object was found by its natural key), the engine records it if the object is ours
 	// (create-pending), adopted or only observed, and reports AlreadyExists otherwise.
 	ExternalID int64
-	// Key is the natural key of the object found, for a Keyed adapter (a kind whose key the PBX
-	// changes in place). The engine decides whether an object at the recorded id with another key
-	// than the spec's is the resource's (see Keyed). An adapter whose natural key cannot change
+	// Key is the natural key of the object found, for a kind whose key the PBX changes in place
+	// (Adapter.Key). The engine decides whether an object at the recorded id with another key
+	// than the spec's is the resource's (keys.go). An adapter whose natural key cannot change
 	// upstream (an extension's number) reports an object with another key at the recorded id as
 	// not existing instead.
 	Key string
@@ -62,12 +60,18 @@ type Observation struct {
 	Unclaimed bool
 }
 
-// Adapter is the per-kind part of the lifecycle: four verbs against the PBX.
+// Adapter is the per-kind part of the lifecycle, bound to one PBX account: four verbs against the
+// PBX, what identifies the kind's objects besides their id, and the account's pace. Every method
+// is required: a kind states each of these facts, even when its answer is "none" (an extension's
+// number never changes in place, so its Key says so), and a missing or mistyped method is a
+// compile error, never a feature silently off.
 type Adapter[O Object] interface {
 	// Observe finds the PBX object: by status.id when it is set, otherwise by the natural key. It
 	// never changes the PBX. It may fill observed read-only status fields. Not found is
-	// Exists=false, not an error.
-	Observe(ctx context.Context, obj O) (Observation, error)
+	// Exists=false, not an error. Unless since is zero, the look reads nothing listed before it:
+	// after a create whose answer was lost, or when the user asks for a fresh look; a zero since
+	// accepts the account's snapshot of the current poll interval.
+	Observe(ctx context.Context, obj O, since time.Time) (Observation, error)
 	// Create creates the PBX object and returns its id. It is called only when Observe said the
 	// object does not exist.
 	Create(ctx context.Context, obj O) (int64, error)
@@ -76,6 +80,31 @@ type Adapter[O Object] interface {
 	Update(ctx context.Context, obj O) error
 	// Delete deletes the PBX object; an object already gone is not an error.
 	Delete(ctx context.Context, obj O) error
+
+	// Key returns the natural key the spec asks for, as Observation.Key writes it, and whether
+	// the PBX changes the kind's key in place (a group's name, a subscription's URL): only then
+	// is the key recorded with the id and compared with the object's (keys.go). A kind whose key
+	// cannot change upstream (an extension's number, a DID's digits) returns "", false.
+	Key(obj O) (key string, changesInPlace bool)
+	// Realm returns the realm the object lives in when it is not the account's client (an
+	// extension's subscriptions, as "extension/303052"), and "" otherwise. The engine records it
+	// with the id, so that the object is found where it was made after the resource naming the
+	// realm is gone.
+	Realm() string
+	// Release tells the adapter that the resource lets its object go (deleted, orphaned or
+	// lost), for the state it keeps outside the resource (a snapshot's record of who owns which
+	// PBX object).
+	Release(obj O)
+
+	// Turn books a turn for one write of the resource with this uid in the account's request
+	// pace: 0 when it is due, with the context for the write (which carries the turn), else how
+	// long until it is (asking again finds the same booking). A pass whose turn is not due ends
+	// and comes back when it is, so a paced account never holds a reconcile worker, and a paced
+	// create leaves no create-pending mark and costs no API-server write.
+	Turn(ctx context.Context, uid string) (context.Context, time.Duration)
+	// PollInterval is how often an object in sync is observed again (the account's); 0 uses the
+	// Reconciler's.
+	PollInterval() time.Duration
 }
 
 // Connector binds an Adapter to the PBX account of an object, after resolving the object's
@@ -215,23 +244,36 @@ func (r *Reconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.Result, 
 	}
 	// A user who asks for a reconcile wants the PBX looked at now, not the snapshot of the last poll.
 	if req := obj.GetAnnotations()[v1alpha1.AnnotationReconcileRequestedAt]; req != "" && req != obj.GetManagedStatus().LastHandledReconcileAt {
-		ctx = snapshot.WithFreshness(ctx, r.now())
+		p.lookAfter(r.now())
 		obj.GetManagedStatus().LastHandledReconcileAt = req
 	}
 	// A create-pending mark from an earlier pass means a create whose answer never came: the object
-	// may exist. Only a look made after that create has surely ended can tell.
-	if mark, ok := pendingSince(obj); ok && KnownID(obj) == 0 && !r.unsent(obj) {
-		if ctx, err = r.settle(ctx, obj, mark, "looking for its object"); err != nil {
-			return p.fail(ctx, err)
-		}
+	// may exist. Only a look made after that create has surely ended can tell (identity.go).
+	if err := r.settle(p, "looking for its object"); err != nil {
+		return p.fail(ctx, err)
 	}
 	p.action = "Observe"
 	obs, err := r.observe(ctx, p, ext)
 	if err != nil {
 		return p.fail(ctx, err)
 	}
+	if !obs.Exists && !observeOnly(obj) {
+		id, found, err := r.create(ctx, p, ext)
+		if err != nil {
+			return p.fail(ctx, err)
+		}
+		if id != 0 {
+			p.log.Info("Created PBX object", "pbxID", id)
+			p.event(eventNormal, "Created", "Created the PBX object %d", id)
+			p.setReady(metav1.ConditionFalse, v1alpha1.ReasonCreating, "The PBX object was created; waiting to observe it")
+			return r.confirm(ctx, p, ext, v1alpha1.ReasonCreating, "The PBX object was created; waiting to observe it")
+		}
+		// The PBX refused the create, and a fresh look found the object an earlier create of
+		// this resource made.
+		obs = found
+	}
 	if obs.Exists {
-		if err := r.recordIdentity(ctx, p, ext, obs); err != nil {
+		if err := r.record(ctx, p, ext, obs); err != nil {
 			return p.fail(ctx, err)
 		}
 		p.setReady(metav1.ConditionTrue, v1alpha1.ReasonAvailable, "The PBX object exists")
@@ -239,17 +281,15 @@ func (r *Reconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.Result, 
 	return r.act(ctx, p, ext, obs)
 }
 
-// act creates, updates or leaves the observed PBX object.
+// act updates or leaves the observed PBX object, or reports that an object only observed is
+// missing.
 func (r *Reconciler[O]) act(ctx context.Context, p *pass[O], ext Adapter[O], obs Observation) (ctrl.Result, error) {
 	obj := p.obj
 	onlyObserve := observeOnly(obj)
-	switch {
-	case !obs.Exists && onlyObserve:
+	if !obs.Exists {
 		p.setReady(metav1.ConditionFalse, v1alpha1.ReasonUnavailable, "The PBX object does not exist, and managementPolicy ObserveOnly does not create it")
 		p.setSynced(metav1.ConditionFalse, v1alpha1.ReasonUnavailable, "The PBX object does not exist")
 		return ctrl.Result{RequeueAfter: r.poll(ext)}, nil
-	case !obs.Exists:
-		return r.create(ctx, p, ext)
 	}
 	// The finalizer goes on before any write to the PBX (and on an object that is only observed,
 	// so that its deletion is seen); a create adds it with its create-pending mark.
@@ -275,45 +315,26 @@ func (r *Reconciler[O]) act(ctx context.Context, p *pass[O], ext Adapter[O], obs
 		}
 		p.log.V(1).Info("Updated PBX object", "diff", obs.Diff)
 		p.event(eventNormal, "Updated", "Updated the PBX object: %s", obs.Diff)
-		return r.confirm(ctx, p, ext, "An update was sent to the PBX: "+obs.Diff)
+		return r.confirm(ctx, p, ext, v1alpha1.ReasonUpdating, "An update was sent to the PBX: "+obs.Diff)
 	}
 	p.setSynced(metav1.ConditionTrue, v1alpha1.ReasonUpToDate, "The PBX object matches the spec")
 	return ctrl.Result{RequeueAfter: r.poll(ext)}, nil
 }
 
-// Pacer is an Adapter whose PBX writes take turns in a shared pace (its account's request
-// budget). Before a write the engine asks for the resource's turn; a pass whose turn is not due
-// ends and comes back when it is, so a paced account never holds a reconcile worker, and a
-// paced create leaves no create-pending mark and costs no API-server write.
-type Pacer interface {
-	// Turn books a turn for one write of the resource with this uid: 0 when it is due, with the
-	// context for the write (which carries the turn), else how long until it is (asking again
-	// finds the same booking).
-	Turn(ctx context.Context, uid string) (context.Context, time.Duration)
-}
-
-// turn asks a Pacer adapter for the pass's turn to write, and returns the context for the write.
-func turn(ctx context.Context, ext any, obj Object) (context.Context, error) {
-	pc, ok := ext.(Pacer)
-	if !ok {
-		return ctx, nil
-	}
-	wctx, d := pc.Turn(ctx, string(obj.GetUID()))
+// turn asks the account for the pass's turn to write, and returns the context for the write.
+func turn[O Object](ctx context.Context, ext Adapter[O], obj O) (context.Context, error) {
+	wctx, d := ext.Turn(ctx, string(obj.GetUID()))
 	if d > 0 {
 		return ctx, &turnError{after: d}
 	}
 	return wctx, nil
 }
 
-// Poller is an Adapter with a poll interval of its own (its account's), used instead of the
-// Reconciler's.
-type Poller interface{ PollInterval() time.Duration }
-
-// poll returns the poll interval of an adapter, with jitter.
+// poll returns the poll interval of the adapter's account, or the Reconciler's, with jitter.
 func (r *Reconciler[O]) poll(ext Adapter[O]) time.Duration {
 	d := r.pollInterval
-	if p, ok := ext.(Poller); ok && p.PollInterval() > 0 {
-		d = p.PollInterval()
+	if p := ext.PollInterval(); p > 0 {
+		d = p
 	}
 	if r.jitter <= 0 {
 		return d
@@ -322,64 +343,18 @@ func (r *Reconciler[O]) poll(ext Adapter[O]) time.Duration {
 	return time.Duration(float64(d) * f)
 }
 
-// create marks the resource create-pending, creates the PBX object and records its id.
-func (r *Reconciler[O]) create(ctx context.Context, p *pass[O], ext Adapter[O]) (ctrl.Result, error) {
-	p.action = "Create"
-	wctx, err := turn(ctx, ext, p.obj)
-	if err != nil {
-		return p.fail(ctx, err)
-	}
-	_, hadMark := pendingSince(p.orig)
-	err = r.patchCurrent(ctx, p.obj, func(o O) {
-		ann := o.GetAnnotations()
-		if ann == nil {
-			ann = map[string]string{}
-		}
-		ann[v1alpha1.AnnotationCreatePending] = r.now().UTC().Format(time.RFC3339Nano)
-		o.SetAnnotations(ann)
-		controllerutil.AddFinalizer(o, v1alpha1.Finalizer)
-	})
-	if err != nil {
-		return p.fail(ctx, fmt.Errorf("marking the resource create-pending: %w", err))
-	}
-	id, err := ext.Create(wctx, p.obj)
-	r.noteAttempt(p.obj, err)
-	if err != nil {
-		if !Classify(err).Terminal {
-			// The answer may be lost after the object was made: the mark stays, and a later pass
-			// looks afresh, once this call has surely ended, and adopts what it finds.
-			return p.fail(ctx, err)
-		}
-		return r.refused(ctx, p, ext, err, hadMark)
-	}
-	var keys []string
-	if want, keyed := specKey(ext, p.obj); keyed {
-		keys = []string{want}
-	}
-	if err := r.setIdentity(ctx, p, identityOf(ext, id, keys)); err != nil {
-		return p.fail(ctx, err)
-	}
-	p.log.Info("Created PBX object", "pbxID", id)
-	p.event(eventNormal, "Created", "Created the PBX object %d", id)
-	p.setReady(metav1.ConditionFalse, v1alpha1.ReasonCreating, "The PBX object was created; waiting to observe it")
-	return r.confirm(ctx, p, ext, "The PBX object was created; waiting to observe it")
-}
-
 // confirm observes the PBX object right after a write. The write's answer is the PBX's own view
 // of the object, and the adapters keep it (read-your-writes), so this costs no PBX call: Ready and
 // Synced follow from it in the same pass instead of a later one. When the look fails or the
-// object does not match yet, the pass ends with Synced=False (pending) and looks again shortly.
-func (r *Reconciler[O]) confirm(ctx context.Context, p *pass[O], ext Adapter[O], pending string) (ctrl.Result, error) {
-	reason := v1alpha1.ReasonUpdating
-	if p.action == "Create" {
-		reason = v1alpha1.ReasonCreating
-	}
-	obs, err := ext.Observe(ctx, p.obj)
+// object does not match yet, the pass ends with Synced=False for reason (Creating, Updating) and
+// looks again shortly.
+func (r *Reconciler[O]) confirm(ctx context.Context, p *pass[O], ext Adapter[O], reason, pending string) (ctrl.Result, error) {
+	obs, err := ext.Observe(ctx, p.obj, p.since)
 	if err == nil && obs.Exists {
 		// The object as the PBX answered may carry its key otherwise than the spec writes it (a
 		// URL the PBX normalised): that key is recorded too, or the next pass would take the
 		// object for somebody else's and make another.
-		err = r.recordIdentity(ctx, p, ext, obs)
+		err = r.record(ctx, p, ext, obs)
 	}
 	if err != nil || !obs.Exists || !obs.UpToDate {
 		p.setSynced(metav1.ConditionFalse, reason, pending)
@@ -399,19 +374,14 @@ func (r *Reconciler[O]) delete(ctx context.Context, p *pass[O]) (ctrl.Result, er
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	spec := p.obj.GetManagedSpec()
+	event, message := "Deleted", "Deleted the PBX object"
 	if spec.DeletionPolicy == v1alpha1.DeletionPolicyOrphan || observeOnly(p.obj) {
-		r.release(ctx, p)
-		released, err := r.removeFinalizer(ctx, p)
-		if err != nil {
-			return p.fail(ctx, err)
+		// An account that cannot be reached any more has nothing to release.
+		if ext, err := r.connector.Connect(ctx, p.obj); err == nil {
+			ext.Release(p.obj)
 		}
-		r.attempts.Delete(p.obj.GetUID())
-		if released {
-			p.event(eventNormal, "Orphaned", "Left the PBX object in place")
-		}
-		return ctrl.Result{}, nil
-	}
-	if err := r.deleteExternal(ctx, p); err != nil {
+		event, message = "Orphaned", "Left the PBX object in place"
+	} else if err := r.deleteExternal(ctx, p); err != nil {
 		p.setReady(metav1.ConditionFalse, v1alpha1.ReasonDeleting, "The PBX object is being deleted")
 		return p.fail(ctx, err)
 	}
@@ -421,7 +391,7 @@ func (r *Reconciler[O]) delete(ctx context.Context, p *pass[O]) (ctrl.Result, er
 	}
 	r.attempts.Delete(p.obj.GetUID())
 	if released {
-		p.event(eventNormal, "Deleted", "Deleted the PBX object")
+		p.event(eventNormal, event, "%s", message)
 	}
 	return ctrl.Result{}, nil
 }
@@ -429,16 +399,6 @@ func (r *Reconciler[O]) delete(ctx context.Context, p *pass[O]) (ctrl.Result, er
 // observeOnly tells whether obj only observes its PBX object, never writing it.
 func observeOnly(obj Object) bool {
 	return obj.GetManagedSpec().ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly
-}
-
-// release tells an adapter that keeps per-object state that the resource lets its object go. An
-// account that cannot be reached any more has nothing to release.
-func (r *Reconciler[O]) release(ctx context.Context, p *pass[O]) {
-	ext, err := r.connector.Connect(ctx, p.obj)
-	if err != nil {
-		return
-	}
-	letGo(ext, p.obj)
 }
 
 // ensureFinalizer adds the finalizer before any write to the PBX, and the pass goes on: the
@@ -540,9 +500,10 @@ type pass[O Object] struct {
 	obj      O
 	orig     O
 	log      logr.Logger
-	action   string // the step under way, the action of its events (Observe, Create, Update, Delete)
-	wrote    bool   // the pass set conditions
-	released bool   // the finalizer was removed: the object may be gone
+	action   string    // the step under way, the action of its events (Observe, Create, Update, Delete)
+	since    time.Time // the pass's looks read nothing listed before this (zero: the snapshot will do)
+	wrote    bool      // the pass set conditions
+	released bool      // the finalizer was removed: the object may be gone
 }
 
 // fail sets the conditions of an error's class and returns what controller-runtime should do.
@@ -552,7 +513,7 @@ func (p *pass[O]) fail(ctx context.Context, err error) (ctrl.Result, error) {
 		// An optimistic-lock conflict with the API server, a dependency that is only getting
 		// ready, or a manager shutting down: try again soon and say nothing.
 		log.FromContext(ctx).V(1).Info("Trying again soon", "message", c.Message, "after", c.RequeueAfter)
-		return ctrl.Result{RequeueAfter: c.RequeueAfter}, nil
+		return c.Result(err)
 	}
 	st := p.obj.GetManagedStatus()
 	ready := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionReady)
@@ -593,12 +554,16 @@ func (p *pass[O]) fail(ctx context.Context, err error) (ctrl.Result, error) {
 	switch {
 	case c.Terminal:
 		logger.Info("Waiting for a change of the spec", "reason", c.Reason, "message", c.Message)
-		return ctrl.Result{}, reconcile.TerminalError(err)
 	case c.RequeueAfter > 0:
 		logger.V(1).Info("Waiting before the next attempt", "reason", c.Reason, "after", c.RequeueAfter)
-		return ctrl.Result{RequeueAfter: c.RequeueAfter}, nil
-	default:
-		return ctrl.Result{}, err
+	}
+	return c.Result(err)
+}
+
+// lookAfter makes the pass's looks at the PBX from now on read nothing listed before t.
+func (p *pass[O]) lookAfter(t time.Time) {
+	if t.After(p.since) {
+		p.since = t
 	}
 }
 

@@ -24,7 +24,6 @@ import (
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
 	"github.com/cloudpbx/pbx-operator/internal/managed"
-	"github.com/cloudpbx/pbx-operator/internal/snapshot"
 )
 
 var now = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -84,8 +83,8 @@ func deleting(e *v1alpha1.Extension) {
 type calls struct{ connect, observe, create, update, delete int }
 
 func TestReconcile(t *testing.T) {
-	exists := func(id int64, upToDate bool) func(context.Context, *v1alpha1.Extension) (managed.Observation, error) {
-		return func(context.Context, *v1alpha1.Extension) (managed.Observation, error) {
+	exists := func(id int64, upToDate bool) func(context.Context, *v1alpha1.Extension, time.Time) (managed.Observation, error) {
+		return func(context.Context, *v1alpha1.Extension, time.Time) (managed.Observation, error) {
 			return managed.Observation{Exists: true, UpToDate: upToDate, ExternalID: id, Diff: "label"}, nil
 		}
 	}
@@ -284,7 +283,7 @@ func TestReconcile(t *testing.T) {
 		"RateLimited": {
 			reason: "A 429 waits for the reset, silently.",
 			args: args{obj: ext(withID(42)), adapter: managed.AdapterFns[*v1alpha1.Extension]{
-				ObserveFn: func(context.Context, *v1alpha1.Extension) (managed.Observation, error) {
+				ObserveFn: func(context.Context, *v1alpha1.Extension, time.Time) (managed.Observation, error) {
 					return managed.Observation{}, &apiErr{status: 429, msg: "Rate limit exceeded", retry: rateReset}
 				},
 			}},
@@ -294,7 +293,7 @@ func TestReconcile(t *testing.T) {
 		"Unauthorized": {
 			reason: "A 401 waits minutes (or a Secret change); an object never seen is not Ready, for that reason.",
 			args: args{obj: ext(withID(42)), adapter: managed.AdapterFns[*v1alpha1.Extension]{
-				ObserveFn: func(context.Context, *v1alpha1.Extension) (managed.Observation, error) {
+				ObserveFn: func(context.Context, *v1alpha1.Extension, time.Time) (managed.Observation, error) {
 					return managed.Observation{}, &apiErr{status: 401, msg: "Unauthorized"}
 				},
 			}},
@@ -334,9 +333,9 @@ func TestReconcile(t *testing.T) {
 			var n calls
 			a := tc.args.adapter
 			wrapped := managed.AdapterFns[*v1alpha1.Extension]{
-				ObserveFn: func(ctx context.Context, o *v1alpha1.Extension) (managed.Observation, error) {
+				ObserveFn: func(ctx context.Context, o *v1alpha1.Extension, since time.Time) (managed.Observation, error) {
 					n.observe++
-					return a.Observe(ctx, o)
+					return a.Observe(ctx, o, since)
 				},
 				CreateFn: func(ctx context.Context, o *v1alpha1.Extension) (int64, error) { n.create++; return a.Create(ctx, o) },
 				UpdateFn: func(ctx context.Context, o *v1alpha1.Extension) error { n.update++; return a.Update(ctx, o) },
@@ -417,9 +416,9 @@ func reconcileStored(t *testing.T, c client.Client, r *managed.Reconciler[*v1alp
 }
 
 // seq returns an ObserveFn that answers each observation in turn, repeating the last.
-func seq(obs ...managed.Observation) func(context.Context, *v1alpha1.Extension) (managed.Observation, error) {
+func seq(obs ...managed.Observation) func(context.Context, *v1alpha1.Extension, time.Time) (managed.Observation, error) {
 	i := 0
-	return func(context.Context, *v1alpha1.Extension) (managed.Observation, error) {
+	return func(context.Context, *v1alpha1.Extension, time.Time) (managed.Observation, error) {
 		o := obs[min(i, len(obs)-1)]
 		i++
 		return o, nil
@@ -508,7 +507,7 @@ func TestNoStatusWriteWhenUnchanged(t *testing.T) {
 		},
 	})
 	connector := managed.ConnectorFn[*v1alpha1.Extension](func(context.Context, *v1alpha1.Extension) (managed.Adapter[*v1alpha1.Extension], error) {
-		return managed.AdapterFns[*v1alpha1.Extension]{ObserveFn: func(context.Context, *v1alpha1.Extension) (managed.Observation, error) {
+		return managed.AdapterFns[*v1alpha1.Extension]{ObserveFn: func(context.Context, *v1alpha1.Extension, time.Time) (managed.Observation, error) {
 			return managed.Observation{Exists: true, UpToDate: true}, nil
 		}}, nil
 	})
@@ -530,7 +529,7 @@ func TestStatusWriteFailureIsReturned(t *testing.T) {
 		},
 	})
 	connector := managed.ConnectorFn[*v1alpha1.Extension](func(context.Context, *v1alpha1.Extension) (managed.Adapter[*v1alpha1.Extension], error) {
-		return managed.AdapterFns[*v1alpha1.Extension]{ObserveFn: func(context.Context, *v1alpha1.Extension) (managed.Observation, error) {
+		return managed.AdapterFns[*v1alpha1.Extension]{ObserveFn: func(context.Context, *v1alpha1.Extension, time.Time) (managed.Observation, error) {
 			return managed.Observation{Exists: true, UpToDate: true}, nil
 		}}, nil
 	})
@@ -544,8 +543,8 @@ func TestReconcileRequestLooksAfresh(t *testing.T) {
 	c, got := newClient(t, ext(withID(42), annotate(v1alpha1.AnnotationReconcileRequestedAt, "2026-11-26T12:00:00Z")))
 	var fresh []bool
 	connector := managed.ConnectorFn[*v1alpha1.Extension](func(context.Context, *v1alpha1.Extension) (managed.Adapter[*v1alpha1.Extension], error) {
-		return managed.AdapterFns[*v1alpha1.Extension]{ObserveFn: func(ctx context.Context, _ *v1alpha1.Extension) (managed.Observation, error) {
-			_, ok := snapshot.Freshness(ctx)
+		return managed.AdapterFns[*v1alpha1.Extension]{ObserveFn: func(_ context.Context, _ *v1alpha1.Extension, since time.Time) (managed.Observation, error) {
+			ok := !since.IsZero()
 			fresh = append(fresh, ok)
 			return managed.Observation{Exists: true, UpToDate: true}, nil
 		}}, nil
@@ -581,7 +580,7 @@ func TestWritesPerCreate(t *testing.T) {
 	created := false
 	connector := managed.ConnectorFn[*v1alpha1.Extension](func(context.Context, *v1alpha1.Extension) (managed.Adapter[*v1alpha1.Extension], error) {
 		return managed.AdapterFns[*v1alpha1.Extension]{
-			ObserveFn: func(context.Context, *v1alpha1.Extension) (managed.Observation, error) {
+			ObserveFn: func(context.Context, *v1alpha1.Extension, time.Time) (managed.Observation, error) {
 				return managed.Observation{Exists: created, UpToDate: created, ExternalID: 42}, nil
 			},
 			CreateFn: func(context.Context, *v1alpha1.Extension) (int64, error) { created = true; return 42, nil },

@@ -17,7 +17,6 @@ import (
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
 	"github.com/cloudpbx/pbx-operator/internal/managed"
-	"github.com/cloudpbx/pbx-operator/internal/snapshot"
 )
 
 // pacedAdapter is an adapter whose account hands out turns: wait until the next one.
@@ -84,7 +83,7 @@ func TestPacedWrites(t *testing.T) {
 				}
 			}
 			a := &pacedAdapter{wait: tc.wait, AdapterFns: managed.AdapterFns[*v1alpha1.Extension]{
-				ObserveFn: func(context.Context, *v1alpha1.Extension) (managed.Observation, error) {
+				ObserveFn: func(context.Context, *v1alpha1.Extension, time.Time) (managed.Observation, error) {
 					return managed.Observation{Exists: tc.exists, ExternalID: 42, Diff: "label"}, nil
 				},
 				CreateFn: func(ctx context.Context, _ *v1alpha1.Extension) (int64, error) { write(ctx); return 42, nil },
@@ -151,7 +150,7 @@ func TestRoutineEventsBounded(t *testing.T) {
 	c, _ := newClient(t, ext(withID(42)))
 	fail := false
 	a := managed.AdapterFns[*v1alpha1.Extension]{
-		ObserveFn: func(context.Context, *v1alpha1.Extension) (managed.Observation, error) {
+		ObserveFn: func(context.Context, *v1alpha1.Extension, time.Time) (managed.Observation, error) {
 			return managed.Observation{Exists: true, ExternalID: 42, Diff: "label"}, nil
 		},
 		UpdateFn: func(context.Context, *v1alpha1.Extension) error {
@@ -198,8 +197,8 @@ func TestCreateNotSentAfterItsMark(t *testing.T) {
 	c, got := newClient(t, obj)
 	creates, freshLooks := 0, 0
 	a := managed.AdapterFns[*v1alpha1.Extension]{
-		ObserveFn: func(ctx context.Context, _ *v1alpha1.Extension) (managed.Observation, error) {
-			if _, fresh := snapshot.Freshness(ctx); fresh {
+		ObserveFn: func(_ context.Context, _ *v1alpha1.Extension, since time.Time) (managed.Observation, error) {
+			if !since.IsZero() {
 				freshLooks++
 			}
 			return managed.Observation{}, nil

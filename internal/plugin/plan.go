@@ -281,7 +281,7 @@ func (p *planner) planGroup(g *v1alpha1.ExtensionGroup) {
 }
 
 // foreignName tells whether the group named name at the id that the cluster's resource cur records
-// carries a name that the resource never gave it (managed.Keyed): not the resource's group.
+// carries a name that the resource never gave it (managed.Adapter.Key): not the resource's group.
 func foreignName(cur *v1alpha1.ExtensionGroup, id int64, want, name string) bool {
 	if cur == nil || name == want {
 		return false

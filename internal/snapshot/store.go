@@ -111,39 +111,23 @@ func New[T any](o Options[T]) *Store[T] {
 	}
 }
 
-type freshKey struct{}
-
-// WithFreshness asks the reads made with ctx for a copy listed after since: a read that must not
-// trust what was listed before a given moment (a create whose answer was lost, a user's request
-// to look again) passes the moment here.
-func WithFreshness(ctx context.Context, since time.Time) context.Context {
-	if prev, ok := ctx.Value(freshKey{}).(time.Time); ok && prev.After(since) {
-		return ctx
-	}
-	return context.WithValue(ctx, freshKey{}, since)
-}
-
-// Fresh tells whether a copy read at read may serve a read made with ctx at now: it is younger
-// than maxAge (the poll interval) and not older than the freshness ctx asks for. A Store's list
-// and any other cache of PBX reads (an extension's phone settings) follow this one rule.
-func Fresh(ctx context.Context, read, now time.Time, maxAge time.Duration) bool {
-	need, _ := Freshness(ctx)
-	return !read.IsZero() && now.Sub(read) < maxAge && !read.Before(need)
-}
-
-// Freshness returns the moment set by WithFreshness, and whether there is one.
-func Freshness(ctx context.Context) (time.Time, bool) {
-	t, ok := ctx.Value(freshKey{}).(time.Time)
-	return t, ok
+// Fresh tells whether a copy read at read may serve, at now, a read that asks for a copy listed
+// after since (zero: any): it is younger than maxAge (the poll interval) and not older than since.
+// A read that must not trust what was listed before a given moment (a create whose answer was
+// lost, a user's request to look again) passes that moment. A Store's list and any other cache of
+// PBX reads (an extension's phone settings) follow this one rule.
+func Fresh(read, now time.Time, maxAge time.Duration, since time.Time) bool {
+	return !read.IsZero() && now.Sub(read) < maxAge && !read.Before(since)
 }
 
 // ID returns an object's PBX id.
 func (s *Store[T]) ID(item T) int64 { return s.id(item) }
 
-// Get returns the object with a PBX id from a fresh copy. found is false when a fresh list did not
-// show it; the caller may confirm with a GET by id, since the object may be newer than the list.
-func (s *Store[T]) Get(ctx context.Context, id int64) (item T, found bool, err error) {
-	if err := s.ensureFresh(ctx); err != nil {
+// Get returns the object with a PBX id from a fresh copy, listed after since (zero: any copy
+// younger than MaxAge). found is false when a fresh list did not show it; the caller may confirm
+// with a GET by id, since the object may be newer than the list.
+func (s *Store[T]) Get(ctx context.Context, id int64, since time.Time) (item T, found bool, err error) {
+	if err := s.ensureFresh(ctx, since); err != nil {
 		return item, false, err
 	}
 	s.mu.Lock()
@@ -152,9 +136,10 @@ func (s *Store[T]) Get(ctx context.Context, id int64) (item T, found bool, err e
 	return item, found, nil
 }
 
-// Find returns the objects with a natural key from a fresh copy, in no particular order.
-func (s *Store[T]) Find(ctx context.Context, key string) ([]T, error) {
-	if err := s.ensureFresh(ctx); err != nil {
+// Find returns the objects with a natural key from a fresh copy, listed after since (zero: any
+// copy younger than MaxAge), in no particular order.
+func (s *Store[T]) Find(ctx context.Context, key string, since time.Time) ([]T, error) {
+	if err := s.ensureFresh(ctx, since); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
@@ -258,14 +243,13 @@ func (s *Store[T]) unset(id int64) {
 	delete(s.items, id)
 }
 
-// ensureFresh refreshes the copy when it is older than MaxAge, or than the freshness ctx asks
-// for, or than the last Invalidate. Concurrent callers share one refresh instead of listing again.
-func (s *Store[T]) ensureFresh(ctx context.Context) error {
-	need, _ := Freshness(ctx)
+// ensureFresh refreshes the copy when it is older than MaxAge, or than since, or than the last
+// Invalidate. Concurrent callers share one refresh instead of listing again.
+func (s *Store[T]) ensureFresh(ctx context.Context, since time.Time) error {
 	for {
 		s.mu.Lock()
 		valid := s.validSeq
-		if s.loadedSeq >= valid && Fresh(ctx, s.loaded, s.now(), s.maxAge) {
+		if s.loadedSeq >= valid && Fresh(s.loaded, s.now(), s.maxAge, since) {
 			s.mu.Unlock()
 			return nil
 		}
@@ -283,7 +267,7 @@ func (s *Store[T]) ensureFresh(ctx context.Context) error {
 		if err := s.await(ctx, r); err != nil {
 			return err
 		}
-		if r.seq >= valid && !r.started.Before(need) {
+		if r.seq >= valid && !r.started.Before(since) {
 			return r.err
 		}
 		// The refresh started too early to show what this read asks for: start another.

@@ -69,7 +69,7 @@ func TestOneListPerInterval(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 50 {
 		wg.Go(func() {
-			if _, found, err := s.Get(context.Background(), int64(i%2+1)); err != nil || !found {
+			if _, found, err := s.Get(context.Background(), int64(i%2+1), time.Time{}); err != nil || !found {
 				t.Errorf("Get: found=%t err=%v", found, err)
 			}
 		})
@@ -79,14 +79,14 @@ func TestOneListPerInterval(t *testing.T) {
 		t.Errorf("50 concurrent reads of a cold store: want 1 list, got %d", n)
 	}
 	c.Step(59 * time.Second)
-	if got, _ := s.Find(context.Background(), "102"); len(got) != 1 || got[0].ID != 2 {
+	if got, _ := s.Find(context.Background(), "102", time.Time{}); len(got) != 1 || got[0].ID != 2 {
 		t.Errorf("Find: got %v", got)
 	}
 	if n := u.lists.Load(); n != 1 {
 		t.Errorf("within the interval: want no new list, got %d", n)
 	}
 	c.Step(2 * time.Second)
-	if _, _, err := s.Get(context.Background(), 1); err != nil {
+	if _, _, err := s.Get(context.Background(), 1, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if n := u.lists.Load(); n != 2 {
@@ -100,7 +100,7 @@ func TestReadYourWritesAndDrift(t *testing.T) {
 	var changed []types.NamespacedName
 	s := newStore(u, c, &changed)
 	ctx := context.Background()
-	if _, _, err := s.Get(ctx, 1); err != nil {
+	if _, _, err := s.Get(ctx, 1, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	a, b := types.NamespacedName{Namespace: "ns", Name: "a"}, types.NamespacedName{Namespace: "ns", Name: "b"}
@@ -109,7 +109,7 @@ func TestReadYourWritesAndDrift(t *testing.T) {
 
 	// Our own write is visible at once, before any list.
 	s.Put(item{ID: 4, Name: "104", Label: "new"})
-	if got, _ := s.Find(ctx, "104"); len(got) != 1 || got[0].Label != "new" {
+	if got, _ := s.Find(ctx, "104", time.Time{}); len(got) != 1 || got[0].Label != "new" {
 		t.Errorf("read-your-writes: got %v", got)
 	}
 
@@ -118,7 +118,7 @@ func TestReadYourWritesAndDrift(t *testing.T) {
 	u.items = []item{{ID: 1, Name: "101", Label: "edited"}, {ID: 3, Name: "103", Label: "x"}, {ID: 4, Name: "104", Label: "new"}}
 	u.mu.Unlock()
 	c.Step(2 * time.Minute)
-	if _, found, _ := s.Get(ctx, 2); found {
+	if _, found, _ := s.Get(ctx, 2, time.Time{}); found {
 		t.Errorf("a vanished object is not found after the refresh")
 	}
 	if diff := cmp.Diff([]types.NamespacedName{a, b}, changed, sortNames); diff != "" {
@@ -142,7 +142,7 @@ func readWhileListing(t *testing.T, s *snapshot.Store[item], u *upstream) (done 
 	d := make(chan struct{})
 	go func() {
 		defer close(d)
-		if _, _, err := s.Get(context.Background(), 1); err != nil {
+		if _, _, err := s.Get(context.Background(), 1, time.Time{}); err != nil {
 			t.Error(err)
 		}
 	}()
@@ -163,11 +163,11 @@ func TestWriteDuringRefreshWins(t *testing.T) {
 	s.Put(item{ID: 2, Name: "102"})
 	close(u.gate)
 	<-done
-	got, _, _ := s.Get(context.Background(), 1)
+	got, _, _ := s.Get(context.Background(), 1, time.Time{})
 	if got.Label != "new" {
 		t.Errorf("a write made during a refresh wins over the list: got %q", got.Label)
 	}
-	if _, found, _ := s.Get(context.Background(), 2); !found {
+	if _, found, _ := s.Get(context.Background(), 2, time.Time{}); !found {
 		t.Errorf("an object created during a refresh stays known")
 	}
 }
@@ -204,7 +204,7 @@ func TestInvalidateDuringRefreshListsAgain(t *testing.T) {
 	close(u.gate)
 	<-done
 	u.gate = nil
-	if got, _ := s.Find(context.Background(), "102"); len(got) != 1 {
+	if got, _ := s.Find(context.Background(), "102", time.Time{}); len(got) != 1 {
 		t.Errorf("after an Invalidate during a refresh, the next read lists again and finds the object: got %v", got)
 	}
 	if n := u.lists.Load(); n != 2 {
@@ -218,22 +218,22 @@ func TestFreshnessAsked(t *testing.T) {
 	var changed []types.NamespacedName
 	s := newStore(u, c, &changed)
 	ctx := context.Background()
-	if _, err := s.Find(ctx, "101"); err != nil {
+	if _, err := s.Find(ctx, "101", time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	c.Step(time.Second)
 	u.mu.Lock()
 	u.items = append(u.items, item{ID: 2, Name: "102"})
 	u.mu.Unlock()
-	if got, _ := s.Find(ctx, "102"); len(got) != 0 {
+	if got, _ := s.Find(ctx, "102", time.Time{}); len(got) != 0 {
 		t.Errorf("a plain read within the interval uses the copy: got %v", got)
 	}
-	fresh := snapshot.WithFreshness(ctx, c.Now())
+	since := c.Now()
 	c.Step(time.Millisecond)
-	if got, _ := s.Find(fresh, "102"); len(got) != 1 {
+	if got, _ := s.Find(ctx, "102", since); len(got) != 1 {
 		t.Errorf("a read that asks for a copy listed after now lists again: got %v", got)
 	}
-	if _, err := s.Find(fresh, "102"); err != nil || u.lists.Load() != 2 {
+	if _, err := s.Find(ctx, "102", since); err != nil || u.lists.Load() != 2 {
 		t.Errorf("a copy listed after the asked moment serves later reads: lists=%d err=%v", u.lists.Load(), err)
 	}
 }
@@ -245,11 +245,11 @@ func TestCancelledReaderDoesNotFailOthers(t *testing.T) {
 	s := newStore(u, c, &changed)
 	first, cancel := context.WithCancel(context.Background())
 	errs := make(chan error, 2)
-	go func() { _, _, err := s.Get(first, 1); errs <- err }()
+	go func() { _, _, err := s.Get(first, 1, time.Time{}); errs <- err }()
 	for u.lists.Load() == 0 {
 		time.Sleep(time.Millisecond)
 	}
-	go func() { _, _, err := s.Get(context.Background(), 1); errs <- err }()
+	go func() { _, _, err := s.Get(context.Background(), 1, time.Time{}); errs <- err }()
 	cancel()
 	if err := <-errs; err == nil {
 		t.Errorf("the cancelled reader returns its context's error")
@@ -273,7 +273,7 @@ func TestSlowRefreshDefersReaders(t *testing.T) {
 	var changed []types.NamespacedName
 	s := newStore(u, c, &changed)
 	start := time.Now()
-	_, _, err := s.Get(context.Background(), 1)
+	_, _, err := s.Get(context.Background(), 1, time.Time{})
 	var d interface{ Deferred() time.Duration }
 	if !errors.As(err, &d) || d.Deferred() <= 0 {
 		t.Fatalf("a read of a refresh still under way: got %v, want an error that says when to come back", err)
@@ -285,7 +285,7 @@ func TestSlowRefreshDefersReaders(t *testing.T) {
 	// about that long.
 	c.Step(5 * time.Second)
 	start = time.Now()
-	_, _, err = s.Get(context.Background(), 1)
+	_, _, err = s.Get(context.Background(), 1, time.Time{})
 	if !errors.As(err, &d) || d.Deferred() != 5*time.Second {
 		t.Errorf("a read of a refresh 5 s under way: got %v, want an error that says to come back in 5 s", err)
 	}
@@ -297,7 +297,7 @@ func TestSlowRefreshDefersReaders(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	found := false
 	for err = errors.New("not read yet"); err != nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		_, found, err = s.Get(context.Background(), 1)
+		_, found, err = s.Get(context.Background(), 1, time.Time{})
 	}
 	if err != nil || !found {
 		t.Errorf("the next read: found %t, %v", found, err)
@@ -315,7 +315,7 @@ func TestFailedRefreshBacksOff(t *testing.T) {
 		MaxAge: time.Minute, Now: c.Now,
 	})
 	for range 10 {
-		if _, _, err := s.Get(context.Background(), 1); err == nil {
+		if _, _, err := s.Get(context.Background(), 1, time.Time{}); err == nil {
 			t.Fatal("a failed list is an error")
 		}
 	}
@@ -326,7 +326,7 @@ func TestFailedRefreshBacksOff(t *testing.T) {
 	f.err = nil
 	f.mu.Unlock()
 	c.Step(2 * time.Second)
-	if _, found, err := s.Get(context.Background(), 1); err != nil || !found {
+	if _, found, err := s.Get(context.Background(), 1, time.Time{}); err != nil || !found {
 		t.Errorf("after the backoff the next read lists again: found=%t err=%v", found, err)
 	}
 }
@@ -336,7 +336,7 @@ func TestOwnersArePruned(t *testing.T) {
 	c := clocktesting.NewFakeClock(time.Unix(0, 0))
 	var changed []types.NamespacedName
 	s := newStore(u, c, &changed)
-	if _, _, err := s.Get(context.Background(), 1); err != nil {
+	if _, _, err := s.Get(context.Background(), 1, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	a, b := types.NamespacedName{Namespace: "ns", Name: "a"}, types.NamespacedName{Namespace: "ns", Name: "b"}
@@ -357,7 +357,7 @@ func TestOwnersArePruned(t *testing.T) {
 	u.items = u.items[:1]
 	u.mu.Unlock()
 	c.Step(2 * time.Minute)
-	if _, _, err := s.Get(context.Background(), 1); err != nil {
+	if _, _, err := s.Get(context.Background(), 1, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if n := s.Owners(); n != 0 {

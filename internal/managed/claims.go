@@ -20,7 +20,8 @@ const IDIndex = "pbx.cloudpbx.dev/id"
 
 // ClaimChecker tells whether another resource already holds the PBX object a resource claims.
 type ClaimChecker[O Object] interface {
-	// Check returns a Conflict error unless obj holds the claim on its natural key.
+	// Check returns a Conflict error when obj, which records no PBX id, would find its object by a
+	// natural key that another resource holds.
 	Check(ctx context.Context, obj O) error
 	// HeldByOther names another resource of obj's account whose claim on the PBX id is at least
 	// as strong as obj's (see Claims), as obj's users may read it (one in another namespace is
@@ -28,9 +29,13 @@ type ClaimChecker[O Object] interface {
 	HeldByOther(ctx context.Context, obj O, id int64) (string, error)
 }
 
-// Claims is the ClaimChecker over ClaimIndex: among the resources of a kind that claim the same
+// Claims is the ClaimChecker over ClaimIndex. A natural key only finds an object: once a resource
+// records a PBX id, its identity is that id, and two resources bound to two objects never
+// conflict, whatever their keys (the PBX allows two groups with one name). A resource without an
+// id would find its object by the key, so among the resources of a kind that claim the same
 // account and natural key, the holder is the one that recorded its PBX id first, or else the
-// oldest. Every other one gets a Conflict and never writes. PBX names are one namespace per client,
+// oldest; a resource without an id that is not the holder gets a Conflict and never writes. Two
+// resources that record one id are kept apart by HeldByOther. PBX names are one namespace per client,
 // so the check spans namespaces (through a ClusterAccount), and so it rests only on what a tenant
 // cannot forge: status.id, which only the operator writes, records an id; the external-id
 // annotation, which users may write (to import an object, and which a restore brings back without
@@ -108,8 +113,12 @@ func (c Claims[O]) IndexValue(o client.Object) []string {
 	return []string{c.Key(obj)}
 }
 
-// Check returns a Conflict error unless obj holds its claim.
+// Check returns a Conflict error when obj records no PBX id and another resource holds its claim
+// on the natural key (a resource that records an id is not found by its key).
 func (c Claims[O]) Check(ctx context.Context, obj O) error {
+	if KnownID(obj) != 0 {
+		return nil
+	}
 	list := c.NewList()
 	if err := c.Reader.List(ctx, list, client.MatchingFields{ClaimIndex: c.Key(obj)}); err != nil {
 		return fmt.Errorf("listing resources with the same natural key: %w", err)

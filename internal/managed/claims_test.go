@@ -49,10 +49,9 @@ func newClaims(t *testing.T, objs ...client.Object) managed.Claims[*v1alpha1.Ext
 	return c
 }
 
-// TestClaimsCheck: of the resources that claim one natural key, the one whose status (which only
-// the operator writes) records its id holds it, over one that asks for an id by the external-id
-// annotation (which a tenant may write), whatever their ages; the Conflict names a holder in
-// another namespace only as that.
+// TestClaimsCheck: a natural key only finds an object. Resources bound to an id never conflict by
+// key; one without an id conflicts with a bound resource of the same key, or with an older one
+// without an id. The Conflict names a holder in another namespace only as that.
 func TestClaimsCheck(t *testing.T) {
 	type want struct {
 		conflict bool
@@ -64,34 +63,32 @@ func TestClaimsCheck(t *testing.T) {
 		other  *v1alpha1.Extension
 		want   want
 	}{
-		"OlderAnnotationLosesToRecordedStatus": {
-			reason: "an older resource that asks for the id by annotation does not take it from the one whose status records it",
-			obj:    claimant("attacker", "mine", time.Hour, 7, "42"),
-			other:  claimant("victim", "sales", time.Minute, 42, "42"),
-			want:   want{conflict: true, msg: "A resource in another namespace already manages the PBX object with this natural key in this account"},
-		},
-		"RecordedStatusKeepsItsObject": {
-			reason: "the resource whose status records the id holds it against an older one's annotation",
-			obj:    claimant("victim", "sales", time.Minute, 42, "42"),
-			other:  claimant("attacker", "mine", time.Hour, 7, "42"),
-		},
-		"BothRecordedOlderHolds": {
-			reason: "between two whose status records an id, the older holds the natural key",
+		"BoundResourcesNeverConflictByKey": {
+			reason: "two resources bound to two PBX objects do not conflict, whatever their natural keys (the PBX allows two groups with one name)",
 			obj:    claimant("b", "second", time.Minute, 43, "43"),
 			other:  claimant("a", "first", time.Hour, 42, "42"),
-			want:   want{conflict: true, msg: "A resource in another namespace already manages the PBX object with this natural key in this account"},
 		},
-		"BothAnnotatedOlderHolds": {
-			reason: "after a restore (annotations without status) the older holds the natural key",
-			obj:    claimant("b", "second", time.Minute, 0, "42"),
-			other:  claimant("a", "first", time.Hour, 0, "42"),
-			want:   want{conflict: true, msg: "A resource in another namespace already manages the PBX object with this natural key in this account"},
+		"AnnotatedResourceIsBound": {
+			reason: "an id asked for by annotation binds too: an import of two same-named objects is two resources, not a Conflict (HeldByOther guards the id itself)",
+			obj:    claimant("a", "second", time.Minute, 0, "43"),
+			other:  claimant("a", "first", time.Hour, 42, "42"),
 		},
-		"SameNamespaceNamesTheHolder": {
-			reason: "a holder in the resource's own namespace is named",
-			obj:    claimant("a", "second", time.Minute, 0, ""),
+		"UnboundLosesToBound": {
+			reason: "a resource without an id would find its object by the key, which a bound resource holds, however old the unbound one is",
+			obj:    claimant("a", "second", 2*time.Hour, 0, ""),
 			other:  claimant("a", "first", time.Hour, 42, "42"),
 			want:   want{conflict: true, msg: "a/first already manages the PBX object with this natural key in this account"},
+		},
+		"UnboundOlderHolds": {
+			reason: "between two resources without an id, the older holds the natural key",
+			obj:    claimant("b", "second", time.Minute, 0, ""),
+			other:  claimant("a", "first", time.Hour, 0, ""),
+			want:   want{conflict: true, msg: "A resource in another namespace already manages the PBX object with this natural key in this account"},
+		},
+		"UnboundOlderIsTheHolder": {
+			reason: "the oldest resource without an id holds the key against younger ones",
+			obj:    claimant("a", "first", time.Hour, 0, ""),
+			other:  claimant("a", "second", time.Minute, 0, ""),
 		},
 	}
 	for name, tc := range cases {

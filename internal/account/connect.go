@@ -91,7 +91,7 @@ func (r *Registry) Connect(ctx context.Context, k Key, spec v1alpha1.ConnectionS
 			return nil, drop(err)
 		}
 		conn.Prefix, conn.ExtensionLen = info.Prefix, int(info.ExtensionLen)
-		conn.EventLimit = eventLimit(ctx, client, realm)
+		conn.Limits = limits(ctx, client, realm)
 	}
 	if old != nil && old.Realm == realm {
 		conn.parts = old.parts
@@ -148,6 +148,12 @@ func pollInterval(spec v1alpha1.ConnectionSpec, s Settings) time.Duration {
 	return s.PollInterval
 }
 
+// Limits are a PBX client's limits on its numbers of objects. They are informational (the PBX
+// enforces them), so an account works without them: a nil Limit is one the PBX did not report.
+type Limits struct {
+	Extensions, ExtensionGroups, EventSubscriptions *Limit
+}
+
 // Limit is one of a PBX client's limits on its numbers of objects.
 type Limit struct {
 	// Max is the most objects the client may have.
@@ -156,19 +162,30 @@ type Limit struct {
 	Used *int
 }
 
-// eventLimit reads the client's limit on event subscriptions. It is informational (the PBX
-// enforces it), so an account works without it: nil when the call fails or the answer does not
-// carry the limit. Reading the limits also bounds the client's lists by them (pbx.ClientInfoService.Limits).
+// limits reads the client's limits; none when the call fails. Reading them also bounds the
+// client's lists by them (pbx.ClientInfoService.Limits).
 // ASSUMPTION: the field names of /limit/ are the simulator's (UPSTREAM-API 5.5).
-func eventLimit(ctx context.Context, c *pbx.Client, realm pbx.Realm) *Limit {
+func limits(ctx context.Context, c *pbx.Client, realm pbx.Realm) Limits {
 	l, err := c.ClientInfo.Limits(ctx, realm)
-	if err != nil || l.EventLimit <= 0 {
+	if err != nil {
+		return Limits{}
+	}
+	return Limits{
+		Extensions:         limit(l, l.ExtensionLimit, "extension_count", l.ExtensionCount),
+		ExtensionGroups:    limit(l, l.ExtensionGroupLimit, "extension_group_count", l.ExtensionGroupCount),
+		EventSubscriptions: limit(l, l.EventLimit, "event_count", l.EventCount),
+	}
+}
+
+// limit is one limit of an answer: nil when the PBX reports none, its use only when the answer
+// carries the count field.
+func limit(l *pbx.Limits, most int, countField string, count int) *Limit {
+	if most <= 0 {
 		return nil
 	}
-	out := &Limit{Max: l.EventLimit}
-	if _, reported := l.Raw["event_count"]; reported {
-		used := l.EventCount
-		out.Used = &used
+	out := &Limit{Max: most}
+	if _, reported := l.Raw[countField]; reported {
+		out.Used = &count
 	}
 	return out
 }

@@ -12,9 +12,13 @@ import (
 	"github.com/cloudpbx/pbx-operator/internal/pbxsim"
 )
 
-func TestConnectReadsTheEventLimit(t *testing.T) {
+// TestConnectReadsTheLimits: a check reads the client's limits on its numbers of objects, with
+// their use, and follows the PBX at the next check; a PBX that does not answer leaves them
+// unknown, not the account broken.
+func TestConnectReadsTheLimits(t *testing.T) {
 	cfg := pbxsim.DemoConfig()
 	cfg.Clients[0].Limits.Events = 5
+	cfg.Clients[0].Limits.ExtensionGroups = 7
 	f := newFixture(t, cfg)
 	sim, reg, k, spec, cred := f.sim, f.reg, f.key, f.spec, f.cred
 	ctx := context.Background()
@@ -23,8 +27,11 @@ func TestConnectReadsTheEventLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	used := func(n int) *int { return &n }
-	if diff := cmp.Diff(&account.Limit{Max: 5, Used: used(0)}, conn.EventLimit); diff != "" {
+	if diff := cmp.Diff(&account.Limit{Max: 5, Used: used(0)}, conn.Limits.EventSubscriptions); diff != "" {
 		t.Errorf("a new client's event limit: -want, +got:\n%s", diff)
+	}
+	if diff := cmp.Diff(&account.Limit{Max: 7, Used: used(0)}, conn.Limits.ExtensionGroups); diff != "" {
+		t.Errorf("a new client's group limit: -want, +got:\n%s", diff)
 	}
 
 	x, err := conn.Client.Extensions.Create(ctx, conn.Realm, pbx.ExtensionCreate{Name: "101", Type: "phone"})
@@ -37,7 +44,7 @@ func TestConnectReadsTheEventLimit(t *testing.T) {
 	if conn, err = reg.Connect(ctx, k, spec, cred, nil); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(&account.Limit{Max: 5, Used: used(1)}, conn.EventLimit); diff != "" {
+	if diff := cmp.Diff(&account.Limit{Max: 5, Used: used(1)}, conn.Limits.EventSubscriptions); diff != "" {
 		t.Errorf("the count follows the PBX at the next check: -want, +got:\n%s", diff)
 	}
 
@@ -46,7 +53,7 @@ func TestConnectReadsTheEventLimit(t *testing.T) {
 	if conn, err = reg.Connect(ctx, k, spec, cred, nil); err != nil {
 		t.Fatalf("a failing /limit/ fails the account: %v", err)
 	}
-	if conn.EventLimit != nil {
-		t.Errorf("want no limit when the PBX does not tell, got %+v", conn.EventLimit)
+	if diff := cmp.Diff(account.Limits{}, conn.Limits); diff != "" {
+		t.Errorf("want no limit when the PBX does not tell: -want, +got:\n%s", diff)
 	}
 }

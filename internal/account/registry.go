@@ -52,9 +52,9 @@ type Connection struct {
 	ExtensionLen int
 	// Login is the PBX user the account acts for.
 	Login string
-	// EventLimit is the client's limit on event subscriptions as the PBX reported it when the
-	// account was last checked; nil when it did not.
-	EventLimit *Limit
+	// Limits are the client's limits on its numbers of objects, as the PBX reported them when the
+	// account was last checked.
+	Limits Limits
 
 	fingerprint  string
 	pollInterval time.Duration

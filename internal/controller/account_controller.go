@@ -59,6 +59,8 @@ type accountReconciler[O accountObject] struct {
 	recorder  events.EventRecorder
 	// trusted are the namespaces whose Secrets and ConfigMaps ClusterAccounts may use.
 	trusted []string
+	// kinds are the managed kinds whose resources may use an account.
+	kinds []kind
 	// checks runs the checks against the PBX, which hold no worker.
 	checks *accountChecks
 }
@@ -147,7 +149,7 @@ func (r *accountReconciler[O]) connect(ctx context.Context, obj O, key account.K
 	st := obj.GetAccountStatus()
 	st.Realm, st.RealmID = realmOf(conn.Realm.Kind), conn.RealmID
 	st.ClientPrefix, st.ExtensionNameLength = conn.Prefix, int32(conn.ExtensionLen)
-	st.Limits = accountLimits(conn.EventLimit)
+	st.Limits = accountLimits(conn.Limits.EventSubscriptions)
 	return conn, false, ctrl.Result{}, nil
 }
 
@@ -356,7 +358,7 @@ func (r *accountReconciler[O]) delete(ctx context.Context, obj O, key account.Ke
 // users lists the managed resources that use an account, as "Kind namespace/name", sorted.
 func (r *accountReconciler[O]) users(ctx context.Context, key account.Key) ([]string, error) {
 	var out []string
-	for _, k := range kinds {
+	for _, k := range r.kinds {
 		list := k.newList()
 		if err := r.client.List(ctx, list, client.MatchingFields{indexAccount: key.String()}); err != nil {
 			return nil, err
@@ -447,7 +449,7 @@ func SetupAccounts(mgr ctrl.Manager, o AccountOptions) error {
 		WatchesMetadata(&corev1.Secret{}, bySecret(func() client.ObjectList { return &v1alpha1.AccountList{} })).
 		WatchesRawSource(checks.source()), v1alpha1.AccountKindAccount).
 		Complete(reconcile.AsReconciler(c, &accountReconciler[*v1alpha1.Account]{client: c, apiReader: mgr.GetAPIReader(), registry: registry, metrics: metrics, recorder: mgr.GetEventRecorder("account-controller"),
-			checks: checks})); err != nil {
+			checks: checks, kinds: kinds})); err != nil {
 		return err
 	}
 	checks = newAccountChecks()
@@ -457,7 +459,7 @@ func SetupAccounts(mgr ctrl.Manager, o AccountOptions) error {
 		WatchesMetadata(&corev1.Secret{}, bySecret(func() client.ObjectList { return &v1alpha1.ClusterAccountList{} })).
 		WatchesRawSource(checks.source()), v1alpha1.AccountKindClusterAccount).
 		Complete(reconcile.AsReconciler(c, &accountReconciler[*v1alpha1.ClusterAccount]{client: c, apiReader: mgr.GetAPIReader(), registry: registry, metrics: metrics, recorder: mgr.GetEventRecorder("clusteraccount-controller"),
-			trusted: o.TrustedNamespaces, checks: checks}))
+			trusted: o.TrustedNamespaces, checks: checks, kinds: kinds}))
 }
 
 // deletingAccountOf maps a managed resource that went away to its account, if the account is of

@@ -118,7 +118,7 @@ func (a *eventAdapter) limitReached(err error) error {
 		return err
 	}
 	limit := "The PBX client's limit of event subscriptions is reached"
-	if l := a.conn.EventLimit; l != nil {
+	if l := a.conn.Limits.EventSubscriptions; l != nil {
 		limit = "The PBX client's limit of " + strconv.Itoa(l.Max) + " event subscriptions is reached"
 	}
 	return managed.InvalidSpec("%s (see the account's status.limits); free one or ask the provider for more, then request a reconcile: %s",

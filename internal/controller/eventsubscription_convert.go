@@ -100,6 +100,33 @@ func eventDiff(want pbx.EventCreate, x *pbx.Event) (pbx.EventUpdate, []string) {
 	return u, diff
 }
 
+// EventURL is the URL the PBX is to call for a subscription, as the EventSubscription
+// controller resolves it (spec.url, or the in-cluster URL of spec.serviceRef).
+func EventURL(s *v1alpha1.EventSubscription) string { return eventURL(s) }
+
+// EventSpecKey is the natural key of the subscription s asks for within its extension; EventKey
+// is that of a PBX subscription. The controller finds subscriptions by it.
+func EventSpecKey(s *v1alpha1.EventSubscription) string { return eventSpecKey(s) }
+
+// EventKey is the natural key of a PBX subscription within its extension.
+func EventKey(x pbx.Event) string { return pbxEventKey(x) }
+
+// EventDiff names the fields of the PBX subscription x that differ from s, exactly as the
+// EventSubscription controller decides it. kubectl pbx plan shows the same changes.
+func EventDiff(s *v1alpha1.EventSubscription, x *pbx.Event) []string {
+	_, diff := eventDiff(eventWant(s), x)
+	return diff
+}
+
+// ShownURL is a webhook URL with its query (often a token) replaced by REDACTED, as status,
+// events, logs and kubectl pbx show it.
+func ShownURL(u string) string { return shownURL(u) }
+
+// SubscriptionClaim is the natural key two EventSubscriptions of an account must not share while
+// neither records a PBX id: the extension as the spec names it, and the URL, event type and
+// method.
+func SubscriptionClaim(s *v1alpha1.EventSubscription) string { return subscriptionClaim(s) }
+
 // onlyHangup tells whether the PBX takes only Hangup subscriptions on extensions of type t: the
 // docs advise only hangup on IVR and Queue extensions, and the PBX refuses other types there with
 // an "ivr-type" error (UPSTREAM-API 3.5).

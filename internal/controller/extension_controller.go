@@ -113,7 +113,7 @@ func setupExtension(mgr ctrl.Manager, o Options) error {
 		name:       "extension",
 		object:     &v1alpha1.Extension{},
 		newList:    func() client.ObjectList { return &v1alpha1.ExtensionList{} },
-		naturalKey: func(e *v1alpha1.Extension) string { return "number=" + e.Spec.Name },
+		naturalKey: ExtensionClaim,
 		connector:  connector,
 		drift:      drift,
 		watches: func(b *builder.Builder) *builder.Builder {

@@ -82,6 +82,10 @@ func ExtensionDiff(spec *v1alpha1.ExtensionSpec, groupID *int64, x *pbx.Extensio
 	return diff
 }
 
+// ExtensionClaim is the natural key two Extensions of an account must not share while neither
+// records a PBX id: the extension's number.
+func ExtensionClaim(e *v1alpha1.Extension) string { return "number=" + e.Spec.Name }
+
 // idOrNil turns an optional id of the spec (0 for unset) into a pointer.
 func idOrNil(id int64) *int64 {
 	if id == 0 {

@@ -37,7 +37,7 @@ func setupExtensionGroup(mgr ctrl.Manager, o Options) error {
 		name:       "extensiongroup",
 		object:     &v1alpha1.ExtensionGroup{},
 		newList:    func() client.ObjectList { return &v1alpha1.ExtensionGroupList{} },
-		naturalKey: func(g *v1alpha1.ExtensionGroup) string { return "name=" + g.Spec.Name },
+		naturalKey: GroupClaim,
 		connector:  connector,
 		drift:      drift,
 	}, mgr.GetEventRecorder("extensiongroup-controller"))

@@ -10,7 +10,6 @@ func groupCreate(spec *v1alpha1.ExtensionGroupSpec) pbx.ExtensionGroupCreate {
 	return pbx.ExtensionGroupCreate{Name: spec.Name, ExtraParams: optString(spec.ExtraParams)}
 }
 
-// groupDiff returns the partial update that makes a PBX group match the spec, and the names of
 // GroupDiff names the fields of the PBX group g that differ from spec (name, extraParams), exactly
 // as the ExtensionGroup controller decides it. kubectl pbx plan shows the same changes.
 func GroupDiff(spec *v1alpha1.ExtensionGroupSpec, g *pbx.ExtensionGroup) []string {
@@ -18,6 +17,11 @@ func GroupDiff(spec *v1alpha1.ExtensionGroupSpec, g *pbx.ExtensionGroup) []strin
 	return diff
 }
 
+// GroupClaim is the natural key two ExtensionGroups of an account must not share while neither
+// records a PBX id: the group's name.
+func GroupClaim(g *v1alpha1.ExtensionGroup) string { return "name=" + g.Spec.Name }
+
+// groupDiff returns the partial update that makes a PBX group match the spec, and the names of
 // the fields it changes (empty when the group is up to date).
 func groupDiff(spec *v1alpha1.ExtensionGroupSpec, g *pbx.ExtensionGroup) (pbx.ExtensionGroupUpdate, []string) {
 	var u pbx.ExtensionGroupUpdate

@@ -114,7 +114,7 @@ func setupPhoneNumber(mgr ctrl.Manager, o Options) error {
 		name:       "phonenumber",
 		object:     &v1alpha1.PhoneNumber{},
 		newList:    func() client.ObjectList { return &v1alpha1.PhoneNumberList{} },
-		naturalKey: func(p *v1alpha1.PhoneNumber) string { return "number=" + p.Spec.Number },
+		naturalKey: PhoneNumberClaim,
 		connector:  connector,
 		drift:      drift,
 		watches:    func(b *builder.Builder) *builder.Builder { return b.Watches(&v1alpha1.Extension{}, routed) },

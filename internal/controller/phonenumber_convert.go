@@ -67,6 +67,33 @@ func phoneNumberInUse(spec *v1alpha1.PhoneNumberSpec, r, last didRoute, d *pbx.D
 		(spec.Messages != "" && elsewhere(r.messageExtension, last.messageExtension, d.MessageExtensionID))
 }
 
+// PhoneNumberClaim is the natural key two PhoneNumbers of an account must not share while
+// neither records a PBX id: the number's digits.
+func PhoneNumberClaim(p *v1alpha1.PhoneNumber) string { return "number=" + p.Spec.Number }
+
+// PhoneNumberDiff names the fields of the PBX DID d that differ from spec, whose extensions
+// resolve to the PBX ids extension and messageExtension (nil for none), exactly as the PhoneNumber
+// controller decides it. kubectl pbx plan shows the same changes.
+func PhoneNumberDiff(spec *v1alpha1.PhoneNumberSpec, extension, messageExtension *int64, d *pbx.DID) []string {
+	_, diff := phoneNumberDiff(spec, didRoute{extension: extension, messageExtension: messageExtension}, d)
+	return diff
+}
+
+// PhoneNumberInUse tells whether somebody else uses the DID d, as the PhoneNumber controller
+// decides it before it binds a number by its digits: it routes elsewhere than spec, resolved to
+// extension and messageExtension, and than the resource last saw it (its status).
+func PhoneNumberInUse(p *v1alpha1.PhoneNumber, extension, messageExtension *int64, d *pbx.DID) bool {
+	last := didRoute{extension: idOrNil(p.Status.ExtensionID), messageExtension: idOrNil(p.Status.MessageExtensionID)}
+	return phoneNumberInUse(&p.Spec, didRoute{extension: extension, messageExtension: messageExtension}, last, d)
+}
+
+// PhoneNumberUnassign names the fields that deleting the PhoneNumber changes in its DID d (its
+// routing), as the PhoneNumber controller does it.
+func PhoneNumberUnassign(spec *v1alpha1.PhoneNumberSpec, d *pbx.DID) []string {
+	_, diff := phoneNumberUnassign(spec, d)
+	return diff
+}
+
 // phoneNumberUnassign returns the partial update that unassigns a PBX DID when its PhoneNumber is
 // deleted, and the names of the fields it changes: calls reach no extension (extension_id null)
 // and, if the spec set messages, text messages are refused and go nowhere (allow_message false,

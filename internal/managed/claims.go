@@ -81,17 +81,42 @@ func (c Claims[O]) HeldByOther(ctx context.Context, obj O, id int64) (string, er
 	if err := c.Reader.List(ctx, list, client.MatchingFields{IDIndex: ClaimKey(obj, "id="+strconv.FormatInt(id, 10))}); err != nil {
 		return "", fmt.Errorf("listing resources with the same PBX id: %w", err)
 	}
-	items, err := meta.ExtractList(list)
+	items, err := objects(list)
 	if err != nil {
 		return "", err
 	}
-	mine := idClaim(obj, id)
-	for _, it := range items {
-		if o, ok := it.(Object); ok && o.GetUID() != obj.GetUID() && idClaim(o, id) >= mine {
-			return holderName(o, obj), nil
-		}
+	if h := IDHolder(items, obj, id); h != nil {
+		return holderName(h, obj), nil
 	}
 	return "", nil
+}
+
+// IDHolder returns the resource of others, other than obj, that records the PBX id (in status or
+// by annotation) with a claim at least as strong as obj's, or nil: the rule HeldByOther applies to the resources of obj's
+// account and kind, for callers that hold those resources themselves (kubectl pbx plan).
+func IDHolder(others []Object, obj Object, id int64) Object {
+	mine := idClaim(obj, id)
+	for _, o := range others {
+		if c := idClaim(o, id); o.GetUID() != obj.GetUID() && c != claimNone && c >= mine {
+			return o
+		}
+	}
+	return nil
+}
+
+// objects returns the items of a list of managed resources.
+func objects(list client.ObjectList) ([]Object, error) {
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Object, 0, len(items))
+	for _, it := range items {
+		if o, ok := it.(Object); ok {
+			out = append(out, o)
+		}
+	}
+	return out, nil
 }
 
 // holderName names the resource holder to the users of obj: by namespace/name in obj's own
@@ -123,20 +148,11 @@ func (c Claims[O]) Check(ctx context.Context, obj O) error {
 	if err := c.Reader.List(ctx, list, client.MatchingFields{ClaimIndex: c.Key(obj)}); err != nil {
 		return fmt.Errorf("listing resources with the same natural key: %w", err)
 	}
-	items, err := meta.ExtractList(list)
+	items, err := objects(list)
 	if err != nil {
 		return err
 	}
-	var holder Object
-	for _, it := range items {
-		o, ok := it.(Object)
-		if !ok {
-			continue
-		}
-		if holder == nil || holds(o, holder) {
-			holder = o
-		}
-	}
+	holder := KeyHolder(items)
 	if holder == nil || holder.GetUID() == obj.GetUID() {
 		return nil
 	}
@@ -144,6 +160,20 @@ func (c Claims[O]) Check(ctx context.Context, obj O) error {
 		return Conflict("A resource in another namespace already manages the PBX object with this natural key in this account")
 	}
 	return Conflict("%s already manages the PBX object with this natural key in this account", holderName(holder, obj))
+}
+
+// KeyHolder returns which of the resources that claim one account and natural key holds it (nil
+// for none): the one with the best claim on its PBX id (recorded in status, then asked for by
+// annotation), then the oldest, then the first by namespace/name. It is the rule Check applies,
+// for callers that hold the claimants themselves (kubectl pbx plan).
+func KeyHolder(claimants []Object) Object {
+	var holder Object
+	for _, o := range claimants {
+		if holder == nil || holds(o, holder) {
+			holder = o
+		}
+	}
+	return holder
 }
 
 // holds tells whether a has a better claim than b: a PBX id recorded in status, then one asked

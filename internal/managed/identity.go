@@ -41,7 +41,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 
@@ -236,7 +235,7 @@ func (r *Reconciler[O]) lost(ctx context.Context, p *pass[O], ext Adapter[O], ob
 	if !keyed || obs.Key == want {
 		return false, nil
 	}
-	if keys, ok := RecordedKeys(p.obj, KnownID(p.obj)); ok && !slices.Contains(keys, obs.Key) {
+	if ForeignKey(p.obj, KnownID(p.obj), obs.Key) {
 		return true, nil
 	}
 	if r.claims == nil {
@@ -265,9 +264,7 @@ func (r *Reconciler[O]) record(ctx context.Context, p *pass[O], ext Adapter[O], 
 		return nil
 	}
 	known := KnownID(p.obj) != 0
-	pending := ann[v1alpha1.AnnotationCreatePending] != ""
-	adopt := ann[v1alpha1.AnnotationAdopt] == "true"
-	if !known && !pending && !adopt && !onlyObserve && !obs.Unclaimed {
+	if !Adopts(p.obj, obs.Unclaimed) {
 		return r.alreadyExists(ctx, p, obs.ExternalID)
 	}
 	if r.claims != nil && p.obj.GetManagedStatus().ID != obs.ExternalID {
@@ -284,10 +281,20 @@ func (r *Reconciler[O]) record(ctx context.Context, p *pass[O], ext Adapter[O], 
 	if err := r.setIdentity(ctx, p, idn); err != nil {
 		return err
 	}
-	if !known && (pending || adopt) {
+	if !known && (ann[v1alpha1.AnnotationCreatePending] != "" || ann[v1alpha1.AnnotationAdopt] == "true") {
 		p.event(eventNormal, "Adopted", "Adopted the PBX object %d", obs.ExternalID)
 	}
 	return nil
+}
+
+// Adopts tells whether a PBX object found by obj's natural key is obj's to record, rather than
+// somebody else's (AlreadyExists): obj records an id already, a create of it may have made the
+// object (create-pending), it asks to adopt, it only observes, or the object is nobody's
+// (Observation.Unclaimed). The engine and kubectl pbx plan decide by it.
+func Adopts(obj Object, unclaimed bool) bool {
+	ann := obj.GetAnnotations()
+	return KnownID(obj) != 0 || ann[v1alpha1.AnnotationCreatePending] != "" || ann[v1alpha1.AnnotationAdopt] == "true" ||
+		observeOnly(obj) || unclaimed
 }
 
 // deleteExternal deletes the PBX object if there is one and it is ours: one with a recorded id

@@ -36,6 +36,15 @@ func RecordedKeys(obj Object, id int64) ([]string, bool) {
 	return rec.Keys, true
 }
 
+// ForeignKey tells whether an object with the natural key found, at the PBX id that obj records,
+// carries a key that obj never gave it: the keys recorded for the id do not hold it. Such an
+// object is not obj's (the PBX reused the id). Without a record it says false: the caller decides
+// by who else records the id. The engine and kubectl pbx plan decide by it.
+func ForeignKey(obj Object, id int64, found string) bool {
+	keys, ok := RecordedKeys(obj, id)
+	return ok && !slices.Contains(keys, found)
+}
+
 // keysToRecord returns the keys to record for an object observed at its id: the spec's alone once
 // the object carries it; otherwise (a rename under way, or a key the PBX writes its own way) the
 // key found, those recorded already and the spec's, so that no key the object may carry is lost

@@ -9,8 +9,9 @@ import (
 	"github.com/cloudpbx/pbx-operator/internal/pbx"
 )
 
-// pbxEventType is the PBX's name of an event type: DialIn is dial-in.
-func pbxEventType(t v1alpha1.EventType) string {
+// PBXEventType is the PBX's name of an event type: DialIn is dial-in (kubectl pbx maps back with
+// it).
+func PBXEventType(t v1alpha1.EventType) string {
 	switch t {
 	case v1alpha1.EventTypeDialIn:
 		return pbx.EventDialIn
@@ -58,7 +59,7 @@ func shownURL(u string) string {
 func eventWant(s *v1alpha1.EventSubscription) pbx.EventCreate {
 	return pbx.EventCreate{
 		URL:       eventURL(s),
-		EventType: pbxEventType(s.Spec.EventType),
+		EventType: PBXEventType(s.Spec.EventType),
 		// The API defaults the method to POST; an object read before defaulting has none.
 		Method: string(cmp.Or(s.Spec.Method, v1alpha1.EventMethodPOST)),
 	}

@@ -29,7 +29,7 @@ func TestPBXEventType(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			if got := pbxEventType(tc.in); got != tc.want {
+			if got := PBXEventType(tc.in); got != tc.want {
 				t.Errorf("%s\npbxEventType(%q): want %q, got %q", tc.reason, tc.in, tc.want, got)
 			}
 		})

@@ -120,7 +120,7 @@ func (a *phoneNumberAdapter) confirm(ctx context.Context, p *v1alpha1.PhoneNumbe
 func (a *phoneNumberAdapter) report(p *v1alpha1.PhoneNumber, x *pbx.DID) {
 	st := &p.Status
 	st.ExtensionID, st.MessageExtensionID = idOrZero(x.ExtensionID), idOrZero(x.MessageExtensionID)
-	st.Messages = phoneNumberMessages(x.AllowMessage)
+	st.Messages = PhoneNumberMessages(x.AllowMessage)
 	st.ExtensionFullName = ""
 	if r := a.route.extension; r != nil && st.ExtensionID == *r {
 		st.ExtensionFullName = a.extension.name()

@@ -12,8 +12,8 @@ type didRoute struct {
 	messageExtension *int64
 }
 
-// phoneNumberMessages is the PBX's allow_message as a PhoneNumber writes it.
-func phoneNumberMessages(allow bool) v1alpha1.PhoneNumberMessages {
+// PhoneNumberMessages is the PBX's allow_message as a PhoneNumber writes it.
+func PhoneNumberMessages(allow bool) v1alpha1.PhoneNumberMessages {
 	if allow {
 		return v1alpha1.PhoneNumberMessagesEnabled
 	}

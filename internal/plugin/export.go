@@ -14,10 +14,13 @@ import (
 	"github.com/cloudpbx/pbx-operator/internal/pbx"
 )
 
-// Tenant is what export reads from a PBX account: its groups and extensions.
+// Tenant is what export and plan read from a PBX account: its groups, extensions and DIDs, and
+// the event subscriptions of its extensions (by extension id).
 type Tenant struct {
 	Groups     []pbx.ExtensionGroup
 	Extensions []pbx.Extension
+	DIDs       []pbx.DID
+	Events     map[int64][]pbx.Event
 }
 
 // Filter selects what export writes; the zero value selects everything.

@@ -4,11 +4,14 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
-	"strconv"
 	"strings"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
 	"github.com/cloudpbx/pbx-operator/internal/controller"
@@ -75,17 +78,23 @@ func (p PlanResult) HasChanges() bool {
 // PlanInput is what Plan compares: the manifests, the cluster's resources in their namespaces,
 // and the PBX of every account they use.
 type PlanInput struct {
-	Groups     []v1alpha1.ExtensionGroup
-	Extensions []v1alpha1.Extension
-	// ClusterGroups and ClusterExtensions are the resources in the cluster: the ones the
-	// manifests update, the ones they remove (in the manifests' namespaces), and other claimants.
-	ClusterGroups     []v1alpha1.ExtensionGroup
-	ClusterExtensions []v1alpha1.Extension
+	Groups             []v1alpha1.ExtensionGroup
+	Extensions         []v1alpha1.Extension
+	PhoneNumbers       []v1alpha1.PhoneNumber
+	EventSubscriptions []v1alpha1.EventSubscription
+	// The Cluster lists are the resources in the cluster: the ones the manifests update, the ones
+	// they remove (in the manifests' namespaces), and other claimants.
+	ClusterGroups             []v1alpha1.ExtensionGroup
+	ClusterExtensions         []v1alpha1.Extension
+	ClusterPhoneNumbers       []v1alpha1.PhoneNumber
+	ClusterEventSubscriptions []v1alpha1.EventSubscription
 	// Tenants are the PBX contents by account (AccountKey).
 	Tenants map[AccountKey]Tenant
 	// Prune plans the removal of cluster resources (of the manifests' namespaces) that the
 	// manifests do not hold.
 	Prune bool
+	// Now is when the manifests are applied: the age of the resources they create (zero: now).
+	Now time.Time
 }
 
 // AccountKey names an account as a managed resource refers to it: Account in the resource's
@@ -111,333 +120,590 @@ func accountOf(namespace string, ref v1alpha1.AccountReference) AccountKey {
 	return AccountKey{Kind: v1alpha1.AccountKindAccount, Namespace: namespace, Name: ref.Name}
 }
 
-// knownID is a resource's recorded PBX id: the external-id annotation, else status.id (as the
-// engine's managed.KnownID reads it).
-func knownID(ann map[string]string, status int64) int64 {
-	if id, err := strconv.ParseInt(ann[v1alpha1.AnnotationExternalID], 10, 64); err == nil && id > 0 {
-		return id
-	}
-	return status
-}
-
 type objKey struct{ kind, namespace, name string }
 
-// claimKey is one PBX object of one account.
-type claimKey struct {
-	account AccountKey
-	kind    string
-	id      int64
+// subject is one resource as the plan decides about it: obj is the resource as the API server
+// holds it once the manifests are applied (the manifest's spec and annotations over the cluster's
+// copy, with that copy's status and age), cur the cluster's copy before (nil for a new one).
+// Cluster resources that no manifest holds are subjects too: they still claim their objects.
+type subject struct {
+	key     objKey
+	obj     managed.Object
+	cur     managed.Object
+	desired bool
+	acct    AccountKey
+	// claim is the natural key the resource claims in its account (the controllers' claims).
+	claim string
 }
 
 // planner carries the state of one Plan.
 type planner struct {
-	in     PlanInput
-	claims map[claimKey]objKey
-	// groupIDs are the PBX ids the desired groups resolve to: the id, or -1 for a group the
-	// plan creates.
-	groupIDs map[objKey]int64
-	out      PlanResult
+	in PlanInput
+	// subjects are every kind's resources, by kind.
+	subjects map[string][]*subject
+	// ids are the PBX ids the planned resources resolve to: the id, -1 for an object the apply
+	// creates, 0 for one that stalls.
+	ids map[objKey]int64
+	out PlanResult
 }
 
-// Plan tells what the operator would do to the PBX if the manifests were applied. It follows the
-// engine's rules (internal/managed): an object is found by its recorded id, else by its
-// natural key (an extension's number, a group's name); a natural-key match is adopted only with
-// the adopt annotation, the external-id annotation or ObserveOnly, and is AlreadyExists
-// otherwise; an object already claimed by another resource of the account, or a group name
-// that several PBX groups share, is a Conflict.
+// Plan tells what the operator would do to the PBX if the manifests were applied. It decides by
+// the engine's own rules, which internal/managed exports for it, over the resources as the apply
+// leaves them: an object is found by its recorded id (managed.KnownID), and one at that id that
+// the resource never made or named is not its own (managed.ForeignKey, managed.IDHolder); else by
+// its natural key; a resource without an id whose key another resource holds is a Conflict
+// (managed.KeyHolder); an object found by key is the resource's only as managed.Adopts says
+// (AlreadyExists otherwise), and never one another resource records (Conflict); which fields an
+// update changes is each controller's exported diff.
 func Plan(in PlanInput) PlanResult {
-	p := &planner{in: in, claims: map[claimKey]objKey{}, groupIDs: map[objKey]int64{}}
-	desired := map[objKey]bool{}
-	for _, g := range in.Groups {
-		desired[objKey{"ExtensionGroup", g.Namespace, g.Name}] = true
+	if in.Now.IsZero() {
+		in.Now = time.Now()
 	}
-	for _, x := range in.Extensions {
-		desired[objKey{"Extension", x.Namespace, x.Name}] = true
-	}
-	// Resources in the cluster hold their objects first (the engine's first-come rule).
-	for _, g := range in.ClusterGroups {
-		if id := knownID(g.Annotations, g.Status.ID); id != 0 {
-			p.claims[claimKey{accountOf(g.Namespace, g.Spec.AccountRef), "ExtensionGroup", id}] = objKey{"ExtensionGroup", g.Namespace, g.Name}
+	p := &planner{in: in, subjects: map[string][]*subject{}, ids: map[objKey]int64{}}
+	addSubjects(p, "ExtensionGroup", in.Groups, in.ClusterGroups, controller.GroupClaim)
+	addSubjects(p, "Extension", in.Extensions, in.ClusterExtensions, controller.ExtensionClaim)
+	addSubjects(p, "PhoneNumber", in.PhoneNumbers, in.ClusterPhoneNumbers, controller.PhoneNumberClaim)
+	addSubjects(p, "EventSubscription", in.EventSubscriptions, in.ClusterEventSubscriptions, controller.SubscriptionClaim)
+	// In the order the operator's kinds depend on each other, each kind by namespace and name.
+	for _, k := range []struct {
+		kind string
+		plan func(*subject)
+	}{
+		{"ExtensionGroup", p.planGroup}, {"Extension", p.planExtension},
+		{"PhoneNumber", p.planPhoneNumber}, {"EventSubscription", p.planSubscription},
+	} {
+		for _, s := range p.subjects[k.kind] {
+			if s.desired {
+				k.plan(s)
+			}
 		}
-	}
-	for _, x := range in.ClusterExtensions {
-		if id := knownID(x.Annotations, x.Status.ID); id != 0 {
-			p.claims[claimKey{accountOf(x.Namespace, x.Spec.AccountRef), "Extension", id}] = objKey{"Extension", x.Namespace, x.Name}
-		}
-	}
-	groups := slices.Clone(in.Groups)
-	slices.SortFunc(groups, func(a, b v1alpha1.ExtensionGroup) int {
-		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
-	})
-	for i := range groups {
-		p.planGroup(&groups[i])
-	}
-	exts := slices.Clone(in.Extensions)
-	slices.SortFunc(exts, func(a, b v1alpha1.Extension) int {
-		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
-	})
-	for i := range exts {
-		p.planExtension(&exts[i])
 	}
 	if in.Prune {
-		p.planRemovals(desired)
+		p.planRemovals()
 	}
 	slices.SortStableFunc(p.out.Changes, func(a, b Change) int {
-		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), -cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Name, b.Name))
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(kindOrder(a.Kind), kindOrder(b.Kind)), cmp.Compare(a.Name, b.Name))
 	})
 	return p.out
 }
 
-// existing returns the cluster's version of a desired resource, if any.
-func existing[T any](list []T, key func(*T) (string, string), namespace, name string) *T {
-	for i := range list {
-		if ns, n := key(&list[i]); ns == namespace && n == name {
-			return &list[i]
-		}
-	}
-	return nil
+// kindOrder orders a plan's kinds as the operator's dependencies go.
+func kindOrder(kind string) int {
+	return slices.Index([]string{"ExtensionGroup", "Extension", "PhoneNumber", "EventSubscription"}, kind)
 }
 
-// identity is what the engine would start from: the recorded id and whether the resource in the
-// cluster already holds it.
-func identity(ann map[string]string, cluster map[string]string, clusterStatus int64, inCluster bool) (id int64, held bool) {
-	if inCluster {
-		if held := knownID(cluster, clusterStatus); held != 0 {
-			if own := knownID(ann, 0); own == 0 || own == held {
-				return held, true
-			}
+// addSubjects adds one kind's subjects: the manifests as applied over the cluster's copies, then
+// the cluster's resources that no manifest holds.
+func addSubjects[T any, P interface {
+	*T
+	managed.Object
+}](p *planner, kind string, desired, cluster []T, claim func(P) string) {
+	inCluster := map[objKey]P{}
+	for i := range cluster {
+		c := P(&cluster[i])
+		inCluster[objKey{kind, c.GetNamespace(), c.GetName()}] = c
+	}
+	seen := map[objKey]bool{}
+	for i := range desired {
+		m := P(&desired[i])
+		k := objKey{kind, m.GetNamespace(), m.GetName()}
+		seen[k] = true
+		cur, ok := inCluster[k]
+		s := &subject{key: k, desired: true}
+		if ok {
+			s.cur = cur
+			s.obj = applied(m, cur, true)
+		} else {
+			s.obj = applied(m, cur, false)
+			s.obj.SetCreationTimestamp(metav1.NewTime(p.in.Now))
+		}
+		p.addSubject(s, claim(s.obj.(P)))
+	}
+	for k, c := range inCluster {
+		if !seen[k] && c.GetDeletionTimestamp() == nil {
+			obj := c.DeepCopyObject().(P)
+			obj.SetUID(types.UID(k.namespace + "/" + k.name))
+			p.addSubject(&subject{key: k, obj: obj, cur: c}, claim(obj))
 		}
 	}
-	return knownID(ann, 0), false
+	slices.SortFunc(p.subjects[kind], func(a, b *subject) int {
+		return cmp.Or(cmp.Compare(a.key.namespace, b.key.namespace), cmp.Compare(a.key.name, b.key.name))
+	})
 }
 
-func (p *planner) claim(k claimKey, o objKey) (objKey, bool) {
-	if other, ok := p.claims[k]; ok && other != o {
-		return other, false
+func (p *planner) addSubject(s *subject, claim string) {
+	s.acct = accountOf(s.key.namespace, s.obj.GetManagedSpec().AccountRef)
+	s.claim = claim
+	p.subjects[s.key.kind] = append(p.subjects[s.key.kind], s)
+}
+
+// applied is the manifest m as the API server holds it after the apply: its spec, labels and
+// annotations over the cluster's copy cur (when inCluster), whose status, age and other
+// annotations (the operator's identity records) stay. Its UID is its namespace/name, so that the
+// engine's rules tell resources apart.
+func applied[P managed.Object](m, cur P, inCluster bool) managed.Object {
+	out := m.DeepCopyObject().(P)
+	out.SetUID(types.UID(m.GetNamespace() + "/" + m.GetName()))
+	if !inCluster {
+		return out
 	}
-	p.claims[k] = o
-	return o, true
+	if u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(cur); err == nil {
+		if mu, err := runtime.DefaultUnstructuredConverter.ToUnstructured(out); err == nil {
+			mu["status"] = u["status"]
+			_ = runtime.DefaultUnstructuredConverter.FromUnstructured(mu, out)
+		}
+	}
+	ann := maps.Clone(cur.GetAnnotations())
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	maps.Copy(ann, m.GetAnnotations())
+	out.SetAnnotations(ann)
+	out.SetCreationTimestamp(cur.GetCreationTimestamp())
+	return out
+}
+
+// others are the resources of s's kind and account.
+func (p *planner) others(s *subject) []managed.Object {
+	var out []managed.Object
+	for _, o := range p.subjects[s.key.kind] {
+		if o.acct == s.acct {
+			out = append(out, o.obj)
+		}
+	}
+	return out
+}
+
+// keyConflict is the Conflict of a resource without a PBX id whose natural key another resource
+// holds, as the engine's claim check words it, or "".
+func (p *planner) keyConflict(s *subject) string {
+	if managed.KnownID(s.obj) != 0 {
+		return ""
+	}
+	var claimants []managed.Object
+	for _, o := range p.subjects[s.key.kind] {
+		if o.acct == s.acct && o.claim == s.claim {
+			claimants = append(claimants, o.obj)
+		}
+	}
+	h := managed.KeyHolder(claimants)
+	if h == nil || h.GetUID() == s.obj.GetUID() {
+		return ""
+	}
+	return holderName(h, s.obj) + " already manages the PBX object with this natural key in this account"
+}
+
+// idHolder names another resource of s's account that records the PBX id at least as strongly
+// (managed.IDHolder), or "".
+func (p *planner) idHolder(s *subject, id int64) string {
+	if h := managed.IDHolder(p.others(s), s.obj, id); h != nil {
+		return holderName(h, s.obj)
+	}
+	return ""
+}
+
+// holderName names a resource to the users of obj, as the engine's messages do.
+func holderName(holder, obj managed.Object) string {
+	if holder.GetNamespace() != obj.GetNamespace() {
+		return "A resource in another namespace"
+	}
+	return holder.GetNamespace() + "/" + holder.GetName()
+}
+
+func (s *subject) change() Change {
+	return Change{Kind: s.key.kind, Namespace: s.key.namespace, Name: s.key.name}
 }
 
 func (p *planner) add(c Change) { p.out.Changes = append(p.out.Changes, c) }
 
-func (p *planner) planGroup(g *v1alpha1.ExtensionGroup) {
-	key := objKey{"ExtensionGroup", g.Namespace, g.Name}
-	acct := accountOf(g.Namespace, g.Spec.AccountRef)
-	t := p.in.Tenants[acct]
-	c := Change{Kind: key.kind, Namespace: g.Namespace, Name: g.Name}
-	cur := existing(p.in.ClusterGroups, func(o *v1alpha1.ExtensionGroup) (string, string) { return o.Namespace, o.Name }, g.Namespace, g.Name)
-	var id int64
-	var held bool
-	if cur != nil {
-		id, held = identity(g.Annotations, cur.Annotations, cur.Status.ID, true)
-	} else {
-		id, _ = identity(g.Annotations, nil, 0, false)
-	}
-	var found *pbx.ExtensionGroup
-	if id != 0 {
-		if i := slices.IndexFunc(t.Groups, func(x pbx.ExtensionGroup) bool { return x.ID == id }); i >= 0 {
-			found = &t.Groups[i]
-			if foreignName(cur, id, g.Spec.Name, found.Name) {
-				// Another group took the id (the PBX reused it), or it was renamed by hand: the
-				// operator leaves it alone and looks for the resource's group by name.
-				c.Note = fmt.Sprintf("The PBX group %d is named %q, a name this resource never gave it: it is left alone", id, found.Name)
-				found, held = nil, false
-			}
-		} else {
-			held = false // lost: looked for again by name
-			c.Note = fmt.Sprintf("The PBX group %d is gone", id)
-		}
-	}
-	if found == nil && (!isObserveOnly(&g.Spec.ManagedSpec) || id == 0) {
-		var named []pbx.ExtensionGroup
-		for _, x := range t.Groups {
-			if x.Name == g.Spec.Name {
-				named = append(named, x)
-			}
-		}
-		switch len(named) {
-		case 0:
-		case 1:
-			found = &named[0]
-		default:
-			ids := make([]string, 0, len(named))
-			for _, x := range named {
-				ids = append(ids, strconv.FormatInt(x.ID, 10))
-			}
-			c.Action, c.Note = ActionConflict, fmt.Sprintf("%d PBX groups are named %q (ids %s): set the %s annotation to the one to manage", len(named), g.Spec.Name, strings.Join(ids, ", "), v1alpha1.AnnotationExternalID)
-			p.groupIDs[key] = 0
-			p.add(c)
-			return
-		}
-	}
-	if found == nil {
-		p.groupIDs[key] = -1
-		p.missing(&c, &g.Spec.ManagedSpec, []FieldChange{{Field: "name", To: g.Spec.Name}, {Field: "extraParams", To: g.Spec.ExtraParams}})
-		return
-	}
-	p.groupIDs[key] = found.ID
-	p.decide(&c, key, acct, found.ID, held, g.Annotations, &g.Spec.ManagedSpec, groupChanges(&g.Spec, found))
-}
-
-// foreignName tells whether the group named name at the id that the cluster's resource cur records
-// carries a name that the resource never gave it (managed.Adapter.Key): not the resource's group.
-func foreignName(cur *v1alpha1.ExtensionGroup, id int64, want, name string) bool {
-	if cur == nil || name == want {
-		return false
-	}
-	keys, ok := managed.RecordedKeys(cur, id)
-	return ok && !slices.Contains(keys, name)
+// stall plans a resource that the operator would leave with a Conflict or the like.
+func (p *planner) stall(s *subject, c Change, a Action, note string) {
+	c.Action, c.Note = a, strings.TrimPrefix(c.Note+"; "+note, "; ")
+	p.ids[s.key] = 0
+	p.add(c)
 }
 
 func isObserveOnly(s *v1alpha1.ManagedSpec) bool {
 	return s.ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly
 }
 
-// missing plans an object that the PBX does not have.
-func (p *planner) missing(c *Change, spec *v1alpha1.ManagedSpec, fields []FieldChange) {
-	if isObserveOnly(spec) {
-		c.Action = ActionMissing
-		c.Note = strings.TrimPrefix(c.Note+"; ", "; ") + "The PBX object does not exist, and managementPolicy ObserveOnly does not create it"
-		p.add(*c)
+// lookup is how one kind finds a resource's PBX object: at the recorded id (atID: the object, or
+// nil with why it is not the resource's) and by the natural key (byKey: the ids found).
+type lookup struct {
+	atID  func(id int64) (found int64, note string)
+	byKey func() []int64
+	// ambiguous is the Conflict of several objects with the key.
+	ambiguous func(ids []int64) string
+}
+
+// find runs the engine's lookup: the object at the recorded id unless it is gone or another's
+// (then looked for again by key, except for an ObserveOnly resource), else by the natural key.
+// It returns the id found (0 for none), whether it was found by key, and a Conflict note.
+func (p *planner) find(s *subject, c *Change, l lookup) (id int64, byKey bool, conflict string) {
+	known := managed.KnownID(s.obj)
+	if known != 0 {
+		found, note := l.atID(known)
+		if found != 0 {
+			return found, false, ""
+		}
+		c.Note = note
+		if isObserveOnly(s.obj.GetManagedSpec()) {
+			return 0, false, ""
+		}
+	}
+	ids := l.byKey()
+	switch len(ids) {
+	case 0:
+		return 0, false, ""
+	case 1:
+		return ids[0], true, ""
+	}
+	slices.Sort(ids)
+	return 0, false, l.ambiguous(ids)
+}
+
+// missing plans a resource whose PBX object does not exist: created, unless it only observes.
+func (p *planner) missing(s *subject, c Change, fields []FieldChange) {
+	if isObserveOnly(s.obj.GetManagedSpec()) {
+		p.stall(s, c, ActionMissing, "The PBX object does not exist, and managementPolicy ObserveOnly does not create it")
 		return
 	}
 	c.Action = ActionCreate
 	c.Fields = slices.DeleteFunc(fields, func(f FieldChange) bool { return f.To == "" })
-	p.add(*c)
+	p.ids[s.key] = -1
+	p.add(c)
 }
 
-// decide plans an object found in the PBX: already held, adopted, or somebody else's.
-func (p *planner) decide(c *Change, key objKey, acct AccountKey, id int64, held bool, ann map[string]string, spec *v1alpha1.ManagedSpec, fields []FieldChange) {
+// decide plans a resource whose PBX object id was found (by key when byKey): somebody else's, a
+// Conflict, or the resource's, to adopt, update or leave. A resource that takes the object
+// records its id, as the engine does, so that later resources see it held.
+func (p *planner) decide(s *subject, c Change, id int64, byKey, unclaimed bool, fields []FieldChange) {
 	c.PBXID = id
-	if other, ok := p.claim(claimKey{acct, key.kind, id}, key); !ok {
-		c.Action = ActionConflict
-		c.Note = fmt.Sprintf("The PBX object %d is managed by %s %s/%s", id, other.kind, other.namespace, other.name)
-		p.add(*c)
+	if byKey && !managed.Adopts(s.obj, unclaimed) {
+		p.stall(s, c, ActionAlreadyExists, fmt.Sprintf("The PBX object %d has this natural key and is not managed by this resource: set the %s: \"true\" annotation to adopt it", id, v1alpha1.AnnotationAdopt))
 		return
 	}
-	adopt := ann[v1alpha1.AnnotationAdopt] == "true" || knownID(ann, 0) == id || ann[v1alpha1.AnnotationCreatePending] != "" || isObserveOnly(spec)
+	if s.obj.GetManagedStatus().ID != id {
+		if h := p.idHolder(s, id); h != "" {
+			p.stall(s, c, ActionConflict, fmt.Sprintf("The PBX object %d is already managed by %s", id, h))
+			return
+		}
+	}
+	observeOnly := isObserveOnly(s.obj.GetManagedSpec())
+	held := s.cur != nil && managed.KnownID(s.cur) == id
 	switch {
 	case held && len(fields) == 0:
 		c.Action = ActionNoChange
-	case held && isObserveOnly(spec):
+	case held && observeOnly:
 		c.Action, c.Fields = ActionDrifted, fields
 	case held:
 		c.Action, c.Fields = ActionUpdate, fields
-	case adopt:
+	default:
 		c.Action = ActionAdopt
 		if len(fields) > 0 {
 			c.Fields = fields
-			if isObserveOnly(spec) {
+			c.Note = strings.TrimPrefix(c.Note+"; Then updated", "; ")
+			if observeOnly {
 				c.Note = "ObserveOnly: reported as Drifted, not written"
-			} else {
-				c.Note = "Then updated"
 			}
 		}
-	default:
-		c.Action = ActionAlreadyExists
-		c.Note = fmt.Sprintf("The PBX object %d has this natural key and is not managed by this resource: set the %s: \"true\" annotation to adopt it", id, v1alpha1.AnnotationAdopt)
 	}
-	p.add(*c)
+	s.obj.GetManagedStatus().ID = id
+	p.ids[s.key] = id
+	p.add(c)
 }
 
-func (p *planner) planExtension(x *v1alpha1.Extension) {
-	key := objKey{"Extension", x.Namespace, x.Name}
-	acct := accountOf(x.Namespace, x.Spec.AccountRef)
-	t := p.in.Tenants[acct]
-	c := Change{Kind: key.kind, Namespace: x.Namespace, Name: x.Name}
-	groupID, note := p.resolveGroup(x)
-	cur := existing(p.in.ClusterExtensions, func(o *v1alpha1.Extension) (string, string) { return o.Namespace, o.Name }, x.Namespace, x.Name)
-	var id int64
-	var held bool
-	if cur != nil {
-		id, held = identity(x.Annotations, cur.Annotations, cur.Status.ID, true)
-	} else {
-		id, _ = identity(x.Annotations, nil, 0, false)
+func (p *planner) planGroup(s *subject) {
+	g := s.obj.(*v1alpha1.ExtensionGroup)
+	t := p.in.Tenants[s.acct]
+	c := s.change()
+	if conflict := p.keyConflict(s); conflict != "" {
+		p.stall(s, c, ActionConflict, conflict)
+		return
 	}
-	var found *pbx.Extension
-	if id != 0 {
-		i := slices.IndexFunc(t.Extensions, func(e pbx.Extension) bool { return e.ID == id })
-		if i >= 0 && pbx.ShortName(t.Extensions[i].Name) == x.Spec.Name {
-			found = &t.Extensions[i]
-		} else {
-			held = false
-			c.Note = fmt.Sprintf("The PBX extension %d is gone or has another number", id)
+	byID := func(id int64) *pbx.ExtensionGroup {
+		if i := slices.IndexFunc(t.Groups, func(x pbx.ExtensionGroup) bool { return x.ID == id }); i >= 0 {
+			return &t.Groups[i]
 		}
+		return nil
 	}
-	if found == nil && (!isObserveOnly(&x.Spec.ManagedSpec) || id == 0) {
-		if i := slices.IndexFunc(t.Extensions, func(e pbx.Extension) bool { return pbx.ShortName(e.Name) == x.Spec.Name }); i >= 0 {
-			found = &t.Extensions[i]
+	id, byKey, conflict := p.find(s, &c, lookup{
+		atID: func(id int64) (int64, string) {
+			x := byID(id)
+			switch {
+			case x == nil:
+				return 0, fmt.Sprintf("The PBX group %d is gone", id)
+			case x.Name != g.Spec.Name && !isObserveOnly(&g.Spec.ManagedSpec) && (managed.ForeignKey(g, id, x.Name) || p.idHolder(s, id) != ""):
+				// Another group took the id (the PBX reused it), or it was renamed by hand: the
+				// operator leaves it alone and looks for the resource's group by name.
+				return 0, fmt.Sprintf("The PBX group %d is named %q, a name this resource never gave it: it is left alone", id, x.Name)
+			}
+			return id, ""
+		},
+		byKey: func() []int64 {
+			var ids []int64
+			for _, x := range t.Groups {
+				if x.Name == g.Spec.Name {
+					ids = append(ids, x.ID)
+				}
+			}
+			return ids
+		},
+		ambiguous: func(ids []int64) string {
+			return fmt.Sprintf("%d groups named %q exist in the PBX (ids %v): set the %s annotation to the id of the one to manage", len(ids), g.Spec.Name, ids, v1alpha1.AnnotationExternalID)
+		},
+	})
+	switch {
+	case conflict != "":
+		p.stall(s, c, ActionConflict, conflict)
+	case id == 0:
+		p.missing(s, c, []FieldChange{{Field: "name", To: g.Spec.Name}, {Field: "extraParams", To: g.Spec.ExtraParams}})
+	default:
+		p.decide(s, c, id, byKey, false, groupChanges(&g.Spec, byID(id)))
+	}
+}
+
+func (p *planner) planExtension(s *subject) {
+	x := s.obj.(*v1alpha1.Extension)
+	t := p.in.Tenants[s.acct]
+	c := s.change()
+	if conflict := p.keyConflict(s); conflict != "" {
+		p.stall(s, c, ActionConflict, conflict)
+		return
+	}
+	groupID, waits := p.resolveGroup(x)
+	byID := func(id int64) *pbx.Extension {
+		if i := slices.IndexFunc(t.Extensions, func(e pbx.Extension) bool { return e.ID == id }); i >= 0 {
+			return &t.Extensions[i]
 		}
+		return nil
 	}
-	if note != "" {
-		c.Note = strings.TrimPrefix(c.Note+"; "+note, "; ")
+	id, byKey, _ := p.find(s, &c, lookup{
+		atID: func(id int64) (int64, string) {
+			// The PBX cannot renumber an extension: one with another number is another.
+			if e := byID(id); e != nil && pbx.ShortName(e.Name) == x.Spec.Name {
+				return id, ""
+			}
+			return 0, fmt.Sprintf("The PBX extension %d is gone or has another number", id)
+		},
+		byKey: func() []int64 {
+			var ids []int64
+			for _, e := range t.Extensions {
+				if pbx.ShortName(e.Name) == x.Spec.Name {
+					ids = append(ids, e.ID)
+				}
+			}
+			return ids
+		},
+		ambiguous: func([]int64) string { return "" }, // numbers are unique in a client
+	})
+	if waits != "" {
+		c.Note = strings.TrimPrefix(c.Note+"; "+waits, "; ")
 	}
-	if found == nil {
+	if id == 0 {
 		fields := []FieldChange{{Field: "name", To: x.Spec.Name}, {Field: "type", To: string(x.Spec.Type)}}
 		fields = append(fields, extensionChanges(&x.Spec, groupID, &pbx.Extension{Status: pbx.StatusBlocked})...)
-		p.missing(&c, &x.Spec.ManagedSpec, fields)
+		p.missing(s, c, fields)
 		return
 	}
+	found := byID(id)
 	if found.Type != controller.PBXType(x.Spec.Type) {
-		c.Action, c.PBXID = ActionConflict, found.ID
-		c.Note = fmt.Sprintf("The PBX extension %s is of type %s, not %s; the PBX cannot change its type (the operator reports InvalidSpec)", found.Name, found.Type, controller.PBXType(x.Spec.Type))
-		p.add(c)
+		c.PBXID = id
+		p.stall(s, c, ActionConflict, fmt.Sprintf("The PBX extension %s is of type %s, not %s; the PBX cannot change its type (the operator reports InvalidSpec)", found.Name, found.Type, controller.PBXType(x.Spec.Type)))
 		return
 	}
-	p.decide(&c, key, acct, found.ID, held, x.Annotations, &x.Spec.ManagedSpec, extensionChanges(&x.Spec, groupID, found))
+	p.decide(s, c, id, byKey, false, extensionChanges(&x.Spec, groupID, found))
 }
 
 // resolveGroup returns the PBX id an Extension's group resolves to: -1 for a group the plan
 // creates, 0 for none, and a note when the group is not known at all.
 func (p *planner) resolveGroup(x *v1alpha1.Extension) (int64, string) {
-	switch {
-	case x.Spec.GroupRef != nil:
-		k := objKey{"ExtensionGroup", x.Namespace, x.Spec.GroupRef.Name}
-		if id, ok := p.groupIDs[k]; ok {
-			return id, ""
-		}
-		if g := existing(p.in.ClusterGroups, func(o *v1alpha1.ExtensionGroup) (string, string) { return o.Namespace, o.Name }, x.Namespace, x.Spec.GroupRef.Name); g != nil {
-			if id := knownID(g.Annotations, g.Status.ID); id != 0 {
+	if x.Spec.GroupRef == nil {
+		return x.Spec.GroupID, ""
+	}
+	return p.resolve(objKey{"ExtensionGroup", x.Namespace, x.Spec.GroupRef.Name})
+}
+
+// resolve returns the PBX id a reference to another resource resolves to: the id the plan decided
+// for it, or the one the cluster's resource records; -1 for one the plan creates or that is not
+// known, with a note for the latter (the operator waits: DependencyNotReady).
+func (p *planner) resolve(k objKey) (int64, string) {
+	if id, ok := p.ids[k]; ok && id != 0 {
+		return id, ""
+	}
+	for _, s := range p.subjects[k.kind] {
+		if s.key == k && !s.desired {
+			if id := managed.KnownID(s.obj); id != 0 {
 				return id, ""
 			}
 		}
-		return -1, fmt.Sprintf("Waits for the ExtensionGroup %s, which is neither in the manifests nor Ready in the cluster (DependencyNotReady)", x.Spec.GroupRef.Name)
+	}
+	return -1, fmt.Sprintf("Waits for the %s %s, which is neither in the manifests nor Ready in the cluster (DependencyNotReady)", k.kind, k.name)
+}
+
+// resolveExtension returns the PBX extension a reference or a raw id names: nil for none, -1 for
+// one the plan creates or that is not known (with a note then).
+func (p *planner) resolveExtension(namespace, ref string, raw int64) (*int64, string) {
+	switch {
+	case ref != "":
+		id, note := p.resolve(objKey{"Extension", namespace, ref})
+		return &id, note
+	case raw != 0:
+		return &raw, ""
+	}
+	return nil, ""
+}
+
+func (p *planner) planPhoneNumber(s *subject) {
+	n := s.obj.(*v1alpha1.PhoneNumber)
+	t := p.in.Tenants[s.acct]
+	c := s.change()
+	if conflict := p.keyConflict(s); conflict != "" {
+		p.stall(s, c, ActionConflict, conflict)
+		return
+	}
+	ext, waits := p.resolveExtension(n.Namespace, n.Spec.ExtensionRef.Name, n.Spec.ExtensionID)
+	msgExt, msgWaits := p.resolveExtension(n.Namespace, n.Spec.MessageExtensionRef.Name, n.Spec.MessageExtensionID)
+	byID := func(id int64) *pbx.DID {
+		if i := slices.IndexFunc(t.DIDs, func(d pbx.DID) bool { return d.ID == id }); i >= 0 {
+			return &t.DIDs[i]
+		}
+		return nil
+	}
+	id, byKey, conflict := p.find(s, &c, lookup{
+		atID: func(id int64) (int64, string) {
+			// The provider does not renumber a DID: one with other digits is another number.
+			if d := byID(id); d != nil && d.Name == n.Spec.Number {
+				return id, ""
+			}
+			return 0, fmt.Sprintf("The DID %d is gone or has another number", id)
+		},
+		byKey: func() []int64 {
+			var ids []int64
+			for _, d := range t.DIDs {
+				if d.Name == n.Spec.Number {
+					ids = append(ids, d.ID)
+				}
+			}
+			return ids
+		},
+		ambiguous: func(ids []int64) string {
+			return fmt.Sprintf("%d DIDs of the account have the number %s (ids %v): set the %s annotation to the id of the one to route", len(ids), n.Spec.Number, ids, v1alpha1.AnnotationExternalID)
+		},
+	})
+	for _, w := range []string{waits, msgWaits} {
+		if w != "" {
+			c.Note = strings.TrimPrefix(c.Note+"; "+w, "; ")
+		}
+	}
+	switch {
+	case conflict != "":
+		p.stall(s, c, ActionConflict, conflict)
+	case id == 0:
+		// Numbers are allocated by the provider: the operator never creates one (NotFound).
+		p.stall(s, c, ActionMissing, fmt.Sprintf("The number %s is not in the PBX account: numbers are allocated by the provider, so the operator cannot create one", n.Spec.Number))
 	default:
-		return x.Spec.GroupID, ""
+		d := byID(id)
+		p.decide(s, c, id, byKey, !controller.PhoneNumberInUse(n, ext, msgExt, d), phoneNumberChanges(&n.Spec, ext, msgExt, d))
+	}
+}
+
+func (p *planner) planSubscription(s *subject) {
+	e := s.obj.(*v1alpha1.EventSubscription)
+	t := p.in.Tenants[s.acct]
+	c := s.change()
+	if conflict := p.keyConflict(s); conflict != "" {
+		p.stall(s, c, ActionConflict, conflict)
+		return
+	}
+	ext, waits := p.resolveExtension(e.Namespace, e.Spec.ExtensionRef.Name, e.Spec.ExtensionID)
+	if waits != "" {
+		c.Note = waits
+	}
+	var events []pbx.Event
+	if ext != nil && *ext > 0 {
+		events = t.Events[*ext]
+	}
+	byID := func(id int64) *pbx.Event {
+		if i := slices.IndexFunc(events, func(x pbx.Event) bool { return x.ID == id }); i >= 0 {
+			return &events[i]
+		}
+		return nil
+	}
+	want := controller.EventSpecKey(e)
+	id, byKey, conflict := p.find(s, &c, lookup{
+		atID: func(id int64) (int64, string) {
+			x := byID(id)
+			switch {
+			case x == nil:
+				return 0, fmt.Sprintf("The PBX subscription %d is gone", id)
+			case controller.EventKey(*x) != want && !isObserveOnly(&e.Spec.ManagedSpec) && (managed.ForeignKey(e, id, controller.EventKey(*x)) || p.idHolder(s, id) != ""):
+				return 0, fmt.Sprintf("The PBX subscription %d sends other events than this resource ever asked for: it is left alone", id)
+			}
+			return id, ""
+		},
+		byKey: func() []int64 {
+			var ids []int64
+			for _, x := range events {
+				if controller.EventKey(x) == want {
+					ids = append(ids, x.ID)
+				}
+			}
+			return ids
+		},
+		ambiguous: func(ids []int64) string {
+			return fmt.Sprintf("%d subscriptions of the PBX extension %d send %s events to %s by %s (ids %v): set the %s annotation to the id of the one to manage",
+				len(ids), *ext, e.Spec.EventType, controller.ShownURL(controller.EventURL(e)), cmp.Or(e.Spec.Method, v1alpha1.EventMethodPOST), ids, v1alpha1.AnnotationExternalID)
+		},
+	})
+	switch {
+	case conflict != "":
+		p.stall(s, c, ActionConflict, conflict)
+	case id == 0:
+		p.missing(s, c, []FieldChange{
+			{Field: "extension", To: extensionText(ext, e.Spec.ExtensionRef.Name)},
+			{Field: "eventType", To: string(e.Spec.EventType)},
+			{Field: "method", To: string(cmp.Or(e.Spec.Method, v1alpha1.EventMethodPOST))},
+			{Field: "url", To: controller.ShownURL(controller.EventURL(e))},
+		})
+	default:
+		p.decide(s, c, id, byKey, false, subscriptionChanges(e, byID(id)))
 	}
 }
 
 // planRemovals plans the cluster resources of the manifests' namespaces that the manifests no
 // longer hold, as a pruning apply (Flux, Argo CD, kubectl apply --prune) deletes them.
-func (p *planner) planRemovals(desired map[objKey]bool) {
+func (p *planner) planRemovals() {
 	namespaces := map[string]bool{}
-	for k := range desired {
-		namespaces[k.namespace] = true
-	}
-	removed := func(kind string, m metav1.ObjectMeta, spec *v1alpha1.ManagedSpec, statusID int64) {
-		k := objKey{kind, m.Namespace, m.Name}
-		if desired[k] || !namespaces[m.Namespace] || m.DeletionTimestamp != nil {
-			return
+	for _, list := range p.subjects {
+		for _, s := range list {
+			if s.desired {
+				namespaces[s.key.namespace] = true
+			}
 		}
-		c := Change{Kind: kind, Namespace: m.Namespace, Name: m.Name, PBXID: knownID(m.Annotations, statusID)}
-		switch {
-		case c.PBXID == 0:
-			c.Action, c.Note = ActionRelease, "No PBX object is recorded"
-		case spec.DeletionPolicy == v1alpha1.DeletionPolicyOrphan:
-			c.Action, c.Note = ActionRelease, "deletionPolicy Orphan leaves the PBX object in place"
-		case isObserveOnly(spec):
-			c.Action, c.Note = ActionRelease, "managementPolicy ObserveOnly leaves the PBX object in place"
-		default:
-			c.Action = ActionDelete
+	}
+	for _, kind := range []string{"ExtensionGroup", "Extension", "PhoneNumber", "EventSubscription"} {
+		for _, s := range p.subjects[kind] {
+			if s.desired || !namespaces[s.key.namespace] {
+				continue
+			}
+			spec := s.obj.GetManagedSpec()
+			c := s.change()
+			c.PBXID = managed.KnownID(s.obj)
+			switch {
+			case c.PBXID == 0:
+				c.Action, c.Note = ActionRelease, "No PBX object is recorded"
+			case spec.DeletionPolicy == v1alpha1.DeletionPolicyOrphan:
+				c.Action, c.Note = ActionRelease, "deletionPolicy Orphan leaves the PBX object in place"
+			case isObserveOnly(spec):
+				c.Action, c.Note = ActionRelease, "managementPolicy ObserveOnly leaves the PBX object in place"
+			case kind == "PhoneNumber":
+				c.Action, c.Note = ActionDelete, "The number stays with the account (the provider allocates it); its routing is removed"
+			default:
+				c.Action = ActionDelete
+			}
+			p.add(c)
 		}
-		p.add(c)
-	}
-	for _, g := range p.in.ClusterGroups {
-		removed("ExtensionGroup", g.ObjectMeta, &g.Spec.ManagedSpec, g.Status.ID)
-	}
-	for _, x := range p.in.ClusterExtensions {
-		removed("Extension", x.ObjectMeta, &x.Spec.ManagedSpec, x.Status.ID)
 	}
 }
 

@@ -203,7 +203,7 @@ func TestPlan(t *testing.T) {
 				exts:        []v1alpha1.Extension{planExt("second", "101", "Alice", extAdopt)},
 				clusterExts: []v1alpha1.Extension{planExt("first", "101", "Alice", extID(10))},
 			},
-			want:        []Change{{Action: ActionConflict, Kind: "Extension", Namespace: "a", Name: "second", PBXID: 10, Note: "The PBX object 10 is managed by Extension a/first"}},
+			want:        []Change{{Action: ActionConflict, Kind: "Extension", Namespace: "a", Name: "second", Note: "a/first already manages the PBX object with this natural key in this account"}},
 			wantChanges: true,
 		},
 		"ConflictWithinManifests": {
@@ -214,7 +214,7 @@ func TestPlan(t *testing.T) {
 			}},
 			want: []Change{
 				{Action: ActionAdopt, Kind: "Extension", Namespace: "a", Name: "a-one", PBXID: 12},
-				{Action: ActionConflict, Kind: "Extension", Namespace: "a", Name: "b-two", PBXID: 12, Note: "The PBX object 12 is managed by Extension a/a-one"},
+				{Action: ActionConflict, Kind: "Extension", Namespace: "a", Name: "b-two", Note: "a/a-one already manages the PBX object with this natural key in this account"},
 			},
 			wantChanges: true,
 		},
@@ -222,7 +222,29 @@ func TestPlan(t *testing.T) {
 			reason: "a group name several PBX groups share is a conflict, never a guess",
 			args:   args{groups: []v1alpha1.ExtensionGroup{planGroup("twin", "Twin")}},
 			want: []Change{{Action: ActionConflict, Kind: "ExtensionGroup", Namespace: "a", Name: "twin",
-				Note: `2 PBX groups are named "Twin" (ids 2, 3): set the pbx.cloudpbx.dev/external-id annotation to the one to manage`}},
+				Note: `2 groups named "Twin" exist in the PBX (ids [2 3]): set the pbx.cloudpbx.dev/external-id annotation to the id of the one to manage`}},
+			wantChanges: true,
+		},
+		"DuplicateGroupNamesBound": {
+			reason: "two groups with one name, each bound to its own by the external-id annotation (an export), are two resources, not a Conflict",
+			args: args{groups: []v1alpha1.ExtensionGroup{
+				planGroup("twin-2", "Twin", groupID(2), func(g *v1alpha1.ExtensionGroup) { g.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserveOnly }),
+				planGroup("twin-3", "Twin", groupID(3), func(g *v1alpha1.ExtensionGroup) { g.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserveOnly }),
+			}},
+			want: []Change{
+				{Action: ActionAdopt, Kind: "ExtensionGroup", Namespace: "a", Name: "twin-2", PBXID: 2},
+				{Action: ActionAdopt, Kind: "ExtensionGroup", Namespace: "a", Name: "twin-3", PBXID: 3},
+			},
+			wantChanges: true,
+		},
+		"UnboundNameOfBoundGroup": {
+			reason: "a group without an id whose name a bound group holds would find that group by the name: a Conflict",
+			args: args{
+				groups:        []v1alpha1.ExtensionGroup{planGroup("sales-copy", "Sales")},
+				clusterGroups: []v1alpha1.ExtensionGroup{planGroup("sales", "Sales", groupID(1))},
+			},
+			want: []Change{{Action: ActionConflict, Kind: "ExtensionGroup", Namespace: "a", Name: "sales-copy",
+				Note: "a/sales already manages the PBX object with this natural key in this account"}},
 			wantChanges: true,
 		},
 		"ConflictType": {
@@ -298,6 +320,161 @@ func TestPlan(t *testing.T) {
 			}
 			if !bytes.Contains(buf.Bytes(), []byte("Plan: ")) {
 				t.Errorf("%s\nWriteText() has no summary:\n%s", tc.reason, buf.String())
+			}
+		})
+	}
+}
+
+func planNumber(name, number string, opts ...func(*v1alpha1.PhoneNumber)) v1alpha1.PhoneNumber {
+	n := v1alpha1.PhoneNumber{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: name}}
+	n.Spec.Number = number
+	n.Spec.AccountRef = pbxAccount
+	for _, o := range opts {
+		o(&n)
+	}
+	return n
+}
+
+func ringing(ext string) func(*v1alpha1.PhoneNumber) {
+	return func(n *v1alpha1.PhoneNumber) { n.Spec.ExtensionRef = v1alpha1.PhoneNumberExtensionReference{Name: ext} }
+}
+
+func planHook(name, ext, url string, opts ...func(*v1alpha1.EventSubscription)) v1alpha1.EventSubscription {
+	s := v1alpha1.EventSubscription{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: name}}
+	s.Spec.AccountRef = pbxAccount
+	s.Spec.ExtensionRef = v1alpha1.ExtensionReference{Name: ext}
+	s.Spec.EventType, s.Spec.Method, s.Spec.URL = v1alpha1.EventTypeHangup, v1alpha1.EventMethodPOST, url
+	for _, o := range opts {
+		o(&s)
+	}
+	return s
+}
+
+func recorded[T interface{ SetAnnotations(map[string]string) }](id int64) func(T) {
+	return func(o T) { o.SetAnnotations(map[string]string{v1alpha1.AnnotationExternalID: strconv.FormatInt(id, 10)}) }
+}
+
+// TestPlanNumbersAndWebhooks: numbers and webhooks are planned as the operator would route and
+// subscribe them: a re-route or a removed webhook is a change (exit code 2), a number somebody
+// else uses is AlreadyExists, one the account does not have stalls, and tokens in webhook URLs
+// are never shown.
+func TestPlanNumbersAndWebhooks(t *testing.T) {
+	ten, twelve := int64(10), int64(12)
+	tenant := Tenant{
+		Extensions: []pbx.Extension{pbxExt(10, "101", "Alice", 0), pbxExt(11, "102", "Bob", 0), pbxExt(12, "103", "Carol", 0)},
+		DIDs: []pbx.DID{
+			{ID: 50, Name: "74950000001", ExtensionID: &ten},
+			{ID: 51, Name: "74950000002", ExtensionID: &twelve},
+			{ID: 52, Name: "74950000003"},
+		},
+		Events: map[int64][]pbx.Event{10: {{ID: 70, URL: "https://crm.example/calls?token=s3cret", EventType: pbx.EventHangup, Method: "POST"}}},
+	}
+	exts := []v1alpha1.Extension{
+		planExt("ext-101", "101", "Alice", extID(10)), planExt("ext-102", "102", "Bob", extID(11)), planExt("ext-103", "103", "Carol", extID(12)),
+	}
+	acct := AccountKey{Kind: v1alpha1.AccountKindAccount, Namespace: "a", Name: "pbx"}
+	cases := map[string]struct {
+		reason  string
+		numbers []v1alpha1.PhoneNumber
+		hooks   []v1alpha1.EventSubscription
+		cluster PlanInput
+		prune   bool
+		want    []Change
+		changes bool
+	}{
+		"RoutedAsExported": {
+			reason:  "a number routed as the spec says is bound by its digits, nothing written",
+			numbers: []v1alpha1.PhoneNumber{planNumber("n-1", "74950000001", ringing("ext-101"))},
+			cluster: PlanInput{ClusterPhoneNumbers: []v1alpha1.PhoneNumber{planNumber("n-1", "74950000001", ringing("ext-101"), recorded[*v1alpha1.PhoneNumber](50))}},
+			want:    []Change{{Action: ActionNoChange, Kind: "PhoneNumber", Namespace: "a", Name: "n-1", PBXID: 50}},
+		},
+		"ReRouted": {
+			reason:  "a number the manifests send to another extension is re-routed: a change",
+			numbers: []v1alpha1.PhoneNumber{planNumber("n-1", "74950000001", ringing("ext-102"))},
+			cluster: PlanInput{ClusterPhoneNumbers: []v1alpha1.PhoneNumber{planNumber("n-1", "74950000001", ringing("ext-101"), recorded[*v1alpha1.PhoneNumber](50))}},
+			want: []Change{{Action: ActionUpdate, Kind: "PhoneNumber", Namespace: "a", Name: "n-1", PBXID: 50,
+				Fields: []FieldChange{{Field: "extension", From: "10", To: "11"}}}},
+			changes: true,
+		},
+		"NumberInUse": {
+			reason:  "a number that rings elsewhere is somebody's until adopted",
+			numbers: []v1alpha1.PhoneNumber{planNumber("n-2", "74950000002", ringing("ext-101"))},
+			want: []Change{{Action: ActionAlreadyExists, Kind: "PhoneNumber", Namespace: "a", Name: "n-2", PBXID: 51,
+				Note: `The PBX object 51 has this natural key and is not managed by this resource: set the pbx.cloudpbx.dev/adopt: "true" annotation to adopt it`}},
+			changes: true,
+		},
+		"FreeNumberRouted": {
+			reason:  "a free number is the resource's by its digits and is routed",
+			numbers: []v1alpha1.PhoneNumber{planNumber("n-3", "74950000003", ringing("ext-103"))},
+			want: []Change{{Action: ActionAdopt, Kind: "PhoneNumber", Namespace: "a", Name: "n-3", PBXID: 52, Note: "Then updated",
+				Fields: []FieldChange{{Field: "extension", To: "12"}}}},
+			changes: true,
+		},
+		"NumberNotInAccount": {
+			reason:  "the operator cannot create a number: one the account lacks stalls",
+			numbers: []v1alpha1.PhoneNumber{planNumber("n-9", "74959999999", ringing("ext-101"))},
+			want: []Change{{Action: ActionMissing, Kind: "PhoneNumber", Namespace: "a", Name: "n-9",
+				Note: "The number 74959999999 is not in the PBX account: numbers are allocated by the provider, so the operator cannot create one"}},
+			changes: true,
+		},
+		"WebhookCreated": {
+			reason: "a webhook the extension lacks is created; its token is not shown",
+			hooks:  []v1alpha1.EventSubscription{planHook("crm-bob", "ext-102", "https://crm.example/calls?token=t0ken")},
+			want: []Change{{Action: ActionCreate, Kind: "EventSubscription", Namespace: "a", Name: "crm-bob", Fields: []FieldChange{
+				{Field: "extension", To: "11"}, {Field: "eventType", To: "Hangup"}, {Field: "method", To: "POST"}, {Field: "url", To: "https://crm.example/calls?REDACTED"},
+			}}},
+			changes: true,
+		},
+		"WebhookMethodChanged": {
+			reason: "a webhook whose method the manifests change is updated in place",
+			hooks: []v1alpha1.EventSubscription{planHook("crm-alice", "ext-101", "https://crm.example/calls?token=s3cret",
+				func(s *v1alpha1.EventSubscription) { s.Spec.Method = v1alpha1.EventMethodGET })},
+			cluster: PlanInput{ClusterEventSubscriptions: []v1alpha1.EventSubscription{planHook("crm-alice", "ext-101", "https://crm.example/calls?token=s3cret", recorded[*v1alpha1.EventSubscription](70))}},
+			want: []Change{{Action: ActionUpdate, Kind: "EventSubscription", Namespace: "a", Name: "crm-alice", PBXID: 70,
+				Fields: []FieldChange{{Field: "method", From: "POST", To: "GET"}}}},
+			changes: true,
+		},
+		"WebhookRemoved": {
+			reason:  "a webhook the manifests no longer hold is deleted by a pruning apply",
+			numbers: []v1alpha1.PhoneNumber{planNumber("n-1", "74950000001", ringing("ext-101"))},
+			cluster: PlanInput{
+				ClusterPhoneNumbers:       []v1alpha1.PhoneNumber{planNumber("n-1", "74950000001", ringing("ext-101"), recorded[*v1alpha1.PhoneNumber](50))},
+				ClusterEventSubscriptions: []v1alpha1.EventSubscription{planHook("crm-alice", "ext-101", "https://crm.example/calls?token=s3cret", recorded[*v1alpha1.EventSubscription](70))},
+			},
+			prune: true,
+			want: []Change{
+				{Action: ActionNoChange, Kind: "PhoneNumber", Namespace: "a", Name: "n-1", PBXID: 50},
+				{Action: ActionDelete, Kind: "EventSubscription", Namespace: "a", Name: "crm-alice", PBXID: 70},
+			},
+			changes: true,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			got := Plan(PlanInput{
+				Extensions: exts, ClusterExtensions: exts,
+				PhoneNumbers: tc.numbers, EventSubscriptions: tc.hooks,
+				ClusterPhoneNumbers: tc.cluster.ClusterPhoneNumbers, ClusterEventSubscriptions: tc.cluster.ClusterEventSubscriptions,
+				Tenants: map[AccountKey]Tenant{acct: tenant}, Prune: tc.prune,
+			})
+			var mine []Change
+			for _, c := range got.Changes {
+				if c.Kind != "Extension" {
+					mine = append(mine, c)
+				}
+			}
+			if diff := cmp.Diff(tc.want, mine); diff != "" {
+				t.Errorf("%s\nPlan(): -want, +got:\n%s", tc.reason, diff)
+			}
+			if got.HasChanges() != tc.changes {
+				t.Errorf("%s\nHasChanges() = %v, want %v", tc.reason, got.HasChanges(), tc.changes)
+			}
+			var buf bytes.Buffer
+			if err := got.WriteText(&buf); err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(buf.Bytes(), []byte("s3cret")) || bytes.Contains(buf.Bytes(), []byte("t0ken")) {
+				t.Errorf("%s\nthe plan shows a webhook's token:\n%s", tc.reason, buf.String())
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -152,4 +153,68 @@ func groupChanges(spec *v1alpha1.ExtensionGroupSpec, g *pbx.ExtensionGroup) []Fi
 		}
 	}
 	return out
+}
+
+// extensionText shows a resolved extension reference: its id, the Extension a plan creates (-1),
+// or none.
+func extensionText(id *int64, ref string) string {
+	switch {
+	case id == nil:
+		return ""
+	case *id < 0:
+		return "(new extension " + ref + ")"
+	}
+	return idText(*id)
+}
+
+// phoneNumberChanges lists what an update would change to make the DID d match spec, whose
+// extensions resolve to extension and messageExtension (nil for none, -1 for one the plan
+// creates).
+func phoneNumberChanges(spec *v1alpha1.PhoneNumberSpec, extension, messageExtension *int64, d *pbx.DID) []FieldChange {
+	changed := controller.PhoneNumberDiff(spec, extension, messageExtension, d)
+	msgTo := ""
+	if spec.Messages == v1alpha1.PhoneNumberMessagesEnabled {
+		msgTo = extensionText(messageExtension, spec.MessageExtensionRef.Name)
+	}
+	var out []FieldChange
+	for _, f := range []FieldChange{
+		{"extension", idText(deref(d.ExtensionID)), extensionText(extension, spec.ExtensionRef.Name)},
+		{"messages", string(controller.PhoneNumberMessages(d.AllowMessage)), string(spec.Messages)},
+		{"messageExtension", idText(deref(d.MessageExtensionID)), msgTo},
+		{"comment", deref(d.Comment), spec.Comment},
+	} {
+		if slices.Contains(changed, f.Field) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// subscriptionChanges lists what an update would change to make the PBX subscription x match s;
+// URLs are shown with their query (often a token) hidden.
+func subscriptionChanges(s *v1alpha1.EventSubscription, x *pbx.Event) []FieldChange {
+	changed := controller.EventDiff(s, x)
+	var out []FieldChange
+	for _, f := range []FieldChange{
+		{"url", controller.ShownURL(x.URL), controller.ShownURL(controller.EventURL(s))},
+		{"eventType", string(specEventType(x.EventType)), string(s.Spec.EventType)},
+		{"method", x.Method, string(cmp.Or(s.Spec.Method, v1alpha1.EventMethodPOST))},
+	} {
+		if slices.Contains(changed, f.Field) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// specEventType is the spec's event type of a PBX event type (dial-in is DialIn); an unknown one
+// is kept as the PBX writes it.
+func specEventType(t string) v1alpha1.EventType {
+	for _, s := range []v1alpha1.EventType{v1alpha1.EventTypeDialIn, v1alpha1.EventTypeDialOut, v1alpha1.EventTypeAnswer,
+		v1alpha1.EventTypeHangup, v1alpha1.EventTypeMessageIn, v1alpha1.EventTypeMessageOut, v1alpha1.EventTypeVoicemail} {
+		if controller.PBXEventType(s) == t {
+			return s
+		}
+	}
+	return v1alpha1.EventType(t)
 }

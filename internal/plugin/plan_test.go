@@ -351,7 +351,9 @@ func planHook(name, ext, url string, opts ...func(*v1alpha1.EventSubscription)) 
 }
 
 func recorded[T interface{ SetAnnotations(map[string]string) }](id int64) func(T) {
-	return func(o T) { o.SetAnnotations(map[string]string{v1alpha1.AnnotationExternalID: strconv.FormatInt(id, 10)}) }
+	return func(o T) {
+		o.SetAnnotations(map[string]string{v1alpha1.AnnotationExternalID: strconv.FormatInt(id, 10)})
+	}
 }
 
 // TestPlanNumbersAndWebhooks: numbers and webhooks are planned as the operator would route and

@@ -3,6 +3,9 @@ package plugin
 import (
 	"cmp"
 	"fmt"
+	"maps"
+	"net"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,12 +66,15 @@ type ExportOptions struct {
 	Filter Filter
 }
 
-// Export is the result of export: the objects, sorted (groups by name, extensions by number),
-// and warnings about PBX objects that were left out or will not apply as they are.
+// Export is the result of export: the objects, sorted (groups by name, extensions and numbers by
+// number, subscriptions by name), and warnings about PBX objects that were left out or will not
+// apply as they are.
 type Export struct {
-	Groups     []v1alpha1.ExtensionGroup
-	Extensions []v1alpha1.Extension
-	Warnings   []string
+	Groups             []v1alpha1.ExtensionGroup
+	Extensions         []v1alpha1.Extension
+	PhoneNumbers       []v1alpha1.PhoneNumber
+	EventSubscriptions []v1alpha1.EventSubscription
+	Warnings           []string
 }
 
 // Build maps a tenant onto custom resources that the operator takes over without writing to the
@@ -133,11 +139,121 @@ func Build(t Tenant, o ExportOptions) Export {
 			Spec:       spec,
 		})
 	}
+	exported := map[int64]string{}
+	for _, x := range out.Extensions {
+		id, _ := strconv.ParseInt(x.Annotations[v1alpha1.AnnotationExternalID], 10, 64)
+		exported[id] = x.Name
+	}
+	out.numbers(t, o, policy, exported)
+	out.subscriptions(t, o, policy, exported)
 	slices.SortFunc(out.Groups, func(a, b v1alpha1.ExtensionGroup) int { return cmp.Compare(a.Name, b.Name) })
 	slices.SortFunc(out.Extensions, func(a, b v1alpha1.Extension) int {
 		return cmp.Or(cmp.Compare(len(a.Spec.Name), len(b.Spec.Name)), cmp.Compare(a.Spec.Name, b.Spec.Name))
 	})
 	return out
+}
+
+// numbers exports the routed DIDs: a PhoneNumber per DID whose calls or messages go to an
+// extension, bound by its digits (the number is its identity), routed to the exported Extension
+// by extensionRef, or by extensionID to one not exported when nothing is filtered out. Free
+// numbers route nothing and are left out.
+func (out *Export) numbers(t Tenant, o ExportOptions, policy v1alpha1.ManagementPolicy, exported map[int64]string) {
+	filtered := o.Filter != (Filter{})
+	for i := range t.DIDs {
+		d := &t.DIDs[i]
+		calls, messages := deref(d.ExtensionID), deref(d.MessageExtensionID)
+		if calls == 0 && (!d.AllowMessage || messages == 0) {
+			continue
+		}
+		if filtered && exported[calls] == "" && exported[messages] == "" {
+			continue
+		}
+		spec := v1alpha1.PhoneNumberSpec{Number: d.Name, Comment: deref(d.Comment)}
+		spec.AccountRef, spec.ManagementPolicy = o.AccountRef, policy
+		if name := exported[calls]; name != "" {
+			spec.ExtensionRef.Name = name
+		} else {
+			spec.ExtensionID = calls
+		}
+		if d.AllowMessage {
+			spec.Messages = v1alpha1.PhoneNumberMessagesEnabled
+			if name := exported[messages]; name != "" {
+				spec.MessageExtensionRef.Name = name
+			} else {
+				spec.MessageExtensionID = messages
+			}
+		}
+		out.PhoneNumbers = append(out.PhoneNumbers, v1alpha1.PhoneNumber{
+			TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "PhoneNumber"},
+			ObjectMeta: metav1.ObjectMeta{Name: "number-" + slug(d.Name, maxNameLength-len("number-")), Namespace: o.Namespace},
+			Spec:       spec,
+		})
+	}
+	slices.SortFunc(out.PhoneNumbers, func(a, b v1alpha1.PhoneNumber) int {
+		return cmp.Or(cmp.Compare(len(a.Spec.Number), len(b.Spec.Number)), cmp.Compare(a.Spec.Number, b.Spec.Number))
+	})
+}
+
+// subscriptions exports the event subscriptions of the exported extensions, each bound to its
+// subscription by the external-id annotation (the PBX allows identical ones), named after its
+// extension and event type.
+func (out *Export) subscriptions(t Tenant, o ExportOptions, policy v1alpha1.ManagementPolicy, exported map[int64]string) {
+	ids := slices.Sorted(maps.Keys(t.Events))
+	for _, extID := range ids {
+		ext := exported[extID]
+		if ext == "" {
+			continue
+		}
+		for _, e := range t.Events[extID] {
+			spec := v1alpha1.EventSubscriptionSpec{ExtensionRef: v1alpha1.ExtensionReference{Name: ext}, EventType: specEventType(e.EventType),
+				Method: v1alpha1.EventMethod(strings.ToUpper(e.Method)), URL: e.URL}
+			spec.AccountRef, spec.ManagementPolicy = o.AccountRef, policy
+			what := fmt.Sprintf("subscription %d of the extension %s", e.ID, ext)
+			if problem := webhookProblem(&spec); problem != "" {
+				out.Warnings = append(out.Warnings, fmt.Sprintf("Left out the %s: %s", what, problem))
+				continue
+			}
+			if strings.Contains(e.URL, "?") {
+				out.Warnings = append(out.Warnings, fmt.Sprintf("The %s has a query in its URL (often a token): the manifest holds it in clear, so keep the file where the token may be read", what))
+			}
+			out.EventSubscriptions = append(out.EventSubscriptions, v1alpha1.EventSubscription{
+				TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "EventSubscription"},
+				ObjectMeta: objectMeta(subscriptionName(ext, string(spec.EventType), e.ID), o.Namespace, e.ID),
+				Spec:       spec,
+			})
+		}
+	}
+}
+
+// webhookProblem says why the API server would refuse a subscription as exported, or "".
+func webhookProblem(spec *v1alpha1.EventSubscriptionSpec) string {
+	known := []v1alpha1.EventType{v1alpha1.EventTypeDialIn, v1alpha1.EventTypeDialOut, v1alpha1.EventTypeAnswer,
+		v1alpha1.EventTypeHangup, v1alpha1.EventTypeMessageIn, v1alpha1.EventTypeMessageOut, v1alpha1.EventTypeVoicemail}
+	u, err := url.Parse(spec.URL)
+	switch {
+	case !slices.Contains(known, spec.EventType):
+		return fmt.Sprintf("its event type %q is not one an EventSubscription takes", spec.EventType)
+	case spec.Method != v1alpha1.EventMethodGET && spec.Method != v1alpha1.EventMethodPOST:
+		return fmt.Sprintf("its method %q is neither GET nor POST", spec.Method)
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		return "its URL is not an absolute http(s) URL"
+	case u.User != nil || u.Fragment != "" || strings.Contains(spec.URL, "#"):
+		return "its URL has a user name, a password or a fragment, which an EventSubscription refuses"
+	case u.Scheme == "http" && !plainHTTPAllowed(u.Hostname()):
+		return "its URL uses plain http to a host that is neither loopback nor an in-cluster Service, which an EventSubscription refuses (the PBX sends call data)"
+	case len(spec.URL) > 2048:
+		return "its URL is longer than the 2048 characters an EventSubscription takes"
+	}
+	return ""
+}
+
+// plainHTTPAllowed tells the hosts an EventSubscription may call over plain http: loopback, and
+// in-cluster Services.
+func plainHTTPAllowed(host string) bool {
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.IsLoopback()
+	}
+	return host == "localhost" || strings.HasSuffix(host, ".svc") || strings.HasSuffix(host, ".svc.cluster.local")
 }
 
 // selects reports whether the extension filters select x.
@@ -160,6 +276,13 @@ func objectMeta(name, namespace string, id int64) metav1.ObjectMeta {
 		Namespace:   namespace,
 		Annotations: map[string]string{v1alpha1.AnnotationExternalID: strconv.FormatInt(id, 10)},
 	}
+}
+
+// subscriptionName derives an EventSubscription's name from its extension's and its event type:
+// ext-101-alice-hangup-7001; the id keeps subscriptions of one type apart.
+func subscriptionName(extension, eventType string, id int64) string {
+	suffix := "-" + slug(eventType, 20) + "-" + strconv.FormatInt(id, 10)
+	return strings.TrimRight(extension[:min(len(extension), maxNameLength-len(suffix))], "-") + suffix
 }
 
 // tooLong warns about a value the API server will refuse (the CRD bounds it).

@@ -215,3 +215,61 @@ func TestParseNumbers(t *testing.T) {
 		})
 	}
 }
+
+// TestBuildNumbersAndWebhooks: routed numbers are exported bound by their digits and routed to
+// the exported Extensions; the webhooks of the exported extensions are exported bound by id; what
+// the API server would refuse is left out with a warning, and a token in a URL is warned about.
+func TestBuildNumbersAndWebhooks(t *testing.T) {
+	ten, eleven, twelve := int64(10), int64(11), int64(12)
+	comment := "Reception"
+	tenant := Tenant{
+		Extensions: []pbx.Extension{pbxExt(10, "101", "Alice", 0), pbxExt(11, "102", "Bob", 0)},
+		DIDs: []pbx.DID{
+			{ID: 50, Name: "74950000001", ExtensionID: &ten, Comment: &comment},
+			{ID: 51, Name: "74950000002", ExtensionID: &twelve, AllowMessage: true, MessageExtensionID: &eleven},
+			{ID: 52, Name: "74950000003"},
+		},
+		Events: map[int64][]pbx.Event{
+			10: {
+				{ID: 70, URL: "https://crm.example/calls?token=s3cret", EventType: pbx.EventHangup, Method: "POST"},
+				{ID: 71, URL: "http://crm.example/calls", EventType: pbx.EventDialIn, Method: "GET"},
+			},
+			12: {{ID: 72, URL: "https://other.example/", EventType: pbx.EventAnswer, Method: "POST"}},
+		},
+	}
+	ref := v1alpha1.AccountReference{Kind: v1alpha1.AccountKindAccount, Name: "pbx"}
+	ex := Build(tenant, ExportOptions{AccountRef: ref})
+	var numbers []v1alpha1.PhoneNumberSpec
+	for _, n := range ex.PhoneNumbers {
+		if n.Annotations[v1alpha1.AnnotationExternalID] != "" {
+			t.Errorf("a number is bound by its digits, not an id: %v", n.Annotations)
+		}
+		numbers = append(numbers, n.Spec)
+	}
+	observe := v1alpha1.ManagedSpec{AccountRef: ref, ManagementPolicy: v1alpha1.ManagementPolicyObserveOnly}
+	want := []v1alpha1.PhoneNumberSpec{
+		{ManagedSpec: observe, Number: "74950000001", ExtensionRef: v1alpha1.PhoneNumberExtensionReference{Name: "ext-101-alice"}, Comment: "Reception"},
+		{ManagedSpec: observe, Number: "74950000002", ExtensionID: 12, Messages: v1alpha1.PhoneNumberMessagesEnabled,
+			MessageExtensionRef: v1alpha1.PhoneNumberExtensionReference{Name: "ext-102-bob"}},
+	}
+	if diff := cmp.Diff(want, numbers); diff != "" {
+		t.Errorf("routed numbers, free ones left out: -want +got:\n%s", diff)
+	}
+	if len(ex.EventSubscriptions) != 1 {
+		t.Fatalf("one webhook of an exported extension applies as it is: %+v", ex.EventSubscriptions)
+	}
+	s := ex.EventSubscriptions[0]
+	if s.Name != "ext-101-alice-hangup-70" || s.Annotations[v1alpha1.AnnotationExternalID] != "70" || s.Spec.ExtensionRef.Name != "ext-101-alice" ||
+		s.Spec.EventType != v1alpha1.EventTypeHangup || s.Spec.Method != v1alpha1.EventMethodPOST || s.Spec.URL != "https://crm.example/calls?token=s3cret" {
+		t.Errorf("the webhook as exported: %s %v %+v", s.Name, s.Annotations, s.Spec)
+	}
+	warnings := strings.Join(ex.Warnings, "\n")
+	for _, w := range []string{"Left out the subscription 71 of the extension ext-101-alice: its URL uses plain http", "subscription 70 of the extension ext-101-alice has a query in its URL"} {
+		if !strings.Contains(warnings, w) {
+			t.Errorf("warning %q missing from:\n%s", w, warnings)
+		}
+	}
+	if strings.Contains(warnings, "s3cret") {
+		t.Errorf("a warning shows a token:\n%s", warnings)
+	}
+}

@@ -200,7 +200,9 @@ func (p Progress) printf(format string, args ...any) {
 	}
 }
 
-// readTenant lists the account's groups and extensions, reporting progress every page.
+// readTenant lists the account's groups, extensions and DIDs, reporting progress every page.
+// Event subscriptions live under each extension and cost a call each: readHooks reads those that
+// are wanted.
 func readTenant(ctx context.Context, cn *conn, progress Progress) (Tenant, error) {
 	var t Tenant
 	src := Source{URL: cn.url}
@@ -221,6 +223,42 @@ func readTenant(ctx context.Context, cn *conn, progress Progress) (Tenant, error
 			progress.printf("Read %d extensions...", len(t.Extensions))
 		}
 	}
-	progress.printf("Read %d extensions and %d groups in %s", len(t.Extensions), len(t.Groups), time.Since(start).Round(time.Millisecond))
+	for d, err := range cn.c.DIDs.List(ctx, cn.realm, pbx.DIDFilter{}) {
+		if err != nil {
+			return Tenant{}, explain(src, err)
+		}
+		t.DIDs = append(t.DIDs, d)
+	}
+	progress.printf("Read %d extensions, %d groups and %d numbers in %s", len(t.Extensions), len(t.Groups), len(t.DIDs), time.Since(start).Round(time.Millisecond))
 	return t, nil
+}
+
+// readHooks reads the event subscriptions of the tenant's extensions that want selects, one call
+// each, unless the client's limits say it has none.
+func readHooks(ctx context.Context, cn *conn, t *Tenant, want func(pbx.Extension) bool, progress Progress) error {
+	if l, err := cn.c.ClientInfo.Limits(ctx, cn.realm); err == nil {
+		if _, reported := l.Raw["event_count"]; reported && l.EventCount == 0 {
+			return nil
+		}
+	}
+	src := Source{URL: cn.url}
+	start, n := time.Now(), 0
+	t.Events = map[int64][]pbx.Event{}
+	for _, x := range t.Extensions {
+		if !want(x) {
+			continue
+		}
+		events, err := cn.c.Events.ListAll(ctx, pbx.ExtensionRealm(x.ID), pbx.EventFilter{})
+		if err != nil {
+			return explain(src, err)
+		}
+		if len(events) > 0 {
+			t.Events[x.ID] = events
+		}
+		if n++; n%100 == 0 {
+			progress.printf("Read the subscriptions of %d extensions...", n)
+		}
+	}
+	progress.printf("Read the subscriptions of %d extensions in %s", n, time.Since(start).Round(time.Millisecond))
+	return nil
 }

@@ -89,239 +89,254 @@ func pbxExt(id int64, number, label string, group int64) pbx.Extension {
 	return x
 }
 
+// PlanTenant is the PBX of the plan cases: groups 1 to 3 (two named Twin), extensions 10 to 13.
+var PlanTenant = Tenant{
+	Groups: []pbx.ExtensionGroup{{ID: 1, Name: "Sales"}, {ID: 2, Name: "Twin"}, {ID: 3, Name: "Twin"}},
+	Extensions: []pbx.Extension{
+		pbxExt(10, "101", "Alice", 1),
+		pbxExt(11, "102", "Bob", 0),
+		pbxExt(12, "103", "Carol", 0),
+		{ID: 13, Name: "0003*300", Type: pbx.ExtensionTypeQueue, Status: pbx.StatusActive},
+	},
+}
+
+// PlanArgs are a plan case's manifests and cluster resources, in namespace "a", of the Account
+// "pbx" over PlanTenant.
+type PlanArgs struct {
+	Groups        []v1alpha1.ExtensionGroup
+	Exts          []v1alpha1.Extension
+	ClusterGroups []v1alpha1.ExtensionGroup
+	ClusterExts   []v1alpha1.Extension
+	Prune         bool
+}
+
+// PlanCase is one case of TestPlan; TestPlanAgreesWithTheEngine runs the same cases through the
+// operator.
+type PlanCase struct {
+	Reason      string
+	Args        PlanArgs
+	Want        []Change
+	WantChanges bool
+}
+
+type args = PlanArgs
+
 func TestPlan(t *testing.T) {
-	tenant := Tenant{
-		Groups: []pbx.ExtensionGroup{{ID: 1, Name: "Sales"}, {ID: 2, Name: "Twin"}, {ID: 3, Name: "Twin"}},
-		Extensions: []pbx.Extension{
-			pbxExt(10, "101", "Alice", 1),
-			pbxExt(11, "102", "Bob", 0),
-			pbxExt(12, "103", "Carol", 0),
-			{ID: 13, Name: "0003*300", Type: pbx.ExtensionTypeQueue, Status: pbx.StatusActive},
-		},
-	}
 	acct := AccountKey{Kind: v1alpha1.AccountKindAccount, Namespace: "a", Name: "pbx"}
-	type args struct {
-		groups        []v1alpha1.ExtensionGroup
-		exts          []v1alpha1.Extension
-		clusterGroups []v1alpha1.ExtensionGroup
-		clusterExts   []v1alpha1.Extension
-		prune         bool
-	}
-	cases := map[string]struct {
-		reason      string
-		args        args
-		want        []Change
-		wantChanges bool
-	}{
-		"Create": {
-			reason: "a number the PBX does not have is created with the fields set",
-			args:   args{exts: []v1alpha1.Extension{planExt("ext-104", "104", "Dave")}},
-			want: []Change{{Action: ActionCreate, Kind: "Extension", Namespace: "a", Name: "ext-104", Fields: []FieldChange{
-				{Field: "name", To: "104"}, {Field: "type", To: "Phone"}, {Field: "state", From: "Blocked", To: "Active"}, {Field: "label", To: "Dave"},
-			}}},
-			wantChanges: true,
-		},
-		"CreateInNewGroup": {
-			reason: "a group the plan creates is created, and its member waits for its id",
-			args:   args{groups: []v1alpha1.ExtensionGroup{planGroup("support", "Support")}, exts: []v1alpha1.Extension{planExt("ext-105", "105", "", inGroup("support"))}},
-			want: []Change{
-				{Action: ActionCreate, Kind: "ExtensionGroup", Namespace: "a", Name: "support", Fields: []FieldChange{{Field: "name", To: "Support"}}},
-				{Action: ActionCreate, Kind: "Extension", Namespace: "a", Name: "ext-105", Fields: []FieldChange{
-					{Field: "name", To: "105"}, {Field: "type", To: "Phone"}, {Field: "state", From: "Blocked", To: "Active"}, {Field: "group", To: "(new group support)"},
-				}},
-			},
-			wantChanges: true,
-		},
-		"UpdateWithDiff": {
-			reason: "a resource that holds its object and differs is updated, field by field",
-			args: args{
-				exts:        []v1alpha1.Extension{planExt("ext-101", "101", "Alice Smith")},
-				clusterExts: []v1alpha1.Extension{planExt("ext-101", "101", "Alice", extID(10))},
-			},
-			want: []Change{{Action: ActionUpdate, Kind: "Extension", Namespace: "a", Name: "ext-101", PBXID: 10, Fields: []FieldChange{
-				{Field: "label", From: "Alice", To: "Alice Smith"}, {Field: "group", From: "1", To: ""},
-			}}},
-			wantChanges: true,
-		},
-		"NoChange": {
-			reason: "a resource that holds its object and matches changes nothing: exit code 0",
-			args: args{
-				groups:        []v1alpha1.ExtensionGroup{planGroup("sales", "Sales")},
-				exts:          []v1alpha1.Extension{planExt("ext-101", "101", "Alice", inGroup("sales"))},
-				clusterGroups: []v1alpha1.ExtensionGroup{planGroup("sales", "Sales", groupID(1))},
-				clusterExts:   []v1alpha1.Extension{planExt("ext-101", "101", "Alice", extID(10), inGroup("sales"))},
-			},
-			want: []Change{
-				{Action: ActionNoChange, Kind: "ExtensionGroup", Namespace: "a", Name: "sales", PBXID: 1},
-				{Action: ActionNoChange, Kind: "Extension", Namespace: "a", Name: "ext-101", PBXID: 10},
-			},
-		},
-		"RenameInSpec": {
-			reason: "a group renamed in the spec is renamed in the PBX: its recorded name is the one it has",
-			args: args{
-				groups:        []v1alpha1.ExtensionGroup{planGroup("sales", "Sales EMEA")},
-				clusterGroups: []v1alpha1.ExtensionGroup{planGroup("sales", "Sales", groupID(1), groupKeys(1, "Sales"))},
-			},
-			want: []Change{{Action: ActionUpdate, Kind: "ExtensionGroup", Namespace: "a", Name: "sales", PBXID: 1,
-				Fields: []FieldChange{{Field: "name", From: "Sales", To: "Sales EMEA"}}}},
-			wantChanges: true,
-		},
-		"ForeignNameAtRecordedID": {
-			reason: "a group at the recorded id with a name the resource never gave it is left alone, and the resource's group is made again",
-			args: args{
-				groups:        []v1alpha1.ExtensionGroup{planGroup("ops", "Ops")},
-				clusterGroups: []v1alpha1.ExtensionGroup{planGroup("ops", "Ops", groupID(1), groupKeys(1, "Ops"))},
-			},
-			want: []Change{{Action: ActionCreate, Kind: "ExtensionGroup", Namespace: "a", Name: "ops",
-				Note:   `The PBX group 1 is named "Sales", a name this resource never gave it: it is left alone`,
-				Fields: []FieldChange{{Field: "name", To: "Ops"}}}},
-			wantChanges: true,
-		},
-		"AdoptByAnnotation": {
-			reason: "the adopt annotation takes over a natural-key match, then updates it",
-			args:   args{exts: []v1alpha1.Extension{planExt("ext-102", "102", "Robert", extAdopt)}},
-			want: []Change{{Action: ActionAdopt, Kind: "Extension", Namespace: "a", Name: "ext-102", PBXID: 11, Note: "Then updated",
-				Fields: []FieldChange{{Field: "label", From: "Bob", To: "Robert"}}}},
-			wantChanges: true,
-		},
-		"AdoptByExternalID": {
-			reason:      "an exported manifest (external-id, ObserveOnly) is adopted with nothing to write",
-			args:        args{exts: []v1alpha1.Extension{planExt("ext-103", "103", "Carol", extID(12), extObserve)}},
-			want:        []Change{{Action: ActionAdopt, Kind: "Extension", Namespace: "a", Name: "ext-103", PBXID: 12}},
-			wantChanges: true,
-		},
-		"AlreadyExists": {
-			reason: "a natural-key match without an opt-in is somebody else's object",
-			args:   args{exts: []v1alpha1.Extension{planExt("ext-102", "102", "Bob")}},
-			want: []Change{{Action: ActionAlreadyExists, Kind: "Extension", Namespace: "a", Name: "ext-102", PBXID: 11,
-				Note: `The PBX object 11 has this natural key and is not managed by this resource: set the pbx.cloudpbx.dev/adopt: "true" annotation to adopt it`}},
-			wantChanges: true,
-		},
-		"ConflictWithClusterResource": {
-			reason: "an object another resource of the account holds is a conflict",
-			args: args{
-				exts:        []v1alpha1.Extension{planExt("second", "101", "Alice", extAdopt)},
-				clusterExts: []v1alpha1.Extension{planExt("first", "101", "Alice", extID(10))},
-			},
-			want:        []Change{{Action: ActionConflict, Kind: "Extension", Namespace: "a", Name: "second", Note: "a/first already manages the PBX object with this natural key in this account"}},
-			wantChanges: true,
-		},
-		"ConflictWithinManifests": {
-			reason: "two manifests that claim one number: the second is a conflict",
-			args: args{exts: []v1alpha1.Extension{
-				planExt("a-one", "103", "Carol", extAdopt),
-				planExt("b-two", "103", "Carol", extAdopt),
-			}},
-			want: []Change{
-				{Action: ActionAdopt, Kind: "Extension", Namespace: "a", Name: "a-one", PBXID: 12},
-				{Action: ActionConflict, Kind: "Extension", Namespace: "a", Name: "b-two", Note: "a/a-one already manages the PBX object with this natural key in this account"},
-			},
-			wantChanges: true,
-		},
-		"ConflictAmbiguousGroup": {
-			reason: "a group name several PBX groups share is a conflict, never a guess",
-			args:   args{groups: []v1alpha1.ExtensionGroup{planGroup("twin", "Twin")}},
-			want: []Change{{Action: ActionConflict, Kind: "ExtensionGroup", Namespace: "a", Name: "twin",
-				Note: `2 groups named "Twin" exist in the PBX (ids [2 3]): set the pbx.cloudpbx.dev/external-id annotation to the id of the one to manage`}},
-			wantChanges: true,
-		},
-		"DuplicateGroupNamesBound": {
-			reason: "two groups with one name, each bound to its own by the external-id annotation (an export), are two resources, not a Conflict",
-			args: args{groups: []v1alpha1.ExtensionGroup{
-				planGroup("twin-2", "Twin", groupID(2), func(g *v1alpha1.ExtensionGroup) { g.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserveOnly }),
-				planGroup("twin-3", "Twin", groupID(3), func(g *v1alpha1.ExtensionGroup) { g.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserveOnly }),
-			}},
-			want: []Change{
-				{Action: ActionAdopt, Kind: "ExtensionGroup", Namespace: "a", Name: "twin-2", PBXID: 2},
-				{Action: ActionAdopt, Kind: "ExtensionGroup", Namespace: "a", Name: "twin-3", PBXID: 3},
-			},
-			wantChanges: true,
-		},
-		"UnboundNameOfBoundGroup": {
-			reason: "a group without an id whose name a bound group holds would find that group by the name: a Conflict",
-			args: args{
-				groups:        []v1alpha1.ExtensionGroup{planGroup("sales-copy", "Sales")},
-				clusterGroups: []v1alpha1.ExtensionGroup{planGroup("sales", "Sales", groupID(1))},
-			},
-			want: []Change{{Action: ActionConflict, Kind: "ExtensionGroup", Namespace: "a", Name: "sales-copy",
-				Note: "a/sales already manages the PBX object with this natural key in this account"}},
-			wantChanges: true,
-		},
-		"ConflictType": {
-			reason: "a number whose PBX extension has another type cannot be managed",
-			args:   args{exts: []v1alpha1.Extension{planExt("ext-300", "300", "", extAdopt)}},
-			want: []Change{{Action: ActionConflict, Kind: "Extension", Namespace: "a", Name: "ext-300", PBXID: 13,
-				Note: "The PBX extension 0003*300 is of type queue, not phone; the PBX cannot change its type (the operator reports InvalidSpec)"}},
-			wantChanges: true,
-		},
-		"DriftedObserveOnly": {
-			reason: "an ObserveOnly resource that differs is reported, never written: not a change",
-			args: args{
-				exts:        []v1alpha1.Extension{planExt("ext-102", "102", "Robert", extObserve)},
-				clusterExts: []v1alpha1.Extension{planExt("ext-102", "102", "Bob", extID(11), extObserve)},
-			},
-			want: []Change{{Action: ActionDrifted, Kind: "Extension", Namespace: "a", Name: "ext-102", PBXID: 11, Fields: []FieldChange{{Field: "label", From: "Bob", To: "Robert"}}}},
-		},
-		"MissingObserveOnly": {
-			reason: "an ObserveOnly resource whose object is gone is not recreated",
-			args:   args{exts: []v1alpha1.Extension{planExt("ext-999", "999", "", extID(99), extObserve)}},
-			want: []Change{{Action: ActionMissing, Kind: "Extension", Namespace: "a", Name: "ext-999",
-				Note: "The PBX extension 99 is gone or has another number; The PBX object does not exist, and managementPolicy ObserveOnly does not create it"}},
-			wantChanges: true,
-		},
-		"DeleteOnRemoval": {
-			reason: "a managed resource of the manifests' namespace that the manifests drop is deleted from the PBX; Orphan and ObserveOnly only release",
-			args: args{
-				exts: []v1alpha1.Extension{planExt("ext-101", "101", "Alice", extID(10), inGroup("sales"))},
-				clusterExts: []v1alpha1.Extension{
-					planExt("ext-101", "101", "Alice", extID(10), inGroup("sales")),
-					planExt("ext-102", "102", "Bob", extID(11)),
-					planExt("ext-103", "103", "Carol", extID(12), extOrphan),
-					planExt("ext-300", "300", "", extID(13), extObserve),
-				},
-				clusterGroups: []v1alpha1.ExtensionGroup{planGroup("sales", "Sales", groupID(1))},
-				prune:         true,
-			},
-			want: []Change{
-				{Action: ActionDelete, Kind: "ExtensionGroup", Namespace: "a", Name: "sales", PBXID: 1},
-				{Action: ActionNoChange, Kind: "Extension", Namespace: "a", Name: "ext-101", PBXID: 10},
-				{Action: ActionDelete, Kind: "Extension", Namespace: "a", Name: "ext-102", PBXID: 11},
-				{Action: ActionRelease, Kind: "Extension", Namespace: "a", Name: "ext-103", PBXID: 12, Note: "deletionPolicy Orphan leaves the PBX object in place"},
-				{Action: ActionRelease, Kind: "Extension", Namespace: "a", Name: "ext-300", PBXID: 13, Note: "managementPolicy ObserveOnly leaves the PBX object in place"},
-			},
-			wantChanges: true,
-		},
-		"NoPruneNoDelete": {
-			reason: "without pruning, resources missing from the manifests are left alone",
-			args: args{
-				exts:          []v1alpha1.Extension{planExt("ext-101", "101", "Alice", extID(10), inGroup("sales"))},
-				clusterExts:   []v1alpha1.Extension{planExt("ext-101", "101", "Alice", extID(10), inGroup("sales")), planExt("ext-102", "102", "Bob", extID(11))},
-				clusterGroups: []v1alpha1.ExtensionGroup{planGroup("sales", "Sales", groupID(1))},
-			},
-			want: []Change{{Action: ActionNoChange, Kind: "Extension", Namespace: "a", Name: "ext-101", PBXID: 10}},
-		},
-	}
-	for name, tc := range cases {
+	for name, tc := range PlanCases() {
 		t.Run(name, func(t *testing.T) {
 			got := Plan(PlanInput{
-				Groups: tc.args.groups, Extensions: tc.args.exts,
-				ClusterGroups: tc.args.clusterGroups, ClusterExtensions: tc.args.clusterExts,
-				Tenants: map[AccountKey]Tenant{acct: tenant}, Prune: tc.args.prune,
+				Groups: tc.Args.Groups, Extensions: tc.Args.Exts,
+				ClusterGroups: tc.Args.ClusterGroups, ClusterExtensions: tc.Args.ClusterExts,
+				Tenants: map[AccountKey]Tenant{acct: PlanTenant}, Prune: tc.Args.Prune,
 			})
-			if diff := cmp.Diff(tc.want, got.Changes); diff != "" {
-				t.Errorf("%s\nPlan(): -want, +got:\n%s", tc.reason, diff)
+			if diff := cmp.Diff(tc.Want, got.Changes); diff != "" {
+				t.Errorf("%s\nPlan(): -want, +got:\n%s", tc.Reason, diff)
 			}
-			if got.HasChanges() != tc.wantChanges {
-				t.Errorf("%s\nHasChanges() = %v, want %v", tc.reason, got.HasChanges(), tc.wantChanges)
+			if got.HasChanges() != tc.WantChanges {
+				t.Errorf("%s\nHasChanges() = %v, want %v", tc.Reason, got.HasChanges(), tc.WantChanges)
 			}
 			var buf bytes.Buffer
 			if err := got.WriteText(&buf); err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Contains(buf.Bytes(), []byte("Plan: ")) {
-				t.Errorf("%s\nWriteText() has no summary:\n%s", tc.reason, buf.String())
+				t.Errorf("%s\nWriteText() has no summary:\n%s", tc.Reason, buf.String())
 			}
 		})
+	}
+}
+
+// PlanCases are the cases of TestPlan.
+func PlanCases() map[string]PlanCase {
+	return map[string]PlanCase{
+		"Create": {
+			Reason: "a number the PBX does not have is created with the fields set",
+			Args:   args{Exts: []v1alpha1.Extension{planExt("ext-104", "104", "Dave")}},
+			Want: []Change{{Action: ActionCreate, Kind: "Extension", Namespace: "a", Name: "ext-104", Fields: []FieldChange{
+				{Field: "name", To: "104"}, {Field: "type", To: "Phone"}, {Field: "state", From: "Blocked", To: "Active"}, {Field: "label", To: "Dave"},
+			}}},
+			WantChanges: true,
+		},
+		"CreateInNewGroup": {
+			Reason: "a group the plan creates is created, and its member waits for its id",
+			Args:   args{Groups: []v1alpha1.ExtensionGroup{planGroup("support", "Support")}, Exts: []v1alpha1.Extension{planExt("ext-105", "105", "", inGroup("support"))}},
+			Want: []Change{
+				{Action: ActionCreate, Kind: "ExtensionGroup", Namespace: "a", Name: "support", Fields: []FieldChange{{Field: "name", To: "Support"}}},
+				{Action: ActionCreate, Kind: "Extension", Namespace: "a", Name: "ext-105", Fields: []FieldChange{
+					{Field: "name", To: "105"}, {Field: "type", To: "Phone"}, {Field: "state", From: "Blocked", To: "Active"}, {Field: "group", To: "(new group support)"},
+				}},
+			},
+			WantChanges: true,
+		},
+		"UpdateWithDiff": {
+			Reason: "a resource that holds its object and differs is updated, field by field",
+			Args: args{
+				Exts:        []v1alpha1.Extension{planExt("ext-101", "101", "Alice Smith")},
+				ClusterExts: []v1alpha1.Extension{planExt("ext-101", "101", "Alice", extID(10))},
+			},
+			Want: []Change{{Action: ActionUpdate, Kind: "Extension", Namespace: "a", Name: "ext-101", PBXID: 10, Fields: []FieldChange{
+				{Field: "label", From: "Alice", To: "Alice Smith"}, {Field: "group", From: "1", To: ""},
+			}}},
+			WantChanges: true,
+		},
+		"NoChange": {
+			Reason: "a resource that holds its object and matches changes nothing: exit code 0",
+			Args: args{
+				Groups:        []v1alpha1.ExtensionGroup{planGroup("sales", "Sales")},
+				Exts:          []v1alpha1.Extension{planExt("ext-101", "101", "Alice", inGroup("sales"))},
+				ClusterGroups: []v1alpha1.ExtensionGroup{planGroup("sales", "Sales", groupID(1))},
+				ClusterExts:   []v1alpha1.Extension{planExt("ext-101", "101", "Alice", extID(10), inGroup("sales"))},
+			},
+			Want: []Change{
+				{Action: ActionNoChange, Kind: "ExtensionGroup", Namespace: "a", Name: "sales", PBXID: 1},
+				{Action: ActionNoChange, Kind: "Extension", Namespace: "a", Name: "ext-101", PBXID: 10},
+			},
+		},
+		"RenameInSpec": {
+			Reason: "a group renamed in the spec is renamed in the PBX: its recorded name is the one it has",
+			Args: args{
+				Groups:        []v1alpha1.ExtensionGroup{planGroup("sales", "Sales EMEA")},
+				ClusterGroups: []v1alpha1.ExtensionGroup{planGroup("sales", "Sales", groupID(1), groupKeys(1, "Sales"))},
+			},
+			Want: []Change{{Action: ActionUpdate, Kind: "ExtensionGroup", Namespace: "a", Name: "sales", PBXID: 1,
+				Fields: []FieldChange{{Field: "name", From: "Sales", To: "Sales EMEA"}}}},
+			WantChanges: true,
+		},
+		"ForeignNameAtRecordedID": {
+			Reason: "a group at the recorded id with a name the resource never gave it is left alone, and the resource's group is made again",
+			Args: args{
+				Groups:        []v1alpha1.ExtensionGroup{planGroup("ops", "Ops")},
+				ClusterGroups: []v1alpha1.ExtensionGroup{planGroup("ops", "Ops", groupID(1), groupKeys(1, "Ops"))},
+			},
+			Want: []Change{{Action: ActionCreate, Kind: "ExtensionGroup", Namespace: "a", Name: "ops",
+				Note:   `The PBX group 1 is named "Sales", a name this resource never gave it: it is left alone`,
+				Fields: []FieldChange{{Field: "name", To: "Ops"}}}},
+			WantChanges: true,
+		},
+		"AdoptByAnnotation": {
+			Reason: "the adopt annotation takes over a natural-key match, then updates it",
+			Args:   args{Exts: []v1alpha1.Extension{planExt("ext-102", "102", "Robert", extAdopt)}},
+			Want: []Change{{Action: ActionAdopt, Kind: "Extension", Namespace: "a", Name: "ext-102", PBXID: 11, Note: "Then updated",
+				Fields: []FieldChange{{Field: "label", From: "Bob", To: "Robert"}}}},
+			WantChanges: true,
+		},
+		"AdoptByExternalID": {
+			Reason:      "an exported manifest (external-id, ObserveOnly) is adopted with nothing to write",
+			Args:        args{Exts: []v1alpha1.Extension{planExt("ext-103", "103", "Carol", extID(12), extObserve)}},
+			Want:        []Change{{Action: ActionAdopt, Kind: "Extension", Namespace: "a", Name: "ext-103", PBXID: 12}},
+			WantChanges: true,
+		},
+		"AlreadyExists": {
+			Reason: "a natural-key match without an opt-in is somebody else's object",
+			Args:   args{Exts: []v1alpha1.Extension{planExt("ext-102", "102", "Bob")}},
+			Want: []Change{{Action: ActionAlreadyExists, Kind: "Extension", Namespace: "a", Name: "ext-102", PBXID: 11,
+				Note: `The PBX object 11 has this natural key and is not managed by this resource: set the pbx.cloudpbx.dev/adopt: "true" annotation to adopt it`}},
+			WantChanges: true,
+		},
+		"ConflictWithClusterResource": {
+			Reason: "an object another resource of the account holds is a conflict",
+			Args: args{
+				Exts:        []v1alpha1.Extension{planExt("second", "101", "Alice", extAdopt)},
+				ClusterExts: []v1alpha1.Extension{planExt("first", "101", "Alice", extID(10))},
+			},
+			Want:        []Change{{Action: ActionConflict, Kind: "Extension", Namespace: "a", Name: "second", Note: "a/first already manages the PBX object with this natural key in this account"}},
+			WantChanges: true,
+		},
+		"ConflictWithinManifests": {
+			Reason: "two manifests that claim one number: the second is a conflict",
+			Args: args{Exts: []v1alpha1.Extension{
+				planExt("a-one", "103", "Carol", extAdopt),
+				planExt("b-two", "103", "Carol", extAdopt),
+			}},
+			Want: []Change{
+				{Action: ActionAdopt, Kind: "Extension", Namespace: "a", Name: "a-one", PBXID: 12},
+				{Action: ActionConflict, Kind: "Extension", Namespace: "a", Name: "b-two", Note: "a/a-one already manages the PBX object with this natural key in this account"},
+			},
+			WantChanges: true,
+		},
+		"ConflictAmbiguousGroup": {
+			Reason: "a group name several PBX groups share is a conflict, never a guess",
+			Args:   args{Groups: []v1alpha1.ExtensionGroup{planGroup("twin", "Twin")}},
+			Want: []Change{{Action: ActionConflict, Kind: "ExtensionGroup", Namespace: "a", Name: "twin",
+				Note: `2 groups named "Twin" exist in the PBX (ids [2 3]): set the pbx.cloudpbx.dev/external-id annotation to the id of the one to manage`}},
+			WantChanges: true,
+		},
+		"DuplicateGroupNamesBound": {
+			Reason: "two groups with one name, each bound to its own by the external-id annotation (an export), are two resources, not a Conflict",
+			Args: args{Groups: []v1alpha1.ExtensionGroup{
+				planGroup("twin-2", "Twin", groupID(2), func(g *v1alpha1.ExtensionGroup) { g.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserveOnly }),
+				planGroup("twin-3", "Twin", groupID(3), func(g *v1alpha1.ExtensionGroup) { g.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserveOnly }),
+			}},
+			Want: []Change{
+				{Action: ActionAdopt, Kind: "ExtensionGroup", Namespace: "a", Name: "twin-2", PBXID: 2},
+				{Action: ActionAdopt, Kind: "ExtensionGroup", Namespace: "a", Name: "twin-3", PBXID: 3},
+			},
+			WantChanges: true,
+		},
+		"UnboundNameOfBoundGroup": {
+			Reason: "a group without an id whose name a bound group holds would find that group by the name: a Conflict",
+			Args: args{
+				Groups:        []v1alpha1.ExtensionGroup{planGroup("sales-copy", "Sales")},
+				ClusterGroups: []v1alpha1.ExtensionGroup{planGroup("sales", "Sales", groupID(1))},
+			},
+			Want: []Change{{Action: ActionConflict, Kind: "ExtensionGroup", Namespace: "a", Name: "sales-copy",
+				Note: "a/sales already manages the PBX object with this natural key in this account"}},
+			WantChanges: true,
+		},
+		"ConflictType": {
+			Reason: "a number whose PBX extension has another type cannot be managed",
+			Args:   args{Exts: []v1alpha1.Extension{planExt("ext-300", "300", "", extAdopt)}},
+			Want: []Change{{Action: ActionConflict, Kind: "Extension", Namespace: "a", Name: "ext-300", PBXID: 13,
+				Note: "The PBX extension 0003*300 is of type queue, not phone; the PBX cannot change its type (the operator reports InvalidSpec)"}},
+			WantChanges: true,
+		},
+		"DriftedObserveOnly": {
+			Reason: "an ObserveOnly resource that differs is reported, never written: not a change",
+			Args: args{
+				Exts:        []v1alpha1.Extension{planExt("ext-102", "102", "Robert", extObserve)},
+				ClusterExts: []v1alpha1.Extension{planExt("ext-102", "102", "Bob", extID(11), extObserve)},
+			},
+			Want: []Change{{Action: ActionDrifted, Kind: "Extension", Namespace: "a", Name: "ext-102", PBXID: 11, Fields: []FieldChange{{Field: "label", From: "Bob", To: "Robert"}}}},
+		},
+		"MissingObserveOnly": {
+			Reason: "an ObserveOnly resource whose object is gone is not recreated",
+			Args:   args{Exts: []v1alpha1.Extension{planExt("ext-999", "999", "", extID(99), extObserve)}},
+			Want: []Change{{Action: ActionMissing, Kind: "Extension", Namespace: "a", Name: "ext-999",
+				Note: "The PBX extension 99 is gone or has another number; The PBX object does not exist, and managementPolicy ObserveOnly does not create it"}},
+			WantChanges: true,
+		},
+		"DeleteOnRemoval": {
+			Reason: "a managed resource of the manifests' namespace that the manifests drop is deleted from the PBX; Orphan and ObserveOnly only release",
+			Args: args{
+				Exts: []v1alpha1.Extension{planExt("ext-101", "101", "Alice", extID(10), inGroup("sales"))},
+				ClusterExts: []v1alpha1.Extension{
+					planExt("ext-101", "101", "Alice", extID(10), inGroup("sales")),
+					planExt("ext-102", "102", "Bob", extID(11)),
+					planExt("ext-103", "103", "Carol", extID(12), extOrphan),
+					planExt("ext-300", "300", "", extID(13), extObserve),
+				},
+				ClusterGroups: []v1alpha1.ExtensionGroup{planGroup("sales", "Sales", groupID(1))},
+				Prune:         true,
+			},
+			Want: []Change{
+				{Action: ActionDelete, Kind: "ExtensionGroup", Namespace: "a", Name: "sales", PBXID: 1},
+				{Action: ActionNoChange, Kind: "Extension", Namespace: "a", Name: "ext-101", PBXID: 10},
+				{Action: ActionDelete, Kind: "Extension", Namespace: "a", Name: "ext-102", PBXID: 11},
+				{Action: ActionRelease, Kind: "Extension", Namespace: "a", Name: "ext-103", PBXID: 12, Note: "deletionPolicy Orphan leaves the PBX object in place"},
+				{Action: ActionRelease, Kind: "Extension", Namespace: "a", Name: "ext-300", PBXID: 13, Note: "managementPolicy ObserveOnly leaves the PBX object in place"},
+			},
+			WantChanges: true,
+		},
+		"NoPruneNoDelete": {
+			Reason: "without pruning, resources missing from the manifests are left alone",
+			Args: args{
+				Exts:          []v1alpha1.Extension{planExt("ext-101", "101", "Alice", extID(10), inGroup("sales"))},
+				ClusterExts:   []v1alpha1.Extension{planExt("ext-101", "101", "Alice", extID(10), inGroup("sales")), planExt("ext-102", "102", "Bob", extID(11))},
+				ClusterGroups: []v1alpha1.ExtensionGroup{planGroup("sales", "Sales", groupID(1))},
+			},
+			Want: []Change{{Action: ActionNoChange, Kind: "Extension", Namespace: "a", Name: "ext-101", PBXID: 10}},
+		},
 	}
 }
 

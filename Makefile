@@ -32,7 +32,7 @@ help: ## Display this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate CustomResourceDefinitions and the manager's ClusterRole, copy the CRDs into the Helm chart, and write the lists of kinds (CRD kustomization, user roles, the chart's roles).
+manifests: controller-gen ## Generate CustomResourceDefinitions and the manager's ClusterRole, copy the CRDs into the Helm chart, and write the chart's roles and every list of kinds (hack/rolegen: kustomizations, user roles, PROJECT, the docs' lists).
 	"$(CONTROLLER_GEN)" rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
 	cp config/crd/bases/*.yaml charts/pbx-operator/crds/
 	$(GO) run ./hack/rolegen
@@ -78,10 +78,10 @@ verify: generate manifests ## Regenerate everything and tidy the modules, then f
 	$(GO) mod tidy
 	cd hack/controlplane && $(GO) mod tidy
 	cd hack/controlplane/etcd && $(GO) mod tidy
-	@drift="$$(git status --porcelain -- go.mod go.sum api config hack charts)"; \
+	@drift="$$(git status --porcelain -- go.mod go.sum api config hack charts docs README.md PROJECT)"; \
 	if [ -n "$$drift" ]; then \
 		echo "Generated files or go.mod/go.sum differ from what is committed:"; echo "$$drift"; \
-		git --no-pager diff --stat -- go.mod go.sum api config hack charts; \
+		git --no-pager diff --stat -- go.mod go.sum api config hack charts docs README.md PROJECT; \
 		echo "Run 'make generate manifests' and 'go mod tidy', then commit the result."; \
 		exit 1; \
 	fi

@@ -10,90 +10,70 @@ import (
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/cloudpbx/pbx-operator/internal/controller"
 )
 
-// group is the API group whose resources the user roles cover.
+// group is the API group of every kind, whose resources the user roles cover.
 const group = "pbx.cloudpbx.dev"
 
 func main() {
-	if err := run(); err != nil {
+	files, err := generate(".", controller.ManagedKinds())
+	if err == nil {
+		err = write(".", files)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "rolegen:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	crds, err := readCRDs("config/crd/bases")
+// generate returns the files that rolegen writes, by their path from root, the repository's root:
+// the lists of kinds (lists) and the chart's manager roles.
+func generate(root string, managed []string) (map[string]string, error) {
+	g, rules, err := load(root, managed)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	manager, err := readRules("config/rbac/role.yaml")
+	files, err := writeLists(g)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	roles := userRoles(crds)
-	files := map[string]string{"config/crd/kustomization.yaml": kustomization(crds)}
-	chart := "{{- if and .Values.rbac.create .Values.rbac.userRoles.create }}\n" + chartUserRolesHeader
-	for i, r := range roles {
-		files["config/rbac/pbx_"+r.name+"_role.yaml"] = r.doc + kustomizeRole("pbx-"+r.name+"-role", r.rules)
-		if i > 0 {
-			chart += "---\n"
-		}
-		chart += r.doc + helmRole("pbx-"+r.name+"-role", r.rules)
-	}
-	files["charts/pbx-operator/templates/user-roles.yaml"] = chart + "{{- end }}\n"
-	managerRole, secretRoles, err := chartManagerRoles(manager)
+	managerRole, secretRoles, err := chartManagerRoles(rules)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	files["charts/pbx-operator/templates/clusterrole.yaml"] = managerRole
 	files["charts/pbx-operator/templates/secrets-role.yaml"] = secretRoles
+	return files, nil
+}
+
+// load reads what the files are written from: the CRDs under root, with the managed kinds of the
+// kinds table (managed, in its order), and the manager's rules.
+func load(root string, managed []string) (*gen, []rbacv1.PolicyRule, error) {
+	crds, err := readCRDs(filepath.Join(root, "config", "crd", "bases"))
+	if err != nil {
+		return nil, nil, err
+	}
+	kinds, err := orderKinds(crds, managed)
+	if err != nil {
+		return nil, nil, err
+	}
+	rules, err := readRules(filepath.Join(root, "config", "rbac", "role.yaml"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return &gen{root: root, crds: crds, kinds: kinds, roles: userRoles(kinds)}, rules, nil
+}
+
+// write writes files under root.
+func write(root string, files map[string]string) error {
 	for path, content := range files {
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil { //nolint:gosec // committed YAML, readable by all
+		if err := os.WriteFile(filepath.Join(root, path), []byte(content), 0o644); err != nil { //nolint:gosec // committed files, readable by all
 			return err
 		}
 	}
 	return nil
-}
-
-// crd is what the roles need of a CustomResourceDefinition.
-type crd struct {
-	file       string
-	plural     string
-	namespaced bool
-}
-
-func readCRDs(dir string) ([]crd, error) {
-	paths, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
-	if err != nil {
-		return nil, err
-	}
-	var out []crd
-	for _, p := range paths {
-		data, err := os.ReadFile(p) //nolint:gosec // the repository's own files
-		if err != nil {
-			return nil, err
-		}
-		// The few fields read, rather than the apiextensions API types.
-		var c struct {
-			Spec struct {
-				Group string `json:"group"`
-				Scope string `json:"scope"`
-				Names struct {
-					Plural string `json:"plural"`
-				} `json:"names"`
-			} `json:"spec"`
-		}
-		if err := yaml.Unmarshal(data, &c); err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		if c.Spec.Group != group {
-			return nil, fmt.Errorf("%s: group %q, want %q", p, c.Spec.Group, group)
-		}
-		out = append(out, crd{file: filepath.Base(p), plural: c.Spec.Names.Plural, namespaced: c.Spec.Scope == "Namespaced"})
-	}
-	slices.SortFunc(out, func(a, b crd) int { return strings.Compare(a.plural, b.plural) })
-	return out, nil
 }
 
 func readRules(path string) ([]rbacv1.PolicyRule, error) {
@@ -122,34 +102,51 @@ func kustomization(crds []crd) string {
 	return b.String()
 }
 
-// role is a user role: its name (admin, editor, viewer), the comment that explains it, and its
-// rules.
+// role is a user role: its name (admin, editor, viewer), the comment that explains it, its rules,
+// and for the table of roles in docs/security.md what it may do and whom it is for.
 type role struct {
-	name, doc string
-	rules     []rbacv1.PolicyRule
+	name, doc     string
+	rules         []rbacv1.PolicyRule
+	may, audience string
 }
 
-func userRoles(crds []crd) []role {
+// userRoles returns the user roles over kinds, in the order of their files: admin, editor, viewer.
+// Their rules list the resources by plural, sorted; what they may do lists the kinds in the order
+// of kinds.
+func userRoles(kinds []crd) []role {
 	var all, namespaced, clusterScoped, status []string
-	for _, c := range crds {
+	var allKinds, namespacedKinds, clusterScopedKinds []string
+	for _, c := range kinds {
 		all = append(all, c.plural)
 		status = append(status, c.plural+"/status")
+		allKinds = append(allKinds, c.plurals())
 		if c.namespaced {
 			namespaced = append(namespaced, c.plural)
+			namespacedKinds = append(namespacedKinds, c.plurals())
 		} else {
 			clusterScoped = append(clusterScoped, c.plural)
+			clusterScopedKinds = append(clusterScopedKinds, c.plurals())
 		}
+	}
+	for _, l := range [][]string{all, namespaced, clusterScoped, status} {
+		slices.Sort(l)
 	}
 	rule := func(resources []string, verbs ...string) rbacv1.PolicyRule {
 		return rbacv1.PolicyRule{APIGroups: []string{group}, Resources: resources, Verbs: verbs}
 	}
 	readStatus := rule(status, "get")
+	editorMay := "create, change, delete, get, list and watch " + and(namespacedKinds)
+	if len(clusterScopedKinds) > 0 {
+		editorMay += "; get, list and watch " + and(clusterScopedKinds)
+	}
 	return []role{
 		{
 			name: "admin",
 			doc: "# Grants full control over the pbx.cloudpbx.dev resources, for the people who administer them.\n" +
 				"# Bind it with a RoleBinding (per namespace) or a ClusterRoleBinding; the manager does not use it.\n",
-			rules: []rbacv1.PolicyRule{rule(all, "*"), readStatus},
+			rules:    []rbacv1.PolicyRule{rule(all, "*"), readStatus},
+			may:      "everything on " + and(allKinds) + "; get their status",
+			audience: "platform administrators",
 		},
 		{
 			name: "editor",
@@ -162,14 +159,42 @@ func userRoles(crds []crd) []role {
 				rule(clusterScoped, "get", "list", "watch"),
 				readStatus,
 			},
+			may:      editorMay + "; get the status of all",
+			audience: "the teams that manage their own numbers",
 		},
 		{
 			name: "viewer",
 			doc: "# Grants read-only access to pbx.cloudpbx.dev resources.\n" +
 				"# Bind it with a RoleBinding (per namespace) or a ClusterRoleBinding; the manager does not use it.\n",
-			rules: []rbacv1.PolicyRule{rule(all, "get", "list", "watch"), readStatus},
+			rules:    []rbacv1.PolicyRule{rule(all, "get", "list", "watch"), readStatus},
+			may:      "get, list and watch " + and(allKinds) + "; get their status",
+			audience: "people who look: on-call, auditors, dashboards",
 		},
 	}
+}
+
+// kustomizeUserRole writes the user role name into config/rbac.
+func kustomizeUserRole(name string) func(g *gen) (string, error) {
+	return func(g *gen) (string, error) {
+		for _, r := range g.roles {
+			if r.name == name {
+				return r.doc + kustomizeRole("pbx-"+r.name+"-role", r.rules), nil
+			}
+		}
+		return "", fmt.Errorf("no user role %s", name)
+	}
+}
+
+// chartUserRoles writes the user roles into the Helm chart.
+func chartUserRoles(g *gen) (string, error) {
+	chart := "{{- if and .Values.rbac.create .Values.rbac.userRoles.create }}\n" + chartUserRolesHeader
+	for i, r := range g.roles {
+		if i > 0 {
+			chart += "---\n"
+		}
+		chart += r.doc + helmRole("pbx-"+r.name+"-role", r.rules)
+	}
+	return chart + "{{- end }}\n", nil
 }
 
 const chartUserRolesHeader = `# Roles for the people who use the API, to be bound by the cluster administrator with a RoleBinding

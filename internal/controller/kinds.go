@@ -51,6 +51,18 @@ var kinds = []kind{
 	},
 }
 
+// ManagedKinds returns the names of the managed kinds, in the order of the kinds table. It is the
+// table's one export, read-only, for hack/rolegen: 'make manifests' writes every list of kinds
+// outside the code (the README, PROJECT, the Helm chart, the docs) from it and the CRDs, so that
+// the table stays the one place that lists them.
+func ManagedKinds() []string {
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = k.name
+	}
+	return names
+}
+
 // SetupManaged registers the controllers of the managed kinds, in the order of the kinds table.
 func SetupManaged(mgr ctrl.Manager, o Options) error {
 	for _, k := range kinds {

@@ -14,8 +14,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/controller"
+	"github.com/cloudpbx/pbx-operator/internal/managed"
 )
 
 // StatusReport is what kubectl pbx status shows: one entry per account.
@@ -73,36 +76,41 @@ var errorReasons = map[string]bool{
 	v1alpha1.ReasonInvalidSpec: true, v1alpha1.ReasonAlreadyExists: true, v1alpha1.ReasonConflict: true,
 	v1alpha1.ReasonUnauthorized: true, v1alpha1.ReasonForbidden: true, v1alpha1.ReasonRateLimited: true,
 	v1alpha1.ReasonAPIUnavailable: true, v1alpha1.ReasonReconcileError: true, v1alpha1.ReasonUnavailable: true,
-	v1alpha1.ReasonDependencyNotReady: true,
+	v1alpha1.ReasonDependencyNotReady: true, v1alpha1.ReasonNotFound: true,
 }
 
 // StatusInput is what Summarize reads: accounts and managed objects, as listed from the cluster.
 type StatusInput struct {
 	Accounts        []v1alpha1.Account
 	ClusterAccounts []v1alpha1.ClusterAccount
-	Groups          []v1alpha1.ExtensionGroup
-	Extensions      []v1alpha1.Extension
+	// Objects are the managed resources, of every managed kind (controller.ManagedKinds).
+	Objects []managed.Object
 	// MaxErrors bounds each account's Errors; 0 means 10.
 	MaxErrors int
 }
 
 type accountKey struct{ kind, namespace, name string }
 
-// managedObject is what Summarize needs of a managed resource.
-type managedObject struct {
-	kind       string
-	meta       *metav1.ObjectMeta
-	spec       *v1alpha1.ManagedSpec
-	conditions []metav1.Condition
-}
-
-func (m managedObject) account() accountKey {
-	ref := m.spec.AccountRef
+// accountOfObject is the account a managed resource uses.
+func accountOfObject(o managed.Object) accountKey {
+	ref := o.GetManagedSpec().AccountRef
 	if ref.Kind == v1alpha1.AccountKindClusterAccount {
 		return accountKey{string(ref.Kind), "", ref.Name}
 	}
-	return accountKey{string(v1alpha1.AccountKindAccount), m.meta.Namespace, ref.Name}
+	return accountKey{string(v1alpha1.AccountKindAccount), o.GetNamespace(), ref.Name}
 }
+
+// kindOf is a managed resource's kind.
+func kindOf(o managed.Object) string {
+	gvk, err := apiutil.GVKForObject(o, scheme)
+	if err != nil {
+		return "Unknown"
+	}
+	return gvk.Kind
+}
+
+// scheme knows the plugin's kinds.
+var scheme = Scheme()
 
 // Summarize builds the report: every account given, plus any account the objects refer to.
 func Summarize(in StatusInput) StatusReport {
@@ -112,7 +120,7 @@ func Summarize(in StatusInput) StatusReport {
 			return r
 		}
 		r := &AccountReport{Kind: k.kind, Namespace: k.namespace, Name: k.name}
-		for _, kind := range []string{"ExtensionGroup", "Extension"} {
+		for _, kind := range controller.ManagedKinds() {
 			r.Kinds = append(r.Kinds, KindCount{Kind: kind, Ready: map[string]int{}, Synced: map[string]int{}})
 		}
 		byKey[k] = r
@@ -126,30 +134,24 @@ func Summarize(in StatusInput) StatusReport {
 		r := report(accountKey{string(v1alpha1.AccountKindClusterAccount), "", a.Name})
 		fillAccount(r, a.Spec.URL, &a.Status)
 	}
-	var objs []managedObject
-	for i := range in.Groups {
-		g := &in.Groups[i]
-		objs = append(objs, managedObject{"ExtensionGroup", &g.ObjectMeta, &g.Spec.ManagedSpec, g.Status.Conditions})
-	}
-	for i := range in.Extensions {
-		x := &in.Extensions[i]
-		objs = append(objs, managedObject{"Extension", &x.ObjectMeta, &x.Spec.ManagedSpec, x.Status.Conditions})
-	}
-	for _, o := range objs {
-		r := report(o.account())
-		kc := &r.Kinds[0]
-		if o.kind == "Extension" {
-			kc = &r.Kinds[1]
+	for _, o := range in.Objects {
+		r := report(accountOfObject(o))
+		kind := kindOf(o)
+		i := slices.IndexFunc(r.Kinds, func(k KindCount) bool { return k.Kind == kind })
+		if i < 0 {
+			continue
 		}
+		kc := &r.Kinds[i]
 		kc.Total++
-		ready := meta.FindStatusCondition(o.conditions, v1alpha1.ConditionReady)
-		synced := meta.FindStatusCondition(o.conditions, v1alpha1.ConditionSynced)
+		conds := o.GetManagedStatus().Conditions
+		ready := meta.FindStatusCondition(conds, v1alpha1.ConditionReady)
+		synced := meta.FindStatusCondition(conds, v1alpha1.ConditionSynced)
 		kc.Ready[reasonOf(ready)]++
 		kc.Synced[reasonOf(synced)]++
 		if synced == nil || synced.Status == metav1.ConditionTrue {
 			continue
 		}
-		issue := Issue{Kind: o.kind, Namespace: o.meta.Namespace, Name: o.meta.Name, Reason: synced.Reason, Message: synced.Message, Since: synced.LastTransitionTime.Time}
+		issue := Issue{Kind: kind, Namespace: o.GetNamespace(), Name: o.GetName(), Reason: synced.Reason, Message: synced.Message, Since: synced.LastTransitionTime.Time}
 		switch {
 		case synced.Reason == v1alpha1.ReasonDrifted || synced.Reason == v1alpha1.ReasonUpdating:
 			r.Drifted = append(r.Drifted, issue)
@@ -286,28 +288,53 @@ func (s StatusReport) WriteJSON(w io.Writer) error {
 func ReadStatus(ctx context.Context, c client.Reader, namespace string, maxErrors int) (StatusReport, error) {
 	in := StatusInput{MaxErrors: maxErrors}
 	var al v1alpha1.AccountList
-	var gl v1alpha1.ExtensionGroupList
-	var el v1alpha1.ExtensionList
-	for _, l := range []client.ObjectList{&al, &gl, &el} {
-		if err := c.List(ctx, l, client.InNamespace(namespace)); err != nil {
-			return StatusReport{}, fmt.Errorf("listing %T: %w", l, err)
-		}
+	if err := c.List(ctx, &al, client.InNamespace(namespace)); err != nil {
+		return StatusReport{}, fmt.Errorf("listing the Accounts: %w", err)
 	}
+	in.Accounts = al.Items
+	objs, err := listManaged(ctx, c, namespace)
+	if err != nil {
+		return StatusReport{}, err
+	}
+	in.Objects = objs
 	var cl v1alpha1.ClusterAccountList
 	if err := c.List(ctx, &cl); err == nil {
 		in.ClusterAccounts = cl.Items
 	}
-	in.Accounts, in.Groups, in.Extensions = al.Items, gl.Items, el.Items
 	if namespace != "" {
 		// Show only the ClusterAccounts this namespace uses.
 		used := map[string]bool{}
-		for _, g := range in.Groups {
-			used[g.Spec.AccountRef.Name] = used[g.Spec.AccountRef.Name] || g.Spec.AccountRef.Kind == v1alpha1.AccountKindClusterAccount
-		}
-		for _, x := range in.Extensions {
-			used[x.Spec.AccountRef.Name] = used[x.Spec.AccountRef.Name] || x.Spec.AccountRef.Kind == v1alpha1.AccountKindClusterAccount
+		for _, o := range in.Objects {
+			if ref := o.GetManagedSpec().AccountRef; ref.Kind == v1alpha1.AccountKindClusterAccount {
+				used[ref.Name] = true
+			}
 		}
 		in.ClusterAccounts = slices.DeleteFunc(in.ClusterAccounts, func(a v1alpha1.ClusterAccount) bool { return !used[a.Name] })
 	}
 	return Summarize(in), nil
+}
+
+// listManaged lists the managed resources of every managed kind in a namespace (all when empty).
+func listManaged(ctx context.Context, c client.Reader, namespace string) ([]managed.Object, error) {
+	var out []managed.Object
+	for _, kind := range controller.ManagedKinds() {
+		obj, err := scheme.New(v1alpha1.GroupVersion.WithKind(kind + "List"))
+		if err != nil {
+			return nil, err
+		}
+		list := obj.(client.ObjectList)
+		if err := c.List(ctx, list, client.InNamespace(namespace)); err != nil {
+			return nil, fmt.Errorf("listing the %ss: %w", kind, err)
+		}
+		items, err := meta.ExtractList(list)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range items {
+			if m, ok := it.(managed.Object); ok {
+				out = append(out, m)
+			}
+		}
+	}
+	return out, nil
 }

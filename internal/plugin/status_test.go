@@ -10,17 +10,23 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/managed"
 )
 
 func cond(typ, status, reason, msg string, at time.Time) metav1.Condition {
 	return metav1.Condition{Type: typ, Status: metav1.ConditionStatus(status), Reason: reason, Message: msg, LastTransitionTime: metav1.NewTime(at)}
 }
 
-func ext(ns, name, account string, conds ...metav1.Condition) v1alpha1.Extension {
-	x := v1alpha1.Extension{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+func ext(ns, name, account string, conds ...metav1.Condition) managed.Object {
+	x := &v1alpha1.Extension{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 	x.Spec.AccountRef = v1alpha1.AccountReference{Kind: v1alpha1.AccountKindAccount, Name: account}
 	x.Status.Conditions = conds
 	return x
+}
+
+// zero are the counts of a kind without resources.
+func zero(kind string) KindCount {
+	return KindCount{Kind: kind, Ready: map[string]int{}, Synced: map[string]int{}}
 }
 
 func TestSummarize(t *testing.T) {
@@ -29,7 +35,7 @@ func TestSummarize(t *testing.T) {
 	acct := v1alpha1.Account{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "pbx"}, Spec: v1alpha1.AccountSpec{ConnectionSpec: v1alpha1.ConnectionSpec{URL: "https://pbx.example/"}}}
 	acct.Status.Conditions = []metav1.Condition{cond("Ready", "True", "Available", "", t0)}
 	acct.Status.ClientPrefix = "0003"
-	group := v1alpha1.ExtensionGroup{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "sales"}}
+	group := &v1alpha1.ExtensionGroup{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "sales"}}
 	group.Spec.AccountRef = v1alpha1.AccountReference{Kind: v1alpha1.AccountKindAccount, Name: "pbx"}
 	group.Status.Conditions = ok
 
@@ -42,8 +48,11 @@ func TestSummarize(t *testing.T) {
 			reason: "objects are counted by reason; Drifted and Updating are drift; failures are errors, newest first, cut to MaxErrors",
 			in: StatusInput{
 				Accounts: []v1alpha1.Account{acct},
-				Groups:   []v1alpha1.ExtensionGroup{group},
-				Extensions: []v1alpha1.Extension{
+				Objects: []managed.Object{
+					group,
+					&v1alpha1.PhoneNumber{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "number-1"}, Spec: v1alpha1.PhoneNumberSpec{ManagedSpec: group.Spec.ManagedSpec},
+						Status: v1alpha1.PhoneNumberStatus{ManagedStatus: v1alpha1.ManagedStatus{Conditions: []metav1.Condition{
+							cond("Ready", "False", "NotFound", "", t0), cond("Synced", "False", "NotFound", "The number 74950000001 is not in the PBX account", t0)}}}},
 					ext("a", "ext-101", "pbx", ok...),
 					ext("a", "ext-102", "pbx", cond("Ready", "True", "Available", "", t0), cond("Synced", "False", "Drifted", "The PBX object differs from the spec: label", t0)),
 					ext("a", "ext-103", "pbx", cond("Ready", "False", "AlreadyExists", "", t0), cond("Synced", "False", "AlreadyExists", "old", t0)),
@@ -58,23 +67,27 @@ func TestSummarize(t *testing.T) {
 				Kinds: []KindCount{
 					{Kind: "ExtensionGroup", Total: 1, Ready: map[string]int{"Available": 1}, Synced: map[string]int{"UpToDate": 1}},
 					{Kind: "Extension", Total: 6, Ready: map[string]int{"Available": 4, "AlreadyExists": 1, "Unknown": 1}, Synced: map[string]int{"UpToDate": 1, "Drifted": 1, "AlreadyExists": 1, "APIUnavailable": 1, "Conflict": 1, "Unknown": 1}},
+					{Kind: "PhoneNumber", Total: 1, Ready: map[string]int{"NotFound": 1}, Synced: map[string]int{"NotFound": 1}},
+					zero("EventSubscription"),
 				},
 				Drifted: []Issue{{Kind: "Extension", Namespace: "a", Name: "ext-102", Reason: "Drifted", Message: "The PBX object differs from the spec: label", Since: t0}},
 				Errors: []Issue{
 					{Kind: "Extension", Namespace: "a", Name: "ext-104", Reason: "APIUnavailable", Message: "new", Since: t0.Add(time.Minute)},
 					{Kind: "Extension", Namespace: "a", Name: "ext-103", Reason: "AlreadyExists", Message: "old", Since: t0},
 				},
-				ErrorsTotal: 3,
+				ErrorsTotal: 4,
 			}}},
 		},
 		"MissingAccount": {
 			reason: "objects that refer to an account that does not exist show it as not found",
-			in:     StatusInput{Extensions: []v1alpha1.Extension{ext("b", "ext-101", "gone", ok...)}},
+			in:     StatusInput{Objects: []managed.Object{ext("b", "ext-101", "gone", ok...)}},
 			want: StatusReport{Accounts: []AccountReport{{
 				Kind: "Account", Namespace: "b", Name: "gone",
 				Kinds: []KindCount{
-					{Kind: "ExtensionGroup", Ready: map[string]int{}, Synced: map[string]int{}},
+					zero("ExtensionGroup"),
 					{Kind: "Extension", Total: 1, Ready: map[string]int{"Available": 1}, Synced: map[string]int{"UpToDate": 1}},
+					zero("PhoneNumber"),
+					zero("EventSubscription"),
 				},
 				Drifted: []Issue{}, Errors: []Issue{},
 			}}},

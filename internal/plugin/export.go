@@ -139,11 +139,7 @@ func Build(t Tenant, o ExportOptions) Export {
 			Spec:       spec,
 		})
 	}
-	exported := map[int64]string{}
-	for _, x := range out.Extensions {
-		id, _ := strconv.ParseInt(x.Annotations[v1alpha1.AnnotationExternalID], 10, 64)
-		exported[id] = x.Name
-	}
+	exported := out.exported()
 	out.numbers(t, o, policy, exported)
 	out.subscriptions(t, o, policy, exported)
 	slices.SortFunc(out.Groups, func(a, b v1alpha1.ExtensionGroup) int { return cmp.Compare(a.Name, b.Name) })
@@ -254,6 +250,16 @@ func plainHTTPAllowed(host string) bool {
 		return ip.IsLoopback()
 	}
 	return host == "localhost" || strings.HasSuffix(host, ".svc") || strings.HasSuffix(host, ".svc.cluster.local")
+}
+
+// exported are the names of the exported Extensions, by their PBX ids.
+func (out *Export) exported() map[int64]string {
+	names := map[int64]string{}
+	for _, x := range out.Extensions {
+		id, _ := strconv.ParseInt(x.Annotations[v1alpha1.AnnotationExternalID], 10, 64)
+		names[id] = x.Name
+	}
+	return names
 }
 
 // selects reports whether the extension filters select x.

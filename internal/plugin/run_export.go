@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/pbx"
 )
 
 // ExportCommand is one run of kubectl pbx export.
@@ -62,6 +63,12 @@ func (c *ExportCommand) Run(ctx context.Context) error {
 	c.Progress.printf("Reading the PBX client %s at %s", cn.realm.ID, src.URL)
 	t, err := readTenant(ctx, cn, c.Progress)
 	if err != nil {
+		return err
+	}
+	// The webhooks of the extensions the export writes: Build selects the same ones.
+	first := Build(t, o)
+	selected := first.exported()
+	if err := readHooks(ctx, cn, &t, func(x pbx.Extension) bool { return selected[x.ID] != "" }, c.Progress); err != nil {
 		return err
 	}
 	ex := Build(t, o)

@@ -17,6 +17,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/controller"
+	"github.com/cloudpbx/pbx-operator/internal/managed"
+	"github.com/cloudpbx/pbx-operator/internal/pbx"
 )
 
 // PlanCommand is one run of kubectl pbx plan. It reads the cluster and the PBX and writes to
@@ -44,31 +47,34 @@ func (c *PlanCommand) Run(ctx context.Context) (PlanResult, error) {
 	if err != nil {
 		return PlanResult{}, err
 	}
-	if len(in.Groups)+len(in.Extensions) == 0 {
-		return PlanResult{}, errors.New("the manifests hold no ExtensionGroup and no Extension")
+	desired := in.objects()
+	if len(desired) == 0 {
+		return PlanResult{}, fmt.Errorf("the manifests hold none of the managed kinds (%s)", strings.Join(controller.ManagedKinds(), ", "))
 	}
 	in.Prune = c.Prune
 	namespaces := map[string]bool{}
 	accounts := map[AccountKey]bool{}
-	for _, g := range in.Groups {
-		namespaces[g.Namespace] = true
-		accounts[accountOf(g.Namespace, g.Spec.AccountRef)] = true
-	}
-	for _, x := range in.Extensions {
-		namespaces[x.Namespace] = true
-		accounts[accountOf(x.Namespace, x.Spec.AccountRef)] = true
+	for _, o := range desired {
+		namespaces[o.GetNamespace()] = true
+		accounts[accountOf(o.GetNamespace(), o.GetManagedSpec().AccountRef)] = true
 	}
 	for ns := range namespaces {
-		var gl v1alpha1.ExtensionGroupList
-		var el v1alpha1.ExtensionList
-		if err := c.Kube.List(ctx, &gl, client.InNamespace(ns)); err != nil {
-			return PlanResult{}, fmt.Errorf("listing the ExtensionGroups of %s: %w", ns, err)
+		objs, err := listManaged(ctx, c.Kube, ns)
+		if err != nil {
+			return PlanResult{}, err
 		}
-		if err := c.Kube.List(ctx, &el, client.InNamespace(ns)); err != nil {
-			return PlanResult{}, fmt.Errorf("listing the Extensions of %s: %w", ns, err)
+		for _, o := range objs {
+			switch o := o.(type) {
+			case *v1alpha1.ExtensionGroup:
+				in.ClusterGroups = append(in.ClusterGroups, *o)
+			case *v1alpha1.Extension:
+				in.ClusterExtensions = append(in.ClusterExtensions, *o)
+			case *v1alpha1.PhoneNumber:
+				in.ClusterPhoneNumbers = append(in.ClusterPhoneNumbers, *o)
+			case *v1alpha1.EventSubscription:
+				in.ClusterEventSubscriptions = append(in.ClusterEventSubscriptions, *o)
+			}
 		}
-		in.ClusterGroups = append(in.ClusterGroups, gl.Items...)
-		in.ClusterExtensions = append(in.ClusterExtensions, el.Items...)
 	}
 	in.Tenants = map[AccountKey]Tenant{}
 	keys := make([]AccountKey, 0, len(accounts))
@@ -91,14 +97,65 @@ func (c *PlanCommand) Run(ctx context.Context) (PlanResult, error) {
 			return PlanResult{}, fmt.Errorf("%s: %w", k, err)
 		}
 		c.Progress.printf("Reading the PBX of %s", k)
-		if in.Tenants[k], err = readTenant(ctx, cn, c.Progress); err != nil {
+		t, err := readTenant(ctx, cn, c.Progress)
+		if err != nil {
 			return PlanResult{}, fmt.Errorf("%s: %w", k, err)
 		}
+		if ids, numbers := in.subscribed(k); len(ids)+len(numbers) > 0 {
+			want := func(x pbx.Extension) bool { return ids[x.ID] || numbers[pbx.ShortName(x.Name)] }
+			if err := readHooks(ctx, cn, &t, want, c.Progress); err != nil {
+				return PlanResult{}, fmt.Errorf("%s: %w", k, err)
+			}
+		}
+		in.Tenants[k] = t
 	}
 	return Plan(in), nil
 }
 
-// readManifests decodes the ExtensionGroups and Extensions of the paths; other kinds are skipped.
+// objects are the manifests' resources.
+func (in *PlanInput) objects() []managed.Object {
+	var out []managed.Object
+	for i := range in.Groups {
+		out = append(out, &in.Groups[i])
+	}
+	for i := range in.Extensions {
+		out = append(out, &in.Extensions[i])
+	}
+	for i := range in.PhoneNumbers {
+		out = append(out, &in.PhoneNumbers[i])
+	}
+	for i := range in.EventSubscriptions {
+		out = append(out, &in.EventSubscriptions[i])
+	}
+	return out
+}
+
+// subscribed names the PBX extensions of account k whose subscriptions the manifests' webhooks
+// may be: by id (extensionID, or an Extension's recorded id) and by number (an Extension's, in
+// the manifests or the cluster). Only those extensions' subscriptions are read, a call each.
+func (in *PlanInput) subscribed(k AccountKey) (ids map[int64]bool, numbers map[string]bool) {
+	ids, numbers = map[int64]bool{}, map[string]bool{}
+	exts := append(slices.Clone(in.Extensions), in.ClusterExtensions...)
+	for _, s := range in.EventSubscriptions {
+		if accountOf(s.Namespace, s.Spec.AccountRef) != k {
+			continue
+		}
+		if s.Spec.ExtensionID != 0 {
+			ids[s.Spec.ExtensionID] = true
+		}
+		for i := range exts {
+			if x := &exts[i]; x.Namespace == s.Namespace && x.Name == s.Spec.ExtensionRef.Name {
+				numbers[x.Spec.Name] = true
+				if id := managed.KnownID(x); id != 0 {
+					ids[id] = true
+				}
+			}
+		}
+	}
+	return ids, numbers
+}
+
+// readManifests decodes the managed kinds' resources of the paths; other kinds are skipped.
 func (c *PlanCommand) readManifests() (PlanInput, error) {
 	var in PlanInput
 	var files []string
@@ -165,14 +222,12 @@ func (c *PlanCommand) decode(file string, data []byte, in *PlanInput) error {
 		if u.GetNamespace() == "" {
 			u.SetNamespace(c.Namespace)
 		}
-		var obj runtime.Object
-		switch u.GetKind() {
-		case "ExtensionGroup":
-			obj = &v1alpha1.ExtensionGroup{}
-		case "Extension":
-			obj = &v1alpha1.Extension{}
-		default:
+		if !slices.Contains(controller.ManagedKinds(), u.GetKind()) {
 			continue
+		}
+		obj, err := scheme.New(u.GroupVersionKind())
+		if err != nil {
+			return fmt.Errorf("%s: %s %s: %w", file, u.GetKind(), u.GetName(), err)
 		}
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, obj); err != nil {
 			return fmt.Errorf("%s: %s %s: %w", file, u.GetKind(), u.GetName(), err)
@@ -182,6 +237,12 @@ func (c *PlanCommand) decode(file string, data []byte, in *PlanInput) error {
 			in.Groups = append(in.Groups, *o)
 		case *v1alpha1.Extension:
 			in.Extensions = append(in.Extensions, *o)
+		case *v1alpha1.PhoneNumber:
+			in.PhoneNumbers = append(in.PhoneNumbers, *o)
+		case *v1alpha1.EventSubscription:
+			in.EventSubscriptions = append(in.EventSubscriptions, *o)
+		default:
+			return fmt.Errorf("%s: kubectl pbx plan does not know the managed kind %s yet", file, u.GetKind())
 		}
 	}
 }

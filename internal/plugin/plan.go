@@ -23,9 +23,10 @@ import (
 type Action string
 
 // Actions of a plan. Create, Update, Adopt and Delete change what the operator manages;
-// Conflict, AlreadyExists and Missing are objects that would stall; NoChange, Drifted (an
-// ObserveOnly object that differs, which is reported and never written) and Release (a removed
-// object whose PBX object stays) change nothing in the PBX.
+// Conflict, AlreadyExists, Missing and Waiting (for a resource the apply neither makes nor
+// keeps: DependencyNotReady) are objects that would stall; NoChange, Drifted (an ObserveOnly
+// object that differs, which is reported and never written) and Release (a removed object whose
+// PBX object stays) change nothing in the PBX.
 const (
 	ActionCreate        Action = "create"
 	ActionUpdate        Action = "update"
@@ -34,6 +35,7 @@ const (
 	ActionConflict      Action = "conflict"
 	ActionAlreadyExists Action = "already-exists"
 	ActionMissing       Action = "missing"
+	ActionWaiting       Action = "waiting"
 	ActionDrifted       Action = "drifted"
 	ActionRelease       Action = "release"
 	ActionNoChange      Action = "no-change"
@@ -498,7 +500,8 @@ func (p *planner) planExtension(s *subject) {
 		ambiguous: func([]int64) string { return "" }, // numbers are unique in a client
 	})
 	if waits != "" {
-		c.Note = strings.TrimPrefix(c.Note+"; "+waits, "; ")
+		p.stall(s, c, ActionWaiting, waits)
+		return
 	}
 	if id == 0 {
 		fields := []FieldChange{{Field: "name", To: x.Spec.Name}, {Field: "type", To: string(x.Spec.Type)}}
@@ -525,14 +528,21 @@ func (p *planner) resolveGroup(x *v1alpha1.Extension) (int64, string) {
 }
 
 // resolve returns the PBX id a reference to another resource resolves to: the id the plan decided
-// for it, or the one the cluster's resource records; -1 for one the plan creates or that is not
-// known, with a note for the latter (the operator waits: DependencyNotReady).
+// for it, or the one the cluster's resource records and keeps; -1 for one the plan creates, and
+// -1 with why the referring resource waits (DependencyNotReady) for one that stalls, that the
+// apply deletes (Prune), or that is not known at all.
 func (p *planner) resolve(k objKey) (int64, string) {
-	if id, ok := p.ids[k]; ok && id != 0 {
+	if id, ok := p.ids[k]; ok {
+		if id == 0 {
+			return -1, fmt.Sprintf("Waits for the %s %s, which the apply leaves not Ready (DependencyNotReady)", k.kind, k.name)
+		}
 		return id, ""
 	}
 	for _, s := range p.subjects[k.kind] {
 		if s.key == k && !s.desired {
+			if p.in.Prune {
+				return -1, fmt.Sprintf("Waits for the %s %s, which the apply deletes (DependencyNotReady)", k.kind, k.name)
+			}
 			if id := managed.KnownID(s.obj); id != 0 {
 				return id, ""
 			}
@@ -591,10 +601,9 @@ func (p *planner) planPhoneNumber(s *subject) {
 			return fmt.Sprintf("%d DIDs of the account have the number %s (ids %v): set the %s annotation to the id of the one to route", len(ids), n.Spec.Number, ids, v1alpha1.AnnotationExternalID)
 		},
 	})
-	for _, w := range []string{waits, msgWaits} {
-		if w != "" {
-			c.Note = strings.TrimPrefix(c.Note+"; "+w, "; ")
-		}
+	if w := cmp.Or(waits, msgWaits); w != "" {
+		p.stall(s, c, ActionWaiting, w)
+		return
 	}
 	switch {
 	case conflict != "":
@@ -618,7 +627,8 @@ func (p *planner) planSubscription(s *subject) {
 	}
 	ext, waits := p.resolveExtension(e.Namespace, e.Spec.ExtensionRef.Name, e.Spec.ExtensionID)
 	if waits != "" {
-		c.Note = waits
+		p.stall(s, c, ActionWaiting, waits)
+		return
 	}
 	var events []pbx.Event
 	if ext != nil && *ext > 0 {
@@ -710,7 +720,7 @@ func (p *planner) planRemovals() {
 // symbols mark actions in the text output, as terraform plan does.
 var symbols = map[Action]string{
 	ActionCreate: "+", ActionUpdate: "~", ActionAdopt: ">", ActionDelete: "-", ActionConflict: "!",
-	ActionAlreadyExists: "!", ActionMissing: "!", ActionDrifted: "~", ActionRelease: "-", ActionNoChange: "=",
+	ActionAlreadyExists: "!", ActionMissing: "!", ActionWaiting: "!", ActionDrifted: "~", ActionRelease: "-", ActionNoChange: "=",
 }
 
 // WriteText renders the plan for a terminal: one line per object that is not unchanged, its
@@ -741,7 +751,7 @@ func (p PlanResult) WriteText(w io.Writer) error {
 		}
 	}
 	var parts []string
-	for _, a := range []Action{ActionCreate, ActionUpdate, ActionAdopt, ActionDelete, ActionConflict, ActionAlreadyExists, ActionMissing, ActionDrifted, ActionRelease, ActionNoChange} {
+	for _, a := range []Action{ActionCreate, ActionUpdate, ActionAdopt, ActionDelete, ActionConflict, ActionAlreadyExists, ActionMissing, ActionWaiting, ActionDrifted, ActionRelease, ActionNoChange} {
 		if count[a] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", count[a], a))
 		}

@@ -307,7 +307,7 @@ func PlanCases() map[string]PlanCase {
 			WantChanges: true,
 		},
 		"DeleteOnRemoval": {
-			Reason: "a managed resource of the manifests' namespace that the manifests drop is deleted from the PBX; Orphan and ObserveOnly only release",
+			Reason: "a managed resource of the manifests' namespace that the manifests drop is deleted from the PBX; Orphan and ObserveOnly only release; a kept Extension whose group the apply deletes waits for it",
 			Args: args{
 				Exts: []v1alpha1.Extension{planExt("ext-101", "101", "Alice", extID(10), inGroup("sales"))},
 				ClusterExts: []v1alpha1.Extension{
@@ -321,7 +321,7 @@ func PlanCases() map[string]PlanCase {
 			},
 			Want: []Change{
 				{Action: ActionDelete, Kind: "ExtensionGroup", Namespace: "a", Name: "sales", PBXID: 1},
-				{Action: ActionNoChange, Kind: "Extension", Namespace: "a", Name: "ext-101", PBXID: 10},
+				{Action: ActionWaiting, Kind: "Extension", Namespace: "a", Name: "ext-101", Note: "Waits for the ExtensionGroup sales, which the apply deletes (DependencyNotReady)"},
 				{Action: ActionDelete, Kind: "Extension", Namespace: "a", Name: "ext-102", PBXID: 11},
 				{Action: ActionRelease, Kind: "Extension", Namespace: "a", Name: "ext-103", PBXID: 12, Note: "deletionPolicy Orphan leaves the PBX object in place"},
 				{Action: ActionRelease, Kind: "Extension", Namespace: "a", Name: "ext-300", PBXID: 13, Note: "managementPolicy ObserveOnly leaves the PBX object in place"},

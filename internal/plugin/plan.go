@@ -9,9 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
 	"github.com/cloudpbx/pbx-operator/internal/controller"
@@ -539,14 +541,18 @@ func (p *planner) resolve(k objKey) (int64, string) {
 		return id, ""
 	}
 	for _, s := range p.subjects[k.kind] {
-		if s.key == k && !s.desired {
-			if p.in.Prune {
-				return -1, fmt.Sprintf("Waits for the %s %s, which the apply deletes (DependencyNotReady)", k.kind, k.name)
-			}
-			if id := managed.KnownID(s.obj); id != 0 {
-				return id, ""
-			}
+		if s.key != k || s.desired {
+			continue
 		}
+		st := s.obj.GetManagedStatus()
+		switch {
+		case p.in.Prune:
+			return -1, fmt.Sprintf("Waits for the %s %s, which the apply deletes (DependencyNotReady)", k.kind, k.name)
+		case !meta.IsStatusConditionTrue(st.Conditions, v1alpha1.ConditionReady) || st.ID == 0:
+			// The operator uses a resource that the manifests do not hold only once it is Ready.
+			return -1, fmt.Sprintf("Waits for the %s %s, which is not Ready in the cluster (DependencyNotReady)", k.kind, k.name)
+		}
+		return st.ID, ""
 	}
 	return -1, fmt.Sprintf("Waits for the %s %s, which is neither in the manifests nor Ready in the cluster (DependencyNotReady)", k.kind, k.name)
 }
@@ -701,6 +707,8 @@ func (p *planner) planRemovals() {
 			c := s.change()
 			c.PBXID = managed.KnownID(s.obj)
 			switch {
+			case !controllerutil.ContainsFinalizer(s.obj, v1alpha1.Finalizer):
+				c.Action, c.Note = ActionRelease, "The operator never took its PBX object over (no finalizer): it stays"
 			case c.PBXID == 0:
 				c.Action, c.Note = ActionRelease, "No PBX object is recorded"
 			case spec.DeletionPolicy == v1alpha1.DeletionPolicyOrphan:

@@ -3,13 +3,17 @@ package plugin
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/managed"
 	"github.com/cloudpbx/pbx-operator/internal/pbx"
 )
 
@@ -147,8 +151,33 @@ func TestPlan(t *testing.T) {
 	}
 }
 
-// PlanCases are the cases of TestPlan.
+// PlanCases are the cases of TestPlan. Their cluster resources are as the operator leaves the
+// resources it took over (Taken).
 func PlanCases() map[string]PlanCase {
+	cases := planCases()
+	for _, tc := range cases {
+		for i := range tc.Args.ClusterGroups {
+			Taken(&tc.Args.ClusterGroups[i])
+		}
+		for i := range tc.Args.ClusterExts {
+			Taken(&tc.Args.ClusterExts[i])
+		}
+	}
+	return cases
+}
+
+// Taken makes a resource as the operator leaves one whose PBX object it took over: with the
+// finalizer and, when it records an id, that id in status and Ready.
+func Taken(o managed.Object) {
+	controllerutil.AddFinalizer(o, v1alpha1.Finalizer)
+	if id := managed.KnownID(o); id != 0 {
+		st := o.GetManagedStatus()
+		st.ID = id
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonAvailable, Message: "The PBX object exists"})
+	}
+}
+
+func planCases() map[string]PlanCase {
 	return map[string]PlanCase{
 		"Create": {
 			Reason: "a number the PBX does not have is created with the fields set",
@@ -468,8 +497,18 @@ func TestPlanNumbersAndWebhooks(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
+			clusterExts := slices.Clone(exts)
+			for i := range clusterExts {
+				Taken(&clusterExts[i])
+			}
+			for i := range tc.cluster.ClusterPhoneNumbers {
+				Taken(&tc.cluster.ClusterPhoneNumbers[i])
+			}
+			for i := range tc.cluster.ClusterEventSubscriptions {
+				Taken(&tc.cluster.ClusterEventSubscriptions[i])
+			}
 			got := Plan(PlanInput{
-				Extensions: exts, ClusterExtensions: exts,
+				Extensions: exts, ClusterExtensions: clusterExts,
 				PhoneNumbers: tc.numbers, EventSubscriptions: tc.hooks,
 				ClusterPhoneNumbers: tc.cluster.ClusterPhoneNumbers, ClusterEventSubscriptions: tc.cluster.ClusterEventSubscriptions,
 				Tenants: map[AccountKey]Tenant{acct: tenant}, Prune: tc.prune,

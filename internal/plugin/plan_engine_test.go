@@ -1,0 +1,301 @@
+package plugin_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"reflect"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega" //nolint:revive // Gomega's Eventually is the one part we use
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/managed"
+	"github.com/cloudpbx/pbx-operator/internal/pbx"
+	"github.com/cloudpbx/pbx-operator/internal/pbxsim"
+	"github.com/cloudpbx/pbx-operator/internal/plugin"
+)
+
+// TestPlanAgreesWithTheEngine runs every case of TestPlan through the operator: a pbxsim holds
+// the cases' tenant, the cluster holds the case's resources (paused, so that they stay as the case
+// has them), kubectl pbx plan plans the manifests, they are applied, and what the operator then
+// does to each resource must be what the plan said.
+func TestPlanAgreesWithTheEngine(t *testing.T) {
+	c := startCluster(t)
+	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
+	cases := plugin.PlanCases()
+	names := make([]string, 0, len(cases))
+	for name := range cases {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		tc := cases[name]
+		t.Run(name, func(t *testing.T) {
+			g := NewWithT(t)
+			ctx := context.Background()
+			cfg := pbxsim.DemoConfig()
+			cfg.Clients[0].RateLimitPerHour = 100000
+			sim, err := pbxsim.New(cfg, pbxsim.WithStrictSlashes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(sim)
+			defer srv.Close()
+			ids := seed(ctx, t, srv.URL, plugin.PlanTenant)
+
+			ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "plan-"}}
+			if err := c.k.Create(ctx, ns); err != nil {
+				t.Fatal(err)
+			}
+			createAccount(ctx, t, c.k, ns.Name, srv.URL)
+			g.Eventually(func() bool { return accountReady(ctx, c.k, ns.Name) }, 30*time.Second).Should(BeTrue(), "the Account turns Ready")
+
+			// The cluster as the case has it, paused until the apply so that it stays so.
+			var cluster, desired []managed.Object
+			for i := range tc.Args.ClusterGroups {
+				cluster = append(cluster, &tc.Args.ClusterGroups[i])
+			}
+			for i := range tc.Args.ClusterExts {
+				cluster = append(cluster, &tc.Args.ClusterExts[i])
+			}
+			for i := range tc.Args.Groups {
+				desired = append(desired, &tc.Args.Groups[i])
+			}
+			for i := range tc.Args.Exts {
+				desired = append(desired, &tc.Args.Exts[i])
+			}
+			recorded := map[string]int64{}
+			for _, o := range cluster {
+				cp := rebase(o, ns.Name, ids)
+				ann := cp.GetAnnotations()
+				if ann == nil {
+					ann = map[string]string{}
+				}
+				ann[v1alpha1.AnnotationPaused] = "true"
+				cp.SetAnnotations(ann)
+				st := cp.GetManagedStatus().DeepCopy()
+				if err := c.k.Create(ctx, cp); err != nil {
+					t.Fatal(err)
+				}
+				// The status the operator wrote when it took the object over.
+				g.Eventually(func() error {
+					if err := c.k.Get(ctx, client.ObjectKeyFromObject(cp), cp); err != nil {
+						return err
+					}
+					*cp.GetManagedStatus() = *st
+					return c.k.Status().Update(ctx, cp)
+				}).Should(Succeed())
+				recorded[kindOf(cp)+"/"+cp.GetName()] = managed.KnownID(cp)
+			}
+			var manifests bytes.Buffer
+			for _, o := range desired {
+				data, err := yaml.Marshal(rebase(o, ns.Name, ids))
+				if err != nil {
+					t.Fatal(err)
+				}
+				fmt.Fprintf(&manifests, "---\n%s", data)
+			}
+
+			pc := plugin.PlanCommand{Kube: c.k, Namespace: ns.Name, Prune: tc.Args.Prune, Paths: []string{"-"}, Stdin: bytes.NewReader(manifests.Bytes())}
+			planned, err := pc.Run(ctx)
+			if err != nil {
+				t.Fatalf("plan: %v", err)
+			}
+			var text bytes.Buffer
+			_ = planned.WriteText(&text)
+			t.Logf("plan:\n%s", text.String())
+			before := sim.Snapshot()
+
+			// The apply: the manifests' spec and annotations over the cluster's resources (which
+			// also lifts the pause), and, when pruning, the removal of the others.
+			for _, o := range desired {
+				g.Eventually(func() error { return applyOne(ctx, c.k, rebase(o, ns.Name, ids)) }).Should(Succeed())
+			}
+			if tc.Args.Prune {
+				for _, o := range cluster {
+					if !slices.ContainsFunc(desired, func(d managed.Object) bool { return kindOf(d) == kindOf(o) && d.GetName() == o.GetName() }) {
+						cp := rebase(o, ns.Name, ids)
+						if err := c.k.Delete(ctx, cp); err != nil && !apierrors.IsNotFound(err) {
+							t.Fatal(err)
+						}
+					}
+				}
+			}
+
+			for _, ch := range planned.Changes {
+				g.Eventually(func() string {
+					return engineAction(ctx, c.k, sim, before, ns.Name, ch, recorded[ch.Kind+"/"+ch.Name])
+				}, 20*time.Second).Should(Equal(string(ch.Action)), "%s %s: the operator does what the plan said (%s)", ch.Kind, ch.Name, ch.Note)
+			}
+		})
+	}
+}
+
+// applyOne applies a manifest as kubectl apply does for these fields: creates it, or sets its spec
+// and annotations over the cluster's resource, lifting the pause.
+func applyOne(ctx context.Context, k client.Client, want managed.Object) error {
+	cur := want.DeepCopyObject().(managed.Object)
+	switch err := k.Get(ctx, client.ObjectKeyFromObject(want), cur); {
+	case apierrors.IsNotFound(err):
+		return k.Create(ctx, want)
+	case err != nil:
+		return err
+	}
+	ann := cur.GetAnnotations()
+	delete(ann, v1alpha1.AnnotationPaused)
+	for k, v := range want.GetAnnotations() {
+		ann[k] = v
+	}
+	want.SetAnnotations(ann)
+	want.SetResourceVersion(cur.GetResourceVersion())
+	want.SetFinalizers(cur.GetFinalizers())
+	return k.Update(ctx, want)
+}
+
+// seed makes the tenant's groups and extensions in the PBX, and returns the PBX ids they took by
+// the tenant's ids.
+func seed(ctx context.Context, t *testing.T, url string, tn plugin.Tenant) map[int64]int64 {
+	t.Helper()
+	c, err := pbx.New(url, pbx.WithCredentials(pbxsim.DemoTrustedAppID, pbxsim.DemoAppSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	realm := pbx.MeRealm(pbx.RealmClient)
+	ids := map[int64]int64{}
+	for _, g := range tn.Groups {
+		made, err := c.Groups.Create(ctx, realm, pbx.ExtensionGroupCreate{Name: g.Name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[g.ID] = made.ID
+	}
+	for _, x := range tn.Extensions {
+		in := pbx.ExtensionCreate{Name: pbx.ShortName(x.Name), Type: x.Type, Status: x.Status}
+		if x.Label != nil {
+			in.Label = pbx.Set(*x.Label)
+		}
+		if x.ExtensionGroupID != nil {
+			in.ExtensionGroupID = pbx.Set(ids[*x.ExtensionGroupID])
+		}
+		made, err := c.Extensions.Create(ctx, realm, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[x.ID] = made.ID
+	}
+	return ids
+}
+
+// rebase copies a case's resource into namespace ns, with the PBX ids its annotations record
+// turned into the ones the tenant's objects took.
+func rebase(o managed.Object, ns string, ids map[int64]int64) managed.Object {
+	cp := o.DeepCopyObject().(managed.Object)
+	cp.GetObjectKind().SetGroupVersionKind(v1alpha1.GroupVersion.WithKind(kindOf(cp)))
+	cp.SetNamespace(ns)
+	ann := cp.GetAnnotations()
+	if v, ok := ann[v1alpha1.AnnotationExternalID]; ok {
+		id, _ := strconv.ParseInt(v, 10, 64)
+		if to, ok := ids[id]; ok {
+			ann[v1alpha1.AnnotationExternalID] = strconv.FormatInt(to, 10)
+		}
+	}
+	if to, ok := ids[cp.GetManagedStatus().ID]; ok {
+		cp.GetManagedStatus().ID = to
+	}
+	if v, ok := ann[v1alpha1.AnnotationExternalKey]; ok {
+		var rec map[string]any
+		if json.Unmarshal([]byte(v), &rec) == nil {
+			if id, ok := rec["id"].(float64); ok {
+				if to, ok := ids[int64(id)]; ok {
+					rec["id"] = to
+				}
+			}
+			b, _ := json.Marshal(rec)
+			ann[v1alpha1.AnnotationExternalKey] = string(b)
+		}
+	}
+	return cp
+}
+
+func kindOf(o managed.Object) string {
+	switch o.(type) {
+	case *v1alpha1.ExtensionGroup:
+		return "ExtensionGroup"
+	case *v1alpha1.Extension:
+		return "Extension"
+	}
+	return fmt.Sprintf("%T", o)
+}
+
+// engineAction tells what the operator did to the resource of a plan's change, in the plan's
+// words, or "pending" while it has not settled. recorded is the PBX id the resource recorded
+// before the apply.
+func engineAction(ctx context.Context, k client.Client, sim *pbxsim.Server, before pbxsim.Snapshot, ns string, ch plugin.Change, recorded int64) string {
+	var obj managed.Object = &v1alpha1.Extension{}
+	objects := func(s pbxsim.Snapshot) []map[string]any { return s.Extensions }
+	if ch.Kind == "ExtensionGroup" {
+		obj = &v1alpha1.ExtensionGroup{}
+		objects = func(s pbxsim.Snapshot) []map[string]any { return s.ExtensionGroups }
+	}
+	find := func(s pbxsim.Snapshot, id int64) map[string]any {
+		for _, o := range objects(s) {
+			if o["id"] == id {
+				return o
+			}
+		}
+		return nil
+	}
+	after := sim.Snapshot()
+	if err := k.Get(ctx, client.ObjectKey{Namespace: ns, Name: ch.Name}, obj); apierrors.IsNotFound(err) {
+		if ch.PBXID != 0 && find(before, ch.PBXID) != nil && find(after, ch.PBXID) == nil {
+			return string(plugin.ActionDelete)
+		}
+		return string(plugin.ActionRelease)
+	} else if err != nil {
+		return err.Error()
+	}
+	if !obj.GetDeletionTimestamp().IsZero() {
+		return "pending: being deleted"
+	}
+	synced := meta.FindStatusCondition(obj.GetManagedStatus().Conditions, v1alpha1.ConditionSynced)
+	if synced == nil || synced.ObservedGeneration != obj.GetGeneration() {
+		return "pending: not reconciled"
+	}
+	switch synced.Reason {
+	case v1alpha1.ReasonConflict, v1alpha1.ReasonInvalidSpec:
+		return string(plugin.ActionConflict)
+	case v1alpha1.ReasonAlreadyExists:
+		return string(plugin.ActionAlreadyExists)
+	case v1alpha1.ReasonDrifted:
+		return string(plugin.ActionDrifted)
+	case v1alpha1.ReasonUnavailable, v1alpha1.ReasonNotFound:
+		return string(plugin.ActionMissing)
+	case v1alpha1.ReasonDependencyNotReady:
+		return string(plugin.ActionWaiting)
+	case v1alpha1.ReasonUpToDate:
+	default:
+		return "pending: " + synced.Reason
+	}
+	id := obj.GetManagedStatus().ID
+	switch {
+	case find(before, id) == nil:
+		return string(plugin.ActionCreate)
+	case recorded != id:
+		return string(plugin.ActionAdopt)
+	case !reflect.DeepEqual(find(before, id), find(after, id)):
+		return string(plugin.ActionUpdate)
+	}
+	return string(plugin.ActionNoChange)
+}

@@ -172,6 +172,14 @@ type AccountStatus struct {
 	// +optional
 	Limits AccountLimits `json:"limits,omitzero"`
 
+	// requestBudget is the PBX's hourly request budget for the client, as the PBX announced it in
+	// the X-RateLimit-* headers of its answers to the manager. To spare the API server it is not
+	// written on every request: it is written when a new window begins and when the share left
+	// crosses 50%, 10% or 0, so remaining is as of observedTime. Unset until the PBX has
+	// announced one.
+	// +optional
+	RequestBudget RequestBudget `json:"requestBudget,omitzero"`
+
 	// observedGeneration is the metadata.generation that the conditions describe: it moves on every
 	// reconcile that writes them, failing ones included. 0 (the default) until the operator has
 	// looked at the resource, so that GitOps tools do not take a new resource for a ready one.
@@ -179,6 +187,27 @@ type AccountStatus struct {
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:default=0
 	ObservedGeneration *int64 `json:"observedGeneration,omitempty"`
+}
+
+// RequestBudget is a PBX client's hourly request budget as the manager saw it.
+type RequestBudget struct {
+	// limit is the number of requests the PBX allows the client in one window (an hour).
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	Limit int32 `json:"limit,omitempty"`
+
+	// remaining is the number of requests the window had left at observedTime.
+	// +required
+	// +kubebuilder:validation:Minimum=0
+	Remaining *int32 `json:"remaining,omitempty"`
+
+	// resetTime is when the window ends and a new one begins with the whole limit.
+	// +required
+	ResetTime metav1.Time `json:"resetTime,omitzero"`
+
+	// observedTime is when the manager saw these numbers.
+	// +required
+	ObservedTime metav1.Time `json:"observedTime,omitzero"`
 }
 
 // AccountLimits are a PBX client's limits on its numbers of objects. They are informational: the

@@ -150,7 +150,51 @@ func (r *accountReconciler[O]) connect(ctx context.Context, obj O, key account.K
 	st.Realm, st.RealmID = realmOf(conn.Realm.Kind), conn.RealmID
 	st.ClientPrefix, st.ExtensionNameLength = conn.Prefix, int32(conn.ExtensionLen)
 	st.Limits = accountLimits(conn.Limits.EventSubscriptions)
+	st.RequestBudget = requestBudget(st.RequestBudget, conn.Client.Budget(), time.Now())
 	return conn, false, ctrl.Result{}, nil
+}
+
+// requestBudget is the budget to record in an account's status: the one announced when a new
+// window began or when the share left changed band (budgetBand), else the one recorded before,
+// so that the status is not written on every poll.
+func requestBudget(prev v1alpha1.RequestBudget, b pbx.Budget, now time.Time) v1alpha1.RequestBudget {
+	if b.Limit <= 0 || b.Reset.IsZero() {
+		return prev
+	}
+	remaining := int32(min(max(b.Remaining, 0), math.MaxInt32))
+	next := v1alpha1.RequestBudget{Limit: int32(min(b.Limit, math.MaxInt32)), Remaining: &remaining,
+		ResetTime: metav1.NewTime(b.Reset.Truncate(time.Second)), ObservedTime: metav1.NewTime(now.Truncate(time.Second))}
+	if prev.Remaining == nil || prev.Limit != next.Limit || budgetBand(prev) != budgetBand(next) ||
+		absDuration(prev.ResetTime.Sub(next.ResetTime.Time)) > budgetWindowSlack {
+		return next
+	}
+	return prev
+}
+
+// budgetWindowSlack is how far two reset times may be apart and still end one window: the PBX
+// counts the reset in whole seconds from each answer.
+const budgetWindowSlack = time.Minute
+
+// budgetBand sorts the share of a budget left into the bands whose crossing is recorded: at least
+// half, at least a tenth, some, none.
+func budgetBand(b v1alpha1.RequestBudget) int {
+	left := int64(*b.Remaining)
+	switch {
+	case left*2 >= int64(b.Limit):
+		return 0
+	case left*10 >= int64(b.Limit):
+		return 1
+	case left > 0:
+		return 2
+	}
+	return 3
+}
+
+func absDuration(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
 }
 
 // readFailed tells whether reading an account's Secret or CA bundle failed for a reason that says

@@ -1,6 +1,7 @@
 package controller_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	. "github.com/onsi/gomega" //nolint:revive // Gomega's Eventually is the one part we use
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
@@ -83,5 +85,28 @@ func TestAccountInUse(t *testing.T) {
 	w.gone(a)
 	if x := w.pbxExtension("120"); x != nil {
 		t.Errorf("the extension was deleted through the account before it went: %v", x)
+	}
+}
+
+// TestAccountRecordsItsRequestBudget: the account's status shows the hourly request budget the
+// PBX announces (X-RateLimit-*): its limit, what is left and when the window ends.
+func TestAccountRecordsItsRequestBudget(t *testing.T) {
+	cfg := pbxsim.DemoConfig()
+	cfg.Clients[0].RateLimitPerHour = 7200
+	w := newWorld(t, &cfg)
+	a := &v1alpha1.Account{ObjectMeta: metav1.ObjectMeta{Namespace: w.ns, Name: "pbx"}}
+	w.g.Eventually(func() int32 {
+		_ = k.Get(context.Background(), client.ObjectKeyFromObject(a), a)
+		return a.Status.RequestBudget.Limit
+	}).Should(Equal(int32(7200)))
+	b := a.Status.RequestBudget
+	if b.Remaining == nil || *b.Remaining <= 0 || *b.Remaining >= 7200 {
+		t.Errorf("the account's checks spent some of the budget: %+v", b)
+	}
+	if until := time.Until(b.ResetTime.Time); until <= 0 || until > time.Hour+time.Minute {
+		t.Errorf("the window ends within the hour: reset %v", b.ResetTime)
+	}
+	if since := time.Since(b.ObservedTime.Time); since < -time.Second || since > time.Minute {
+		t.Errorf("observed just now: %v", b.ObservedTime)
 	}
 }

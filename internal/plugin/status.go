@@ -41,6 +41,9 @@ type AccountReport struct {
 	ReadyMessage string `json:"readyMessage,omitempty"`
 	Realm        string `json:"realm,omitempty"`
 	Prefix       string `json:"prefix,omitempty"`
+	// Budget is the PBX's hourly request budget as the manager last recorded it in the account's
+	// status (status.requestBudget); nil until the PBX has announced one.
+	Budget *Budget `json:"budget,omitempty"`
 	// Kinds counts the managed objects of each kind by Ready and Synced reason.
 	Kinds []KindCount `json:"kinds"`
 	// Drifted are the objects whose PBX object differs from the spec (ObserveOnly's Drifted, or
@@ -50,6 +53,15 @@ type AccountReport struct {
 	Errors []Issue `json:"errors"`
 	// ErrorsTotal counts them all, when Errors is cut.
 	ErrorsTotal int `json:"errorsTotal"`
+}
+
+// Budget is an account's request budget: Remaining of Limit requests were left at Observed, and
+// the window ends at Reset.
+type Budget struct {
+	Limit     int32     `json:"limit"`
+	Remaining int32     `json:"remaining"`
+	Reset     time.Time `json:"reset"`
+	Observed  time.Time `json:"observed"`
 }
 
 // KindCount counts one kind's objects of an account.
@@ -206,6 +218,9 @@ func fillAccount(r *AccountReport, url string, st *v1alpha1.AccountStatus) {
 		r.Realm = fmt.Sprintf("%s %d", st.Realm, st.RealmID)
 	}
 	r.Prefix = st.ClientPrefix
+	if b := st.RequestBudget; b.Remaining != nil {
+		r.Budget = &Budget{Limit: b.Limit, Remaining: *b.Remaining, Reset: b.ResetTime.UTC(), Observed: b.ObservedTime.UTC()}
+	}
 }
 
 // counts renders reason counts sorted by reason: Available=20 Creating=1.
@@ -253,6 +268,10 @@ func (s StatusReport) WriteText(w io.Writer) error {
 			fmt.Fprintln(tw)
 			if a.Ready != string(metav1.ConditionTrue) && a.ReadyMessage != "" {
 				fmt.Fprintf(tw, "  %s\n", a.ReadyMessage)
+			}
+			if b := a.Budget; b != nil {
+				fmt.Fprintf(tw, "  Request budget: %d of %d left until %s (as of %s)\n", b.Remaining, b.Limit,
+					b.Reset.Format(time.RFC3339), b.Observed.Format(time.RFC3339))
 			}
 		}
 		fmt.Fprintln(tw, "  KIND\tTOTAL\tREADY\tSYNCED")

@@ -35,6 +35,7 @@ func TestSummarize(t *testing.T) {
 	acct := v1alpha1.Account{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "pbx"}, Spec: v1alpha1.AccountSpec{ConnectionSpec: v1alpha1.ConnectionSpec{URL: "https://pbx.example/"}}}
 	acct.Status.Conditions = []metav1.Condition{cond("Ready", "True", "Available", "", t0)}
 	acct.Status.ClientPrefix = "0003"
+	acct.Status.RequestBudget = v1alpha1.RequestBudget{Limit: 7200, Remaining: new(int32(6900)), ResetTime: metav1.NewTime(t0.Add(time.Hour)), ObservedTime: metav1.NewTime(t0)}
 	group := &v1alpha1.ExtensionGroup{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "sales"}}
 	group.Spec.AccountRef = v1alpha1.AccountReference{Kind: v1alpha1.AccountKindAccount, Name: "pbx"}
 	group.Status.Conditions = ok
@@ -64,6 +65,7 @@ func TestSummarize(t *testing.T) {
 			},
 			want: StatusReport{Accounts: []AccountReport{{
 				Kind: "Account", Namespace: "a", Name: "pbx", Found: true, URL: "https://pbx.example/", Ready: "True", ReadyReason: "Available", Prefix: "0003",
+				Budget: &Budget{Limit: 7200, Remaining: 6900, Reset: t0.Add(time.Hour), Observed: t0},
 				Kinds: []KindCount{
 					{Kind: "ExtensionGroup", Total: 1, Ready: map[string]int{"Available": 1}, Synced: map[string]int{"UpToDate": 1}},
 					{Kind: "Extension", Total: 6, Ready: map[string]int{"Available": 4, "AlreadyExists": 1, "Unknown": 1}, Synced: map[string]int{"UpToDate": 1, "Drifted": 1, "AlreadyExists": 1, "APIUnavailable": 1, "Conflict": 1, "Unknown": 1}},
@@ -105,6 +107,9 @@ func TestSummarize(t *testing.T) {
 			}
 			if err := got.WriteJSON(&js); err != nil {
 				t.Fatal(err)
+			}
+			if b := tc.want.Accounts[0].Budget; b != nil && !strings.Contains(text.String(), "Request budget: 6900 of 7200 left until 2026-01-01T01:00:00Z (as of 2026-01-01T00:00:00Z)") {
+				t.Errorf("%s\nthe text shows the budget:\n%s", tc.reason, text.String())
 			}
 			if !strings.Contains(text.String(), tc.want.Accounts[0].Name) || !strings.Contains(js.String(), `"accounts"`) {
 				t.Errorf("%s\ntext:\n%s\njson:\n%s", tc.reason, text.String(), js.String())

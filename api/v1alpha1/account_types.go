@@ -203,11 +203,11 @@ type RequestBudget struct {
 
 	// resetTime is when the window ends and a new one begins with the whole limit.
 	// +required
-	ResetTime metav1.Time `json:"resetTime,omitzero"`
+	ResetTime *metav1.Time `json:"resetTime,omitempty"`
 
 	// observedTime is when the manager saw these numbers.
 	// +required
-	ObservedTime metav1.Time `json:"observedTime,omitzero"`
+	ObservedTime *metav1.Time `json:"observedTime,omitempty"`
 }
 
 // AccountLimits are a PBX client's limits on its numbers of objects. They are informational: the

@@ -18,7 +18,7 @@ func TestRequestBudget(t *testing.T) {
 	now := time.Date(2026, 12, 6, 10, 20, 0, 0, time.UTC)
 	reset := time.Date(2026, 12, 6, 11, 0, 0, 0, time.UTC)
 	rec := func(limit, remaining int32, reset, at time.Time) v1alpha1.RequestBudget {
-		return v1alpha1.RequestBudget{Limit: limit, Remaining: &remaining, ResetTime: metav1.NewTime(reset), ObservedTime: metav1.NewTime(at)}
+		return v1alpha1.RequestBudget{Limit: limit, Remaining: &remaining, ResetTime: new(metav1.NewTime(reset)), ObservedTime: new(metav1.NewTime(at))}
 	}
 	earlier := now.Add(-10 * time.Minute)
 	cases := map[string]struct {

@@ -163,8 +163,8 @@ func requestBudget(prev v1alpha1.RequestBudget, b pbx.Budget, now time.Time) v1a
 	}
 	remaining := int32(min(max(b.Remaining, 0), math.MaxInt32))
 	next := v1alpha1.RequestBudget{Limit: int32(min(b.Limit, math.MaxInt32)), Remaining: &remaining,
-		ResetTime: metav1.NewTime(b.Reset.Truncate(time.Second)), ObservedTime: metav1.NewTime(now.Truncate(time.Second))}
-	if prev.Remaining == nil || prev.Limit != next.Limit || budgetBand(prev) != budgetBand(next) ||
+		ResetTime: new(metav1.NewTime(b.Reset.Truncate(time.Second))), ObservedTime: new(metav1.NewTime(now.Truncate(time.Second)))}
+	if prev.Remaining == nil || prev.ResetTime == nil || prev.Limit != next.Limit || budgetBand(prev) != budgetBand(next) ||
 		absDuration(prev.ResetTime.Sub(next.ResetTime.Time)) > budgetWindowSlack {
 		return next
 	}

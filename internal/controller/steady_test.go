@@ -103,6 +103,9 @@ func TestAccountRecordsItsRequestBudget(t *testing.T) {
 	if b.Remaining == nil || *b.Remaining <= 0 || *b.Remaining >= 7200 {
 		t.Errorf("the account's checks spent some of the budget: %+v", b)
 	}
+	if b.ResetTime == nil || b.ObservedTime == nil {
+		t.Fatalf("the window's end and the time seen are recorded: %+v", b)
+	}
 	if until := time.Until(b.ResetTime.Time); until <= 0 || until > time.Hour+time.Minute {
 		t.Errorf("the window ends within the hour: reset %v", b.ResetTime)
 	}

@@ -218,7 +218,7 @@ func fillAccount(r *AccountReport, url string, st *v1alpha1.AccountStatus) {
 		r.Realm = fmt.Sprintf("%s %d", st.Realm, st.RealmID)
 	}
 	r.Prefix = st.ClientPrefix
-	if b := st.RequestBudget; b.Remaining != nil {
+	if b := st.RequestBudget; b.Remaining != nil && b.ResetTime != nil && b.ObservedTime != nil {
 		r.Budget = &Budget{Limit: b.Limit, Remaining: *b.Remaining, Reset: b.ResetTime.UTC(), Observed: b.ObservedTime.UTC()}
 	}
 }

@@ -35,7 +35,7 @@ func TestSummarize(t *testing.T) {
 	acct := v1alpha1.Account{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "pbx"}, Spec: v1alpha1.AccountSpec{ConnectionSpec: v1alpha1.ConnectionSpec{URL: "https://pbx.example/"}}}
 	acct.Status.Conditions = []metav1.Condition{cond("Ready", "True", "Available", "", t0)}
 	acct.Status.ClientPrefix = "0003"
-	acct.Status.RequestBudget = v1alpha1.RequestBudget{Limit: 7200, Remaining: new(int32(6900)), ResetTime: metav1.NewTime(t0.Add(time.Hour)), ObservedTime: metav1.NewTime(t0)}
+	acct.Status.RequestBudget = v1alpha1.RequestBudget{Limit: 7200, Remaining: new(int32(6900)), ResetTime: new(metav1.NewTime(t0.Add(time.Hour))), ObservedTime: new(metav1.NewTime(t0))}
 	group := &v1alpha1.ExtensionGroup{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "sales"}}
 	group.Spec.AccountRef = v1alpha1.AccountReference{Kind: v1alpha1.AccountKindAccount, Name: "pbx"}
 	group.Status.Conditions = ok

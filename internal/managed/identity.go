@@ -416,7 +416,22 @@ func (r *Reconciler[O]) setIdentity(ctx context.Context, p *pass[O], idn identit
 
 // forget forgets the PBX id of a resource whose object is gone, in the annotation and the
 // status, so that it is looked for by its natural key again.
+//
+// status.id goes first: KnownID falls back to it when the annotation is gone, and a version of the
+// resource with the id in status but without the annotation and its key record would look like
+// an import of the old id, which the next pass, reading that version from a lagging cache, would
+// take for its own (and rename the object that took the id). Both writes land only on the
+// version the pass read.
 func (r *Reconciler[O]) forget(ctx context.Context, p *pass[O]) error {
+	if st := p.obj.GetManagedStatus(); st.ID != 0 {
+		before := p.obj.DeepCopyObject().(O)
+		st.ID = 0
+		cp := p.obj.DeepCopyObject().(O)
+		if err := r.client.Status().Patch(ctx, cp, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+			return fmt.Errorf("forgetting the lost PBX id in the status: %w", err)
+		}
+		p.obj.SetResourceVersion(cp.GetResourceVersion())
+	}
 	err := r.patchCurrent(ctx, p.obj, func(o O) {
 		ann := o.GetAnnotations()
 		forgetIdentity(ann)
@@ -426,7 +441,6 @@ func (r *Reconciler[O]) forget(ctx context.Context, p *pass[O]) error {
 		return fmt.Errorf("forgetting the lost PBX id: %w", err)
 	}
 	p.setReady(metav1.ConditionFalse, v1alpha1.ReasonUnavailable, "The PBX object is gone")
-	p.obj.GetManagedStatus().ID = 0
 	return nil
 }
 

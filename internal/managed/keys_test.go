@@ -7,6 +7,8 @@ import (
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
 	"github.com/cloudpbx/pbx-operator/internal/managed"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 )
 
 // keyed is an adapter of a kind whose natural key (here the label) the PBX changes in place, with
@@ -115,5 +117,63 @@ func TestKeyRecord(t *testing.T) {
 				t.Errorf("%s\nidentity annotations: want %s %s %s, got %v", tc.reason, tc.id, tc.keys, tc.realm, ann)
 			}
 		})
+	}
+}
+
+// TestStaleCopyAfterLossNeverTakesTheOldID: a resource whose object is lost (the id now holds
+// another integration's object, Marketing) forgets its id and makes its object again. The cache
+// may serve a pass any version the API server held meanwhile; none of them may make a pass take
+// the old id for the resource's own (an id in status without the external-id annotation and its
+// key record looks like an import) and rename the other object.
+func TestStaleCopyAfterLossNeverTakesTheOldID(t *testing.T) {
+	var versions []*v1alpha1.Extension
+	var c client.Client
+	keep := func(ctx context.Context, cl client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+		if err := cl.Patch(ctx, obj, patch, opts...); err != nil {
+			return err
+		}
+		versions = append(versions, obj.DeepCopyObject().(*v1alpha1.Extension))
+		return nil
+	}
+	keepStatus := func(ctx context.Context, cl client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+		if err := cl.SubResource(sub).Patch(ctx, obj, patch, opts...); err != nil {
+			return err
+		}
+		versions = append(versions, obj.DeepCopyObject().(*v1alpha1.Extension))
+		return nil
+	}
+	c, _ = newClient(t, ext(withID(42), annotate(v1alpha1.AnnotationExternalKey, `{"id":42,"keys":["Sales"]}`), labelled("Sales")),
+		interceptor.Funcs{Patch: keep, SubResourcePatch: keepStatus})
+	renamed := 0
+	a := keyed{managed.AdapterFns[*v1alpha1.Extension]{
+		ObserveFn: func(_ context.Context, e *v1alpha1.Extension, _ time.Time) (managed.Observation, error) {
+			switch managed.KnownID(e) {
+			case 0:
+				return managed.Observation{}, nil
+			case 42:
+				return managed.Observation{Exists: true, ExternalID: 42, Key: "Marketing", Diff: "name"}, nil
+			}
+			return managed.Observation{Exists: true, UpToDate: true, ExternalID: 43, Key: "Sales"}, nil
+		},
+		UpdateFn: func(context.Context, *v1alpha1.Extension) error { renamed++; return nil },
+		CreateFn: func(context.Context, *v1alpha1.Extension) (int64, error) { return 43, nil },
+	}}
+	r := managed.NewReconciler[*v1alpha1.Extension](c, managed.ConnectorFn[*v1alpha1.Extension](
+		func(context.Context, *v1alpha1.Extension) (managed.Adapter[*v1alpha1.Extension], error) {
+			return a, nil
+		}),
+		managed.WithClock[*v1alpha1.Extension](func() time.Time { return now }))
+	if err := reconcileStored(t, c, r); err != nil {
+		t.Fatal(err)
+	}
+	if len(versions) < 3 {
+		t.Fatalf("the pass forgot the id and recorded the new one: %d writes", len(versions))
+	}
+	for i, v := range versions {
+		_, _ = r.Reconcile(context.Background(), v.DeepCopy())
+		if renamed != 0 {
+			t.Fatalf("a pass on version %d (external-id %q, status id %d) renamed the object at the old id", i,
+				v.Annotations[v1alpha1.AnnotationExternalID], v.Status.ID)
+		}
 	}
 }

@@ -152,6 +152,38 @@ SIM_FLAGS ?= --admin
 run-sim: ## Run the PBX simulator on 127.0.0.1:8090 with the demo tenant (flags in SIM_FLAGS).
 	$(GO) run ./cmd/pbxsim $(SIM_FLAGS)
 
+# The platforms of the kubectl plugin's release archives (krew's os/arch pairs) and their directory.
+PLUGIN_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+PLUGIN_DIST ?= dist/plugin
+.PHONY: plugin-dist
+plugin-dist: ## Cross-build the kubectl plugin for krew: $(PLUGIN_DIST)/kubectl-pbx_VERSION_OS_ARCH.tar.gz, their SHA256SUMS, and pbx.yaml (plugins/pbx.yaml with VERSION and the sums).
+	@case "$(VERSION)" in v[0-9]*.[0-9]*.[0-9]*) ;; *) echo "Note: VERSION=$(VERSION) is not a release tag; krew wants a semantic version such as v0.1.0 (make plugin-dist VERSION=v0.1.0)." ;; esac
+	rm -rf "$(PLUGIN_DIST)"
+	mkdir -p "$(PLUGIN_DIST)"
+	@# Archives of the same commit are the same bytes: sorted entries, the commit's time, no owner, no gzip timestamp.
+	mtime="$$(git log -1 --format=%ct 2>/dev/null || date +%s)"; \
+	for platform in $(PLUGIN_PLATFORMS); do \
+		os="$${platform%/*}"; arch="$${platform#*/}"; name="kubectl-pbx_$(VERSION)_$${os}_$${arch}"; stage="$(PLUGIN_DIST)/$$name"; \
+		echo "Building $$name.tar.gz"; \
+		mkdir -p "$$stage"; \
+		CGO_ENABLED=0 GOOS="$$os" GOARCH="$$arch" $(GO) build $(GO_BUILD_FLAGS) -ldflags "$(LDFLAGS) $(VERSION_LDFLAGS)" -o "$$stage/kubectl-pbx" ./cmd/kubectl-pbx; \
+		files=(kubectl-pbx); if [ -f LICENSE ]; then cp LICENSE "$$stage/"; files+=(LICENSE); fi; \
+		tar --sort=name --mtime="@$$mtime" --owner=0 --group=0 --numeric-owner -C "$$stage" -cf - "$${files[@]}" | gzip -n -9 > "$(PLUGIN_DIST)/$$name.tar.gz"; \
+		rm -rf "$$stage"; \
+	done
+	cd "$(PLUGIN_DIST)" && sha256sum -- *.tar.gz > SHA256SUMS
+	@# The manifest without the template's header comment; every placeholder must be filled.
+	subst=(-e "s|@VERSION@|$(VERSION)|g"); \
+	for platform in $(PLUGIN_PLATFORMS); do \
+		os="$${platform%/*}"; arch="$${platform#*/}"; \
+		sum="$$(awk -v f="kubectl-pbx_$(VERSION)_$${os}_$${arch}.tar.gz" '$$2 == f { print $$1 }' "$(PLUGIN_DIST)/SHA256SUMS")"; \
+		subst+=(-e "s|@SHA256_$${os^^}_$${arch^^}@|$$sum|g"); \
+	done; \
+	sed -e '1,/^apiVersion:/{/^#/d;}' "$${subst[@]}" plugins/pbx.yaml > "$(PLUGIN_DIST)/pbx.yaml"
+	@if grep -n '@[A-Z0-9_]*@' "$(PLUGIN_DIST)/pbx.yaml"; then echo "$(PLUGIN_DIST)/pbx.yaml: placeholders left (a platform of plugins/pbx.yaml missing from PLUGIN_PLATFORMS?)"; exit 1; fi
+	@cat "$(PLUGIN_DIST)/SHA256SUMS"
+	@echo "Wrote the archives, SHA256SUMS and the krew manifest pbx.yaml into $(PLUGIN_DIST)/"
+
 # If you wish to build the manager image targeting other platforms you can use the --platform flag.
 # (i.e. docker build --platform linux/arm64). However, you must enable docker buildKit for it.
 # More info: https://docs.docker.com/develop/develop-images/build_enhancements/

@@ -1,82 +1,67 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
-	"flag"
-	"fmt"
-	"io"
+	"errors"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/cloudpbx/pbx-operator/internal/plugin"
 )
 
-// Exit codes of plan, for CI gates.
-const (
-	planNoChanges = 0
-	planError     = 1
-	planChanges   = 2
-)
+// planChanges is plan's exit code when applying the manifests would change the PBX or stall;
+// 0 is nothing to do and 1 an error, for CI gates.
+const planChanges exitCode = 2
 
-// files collects repeated -f flags.
-type files []string
-
-func (f *files) String() string     { return fmt.Sprint([]string(*f)) }
-func (f *files) Set(v string) error { *f = append(*f, v); return nil }
-
-func plan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
-	fs := flag.NewFlagSet("kubectl pbx plan", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var k kube
-	k.register(fs)
+func newPlanCommand(k *kube, streams genericiooptions.IOStreams) *cobra.Command {
 	var (
-		paths  files
+		paths  []string
 		prune  bool
-		output string
+		output outputFormat
 	)
-	fs.Var(&paths, "f", "a manifest file, a directory of them, or - for stdin (repeatable)")
-	fs.BoolVar(&prune, "prune", true, "plan the deletion of resources of the manifests' namespaces that the manifests do not hold")
-	fs.StringVar(&output, "o", "", "output format: empty for text, json for scripts")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: kubectl pbx plan -f FILE|DIR|- [-n NS] [--prune=false] [-o json]\n\n"+
-			"Shows what the operator would do to the PBX if the manifests were applied: create, update\n"+
-			"(with a field diff), adopt, conflict, already exists, delete on removal. Writes nothing.\n"+
-			"Exit code: 0 nothing to do, 2 changes or objects that would stall, 1 an error.\n\n")
-		fs.PrintDefaults()
+	c := &cobra.Command{
+		Use:   "plan -f FILE|DIR|- [-n NS] [--prune=false] [-o json|yaml]",
+		Short: "Show what applying manifests would do to the PBX (exit 2: changes, 0: none, 1: error)",
+		Long: `Shows what the operator would do to the PBX if the manifests were applied: create, update
+(with a field diff), adopt, conflict, already exists, delete on removal. Writes nothing, neither
+to the cluster nor to the PBX.
+
+Exit code: 0 nothing to do, 2 changes or objects that would stall, 1 an error.`,
+		Example: `  kubectl pbx plan -f pbx/
+  kustomize build overlays/prod | kubectl pbx plan -f - -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if len(paths) == 0 {
+				return errors.New("give the manifests with -f FILE, -f DIR or -f -")
+			}
+			ns, err := k.namespace()
+			if err != nil {
+				return err
+			}
+			cl, err := k.client()
+			if err != nil {
+				return err
+			}
+			cmd := plugin.PlanCommand{Kube: cl, Paths: paths, Stdin: streams.In, Namespace: ns, Prune: prune,
+				Progress: progress(streams.ErrOut), UserAgent: userAgent()}
+			result, err := cmd.Run(c.Context())
+			if err != nil {
+				return err
+			}
+			if err := output.print(streams.Out, result, result.WriteText); err != nil {
+				return err
+			}
+			if result.HasChanges() {
+				return planChanges
+			}
+			return nil
+		},
 	}
-	if err := fs.Parse(args); err != nil {
-		return planError, err
+	c.Flags().StringSliceVarP(&paths, "filename", "f", nil, "a manifest file, a directory of them, or - for stdin (repeatable)")
+	if err := c.MarkFlagFilename("filename", "yaml", "yml", "json"); err != nil {
+		panic(err)
 	}
-	if len(paths) == 0 {
-		return planError, fmt.Errorf("give the manifests with -f FILE, -f DIR or -f -")
-	}
-	if output != "" && output != "json" {
-		return planError, fmt.Errorf("-o %q: want json or nothing", output)
-	}
-	ns, err := k.ns()
-	if err != nil {
-		return planError, err
-	}
-	c, err := k.client()
-	if err != nil {
-		return planError, err
-	}
-	cmd := plugin.PlanCommand{Kube: c, Paths: paths, Stdin: stdin, Namespace: ns, Prune: prune, Progress: progress(stderr), UserAgent: "kubectl-pbx/" + version}
-	result, err := cmd.Run(ctx)
-	if err != nil {
-		return planError, err
-	}
-	if output == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(result)
-	} else {
-		err = result.WriteText(stdout)
-	}
-	if err != nil {
-		return planError, err
-	}
-	if result.HasChanges() {
-		return planChanges, nil
-	}
-	return planNoChanges, nil
+	c.Flags().BoolVar(&prune, "prune", true, "plan the deletion of resources of the manifests' namespaces that the manifests do not hold")
+	addOutputFlag(c, &output)
+	return c
 }

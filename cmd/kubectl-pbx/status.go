@@ -1,57 +1,47 @@
 package main
 
 import (
-	"context"
-	"flag"
-	"fmt"
-	"io"
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/cloudpbx/pbx-operator/internal/plugin"
 )
 
-func status(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("kubectl pbx status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var k kube
-	k.register(fs)
+func newStatusCommand(k *kube, streams genericiooptions.IOStreams) *cobra.Command {
 	var (
-		output    string
+		output    outputFormat
 		all       bool
 		maxErrors int
 	)
-	fs.StringVar(&output, "o", "", "output format: empty for text, json for scripts")
-	fs.BoolVar(&all, "all-namespaces", false, "every namespace")
-	fs.BoolVar(&all, "A", false, "shorthand for --all-namespaces")
-	fs.IntVar(&maxErrors, "errors", 10, "how many of the last errors to show per account")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: kubectl pbx status [-n NS | -A] [-o json]\n\n"+
-			"One screen per account: managed objects by Ready and Synced reason, the drifted ones and the\n"+
-			"last errors, from the custom resources' status.\n\n")
-		fs.PrintDefaults()
+	c := &cobra.Command{
+		Use:   "status [-n NS | -A] [-o json|yaml]",
+		Short: "One screen per account: objects by state and reason, drift, last errors",
+		Long: `Shows one screen per account: the managed objects by Ready and Synced reason, the drifted ones
+and the last errors, from the custom resources' status.`,
+		Example: `  kubectl pbx status
+  kubectl pbx status -A -o json | jq '.accounts[] | select(.errorsTotal > 0) | .name'`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			ns := ""
+			if !all {
+				var err error
+				if ns, err = k.namespace(); err != nil {
+					return err
+				}
+			}
+			cl, err := k.client()
+			if err != nil {
+				return err
+			}
+			report, err := plugin.ReadStatus(c.Context(), cl, ns, maxErrors)
+			if err != nil {
+				return err
+			}
+			return output.print(streams.Out, report, report.WriteText)
+		},
 	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if output != "" && output != "json" {
-		return fmt.Errorf("-o %q: want json or nothing", output)
-	}
-	ns := ""
-	if !all {
-		var err error
-		if ns, err = k.ns(); err != nil {
-			return err
-		}
-	}
-	c, err := k.client()
-	if err != nil {
-		return err
-	}
-	report, err := plugin.ReadStatus(ctx, c, ns, maxErrors)
-	if err != nil {
-		return err
-	}
-	if output == "json" {
-		return report.WriteJSON(stdout)
-	}
-	return report.WriteText(stdout)
+	addOutputFlag(c, &output)
+	c.Flags().BoolVarP(&all, "all-namespaces", "A", false, "every namespace")
+	c.Flags().IntVar(&maxErrors, "errors", 10, "how many of the last errors to show per account")
+	return c
 }

@@ -10,7 +10,7 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// File names of export's directory output (-o DIR).
+// File names of export's directory output (--output-dir DIR).
 const (
 	GroupsFile        = "extensiongroups.yaml"
 	ExtensionsFile    = "extensions.yaml"

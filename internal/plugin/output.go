@@ -5,17 +5,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 )
 
-// File names of export's directory output (--output-dir DIR).
-const (
-	GroupsFile        = "extensiongroups.yaml"
-	ExtensionsFile    = "extensions.yaml"
-	KustomizationFile = "kustomization.yaml"
-)
+// KustomizationFile is the kustomization export writes with its directory output (--output-dir
+// DIR), beside one file per kind: extensiongroups.yaml, extensions.yaml, phonenumbers.yaml and
+// eventsubscriptions.yaml.
+const KustomizationFile = "kustomization.yaml"
 
 // manifest renders objects as YAML documents separated by "---", without the fields a manifest
 // does not carry (creationTimestamp, status).
@@ -40,46 +39,72 @@ func manifest(objs []runtime.Object) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func (e *Export) groupObjects() []runtime.Object {
-	out := make([]runtime.Object, 0, len(e.Groups))
-	for i := range e.Groups {
-		out = append(out, &e.Groups[i])
+// kinds are the export's objects by kind, in the order kubectl apply creates them (a kind before
+// the kinds that refer to it), each with the file of the directory output.
+func (e *Export) kinds() []exportedKind {
+	return []exportedKind{
+		{"ExtensionGroup", "extensiongroups.yaml", objects(e.Groups)},
+		{"Extension", "extensions.yaml", objects(e.Extensions)},
+		{"PhoneNumber", "phonenumbers.yaml", objects(e.PhoneNumbers)},
+		{"EventSubscription", "eventsubscriptions.yaml", objects(e.EventSubscriptions)},
+	}
+}
+
+// exportedKind is one kind of an export.
+type exportedKind struct {
+	kind, file string
+	objects    []runtime.Object
+}
+
+func objects[T any, P interface {
+	*T
+	runtime.Object
+}](items []T) []runtime.Object {
+	out := make([]runtime.Object, 0, len(items))
+	for i := range items {
+		out = append(out, P(&items[i]))
 	}
 	return out
 }
 
-func (e *Export) extensionObjects() []runtime.Object {
-	out := make([]runtime.Object, 0, len(e.Extensions))
-	for i := range e.Extensions {
-		out = append(out, &e.Extensions[i])
-	}
-	return out
-}
-
-// YAML renders the export as one multi-document YAML stream: groups first, then extensions, so
-// that kubectl apply creates the groups the extensions refer to first.
+// YAML renders the export as one multi-document YAML stream, a kind before the kinds that refer
+// to it, so that kubectl apply creates what an object names first.
 func (e *Export) YAML() ([]byte, error) {
-	return manifest(append(e.groupObjects(), e.extensionObjects()...))
+	var all []runtime.Object
+	for _, k := range e.kinds() {
+		all = append(all, k.objects...)
+	}
+	return manifest(all)
 }
 
-// WriteDir writes the export into dir, one file per kind plus a kustomization.yaml listing them.
+// WriteDir writes the export into dir, one file per kind with objects plus a kustomization.yaml
+// listing them.
 func (e *Export) WriteDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	groups, err := manifest(e.groupObjects())
-	if err != nil {
-		return err
-	}
-	exts, err := manifest(e.extensionObjects())
-	if err != nil {
-		return err
-	}
-	kust := fmt.Sprintf("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- %s\n- %s\n", GroupsFile, ExtensionsFile)
-	for name, data := range map[string][]byte{GroupsFile: groups, ExtensionsFile: exts, KustomizationFile: []byte(kust)} {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+	kust := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n"
+	for _, k := range e.kinds() {
+		if len(k.objects) == 0 {
+			continue
+		}
+		data, err := manifest(k.objects)
+		if err != nil {
 			return err
 		}
+		if err := os.WriteFile(filepath.Join(dir, k.file), data, 0o644); err != nil {
+			return err
+		}
+		kust += "- " + k.file + "\n"
 	}
-	return nil
+	return os.WriteFile(filepath.Join(dir, KustomizationFile), []byte(kust), 0o644)
+}
+
+// Counts says how many objects of each kind the export holds: "3 ExtensionGroups, 12 Extensions".
+func (e *Export) Counts() string {
+	var parts []string
+	for _, k := range e.kinds() {
+		parts = append(parts, fmt.Sprintf("%d %ss", len(k.objects), k.kind))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -169,13 +169,7 @@ func Plan(in PlanInput) PlanResult {
 	addSubjects(p, "PhoneNumber", in.PhoneNumbers, in.ClusterPhoneNumbers, controller.PhoneNumberClaim)
 	addSubjects(p, "EventSubscription", in.EventSubscriptions, in.ClusterEventSubscriptions, controller.SubscriptionClaim)
 	// In the order the operator's kinds depend on each other, each kind by namespace and name.
-	for _, k := range []struct {
-		kind string
-		plan func(*subject)
-	}{
-		{"ExtensionGroup", p.planGroup}, {"Extension", p.planExtension},
-		{"PhoneNumber", p.planPhoneNumber}, {"EventSubscription", p.planSubscription},
-	} {
+	for _, k := range p.kinds() {
 		for _, s := range p.subjects[k.kind] {
 			if s.desired {
 				k.plan(s)
@@ -191,9 +185,24 @@ func Plan(in PlanInput) PlanResult {
 	return p.out
 }
 
+// plannedKind is how a plan decides about one managed kind.
+type plannedKind struct {
+	kind string
+	plan func(*subject)
+}
+
+// kinds are the kinds a plan knows, in the order the operator's kinds depend on each other (the
+// order of controller.ManagedKinds, which a test holds it to).
+func (p *planner) kinds() []plannedKind {
+	return []plannedKind{
+		{"ExtensionGroup", p.planGroup}, {"Extension", p.planExtension},
+		{"PhoneNumber", p.planPhoneNumber}, {"EventSubscription", p.planSubscription},
+	}
+}
+
 // kindOrder orders a plan's kinds as the operator's dependencies go.
 func kindOrder(kind string) int {
-	return slices.Index([]string{"ExtensionGroup", "Extension", "PhoneNumber", "EventSubscription"}, kind)
+	return slices.Index(controller.ManagedKinds(), kind)
 }
 
 // addSubjects adds one kind's subjects: the manifests as applied over the cluster's copies, then
@@ -698,7 +707,8 @@ func (p *planner) planRemovals() {
 			}
 		}
 	}
-	for _, kind := range []string{"ExtensionGroup", "Extension", "PhoneNumber", "EventSubscription"} {
+	for _, k := range p.kinds() {
+		kind := k.kind
 		for _, s := range p.subjects[kind] {
 			if s.desired || !namespaces[s.key.namespace] {
 				continue

@@ -3,6 +3,7 @@ package plugin
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
+	"github.com/cloudpbx/pbx-operator/internal/controller"
 	"github.com/cloudpbx/pbx-operator/internal/managed"
 	"github.com/cloudpbx/pbx-operator/internal/pbx"
 )
@@ -533,5 +535,34 @@ func TestPlanNumbersAndWebhooks(t *testing.T) {
 				t.Errorf("%s\nthe plan shows a webhook's token:\n%s", tc.reason, buf.String())
 			}
 		})
+	}
+}
+
+// TestEveryKindIsPlannedAndExported: plan, export and status know every managed kind of the
+// kinds table, in its order; a kind added to the table without them fails here.
+func TestEveryKindIsPlannedAndExported(t *testing.T) {
+	want := controller.ManagedKinds()
+	var planned, exported []string
+	for _, k := range (&planner{}).kinds() {
+		planned = append(planned, k.kind)
+	}
+	for _, k := range (&Export{}).kinds() {
+		exported = append(exported, k.kind)
+	}
+	if diff := cmp.Diff(want, planned); diff != "" {
+		t.Errorf("plan's kinds: -table +plan:\n%s", diff)
+	}
+	if diff := cmp.Diff(want, exported); diff != "" {
+		t.Errorf("export's kinds: -table +export:\n%s", diff)
+	}
+	var in PlanInput
+	for _, kind := range want {
+		manifest := fmt.Sprintf("apiVersion: %s\nkind: %s\nmetadata:\n  name: x\n", v1alpha1.GroupVersion, kind)
+		if err := (&PlanCommand{Namespace: "a"}).decode("-", []byte(manifest), &in); err != nil {
+			t.Errorf("plan reads a %s: %v", kind, err)
+		}
+	}
+	if n := len(in.objects()); n != len(want) {
+		t.Errorf("plan read %d manifests of %d kinds", n, len(want))
 	}
 }

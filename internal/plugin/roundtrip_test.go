@@ -314,6 +314,8 @@ func TestExportRoundTrip(t *testing.T) {
 			wantKinds := []plugin.KindCount{
 				{Kind: "ExtensionGroup", Total: wantGroups, Ready: map[string]int{"Available": wantGroups}, Synced: map[string]int{"UpToDate": wantGroups}},
 				{Kind: "Extension", Total: wantExt, Ready: map[string]int{"Available": wantExt}, Synced: map[string]int{"UpToDate": wantExt}},
+				{Kind: "PhoneNumber", Ready: map[string]int{}, Synced: map[string]int{}},
+				{Kind: "EventSubscription", Ready: map[string]int{}, Synced: map[string]int{}},
 			}
 			if len(report.Accounts) != 1 || !cmp.Equal(report.Accounts[0].Kinds, wantKinds) {
 				t.Errorf("%s\nkubectl pbx status after the round trip:\n%s", tc.reason, screen.String())

@@ -79,7 +79,7 @@ func (c *ExportCommand) Run(ctx context.Context) error {
 		if err := ex.WriteDir(c.Dir); err != nil {
 			return err
 		}
-		c.Progress.printf("Wrote %d ExtensionGroups and %d Extensions to %s", len(ex.Groups), len(ex.Extensions), c.Dir)
+		c.Progress.printf("Wrote %s to %s", ex.Counts(), c.Dir)
 		return nil
 	}
 	data, err := ex.YAML()
@@ -89,6 +89,6 @@ func (c *ExportCommand) Run(ctx context.Context) error {
 	if _, err := c.Out.Write(data); err != nil {
 		return fmt.Errorf("writing the manifests: %w", err)
 	}
-	c.Progress.printf("Wrote %d ExtensionGroups and %d Extensions", len(ex.Groups), len(ex.Extensions))
+	c.Progress.printf("Wrote %s", ex.Counts())
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -116,6 +117,17 @@ type tenant struct {
 	extensions []pbx.ExtensionCreate
 	// groupOf gives the index in groups of extension i's group, or -1 for none.
 	groupOf func(i int) int
+	// routes routes DIDs of the demo client (by number) to extensions (by index).
+	routes map[string]int
+	// hooks subscribe extensions (by index) to webhooks.
+	hooks []hook
+}
+
+// hook is a webhook of an extension of a tenant.
+type hook struct {
+	ext       int
+	eventType string
+	url       string
 }
 
 // demoTenant is the demo tenant plus groups whose names collide once made Kubernetes names,
@@ -134,6 +146,12 @@ func demoTenant() tenant {
 			{Name: "500", Type: pbx.ExtensionTypePhone, Status: pbx.StatusActive, Label: pbx.Set("Lobby")},
 		},
 		groupOf: func(i int) int { return []int{0, 0, 3, 2, 2, 1, -1}[i] },
+		routes:  map[string]int{"74950000001": 0, "74950000002": 6},
+		hooks: []hook{
+			{ext: 0, eventType: pbx.EventHangup, url: "https://crm.example/calls?token=s3cret"},
+			{ext: 0, eventType: pbx.EventDialIn, url: "https://crm.example/calls?token=s3cret"},
+			{ext: 3, eventType: pbx.EventHangup, url: "https://queue-stats.example/"},
+		},
 	}
 }
 
@@ -169,6 +187,7 @@ func fill(ctx context.Context, t *testing.T, url string, tn tenant) {
 	}
 	work := make(chan int)
 	errs := make(chan error, len(tn.extensions))
+	extIDs := make([]int64, len(tn.extensions))
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Add(1)
@@ -179,9 +198,12 @@ func fill(ctx context.Context, t *testing.T, url string, tn tenant) {
 				if g := tn.groupOf(i); g >= 0 {
 					x.ExtensionGroupID = pbx.Set(ids[g])
 				}
-				if _, err := c.Extensions.Create(ctx, realm, x); err != nil {
+				made, err := c.Extensions.Create(ctx, realm, x)
+				if err != nil {
 					errs <- err
+					continue
 				}
+				extIDs[i] = made.ID
 			}
 		}()
 	}
@@ -193,6 +215,20 @@ func fill(ctx context.Context, t *testing.T, url string, tn tenant) {
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
+	}
+	for number, ext := range tn.routes {
+		dids, err := c.DIDs.ListAll(ctx, realm, pbx.DIDFilter{Name: number})
+		if err != nil || len(dids) != 1 {
+			t.Fatalf("the DID %s: %v %v", number, dids, err)
+		}
+		if _, err := c.DIDs.Update(ctx, realm, dids[0].ID, pbx.DIDUpdate{ExtensionID: pbx.Set(extIDs[ext])}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, h := range tn.hooks {
+		if _, err := c.Events.Create(ctx, pbx.ExtensionRealm(extIDs[h.ext]), pbx.EventCreate{URL: h.url, EventType: h.eventType, Method: "POST"}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -272,6 +308,9 @@ func TestExportRoundTrip(t *testing.T) {
 			if strings.Contains(out.String()+progress.String(), pbxsim.DemoAppSecret) {
 				t.Errorf("%s\nthe output holds the client secret", tc.reason)
 			}
+			if strings.Contains(progress.String(), "s3cret") {
+				t.Errorf("%s\nthe progress and warnings show a webhook's token:\n%s", tc.reason, progress.String())
+			}
 
 			planOf := func() plugin.PlanResult {
 				pc := plugin.PlanCommand{Kube: c.k, Namespace: ns.Name, Prune: true, Paths: []string{"-"}, Stdin: bytes.NewReader(out.Bytes())}
@@ -300,8 +339,9 @@ func TestExportRoundTrip(t *testing.T) {
 				apply(ctx, t, c.k, out.Bytes())
 			}
 			applyTime := time.Since(applyStart)
-			wantExt, wantGroups := len(tc.tenant.extensions), len(tc.tenant.groups)
-			g.Eventually(func() string { return converged(ctx, c.k, ns.Name, wantGroups, wantExt) }, 3*time.Minute).Should(BeEmpty(), tc.reason)
+			wantExt, wantGroups, wantNumbers, wantHooks := len(tc.tenant.extensions), len(tc.tenant.groups), len(tc.tenant.routes), len(tc.tenant.hooks)
+			want := map[string]int{"ExtensionGroup": wantGroups, "Extension": wantExt, "PhoneNumber": wantNumbers, "EventSubscription": wantHooks}
+			g.Eventually(func() string { return converged(ctx, c.k, ns.Name, want) }, 3*time.Minute).Should(BeEmpty(), tc.reason)
 			total := time.Since(start)
 			report, err := plugin.ReadStatus(ctx, c.k, ns.Name, 0)
 			if err != nil {
@@ -314,13 +354,13 @@ func TestExportRoundTrip(t *testing.T) {
 			wantKinds := []plugin.KindCount{
 				{Kind: "ExtensionGroup", Total: wantGroups, Ready: map[string]int{"Available": wantGroups}, Synced: map[string]int{"UpToDate": wantGroups}},
 				{Kind: "Extension", Total: wantExt, Ready: map[string]int{"Available": wantExt}, Synced: map[string]int{"UpToDate": wantExt}},
-				{Kind: "PhoneNumber", Ready: map[string]int{}, Synced: map[string]int{}},
-				{Kind: "EventSubscription", Ready: map[string]int{}, Synced: map[string]int{}},
+				kindCount("PhoneNumber", wantNumbers),
+				kindCount("EventSubscription", wantHooks),
 			}
 			if len(report.Accounts) != 1 || !cmp.Equal(report.Accounts[0].Kinds, wantKinds) {
 				t.Errorf("%s\nkubectl pbx status after the round trip:\n%s", tc.reason, screen.String())
 			}
-			if after := planOf(); after.HasChanges() || len(after.Changes) != wantExt+wantGroups {
+			if after := planOf(); after.HasChanges() || len(after.Changes) != wantExt+wantGroups+wantNumbers+wantHooks {
 				var buf bytes.Buffer
 				_ = after.WriteText(&buf)
 				t.Errorf("%s\nplan after the round trip has changes:\n%s", tc.reason, buf.String())
@@ -402,36 +442,47 @@ func apply(ctx context.Context, t *testing.T, k client.Client, data []byte) {
 	wg.Wait()
 }
 
-// converged describes what is not yet Ready and Synced in ns (empty when all is).
-func converged(ctx context.Context, k client.Client, ns string, groups, exts int) string {
-	var gl v1alpha1.ExtensionGroupList
-	var el v1alpha1.ExtensionList
-	if err := k.List(ctx, &gl, client.InNamespace(ns)); err != nil {
-		return err.Error()
+// kindCount is the status count of n resources of a kind, all Ready and Synced.
+func kindCount(kind string, n int) plugin.KindCount {
+	if n == 0 {
+		return plugin.KindCount{Kind: kind, Ready: map[string]int{}, Synced: map[string]int{}}
 	}
-	if err := k.List(ctx, &el, client.InNamespace(ns)); err != nil {
-		return err.Error()
-	}
-	if len(gl.Items) != groups || len(el.Items) != exts {
-		return fmt.Sprintf("%d groups and %d extensions, want %d and %d", len(gl.Items), len(el.Items), groups, exts)
+	return plugin.KindCount{Kind: kind, Total: n, Ready: map[string]int{"Available": n}, Synced: map[string]int{"UpToDate": n}}
+}
+
+// converged describes what is not yet Ready and Synced in ns (empty when all is), with want
+// resources of each kind.
+func converged(ctx context.Context, k client.Client, ns string, want map[string]int) string {
+	lists := map[string]client.ObjectList{
+		"ExtensionGroup": &v1alpha1.ExtensionGroupList{}, "Extension": &v1alpha1.ExtensionList{},
+		"PhoneNumber": &v1alpha1.PhoneNumberList{}, "EventSubscription": &v1alpha1.EventSubscriptionList{},
 	}
 	var pending []string
-	check := func(kind, name string, gen int64, conds []metav1.Condition) {
-		s := meta.FindStatusCondition(conds, v1alpha1.ConditionSynced)
-		if !meta.IsStatusConditionTrue(conds, v1alpha1.ConditionReady) || s == nil || s.Status != metav1.ConditionTrue || s.ObservedGeneration != gen {
-			msg := "no Synced condition"
-			if s != nil {
-				msg = s.Reason + ": " + s.Message
+	for kind, list := range lists {
+		if err := k.List(ctx, list, client.InNamespace(ns)); err != nil {
+			return err.Error()
+		}
+		items, _ := meta.ExtractList(list)
+		if len(items) != want[kind] {
+			return fmt.Sprintf("%d %ss, want %d", len(items), kind, want[kind])
+		}
+		for _, it := range items {
+			o := it.(interface {
+				client.Object
+				GetManagedStatus() *v1alpha1.ManagedStatus
+			})
+			conds := o.GetManagedStatus().Conditions
+			s := meta.FindStatusCondition(conds, v1alpha1.ConditionSynced)
+			if !meta.IsStatusConditionTrue(conds, v1alpha1.ConditionReady) || s == nil || s.Status != metav1.ConditionTrue || s.ObservedGeneration != o.GetGeneration() {
+				msg := "no Synced condition"
+				if s != nil {
+					msg = s.Reason + ": " + s.Message
+				}
+				pending = append(pending, fmt.Sprintf("%s %s (%s)", kind, o.GetName(), msg))
 			}
-			pending = append(pending, fmt.Sprintf("%s %s (%s)", kind, name, msg))
 		}
 	}
-	for _, o := range gl.Items {
-		check("ExtensionGroup", o.Name, o.Generation, o.Status.Conditions)
-	}
-	for _, o := range el.Items {
-		check("Extension", o.Name, o.Generation, o.Status.Conditions)
-	}
+	slices.Sort(pending)
 	if len(pending) > 5 {
 		return fmt.Sprintf("%d not Ready and Synced, such as %s", len(pending), strings.Join(pending[:5], "; "))
 	}

@@ -12,7 +12,8 @@ package managed
 //   - observe (look afresh): find the object, and forget a recorded id that is no longer ours;
 //   - record: decide whether an object found is ours, and record its id, keys and realm at once;
 //   - forget: drop a recorded id whose object is gone, so that it is looked for again;
-//   - release: tell the adapter that the resource lets its object go.
+//   - release: tell the adapter that the resource lets its object go (Adapter.Release, called
+//     where an id is let go: here and in the deletion policy's pass).
 //
 // What happens to an object whose create answer was lost:
 //
@@ -32,7 +33,8 @@ package managed
 //
 // An id is evidence, not proof: an object found at the recorded id must still carry the
 // resource's natural key or a key recorded for it, and be held by no other resource (lost);
-// otherwise the id is forgotten (forget) and the object looked for again. The marks are
+// otherwise the id is forgotten (forget: status first, so that no version the cache may serve
+// holds the old id without its key record) and the object looked for again. The marks are
 // annotations that users may write, so none of them takes an object from a resource whose status
 // (written only by the operator) records it: not to manage, and not to delete (deleteExternal).
 

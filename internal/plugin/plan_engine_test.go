@@ -53,7 +53,11 @@ func TestPlanAgreesWithTheEngine(t *testing.T) {
 			}
 			srv := httptest.NewServer(sim)
 			defer srv.Close()
-			ids := seed(ctx, t, srv.URL, plugin.PlanTenant)
+			tenant := plugin.PlanTenant
+			if tc.Tenant != nil {
+				tenant = *tc.Tenant
+			}
+			ids := seed(ctx, t, srv.URL, tenant)
 
 			ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "plan-"}}
 			if err := c.k.Create(ctx, ns); err != nil {
@@ -63,19 +67,9 @@ func TestPlanAgreesWithTheEngine(t *testing.T) {
 			g.Eventually(func() bool { return accountReady(ctx, c.k, ns.Name) }, 30*time.Second).Should(BeTrue(), "the Account turns Ready")
 
 			// The cluster as the case has it, paused until the apply so that it stays so.
-			var cluster, desired []managed.Object
-			for i := range tc.Args.ClusterGroups {
-				cluster = append(cluster, &tc.Args.ClusterGroups[i])
-			}
-			for i := range tc.Args.ClusterExts {
-				cluster = append(cluster, &tc.Args.ClusterExts[i])
-			}
-			for i := range tc.Args.Groups {
-				desired = append(desired, &tc.Args.Groups[i])
-			}
-			for i := range tc.Args.Exts {
-				desired = append(desired, &tc.Args.Exts[i])
-			}
+			a := tc.Args
+			cluster := join(objectsOf(a.ClusterGroups), objectsOf(a.ClusterExts), objectsOf(a.ClusterNumbers), objectsOf(a.ClusterHooks))
+			desired := join(objectsOf(a.Groups), objectsOf(a.Exts), objectsOf(a.Numbers), objectsOf(a.Hooks))
 			recorded := map[string]int64{}
 			for _, o := range cluster {
 				cp := rebase(o, ns.Name, ids)
@@ -164,8 +158,22 @@ func applyOne(ctx context.Context, k client.Client, want managed.Object) error {
 	return k.Update(ctx, want)
 }
 
-// seed makes the tenant's groups and extensions in the PBX, and returns the PBX ids they took by
-// the tenant's ids.
+func objectsOf[T any, P interface {
+	*T
+	managed.Object
+}](items []T) []managed.Object {
+	out := make([]managed.Object, 0, len(items))
+	for i := range items {
+		out = append(out, P(&items[i]))
+	}
+	return out
+}
+
+func join(lists ...[]managed.Object) []managed.Object { return slices.Concat(lists...) }
+
+// seed makes the tenant's groups, extensions and webhooks in the PBX and routes its DIDs (the
+// simulator's demo client has the numbers), and returns the PBX ids they took by the tenant's
+// ids.
 func seed(ctx context.Context, t *testing.T, url string, tn plugin.Tenant) map[int64]int64 {
 	t.Helper()
 	c, err := pbx.New(url, pbx.WithCredentials(pbxsim.DemoTrustedAppID, pbxsim.DemoAppSecret))
@@ -194,6 +202,27 @@ func seed(ctx context.Context, t *testing.T, url string, tn plugin.Tenant) map[i
 			t.Fatal(err)
 		}
 		ids[x.ID] = made.ID
+	}
+	for _, d := range tn.DIDs {
+		found, err := c.DIDs.ListAll(ctx, realm, pbx.DIDFilter{Name: d.Name})
+		if err != nil || len(found) != 1 {
+			t.Fatalf("the demo client's DID %s: %v %v", d.Name, found, err)
+		}
+		ids[d.ID] = found[0].ID
+		if d.ExtensionID != nil {
+			if _, err := c.DIDs.Update(ctx, realm, found[0].ID, pbx.DIDUpdate{ExtensionID: pbx.Set(ids[*d.ExtensionID])}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for ext, events := range tn.Events {
+		for _, e := range events {
+			made, err := c.Events.Create(ctx, pbx.ExtensionRealm(ids[ext]), pbx.EventCreate{URL: e.URL, EventType: e.EventType, Method: e.Method})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids[e.ID] = made.ID
+		}
 	}
 	return ids
 }
@@ -230,27 +259,29 @@ func rebase(o managed.Object, ns string, ids map[int64]int64) managed.Object {
 }
 
 func kindOf(o managed.Object) string {
-	switch o.(type) {
-	case *v1alpha1.ExtensionGroup:
-		return "ExtensionGroup"
-	case *v1alpha1.Extension:
-		return "Extension"
-	}
-	return fmt.Sprintf("%T", o)
+	return reflect.TypeOf(o).Elem().Name()
+}
+
+// kinds tell, per kind, a new resource of it and its PBX objects in a simulator's snapshot.
+var kinds = map[string]struct {
+	object  func() managed.Object
+	objects func(pbxsim.Snapshot) []map[string]any
+}{
+	"ExtensionGroup": {func() managed.Object { return &v1alpha1.ExtensionGroup{} }, func(s pbxsim.Snapshot) []map[string]any { return s.ExtensionGroups }},
+	"Extension":      {func() managed.Object { return &v1alpha1.Extension{} }, func(s pbxsim.Snapshot) []map[string]any { return s.Extensions }},
+	"PhoneNumber":    {func() managed.Object { return &v1alpha1.PhoneNumber{} }, func(s pbxsim.Snapshot) []map[string]any { return s.DIDs }},
+	"EventSubscription": {func() managed.Object { return &v1alpha1.EventSubscription{} },
+		func(s pbxsim.Snapshot) []map[string]any { return s.Events }},
 }
 
 // engineAction tells what the operator did to the resource of a plan's change, in the plan's
 // words, or "pending" while it has not settled. recorded is the PBX id the resource recorded
 // before the apply.
 func engineAction(ctx context.Context, k client.Client, sim *pbxsim.Server, before pbxsim.Snapshot, ns string, ch plugin.Change, recorded int64) string {
-	var obj managed.Object = &v1alpha1.Extension{}
-	objects := func(s pbxsim.Snapshot) []map[string]any { return s.Extensions }
-	if ch.Kind == "ExtensionGroup" {
-		obj = &v1alpha1.ExtensionGroup{}
-		objects = func(s pbxsim.Snapshot) []map[string]any { return s.ExtensionGroups }
-	}
+	kind := kinds[ch.Kind]
+	obj := kind.object()
 	find := func(s pbxsim.Snapshot, id int64) map[string]any {
-		for _, o := range objects(s) {
+		for _, o := range kind.objects(s) {
 			if o["id"] == id {
 				return o
 			}
@@ -259,7 +290,10 @@ func engineAction(ctx context.Context, k client.Client, sim *pbxsim.Server, befo
 	}
 	after := sim.Snapshot()
 	if err := k.Get(ctx, client.ObjectKey{Namespace: ns, Name: ch.Name}, obj); apierrors.IsNotFound(err) {
-		if ch.PBXID != 0 && find(before, ch.PBXID) != nil && find(after, ch.PBXID) == nil {
+		gone := ch.PBXID != 0 && find(before, ch.PBXID) != nil && find(after, ch.PBXID) == nil
+		// Deleting a PhoneNumber removes its number's routing: the number stays with the account.
+		unrouted := ch.Kind == "PhoneNumber" && !reflect.DeepEqual(find(before, ch.PBXID), find(after, ch.PBXID))
+		if gone || unrouted {
 			return string(plugin.ActionDelete)
 		}
 		return string(plugin.ActionRelease)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strconv"
 	"testing"
 
@@ -106,20 +105,40 @@ var PlanTenant = Tenant{
 	},
 }
 
+// PlanLineTenant is the PBX of the plan cases of numbers and webhooks: extensions 10 to 12, DIDs
+// 50 (routed to 10), 51 (routed to 12) and 52 (free), and a webhook 70 of extension 10 with a
+// token in its URL.
+var PlanLineTenant = Tenant{
+	Extensions: []pbx.Extension{pbxExt(10, "101", "Alice", 0), pbxExt(11, "102", "Bob", 0), pbxExt(12, "103", "Carol", 0)},
+	DIDs: []pbx.DID{
+		{ID: 50, Name: "74950000001", ExtensionID: new(int64(10))},
+		{ID: 51, Name: "74950000002", ExtensionID: new(int64(12))},
+		{ID: 52, Name: "74950000003"},
+	},
+	Events: map[int64][]pbx.Event{10: {{ID: 70, URL: "https://crm.example/calls?token=s3cret", EventType: pbx.EventHangup, Method: "POST"}}},
+}
+
 // PlanArgs are a plan case's manifests and cluster resources, in namespace "a", of the Account
-// "pbx" over PlanTenant.
+// "pbx".
 type PlanArgs struct {
 	Groups        []v1alpha1.ExtensionGroup
 	Exts          []v1alpha1.Extension
+	Numbers       []v1alpha1.PhoneNumber
+	Hooks         []v1alpha1.EventSubscription
 	ClusterGroups []v1alpha1.ExtensionGroup
 	ClusterExts   []v1alpha1.Extension
-	Prune         bool
+	// ClusterNumbers and ClusterHooks are the cluster's PhoneNumbers and EventSubscriptions.
+	ClusterNumbers []v1alpha1.PhoneNumber
+	ClusterHooks   []v1alpha1.EventSubscription
+	Prune          bool
 }
 
 // PlanCase is one case of TestPlan; TestPlanAgreesWithTheEngine runs the same cases through the
 // operator.
 type PlanCase struct {
-	Reason      string
+	Reason string
+	// Tenant is the PBX: PlanTenant when nil.
+	Tenant      *Tenant
 	Args        PlanArgs
 	Want        []Change
 	WantChanges bool
@@ -131,10 +150,15 @@ func TestPlan(t *testing.T) {
 	acct := AccountKey{Kind: v1alpha1.AccountKindAccount, Namespace: "a", Name: "pbx"}
 	for name, tc := range PlanCases() {
 		t.Run(name, func(t *testing.T) {
+			tenant := PlanTenant
+			if tc.Tenant != nil {
+				tenant = *tc.Tenant
+			}
 			got := Plan(PlanInput{
-				Groups: tc.Args.Groups, Extensions: tc.Args.Exts,
+				Groups: tc.Args.Groups, Extensions: tc.Args.Exts, PhoneNumbers: tc.Args.Numbers, EventSubscriptions: tc.Args.Hooks,
 				ClusterGroups: tc.Args.ClusterGroups, ClusterExtensions: tc.Args.ClusterExts,
-				Tenants: map[AccountKey]Tenant{acct: PlanTenant}, Prune: tc.Args.Prune,
+				ClusterPhoneNumbers: tc.Args.ClusterNumbers, ClusterEventSubscriptions: tc.Args.ClusterHooks,
+				Tenants: map[AccountKey]Tenant{acct: tenant}, Prune: tc.Args.Prune,
 			})
 			if diff := cmp.Diff(tc.Want, got.Changes); diff != "" {
 				t.Errorf("%s\nPlan(): -want, +got:\n%s", tc.Reason, diff)
@@ -148,6 +172,9 @@ func TestPlan(t *testing.T) {
 			}
 			if !bytes.Contains(buf.Bytes(), []byte("Plan: ")) {
 				t.Errorf("%s\nWriteText() has no summary:\n%s", tc.Reason, buf.String())
+			}
+			if bytes.Contains(buf.Bytes(), []byte("s3cret")) || bytes.Contains(buf.Bytes(), []byte("t0ken")) {
+				t.Errorf("%s\nthe plan shows a webhook's token:\n%s", tc.Reason, buf.String())
 			}
 		})
 	}
@@ -163,6 +190,12 @@ func PlanCases() map[string]PlanCase {
 		}
 		for i := range tc.Args.ClusterExts {
 			Taken(&tc.Args.ClusterExts[i])
+		}
+		for i := range tc.Args.ClusterNumbers {
+			Taken(&tc.Args.ClusterNumbers[i])
+		}
+		for i := range tc.Args.ClusterHooks {
+			Taken(&tc.Args.ClusterHooks[i])
 		}
 	}
 	return cases
@@ -181,6 +214,106 @@ func Taken(o managed.Object) {
 
 func planCases() map[string]PlanCase {
 	return map[string]PlanCase{
+		"RoutedAsExported": {
+			Reason: "a number routed as the spec says is bound by its digits, nothing written",
+			Tenant: &PlanLineTenant,
+			Args: args{
+				Numbers:        []v1alpha1.PhoneNumber{planNumber("n-1", "74950000001", ringing("ext-101"))},
+				ClusterExts:    lineExts(),
+				ClusterNumbers: []v1alpha1.PhoneNumber{planNumber("n-1", "74950000001", ringing("ext-101"), recorded[*v1alpha1.PhoneNumber](50))},
+			},
+			Want: []Change{{Action: ActionNoChange, Kind: "PhoneNumber", Namespace: "a", Name: "n-1", PBXID: 50}},
+		},
+		"ReRouted": {
+			Reason: "a number the manifests send to another extension is re-routed: a change",
+			Tenant: &PlanLineTenant,
+			Args: args{
+				Numbers:        []v1alpha1.PhoneNumber{planNumber("n-1", "74950000001", ringing("ext-102"))},
+				ClusterExts:    lineExts(),
+				ClusterNumbers: []v1alpha1.PhoneNumber{planNumber("n-1", "74950000001", ringing("ext-101"), recorded[*v1alpha1.PhoneNumber](50))},
+			},
+			Want: []Change{{Action: ActionUpdate, Kind: "PhoneNumber", Namespace: "a", Name: "n-1", PBXID: 50,
+				Fields: []FieldChange{{Field: "extension", From: "10", To: "11"}}}},
+			WantChanges: true,
+		},
+		"NumberInUse": {
+			Reason: "a number that rings elsewhere is somebody's until adopted",
+			Tenant: &PlanLineTenant,
+			Args: args{
+				Numbers:     []v1alpha1.PhoneNumber{planNumber("n-2", "74950000002", ringing("ext-101"))},
+				ClusterExts: lineExts(),
+			},
+			Want: []Change{{Action: ActionAlreadyExists, Kind: "PhoneNumber", Namespace: "a", Name: "n-2", PBXID: 51,
+				Note: `The PBX object 51 has this natural key and is not managed by this resource: set the pbx.cloudpbx.dev/adopt: "true" annotation to adopt it`}},
+			WantChanges: true,
+		},
+		"FreeNumberRouted": {
+			Reason: "a free number is the resource's by its digits and is routed",
+			Tenant: &PlanLineTenant,
+			Args: args{
+				Numbers:     []v1alpha1.PhoneNumber{planNumber("n-3", "74950000003", ringing("ext-103"))},
+				ClusterExts: lineExts(),
+			},
+			Want: []Change{{Action: ActionAdopt, Kind: "PhoneNumber", Namespace: "a", Name: "n-3", PBXID: 52, Note: "Then updated",
+				Fields: []FieldChange{{Field: "extension", To: "12"}}}},
+			WantChanges: true,
+		},
+		"NumberNotInAccount": {
+			Reason: "the operator cannot create a number: one the account lacks stalls",
+			Tenant: &PlanLineTenant,
+			Args: args{
+				Numbers:     []v1alpha1.PhoneNumber{planNumber("n-9", "74959999999", ringing("ext-101"))},
+				ClusterExts: lineExts(),
+			},
+			Want: []Change{{Action: ActionMissing, Kind: "PhoneNumber", Namespace: "a", Name: "n-9",
+				Note: "The number 74959999999 is not in the PBX account: numbers are allocated by the provider, so the operator cannot create one"}},
+			WantChanges: true,
+		},
+		"WebhookCreated": {
+			Reason: "a webhook the extension lacks is created; its token is not shown",
+			Tenant: &PlanLineTenant,
+			Args: args{
+				Hooks:       []v1alpha1.EventSubscription{planHook("crm-bob", "ext-102", "https://crm.example/calls?token=t0ken")},
+				ClusterExts: lineExts(),
+			},
+			Want: []Change{{Action: ActionCreate, Kind: "EventSubscription", Namespace: "a", Name: "crm-bob", Fields: []FieldChange{
+				{Field: "extension", To: "11"}, {Field: "eventType", To: "Hangup"}, {Field: "method", To: "POST"}, {Field: "url", To: "https://crm.example/calls?REDACTED"},
+			}}},
+			WantChanges: true,
+		},
+		"WebhookMethodChanged": {
+			Reason: "a webhook whose method the manifests change is updated in place",
+			Tenant: &PlanLineTenant,
+			Args: args{
+				Hooks: []v1alpha1.EventSubscription{planHook("crm-alice", "ext-101", "https://crm.example/calls?token=s3cret",
+					func(s *v1alpha1.EventSubscription) { s.Spec.Method = v1alpha1.EventMethodGET })},
+				ClusterExts:  lineExts(),
+				ClusterHooks: []v1alpha1.EventSubscription{planHook("crm-alice", "ext-101", "https://crm.example/calls?token=s3cret", recorded[*v1alpha1.EventSubscription](70))},
+			},
+			Want: []Change{{Action: ActionUpdate, Kind: "EventSubscription", Namespace: "a", Name: "crm-alice", PBXID: 70,
+				Fields: []FieldChange{{Field: "method", From: "POST", To: "GET"}}}},
+			WantChanges: true,
+		},
+		"WebhookRemoved": {
+			Reason: "a webhook the manifests no longer hold is deleted by a pruning apply",
+			Tenant: &PlanLineTenant,
+			Args: args{
+				Exts:           lineExts(),
+				Numbers:        []v1alpha1.PhoneNumber{planNumber("n-1", "74950000001", ringing("ext-101"))},
+				ClusterExts:    lineExts(),
+				ClusterNumbers: []v1alpha1.PhoneNumber{planNumber("n-1", "74950000001", ringing("ext-101"), recorded[*v1alpha1.PhoneNumber](50))},
+				ClusterHooks:   []v1alpha1.EventSubscription{planHook("crm-alice", "ext-101", "https://crm.example/calls?token=s3cret", recorded[*v1alpha1.EventSubscription](70))},
+				Prune:          true,
+			},
+			Want: []Change{
+				{Action: ActionNoChange, Kind: "Extension", Namespace: "a", Name: "ext-101", PBXID: 10},
+				{Action: ActionNoChange, Kind: "Extension", Namespace: "a", Name: "ext-102", PBXID: 11},
+				{Action: ActionNoChange, Kind: "Extension", Namespace: "a", Name: "ext-103", PBXID: 12},
+				{Action: ActionNoChange, Kind: "PhoneNumber", Namespace: "a", Name: "n-1", PBXID: 50},
+				{Action: ActionDelete, Kind: "EventSubscription", Namespace: "a", Name: "crm-alice", PBXID: 70},
+			},
+			WantChanges: true,
+		},
 		"Create": {
 			Reason: "a number the PBX does not have is created with the fields set",
 			Args:   args{Exts: []v1alpha1.Extension{planExt("ext-104", "104", "Dave")}},
@@ -371,6 +504,13 @@ func planCases() map[string]PlanCase {
 	}
 }
 
+// lineExts are the Extensions of PlanLineTenant's extensions.
+func lineExts() []v1alpha1.Extension {
+	return []v1alpha1.Extension{
+		planExt("ext-101", "101", "Alice", extID(10)), planExt("ext-102", "102", "Bob", extID(11)), planExt("ext-103", "103", "Carol", extID(12)),
+	}
+}
+
 func planNumber(name, number string, opts ...func(*v1alpha1.PhoneNumber)) v1alpha1.PhoneNumber {
 	n := v1alpha1.PhoneNumber{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: name}}
 	n.Spec.Number = number
@@ -399,142 +539,6 @@ func planHook(name, ext, url string, opts ...func(*v1alpha1.EventSubscription)) 
 func recorded[T interface{ SetAnnotations(map[string]string) }](id int64) func(T) {
 	return func(o T) {
 		o.SetAnnotations(map[string]string{v1alpha1.AnnotationExternalID: strconv.FormatInt(id, 10)})
-	}
-}
-
-// TestPlanNumbersAndWebhooks: numbers and webhooks are planned as the operator would route and
-// subscribe them: a re-route or a removed webhook is a change (exit code 2), a number somebody
-// else uses is AlreadyExists, one the account does not have stalls, and tokens in webhook URLs
-// are never shown.
-func TestPlanNumbersAndWebhooks(t *testing.T) {
-	ten, twelve := int64(10), int64(12)
-	tenant := Tenant{
-		Extensions: []pbx.Extension{pbxExt(10, "101", "Alice", 0), pbxExt(11, "102", "Bob", 0), pbxExt(12, "103", "Carol", 0)},
-		DIDs: []pbx.DID{
-			{ID: 50, Name: "74950000001", ExtensionID: &ten},
-			{ID: 51, Name: "74950000002", ExtensionID: &twelve},
-			{ID: 52, Name: "74950000003"},
-		},
-		Events: map[int64][]pbx.Event{10: {{ID: 70, URL: "https://crm.example/calls?token=s3cret", EventType: pbx.EventHangup, Method: "POST"}}},
-	}
-	exts := []v1alpha1.Extension{
-		planExt("ext-101", "101", "Alice", extID(10)), planExt("ext-102", "102", "Bob", extID(11)), planExt("ext-103", "103", "Carol", extID(12)),
-	}
-	acct := AccountKey{Kind: v1alpha1.AccountKindAccount, Namespace: "a", Name: "pbx"}
-	cases := map[string]struct {
-		reason  string
-		numbers []v1alpha1.PhoneNumber
-		hooks   []v1alpha1.EventSubscription
-		cluster PlanInput
-		prune   bool
-		want    []Change
-		changes bool
-	}{
-		"RoutedAsExported": {
-			reason:  "a number routed as the spec says is bound by its digits, nothing written",
-			numbers: []v1alpha1.PhoneNumber{planNumber("n-1", "74950000001", ringing("ext-101"))},
-			cluster: PlanInput{ClusterPhoneNumbers: []v1alpha1.PhoneNumber{planNumber("n-1", "74950000001", ringing("ext-101"), recorded[*v1alpha1.PhoneNumber](50))}},
-			want:    []Change{{Action: ActionNoChange, Kind: "PhoneNumber", Namespace: "a", Name: "n-1", PBXID: 50}},
-		},
-		"ReRouted": {
-			reason:  "a number the manifests send to another extension is re-routed: a change",
-			numbers: []v1alpha1.PhoneNumber{planNumber("n-1", "74950000001", ringing("ext-102"))},
-			cluster: PlanInput{ClusterPhoneNumbers: []v1alpha1.PhoneNumber{planNumber("n-1", "74950000001", ringing("ext-101"), recorded[*v1alpha1.PhoneNumber](50))}},
-			want: []Change{{Action: ActionUpdate, Kind: "PhoneNumber", Namespace: "a", Name: "n-1", PBXID: 50,
-				Fields: []FieldChange{{Field: "extension", From: "10", To: "11"}}}},
-			changes: true,
-		},
-		"NumberInUse": {
-			reason:  "a number that rings elsewhere is somebody's until adopted",
-			numbers: []v1alpha1.PhoneNumber{planNumber("n-2", "74950000002", ringing("ext-101"))},
-			want: []Change{{Action: ActionAlreadyExists, Kind: "PhoneNumber", Namespace: "a", Name: "n-2", PBXID: 51,
-				Note: `The PBX object 51 has this natural key and is not managed by this resource: set the pbx.cloudpbx.dev/adopt: "true" annotation to adopt it`}},
-			changes: true,
-		},
-		"FreeNumberRouted": {
-			reason:  "a free number is the resource's by its digits and is routed",
-			numbers: []v1alpha1.PhoneNumber{planNumber("n-3", "74950000003", ringing("ext-103"))},
-			want: []Change{{Action: ActionAdopt, Kind: "PhoneNumber", Namespace: "a", Name: "n-3", PBXID: 52, Note: "Then updated",
-				Fields: []FieldChange{{Field: "extension", To: "12"}}}},
-			changes: true,
-		},
-		"NumberNotInAccount": {
-			reason:  "the operator cannot create a number: one the account lacks stalls",
-			numbers: []v1alpha1.PhoneNumber{planNumber("n-9", "74959999999", ringing("ext-101"))},
-			want: []Change{{Action: ActionMissing, Kind: "PhoneNumber", Namespace: "a", Name: "n-9",
-				Note: "The number 74959999999 is not in the PBX account: numbers are allocated by the provider, so the operator cannot create one"}},
-			changes: true,
-		},
-		"WebhookCreated": {
-			reason: "a webhook the extension lacks is created; its token is not shown",
-			hooks:  []v1alpha1.EventSubscription{planHook("crm-bob", "ext-102", "https://crm.example/calls?token=t0ken")},
-			want: []Change{{Action: ActionCreate, Kind: "EventSubscription", Namespace: "a", Name: "crm-bob", Fields: []FieldChange{
-				{Field: "extension", To: "11"}, {Field: "eventType", To: "Hangup"}, {Field: "method", To: "POST"}, {Field: "url", To: "https://crm.example/calls?REDACTED"},
-			}}},
-			changes: true,
-		},
-		"WebhookMethodChanged": {
-			reason: "a webhook whose method the manifests change is updated in place",
-			hooks: []v1alpha1.EventSubscription{planHook("crm-alice", "ext-101", "https://crm.example/calls?token=s3cret",
-				func(s *v1alpha1.EventSubscription) { s.Spec.Method = v1alpha1.EventMethodGET })},
-			cluster: PlanInput{ClusterEventSubscriptions: []v1alpha1.EventSubscription{planHook("crm-alice", "ext-101", "https://crm.example/calls?token=s3cret", recorded[*v1alpha1.EventSubscription](70))}},
-			want: []Change{{Action: ActionUpdate, Kind: "EventSubscription", Namespace: "a", Name: "crm-alice", PBXID: 70,
-				Fields: []FieldChange{{Field: "method", From: "POST", To: "GET"}}}},
-			changes: true,
-		},
-		"WebhookRemoved": {
-			reason:  "a webhook the manifests no longer hold is deleted by a pruning apply",
-			numbers: []v1alpha1.PhoneNumber{planNumber("n-1", "74950000001", ringing("ext-101"))},
-			cluster: PlanInput{
-				ClusterPhoneNumbers:       []v1alpha1.PhoneNumber{planNumber("n-1", "74950000001", ringing("ext-101"), recorded[*v1alpha1.PhoneNumber](50))},
-				ClusterEventSubscriptions: []v1alpha1.EventSubscription{planHook("crm-alice", "ext-101", "https://crm.example/calls?token=s3cret", recorded[*v1alpha1.EventSubscription](70))},
-			},
-			prune: true,
-			want: []Change{
-				{Action: ActionNoChange, Kind: "PhoneNumber", Namespace: "a", Name: "n-1", PBXID: 50},
-				{Action: ActionDelete, Kind: "EventSubscription", Namespace: "a", Name: "crm-alice", PBXID: 70},
-			},
-			changes: true,
-		},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			clusterExts := slices.Clone(exts)
-			for i := range clusterExts {
-				Taken(&clusterExts[i])
-			}
-			for i := range tc.cluster.ClusterPhoneNumbers {
-				Taken(&tc.cluster.ClusterPhoneNumbers[i])
-			}
-			for i := range tc.cluster.ClusterEventSubscriptions {
-				Taken(&tc.cluster.ClusterEventSubscriptions[i])
-			}
-			got := Plan(PlanInput{
-				Extensions: exts, ClusterExtensions: clusterExts,
-				PhoneNumbers: tc.numbers, EventSubscriptions: tc.hooks,
-				ClusterPhoneNumbers: tc.cluster.ClusterPhoneNumbers, ClusterEventSubscriptions: tc.cluster.ClusterEventSubscriptions,
-				Tenants: map[AccountKey]Tenant{acct: tenant}, Prune: tc.prune,
-			})
-			var mine []Change
-			for _, c := range got.Changes {
-				if c.Kind != "Extension" {
-					mine = append(mine, c)
-				}
-			}
-			if diff := cmp.Diff(tc.want, mine); diff != "" {
-				t.Errorf("%s\nPlan(): -want, +got:\n%s", tc.reason, diff)
-			}
-			if got.HasChanges() != tc.changes {
-				t.Errorf("%s\nHasChanges() = %v, want %v", tc.reason, got.HasChanges(), tc.changes)
-			}
-			var buf bytes.Buffer
-			if err := got.WriteText(&buf); err != nil {
-				t.Fatal(err)
-			}
-			if bytes.Contains(buf.Bytes(), []byte("s3cret")) || bytes.Contains(buf.Bytes(), []byte("t0ken")) {
-				t.Errorf("%s\nthe plan shows a webhook's token:\n%s", tc.reason, buf.String())
-			}
-		})
 	}
 }
 

@@ -83,7 +83,14 @@ func TestPlanAgreesWithTheEngine(t *testing.T) {
 				if err := c.k.Create(ctx, cp); err != nil {
 					t.Fatal(err)
 				}
-				// The status the operator wrote when it took the object over.
+				// The status the operator wrote when it took the object over, once the operator has
+				// seen the pause (its status write would replace the conditions).
+				g.Eventually(func() string {
+					if err := c.k.Get(ctx, client.ObjectKeyFromObject(cp), cp); err != nil {
+						return err.Error()
+					}
+					return reasonOf(cp, v1alpha1.ConditionSynced)
+				}).Should(Equal(v1alpha1.ReasonPaused))
 				g.Eventually(func() error {
 					if err := c.k.Get(ctx, client.ObjectKeyFromObject(cp), cp); err != nil {
 						return err
@@ -110,6 +117,13 @@ func TestPlanAgreesWithTheEngine(t *testing.T) {
 			var text bytes.Buffer
 			_ = planned.WriteText(&text)
 			t.Logf("plan:\n%s", text.String())
+			// The cluster and the PBX are the case's: the plan is the case's.
+			for _, w := range tc.Want {
+				i := slices.IndexFunc(planned.Changes, func(c plugin.Change) bool { return c.Kind == w.Kind && c.Name == w.Name })
+				if i < 0 || planned.Changes[i].Action != w.Action {
+					t.Fatalf("the case's state was not reproduced: %s %s planned %v, the case says %s", w.Kind, w.Name, planned.Changes, w.Action)
+				}
+			}
 			before := sim.Snapshot()
 
 			// The apply: the manifests' spec and annotations over the cluster's resources (which
@@ -256,6 +270,13 @@ func rebase(o managed.Object, ns string, ids map[int64]int64) managed.Object {
 		}
 	}
 	return cp
+}
+
+func reasonOf(o managed.Object, typ string) string {
+	if c := meta.FindStatusCondition(o.GetManagedStatus().Conditions, typ); c != nil {
+		return c.Reason
+	}
+	return ""
 }
 
 func kindOf(o managed.Object) string {

@@ -130,12 +130,12 @@ type hook struct {
 	url       string
 }
 
-// demoTenant is the demo tenant plus groups whose names collide once made Kubernetes names,
-// every extension type, blocked and active extensions, labels in other scripts, extra params
-// in JSON, and an extension outside any group.
+// demoTenant is the demo tenant plus two groups with one name and groups whose names collide once
+// made Kubernetes names, every extension type, blocked and active extensions, labels in other
+// scripts, extra params in JSON, an extension outside any group, routed numbers and webhooks.
 func demoTenant() tenant {
 	return tenant{
-		groups: []string{"Sales", "sales", "Support Team", "Отдел кадров"},
+		groups: []string{"Sales", "sales", "Support Team", "Отдел кадров", "Sales"},
 		extensions: []pbx.ExtensionCreate{
 			{Name: "101", Type: pbx.ExtensionTypePhone, Status: pbx.StatusActive, Label: pbx.Set("Alice Smith"), CallerIDName: pbx.Set("Alice")},
 			{Name: "102", Type: pbx.ExtensionTypePhone, Status: pbx.StatusBlocked, Label: pbx.Set("Bob")},
@@ -144,8 +144,9 @@ func demoTenant() tenant {
 			{Name: "300", Type: pbx.ExtensionTypeIVR, Status: pbx.StatusActive},
 			{Name: "400", Type: pbx.ExtensionTypeFax, Status: pbx.StatusActive, Label: pbx.Set("Fax"), DialRuleID: pbx.Set[int64](7)},
 			{Name: "500", Type: pbx.ExtensionTypePhone, Status: pbx.StatusActive, Label: pbx.Set("Lobby")},
+			{Name: "501", Type: pbx.ExtensionTypePhone, Status: pbx.StatusActive, Label: pbx.Set("Sales East")},
 		},
-		groupOf: func(i int) int { return []int{0, 0, 3, 2, 2, 1, -1}[i] },
+		groupOf: func(i int) int { return []int{0, 0, 3, 2, 2, 1, -1, 4}[i] },
 		routes:  map[string]int{"74950000001": 0, "74950000002": 6},
 		hooks: []hook{
 			{ext: 0, eventType: pbx.EventHangup, url: "https://crm.example/calls?token=s3cret"},
@@ -368,11 +369,71 @@ func TestExportRoundTrip(t *testing.T) {
 			if w := pbxWrites(sim); w != 0 {
 				t.Errorf("%s\n%d PBX writes during the round trip, want 0: %s", tc.reason, w, callSummary(sim))
 			}
+			if tc.policy == v1alpha1.ManagementPolicyObserveOnly && tc.kubectl {
+				takeOver(ctx, t, c, sim, &cmd, planOf, want)
+			}
 			t.Logf("kubectl pbx status:\n%s", screen.String())
 			t.Logf("%d groups, %d extensions (%s): export %s with %d PBX calls; apply %s; all Ready and Synced %s after the export began; %d PBX calls in all, %d writes: %s",
 				wantGroups, wantExt, tc.policy, exportTime.Round(time.Millisecond), exportCalls, applyTime.Round(time.Millisecond),
 				total.Round(time.Millisecond), sim.RequestTotal("", ""), pbxWrites(sim), callSummary(sim))
 		})
+	}
+}
+
+// takeOver turns an ObserveOnly round trip into management: the export again with Manage,
+// applied, costs no PBX write and plans nothing; then a label edited in a manifest plans an
+// update of that Extension's label, and plan says so with its exit code (HasChanges).
+func takeOver(ctx context.Context, t *testing.T, c *cluster, sim *pbxsim.Server, cmd *plugin.ExportCommand, planOf func() plugin.PlanResult, want map[string]int) {
+	t.Helper()
+	g := NewWithT(t)
+	start := time.Now()
+	cmd.Options.ManagementPolicy = v1alpha1.ManagementPolicyManage
+	if err := cmd.Run(ctx); err != nil {
+		t.Fatalf("export with Manage: %v", err)
+	}
+	if o, err := exec.CommandContext(ctx, c.kubectl, "--kubeconfig", c.kubeconfig, "apply", "-k", cmd.Dir).CombinedOutput(); err != nil {
+		t.Fatalf("kubectl apply -k: %v: %s", err, o)
+	}
+	g.Eventually(func() string {
+		var el v1alpha1.ExtensionList
+		if err := c.k.List(ctx, &el, client.InNamespace(cmd.Namespace)); err != nil {
+			return err.Error()
+		}
+		for _, x := range el.Items {
+			if x.Spec.ManagementPolicy != v1alpha1.ManagementPolicyManage {
+				return x.Name + " is not Manage yet"
+			}
+		}
+		return converged(ctx, c.k, cmd.Namespace, want)
+	}, time.Minute).Should(BeEmpty(), "every object managed, Ready and Synced")
+	if p := planOf(); p.HasChanges() {
+		var buf bytes.Buffer
+		_ = p.WriteText(&buf)
+		t.Errorf("plan after the take-over has changes:\n%s", buf.String())
+	}
+	if w := pbxWrites(sim); w != 0 {
+		t.Errorf("%d PBX writes to take the objects over, want 0: %s", w, callSummary(sim))
+	}
+	t.Logf("take-over with Manage: Ready and Synced %s after the export began, 0 writes", time.Since(start).Round(time.Millisecond))
+
+	file := filepath.Join(cmd.Dir, "extensions.yaml")
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := bytes.Replace(data, []byte("label: Alice Smith"), []byte("label: Alice Smith-Jones"), 1)
+	if bytes.Equal(edited, data) {
+		t.Fatalf("no label to edit in %s", file)
+	}
+	if err := os.WriteFile(file, edited, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := planOf()
+	var buf bytes.Buffer
+	_ = p.WriteText(&buf)
+	if !p.HasChanges() || !strings.Contains(buf.String(), "~ update         Extension "+cmd.Namespace+"/ext-101-alice-smith") ||
+		!strings.Contains(buf.String(), `label: "Alice Smith" -> "Alice Smith-Jones"`) {
+		t.Errorf("plan of an edited label names the Extension and the field, and has changes (exit 2):\n%s", buf.String())
 	}
 }
 

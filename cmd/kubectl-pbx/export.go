@@ -20,10 +20,12 @@ func newExportCommand(k *kube, streams genericiooptions.IOStreams) *cobra.Comman
 	)
 	c := &cobra.Command{
 		Use:   "export (--account NAME [-n NS] | --url URL --account-ref NAME) [--output-dir DIR]",
-		Short: "Write ready-to-apply ExtensionGroups and Extensions of a PBX account",
-		Long: `Writes ready-to-apply ExtensionGroups and Extensions of a PBX account, as one YAML stream on
-stdout or, with --output-dir, one file per kind and a kustomization.yaml. Each object carries the
-pbx.cloudpbx.dev/external-id annotation, so the operator takes it over without writing to the PBX.
+		Short: "Write ready-to-apply resources of a PBX account: groups, extensions, routed numbers, webhooks",
+		Long: `Writes ready-to-apply ExtensionGroups, Extensions, PhoneNumbers (routed numbers) and
+EventSubscriptions (webhooks) of a PBX account, as one YAML stream on stdout or, with --output-dir,
+one file per kind and a kustomization.yaml. Each object is bound to its PBX object (by the
+pbx.cloudpbx.dev/external-id annotation, a number by its digits), so the operator takes it over
+without writing to the PBX.
 
 With --account, the PBX and its credentials are the Account's (in --namespace). With --url, the
 client secret comes from $PBX_CLIENT_SECRET and needs no cluster.`,

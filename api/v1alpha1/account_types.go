@@ -175,7 +175,7 @@ type AccountStatus struct {
 	// requestBudget is the PBX's hourly request budget for the client, as the PBX announced it in
 	// the X-RateLimit-* headers of its answers to the manager. To spare the API server it is not
 	// written on every request: it is written when a new window begins and when the share left
-	// crosses 50%, 10% or 0, so remaining is as of observedTime. Unset until the PBX has
+	// falls below 50% or 10% or to 0, so remaining is as of observedTime. Unset until the PBX has
 	// announced one.
 	// +optional
 	RequestBudget RequestBudget `json:"requestBudget,omitzero"`

@@ -62,6 +62,12 @@ func TestRequestBudget(t *testing.T) {
 			budget: pbx.Budget{Limit: 1000, Remaining: 0, Reset: reset},
 			want:   rec(1000, 0, reset, now),
 		},
+		"BackAcrossAnEdge": {
+			reason: "within a window the share left only falls: an answer that comes back late, above the band's edge, is not recorded",
+			prev:   rec(1000, 499, reset, earlier),
+			budget: pbx.Budget{Limit: 1000, Remaining: 501, Reset: reset},
+			want:   rec(1000, 499, reset, earlier),
+		},
 		"NewWindow": {
 			reason: "a new window is recorded, in whatever band",
 			prev:   rec(1000, 900, reset, earlier),

@@ -155,8 +155,8 @@ func (r *accountReconciler[O]) connect(ctx context.Context, obj O, key account.K
 }
 
 // requestBudget is the budget to record in an account's status: the one announced when a new
-// window began or when the share left changed band (budgetBand), else the one recorded before,
-// so that the status is not written on every poll.
+// window began or when the share left fell into a lower band (budgetBand), else the one recorded
+// before, so that the status is written a few times an hour at most, not on every poll.
 func requestBudget(prev v1alpha1.RequestBudget, b pbx.Budget, now time.Time) v1alpha1.RequestBudget {
 	if b.Limit <= 0 || b.Reset.IsZero() {
 		return prev
@@ -164,8 +164,11 @@ func requestBudget(prev v1alpha1.RequestBudget, b pbx.Budget, now time.Time) v1a
 	remaining := int32(min(max(b.Remaining, 0), math.MaxInt32))
 	next := v1alpha1.RequestBudget{Limit: int32(min(b.Limit, math.MaxInt32)), Remaining: &remaining,
 		ResetTime: new(metav1.NewTime(b.Reset.Truncate(time.Second))), ObservedTime: new(metav1.NewTime(now.Truncate(time.Second)))}
-	if prev.Remaining == nil || prev.ResetTime == nil || prev.Limit != next.Limit || budgetBand(prev) != budgetBand(next) ||
-		absDuration(prev.ResetTime.Sub(next.ResetTime.Time)) > budgetWindowSlack {
+	newWindow := prev.Remaining == nil || prev.ResetTime == nil || prev.Limit != next.Limit ||
+		absDuration(prev.ResetTime.Sub(next.ResetTime.Time)) > budgetWindowSlack
+	// Within a window the share left only falls: answers of concurrent requests that come back out
+	// of order near a band's edge must not write the status back and forth.
+	if newWindow || budgetBand(next) > budgetBand(prev) {
 		return next
 	}
 	return prev

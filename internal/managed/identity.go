@@ -132,7 +132,7 @@ func (r *Reconciler[O]) settle(p *pass[O], what string) error {
 
 // create marks the resource create-pending, creates the PBX object and records its id, which it
 // returns. When the PBX refuses the create it looks afresh (refused): it returns the object found
-// if an earlier create of this resource may have made it, and an error otherwise.
+// (Exists) if an earlier create of this resource may have made it, and an error otherwise.
 func (r *Reconciler[O]) create(ctx context.Context, p *pass[O], ext Adapter[O]) (int64, Observation, error) {
 	p.action = "Create"
 	wctx, err := turn(ctx, ext, p.obj)
@@ -145,6 +145,10 @@ func (r *Reconciler[O]) create(ctx context.Context, p *pass[O], ext Adapter[O]) 
 	}
 	id, err := ext.Create(wctx, p.obj)
 	r.noteAttempt(p.obj, err)
+	if err == nil && id <= 0 {
+		// Nothing to record: the object may exist, so the mark stays and a later pass looks.
+		return 0, Observation{}, fmt.Errorf("the PBX answered the create without an id")
+	}
 	if err != nil {
 		if !Classify(err).Terminal {
 			// The answer may be lost after the object was made: the mark stays, and a later pass

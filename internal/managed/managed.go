@@ -262,7 +262,7 @@ func (r *Reconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.Result, 
 		if err != nil {
 			return p.fail(ctx, err)
 		}
-		if id != 0 {
+		if !found.Exists {
 			p.log.Info("Created PBX object", "pbxID", id)
 			p.event(eventNormal, "Created", "Created the PBX object %d", id)
 			p.setReady(metav1.ConditionFalse, v1alpha1.ReasonCreating, "The PBX object was created; waiting to observe it")
@@ -349,7 +349,8 @@ func (r *Reconciler[O]) poll(ext Adapter[O]) time.Duration {
 // object does not match yet, the pass ends with Synced=False for reason (Creating, Updating) and
 // looks again shortly.
 func (r *Reconciler[O]) confirm(ctx context.Context, p *pass[O], ext Adapter[O], reason, pending string) (ctrl.Result, error) {
-	obs, err := ext.Observe(ctx, p.obj, p.since)
+	// Any look the pass made afresh is done: the write's own answer is the one to see.
+	obs, err := ext.Observe(ctx, p.obj, time.Time{})
 	if err == nil && obs.Exists {
 		// The object as the PBX answered may carry its key otherwise than the spec writes it (a
 		// URL the PBX normalised): that key is recorded too, or the next pass would take the

@@ -4,8 +4,8 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
-	"net"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -231,11 +231,12 @@ func webhookProblem(spec *v1alpha1.EventSubscriptionSpec) string {
 		return fmt.Sprintf("its event type %q is not one an EventSubscription takes", spec.EventType)
 	case spec.Method != v1alpha1.EventMethodGET && spec.Method != v1alpha1.EventMethodPOST:
 		return fmt.Sprintf("its method %q is neither GET nor POST", spec.Method)
-	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
-		return "its URL is not an absolute http(s) URL"
+	case err != nil || u.Host == "" || (!strings.HasPrefix(spec.URL, "https://") && !strings.HasPrefix(spec.URL, "http://")):
+		// The CRD's rule is case-sensitive: HTTPS://... is refused.
+		return "its URL is not an absolute http(s) URL in lower case"
 	case u.User != nil || u.Fragment != "" || strings.Contains(spec.URL, "#"):
 		return "its URL has a user name, a password or a fragment, which an EventSubscription refuses"
-	case u.Scheme == "http" && !plainHTTPAllowed(u.Hostname()):
+	case u.Scheme == "http" && !plainHTTPAllowed(u.Host):
 		return "its URL uses plain http to a host that is neither loopback nor an in-cluster Service, which an EventSubscription refuses (the PBX sends call data)"
 	case len(spec.URL) > 2048:
 		return "its URL is longer than the 2048 characters an EventSubscription takes"
@@ -243,14 +244,13 @@ func webhookProblem(spec *v1alpha1.EventSubscriptionSpec) string {
 	return ""
 }
 
-// plainHTTPAllowed tells the hosts an EventSubscription may call over plain http: loopback, and
-// in-cluster Services.
-func plainHTTPAllowed(host string) bool {
-	if ip := net.ParseIP(host); ip != nil {
-		return ip.IsLoopback()
-	}
-	return host == "localhost" || strings.HasSuffix(host, ".svc") || strings.HasSuffix(host, ".svc.cluster.local")
-}
+// plainHTTP is the CRD's rule for the hosts (with an optional port) an EventSubscription may call
+// over plain http: loopback as localhost, 127.0.0.0/8 or [::1], and in-cluster Services.
+var plainHTTP = regexp.MustCompile(`^(localhost|127([.][0-9]{1,3}){3}|\[::1\]|[a-z0-9]([-a-z0-9.]*[a-z0-9])?[.]svc([.]cluster[.]local)?)(:[0-9]{1,5})?$`)
+
+// plainHTTPAllowed tells whether an EventSubscription may call host (host[:port]) over plain
+// http, as the CRD decides it.
+func plainHTTPAllowed(host string) bool { return plainHTTP.MatchString(host) }
 
 // exported are the names of the exported Extensions, by their PBX ids.
 func (out *Export) exported() map[int64]string {

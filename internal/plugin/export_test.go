@@ -1,6 +1,8 @@
 package plugin
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -271,5 +273,59 @@ func TestBuildNumbersAndWebhooks(t *testing.T) {
 	}
 	if strings.Contains(warnings, "s3cret") {
 		t.Errorf("a warning shows a token:\n%s", warnings)
+	}
+}
+
+// TestWebhookProblem: export leaves out the webhooks the CRD's rules refuse, with their reason,
+// and keeps the ones it takes.
+func TestWebhookProblem(t *testing.T) {
+	cases := map[string]struct {
+		url  string
+		want string
+	}{
+		"HTTPS":             {url: "https://crm.example/calls?token=x"},
+		"PlainToLoopback":   {url: "http://127.0.0.1:8080/hook"},
+		"PlainToIPv6":       {url: "http://[::1]:8080/hook"},
+		"PlainToService":    {url: "http://crm.telephony.svc:8080/"},
+		"PlainToPublicHost": {url: "http://crm.example/", want: "plain http"},
+		"UpperCaseScheme":   {url: "HTTPS://crm.example/", want: "in lower case"},
+		"UpperCaseService":  {url: "http://CRM.telephony.svc/", want: "plain http"},
+		"LongIPv6Loopback":  {url: "http://[0:0:0:0:0:0:0:1]/", want: "plain http"},
+		"UserInfo":          {url: "https://user:pw@crm.example/", want: "user name"},
+		"Fragment":          {url: "https://crm.example/#x", want: "fragment"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			spec := v1alpha1.EventSubscriptionSpec{EventType: v1alpha1.EventTypeHangup, Method: v1alpha1.EventMethodPOST, URL: tc.url}
+			got := webhookProblem(&spec)
+			if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+				t.Errorf("webhookProblem(%q) = %q, want one saying %q", tc.url, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestWriteDirReplacesAnEarlierExport: a second export into the same directory leaves no file of
+// a kind it no longer has (kubectl pbx plan -f DIR would read it), and the webhooks' file, whose
+// URLs may hold tokens, is readable by its owner only.
+func TestWriteDirReplacesAnEarlierExport(t *testing.T) {
+	dir := t.TempDir()
+	first := Export{EventSubscriptions: []v1alpha1.EventSubscription{{}}, Extensions: []v1alpha1.Extension{{}}}
+	if err := first.WriteDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(filepath.Join(dir, "eventsubscriptions.yaml"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("the webhooks' file is the owner's only: %v %v", st, err)
+	}
+	if err := (&Export{Extensions: []v1alpha1.Extension{{}}}).WriteDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "eventsubscriptions.yaml")); !os.IsNotExist(err) {
+		t.Errorf("the earlier export's webhooks are gone: %v", err)
+	}
+	kust, _ := os.ReadFile(filepath.Join(dir, KustomizationFile))
+	if strings.Contains(string(kust), "eventsubscriptions") || !strings.Contains(string(kust), "extensions.yaml") {
+		t.Errorf("the kustomization lists the files written:\n%s", kust)
 	}
 }

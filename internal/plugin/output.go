@@ -2,7 +2,9 @@ package plugin
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,16 +45,18 @@ func manifest(objs []runtime.Object) ([]byte, error) {
 // the kinds that refer to it), each with the file of the directory output.
 func (e *Export) kinds() []exportedKind {
 	return []exportedKind{
-		{"ExtensionGroup", "extensiongroups.yaml", objects(e.Groups)},
-		{"Extension", "extensions.yaml", objects(e.Extensions)},
-		{"PhoneNumber", "phonenumbers.yaml", objects(e.PhoneNumbers)},
-		{"EventSubscription", "eventsubscriptions.yaml", objects(e.EventSubscriptions)},
+		{"ExtensionGroup", "extensiongroups.yaml", 0o644, objects(e.Groups)},
+		{"Extension", "extensions.yaml", 0o644, objects(e.Extensions)},
+		{"PhoneNumber", "phonenumbers.yaml", 0o644, objects(e.PhoneNumbers)},
+		// Webhook URLs often carry a token: only the user reads them.
+		{"EventSubscription", "eventsubscriptions.yaml", 0o600, objects(e.EventSubscriptions)},
 	}
 }
 
 // exportedKind is one kind of an export.
 type exportedKind struct {
 	kind, file string
+	mode       os.FileMode
 	objects    []runtime.Object
 }
 
@@ -85,14 +89,23 @@ func (e *Export) WriteDir(dir string) error {
 	}
 	kust := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n"
 	for _, k := range e.kinds() {
+		file := filepath.Join(dir, k.file)
 		if len(k.objects) == 0 {
+			// An earlier export's file of this kind would be read by kubectl pbx plan -f DIR.
+			if err := os.Remove(file); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
 			continue
 		}
 		data, err := manifest(k.objects)
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(dir, k.file), data, 0o644); err != nil {
+		if err := os.WriteFile(file, data, k.mode); err != nil {
+			return err
+		}
+		// WriteFile keeps the mode of a file that exists.
+		if err := os.Chmod(file, k.mode); err != nil {
 			return err
 		}
 		kust += "- " + k.file + "\n"

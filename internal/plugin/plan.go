@@ -27,8 +27,8 @@ type Action string
 // Actions of a plan. Create, Update, Adopt and Delete change what the operator manages;
 // Conflict, AlreadyExists, Missing and Waiting (for a resource the apply neither makes nor
 // keeps: DependencyNotReady) are objects that would stall; NoChange, Drifted (an ObserveOnly
-// object that differs, which is reported and never written) and Release (a removed object whose
-// PBX object stays) change nothing in the PBX.
+// object that differs, which is reported and never written), Paused (the paused annotation stops
+// its writes) and Release (a removed object whose PBX object stays) change nothing in the PBX.
 const (
 	ActionCreate        Action = "create"
 	ActionUpdate        Action = "update"
@@ -38,6 +38,7 @@ const (
 	ActionAlreadyExists Action = "already-exists"
 	ActionMissing       Action = "missing"
 	ActionWaiting       Action = "waiting"
+	ActionPaused        Action = "paused"
 	ActionDrifted       Action = "drifted"
 	ActionRelease       Action = "release"
 	ActionNoChange      Action = "no-change"
@@ -47,7 +48,7 @@ const (
 // manages or writes, or it would stall.
 func (a Action) changes() bool {
 	switch a {
-	case ActionNoChange, ActionDrifted, ActionRelease:
+	case ActionNoChange, ActionDrifted, ActionRelease, ActionPaused:
 		return false
 	}
 	return true
@@ -171,7 +172,13 @@ func Plan(in PlanInput) PlanResult {
 	// In the order the operator's kinds depend on each other, each kind by namespace and name.
 	for _, k := range p.kinds() {
 		for _, s := range p.subjects[k.kind] {
-			if s.desired {
+			switch {
+			case !s.desired:
+			case s.obj.GetAnnotations()[v1alpha1.AnnotationPaused] == "true":
+				// The manifest or the cluster's resource pauses it (kubectl apply keeps an
+				// annotation the manifest never had): the operator writes nothing.
+				p.stall(s, s.change(), ActionPaused, "Writes are paused by the "+v1alpha1.AnnotationPaused+" annotation")
+			default:
 				k.plan(s)
 			}
 		}
@@ -330,9 +337,23 @@ func (s *subject) change() Change {
 func (p *planner) add(c Change) { p.out.Changes = append(p.out.Changes, c) }
 
 // stall plans a resource that the operator would leave with a Conflict or the like.
+//
+// Whether the resources that name it may still use its object follows the engine's conditions:
+// a Conflict, AlreadyExists or missing object makes it not Ready, while a resource that waits for
+// a dependency (or whose spec the PBX refuses: invalidSpec, as the engine reports it) stays Ready
+// with the object it had.
 func (p *planner) stall(s *subject, c Change, a Action, note string) {
+	p.stallAs(s, c, a, note, false)
+}
+
+func (p *planner) stallAs(s *subject, c Change, a Action, note string, invalidSpec bool) {
 	c.Action, c.Note = a, strings.TrimPrefix(c.Note+"; "+note, "; ")
 	p.ids[s.key] = 0
+	if a == ActionWaiting || a == ActionPaused || invalidSpec {
+		if cur := s.cur; cur != nil && meta.IsStatusConditionTrue(cur.GetManagedStatus().Conditions, v1alpha1.ConditionReady) && cur.GetManagedStatus().ID != 0 {
+			p.ids[s.key] = cur.GetManagedStatus().ID
+		}
+	}
 	p.add(c)
 }
 
@@ -363,6 +384,14 @@ func (p *planner) find(s *subject, c *Change, l lookup) (id int64, byKey bool, c
 		if isObserveOnly(s.obj.GetManagedSpec()) {
 			return 0, false, ""
 		}
+		// The engine forgets a lost id before it looks by the key: what it finds there is then
+		// judged as for a resource without an id.
+		ann := s.obj.GetAnnotations()
+		delete(ann, v1alpha1.AnnotationExternalID)
+		delete(ann, v1alpha1.AnnotationExternalKey)
+		delete(ann, v1alpha1.AnnotationRealm)
+		s.obj.SetAnnotations(ann)
+		s.obj.GetManagedStatus().ID = 0
 	}
 	ids := l.byKey()
 	switch len(ids) {
@@ -523,7 +552,7 @@ func (p *planner) planExtension(s *subject) {
 	found := byID(id)
 	if found.Type != controller.PBXType(x.Spec.Type) {
 		c.PBXID = id
-		p.stall(s, c, ActionConflict, fmt.Sprintf("The PBX extension %s is of type %s, not %s; the PBX cannot change its type (the operator reports InvalidSpec)", found.Name, found.Type, controller.PBXType(x.Spec.Type)))
+		p.stallAs(s, c, ActionConflict, fmt.Sprintf("The PBX extension %s is of type %s, not %s; the PBX cannot change its type (the operator reports InvalidSpec)", found.Name, found.Type, controller.PBXType(x.Spec.Type)), true)
 		return
 	}
 	p.decide(s, c, id, byKey, false, extensionChanges(&x.Spec, groupID, found))
@@ -726,7 +755,7 @@ func (p *planner) planRemovals() {
 			case isObserveOnly(spec):
 				c.Action, c.Note = ActionRelease, "managementPolicy ObserveOnly leaves the PBX object in place"
 			case kind == "PhoneNumber":
-				c.Action, c.Note = ActionDelete, "The number stays with the account (the provider allocates it); its routing is removed"
+				p.unroute(s, &c)
 			default:
 				c.Action = ActionDelete
 			}
@@ -735,10 +764,29 @@ func (p *planner) planRemovals() {
 	}
 }
 
+// unroute plans the removal of a PhoneNumber: its number stays with the account (the provider
+// allocates it) and loses the routing the resource gave it, which is a change only when it has
+// some.
+func (p *planner) unroute(s *subject, c *Change) {
+	t := p.in.Tenants[s.acct]
+	i := slices.IndexFunc(t.DIDs, func(d pbx.DID) bool { return d.ID == c.PBXID })
+	if i < 0 {
+		c.Action, c.Note = ActionRelease, "The number is not in the PBX account"
+		return
+	}
+	n := s.obj.(*v1alpha1.PhoneNumber)
+	if len(controller.PhoneNumberUnassign(&n.Spec, &t.DIDs[i])) == 0 {
+		c.Action, c.Note = ActionRelease, "The number routes nothing already"
+		return
+	}
+	c.Action, c.Note = ActionDelete, "The number stays with the account (the provider allocates it); its routing is removed"
+}
+
 // symbols mark actions in the text output, as terraform plan does.
 var symbols = map[Action]string{
 	ActionCreate: "+", ActionUpdate: "~", ActionAdopt: ">", ActionDelete: "-", ActionConflict: "!",
 	ActionAlreadyExists: "!", ActionMissing: "!", ActionWaiting: "!", ActionDrifted: "~", ActionRelease: "-", ActionNoChange: "=",
+	ActionPaused: "=",
 }
 
 // WriteText renders the plan for a terminal: one line per object that is not unchanged, its
@@ -769,7 +817,7 @@ func (p PlanResult) WriteText(w io.Writer) error {
 		}
 	}
 	var parts []string
-	for _, a := range []Action{ActionCreate, ActionUpdate, ActionAdopt, ActionDelete, ActionConflict, ActionAlreadyExists, ActionMissing, ActionWaiting, ActionDrifted, ActionRelease, ActionNoChange} {
+	for _, a := range []Action{ActionCreate, ActionUpdate, ActionAdopt, ActionDelete, ActionConflict, ActionAlreadyExists, ActionMissing, ActionWaiting, ActionDrifted, ActionPaused, ActionRelease, ActionNoChange} {
 		if count[a] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", count[a], a))
 		}

@@ -100,6 +100,16 @@ func TestPlanAgreesWithTheEngine(t *testing.T) {
 				}).Should(Succeed())
 				recorded[kindOf(cp)+"/"+cp.GetName()] = managed.KnownID(cp)
 			}
+			// The manifests lift the pause that froze the cluster, unless they pause themselves.
+			for _, o := range desired {
+				if ann := o.GetAnnotations(); ann[v1alpha1.AnnotationPaused] == "" {
+					if ann == nil {
+						ann = map[string]string{}
+					}
+					ann[v1alpha1.AnnotationPaused] = "false"
+					o.SetAnnotations(ann)
+				}
+			}
 			var manifests bytes.Buffer
 			for _, o := range desired {
 				data, err := yaml.Marshal(rebase(o, ns.Name, ids))
@@ -152,7 +162,7 @@ func TestPlanAgreesWithTheEngine(t *testing.T) {
 }
 
 // applyOne applies a manifest as kubectl apply does for these fields: creates it, or sets its spec
-// and annotations over the cluster's resource, lifting the pause.
+// and annotations over the cluster's resource.
 func applyOne(ctx context.Context, k client.Client, want managed.Object) error {
 	cur := want.DeepCopyObject().(managed.Object)
 	switch err := k.Get(ctx, client.ObjectKeyFromObject(want), cur); {
@@ -162,7 +172,6 @@ func applyOne(ctx context.Context, k client.Client, want managed.Object) error {
 		return err
 	}
 	ann := cur.GetAnnotations()
-	delete(ann, v1alpha1.AnnotationPaused)
 	for k, v := range want.GetAnnotations() {
 		ann[k] = v
 	}
@@ -339,6 +348,8 @@ func engineAction(ctx context.Context, k client.Client, sim *pbxsim.Server, befo
 		return string(plugin.ActionMissing)
 	case v1alpha1.ReasonDependencyNotReady:
 		return string(plugin.ActionWaiting)
+	case v1alpha1.ReasonPaused:
+		return string(plugin.ActionPaused)
 	case v1alpha1.ReasonUpToDate:
 	default:
 		return "pending: " + synced.Reason

@@ -448,6 +448,27 @@ func planCases() map[string]PlanCase {
 				Note: "a/sales already manages the PBX object with this natural key in this account"}},
 			WantChanges: true,
 		},
+		"LostIDKeyTakenByAnother": {
+			Reason: "a resource whose recorded object is gone forgets the id before it looks by name: a group with the name that is not its own is somebody else's",
+			Args: args{
+				Groups:        []v1alpha1.ExtensionGroup{planGroup("sales", "Sales")},
+				ClusterGroups: []v1alpha1.ExtensionGroup{planGroup("sales", "Sales", groupID(7), groupKeys(7, "Sales"))},
+			},
+			Want: []Change{{Action: ActionAlreadyExists, Kind: "ExtensionGroup", Namespace: "a", Name: "sales", PBXID: 1,
+				Note: `The PBX group 7 is gone; The PBX object 1 has this natural key and is not managed by this resource: set the pbx.cloudpbx.dev/adopt: "true" annotation to adopt it`}},
+			WantChanges: true,
+		},
+		"PausedInTheManifest": {
+			Reason: "a paused resource writes nothing, whatever its spec says: not a change",
+			Args: args{
+				Exts: []v1alpha1.Extension{planExt("ext-102", "102", "Robert", extID(11), func(x *v1alpha1.Extension) {
+					annotate(v1alpha1.AnnotationPaused, "true")(x)
+				})},
+				ClusterExts: []v1alpha1.Extension{planExt("ext-102", "102", "Bob", extID(11))},
+			},
+			Want: []Change{{Action: ActionPaused, Kind: "Extension", Namespace: "a", Name: "ext-102",
+				Note: "Writes are paused by the pbx.cloudpbx.dev/paused annotation"}},
+		},
 		"ConflictType": {
 			Reason: "a number whose PBX extension has another type cannot be managed",
 			Args:   args{Exts: []v1alpha1.Extension{planExt("ext-300", "300", "", extAdopt)}},

@@ -219,7 +219,8 @@ func TestEventSubscriptionNotOurs(t *testing.T) {
 	s := evsub(w.ns, "crm", "alice", "https://crm.example/calls")
 	w.create(s)
 	w.g.Eventually(w.cond(s, v1alpha1.ConditionReady)).Should(Equal("False/AlreadyExists"))
-	w.g.Consistently(func() int { return len(w.pbxEvents(alice)) }, 2*pollInterval).Should(Equal(1))
+	w.waitPolls(2, "the account is checked twice more: the manager polled on after crm found the subscription somebody else's")
+	w.g.Expect(w.pbxEvents(alice)).To(HaveLen(1), "a subscription that is somebody else's is left alone, and none is made beside it, until it is adopted")
 	w.update(s, func() { s.Annotations = map[string]string{v1alpha1.AnnotationAdopt: "true"} })
 	w.waitSynced(s)
 	if s.Status.ID != theirs || len(w.pbxEvents(alice)) != 1 {
@@ -432,8 +433,8 @@ func TestEventSubscriptionAfterDataLossWaitsForItsExtension(t *testing.T) {
 	if m := message(s, v1alpha1.ConditionSynced); !strings.Contains(m, "which is 0003*199 now, not 0003*161") {
 		t.Errorf("the condition says why it waits: %q", m)
 	}
-	w.g.Consistently(func() int { return len(w.sim.Snapshot().Events) }, 2*pollInterval).Should(Equal(0),
-		"nothing is subscribed on the other extension")
+	w.waitPolls(2, "the account is checked twice more: the manager polled on while the subscription waited for its Extension")
+	w.g.Expect(w.sim.Snapshot().Events).To(BeEmpty(), "nothing is subscribed on the other extension")
 
 	w.pause(alice, "false")
 	w.g.Eventually(func() any { return w.pbxExtension("161")["id"] }, 10*pollInterval).ShouldNot(BeNil())

@@ -10,6 +10,7 @@ import (
 
 	. "github.com/onsi/gomega" //nolint:revive // Gomega's Eventually is the one part we use
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
 	"github.com/cloudpbx/pbx-operator/internal/pbxsim"
@@ -137,7 +138,8 @@ func TestInvalidSpecWaitsForChange(t *testing.T) {
 		t.Errorf("the condition carries the PBX's message: %q", m)
 	}
 	posts := func() int { return w.sim.RequestTotal(http.MethodPost, "/api/ver1.0/client/{realm_id}/extension/") }
-	w.g.Consistently(posts, 3*pollInterval, 200*time.Millisecond).Should(Equal(1))
+	w.waitPolls(3, "the account is checked three more times: two poll intervals went by with the manager reconciling")
+	w.g.Expect(posts()).To(Equal(1), "a spec the PBX rejected is not sent again before it changes")
 	w.update(e, func() { e.Spec.GroupID = 0 })
 	w.waitSynced(e)
 	if n := posts(); n != 2 {
@@ -153,7 +155,8 @@ func TestAlreadyExistsAndAdopt(t *testing.T) {
 	e := ext(w.ns, "frank", "106", label("Mine"))
 	w.create(e)
 	w.g.Eventually(w.cond(e, v1alpha1.ConditionReady)).Should(Equal("False/AlreadyExists"))
-	w.g.Consistently(func() any { return w.pbxExtension("106")["label"] }, 2*pollInterval).Should(Equal("Theirs"))
+	w.waitPolls(2, "the account is checked twice more: the manager polled on after frank found the extension somebody else's")
+	w.g.Expect(w.pbxExtension("106")["label"]).To(Equal("Theirs"), "an extension that is somebody else's is not written before it is adopted")
 	w.update(e, func() { e.Annotations = map[string]string{v1alpha1.AnnotationAdopt: "true"} })
 	w.waitSynced(e)
 	if x := w.pbxExtension("106"); x["label"] != "Mine" || len(w.pbxExtensions("0003*106")) != 1 {
@@ -183,7 +186,8 @@ func TestConflict(t *testing.T) {
 	second := ext(w.ns, "second", "108", label("other"))
 	w.create(second)
 	w.g.Eventually(w.cond(second, v1alpha1.ConditionSynced)).Should(Equal("False/Conflict"))
-	w.g.Consistently(func() int { return len(w.pbxExtensions("0003*108")) }, 2*pollInterval).Should(Equal(1))
+	w.waitPolls(2, "the account is checked twice more: the manager polled on after second found itself in Conflict")
+	w.g.Expect(w.pbxExtensions("0003*108")).To(HaveLen(1), "the conflicting resource makes no twin")
 	if x := w.pbxExtension("108"); x["label"] != nil {
 		t.Errorf("the conflicting resource never writes: %v", x)
 	}
@@ -214,7 +218,8 @@ func TestPausedStillDeletable(t *testing.T) {
 	w.waitSynced(e)
 	w.update(e, func() { e.Annotations[v1alpha1.AnnotationPaused] = "true"; e.Spec.Label = "ignored" })
 	w.g.Eventually(w.cond(e, v1alpha1.ConditionSynced)).Should(Equal("False/Paused"))
-	w.g.Consistently(func() any { return w.pbxExtension("110")["label"] }, pollInterval).Should(BeNil())
+	w.waitPolls(2, "the account is checked twice more: a poll interval went by with the manager reconciling")
+	w.g.Expect(w.pbxExtension("110")["label"]).To(BeNil(), "a paused resource does not write its changed spec to the PBX")
 	w.delete(e)
 	w.gone(e)
 	if x := w.pbxExtension("110"); x != nil {
@@ -293,9 +298,17 @@ func TestRateLimited(t *testing.T) {
 	if m := message(e, v1alpha1.ConditionSynced); !strings.HasPrefix(m, "Waiting for the PBX request budget to reset: ") {
 		t.Errorf("message: %q", m)
 	}
-	// The client holds every call until the window resets (an hour here): nothing reaches the PBX.
+	// The client holds every call until the window resets (an hour here): nothing reaches the PBX,
+	// neither for a pass made from now on (a new Extension's) nor for the account's own check.
 	calls := w.sim.RequestTotal("", "")
-	w.g.Consistently(func() int { return w.sim.RequestTotal("", "") }, 3*pollInterval, 200*time.Millisecond).Should(Equal(calls))
+	probe := ext(w.ns, "probe", "118")
+	w.create(probe)
+	w.g.Eventually(w.cond(probe, v1alpha1.ConditionSynced)).Should(Equal("False/RateLimited"),
+		"a pass made after the budget was spent needed the PBX, and was held for the reset")
+	a := &v1alpha1.Account{ObjectMeta: metav1.ObjectMeta{Name: "pbx", Namespace: w.ns}}
+	w.g.Eventually(w.cond(a, v1alpha1.ConditionReady)).Should(Equal("False/RateLimited"),
+		"the account's check after the budget was spent waits for the reset too")
+	w.g.Expect(w.sim.RequestTotal("", "")-calls).To(BeZero(), "the held calls did not reach the PBX")
 }
 
 func TestServerErrorsBackOff(t *testing.T) {
@@ -324,7 +337,8 @@ func TestReconcileRequestedAt(t *testing.T) {
 	if code := w.pbxCall(http.MethodPost, "/client/@me/extension_group/", `{"name":"Late"}`); code != http.StatusCreated {
 		t.Fatal(code)
 	}
-	w.g.Consistently(w.cond(e, v1alpha1.ConditionSynced), 2*pollInterval, 200*time.Millisecond).Should(Equal("False/InvalidSpec"))
+	w.waitPolls(2, "the account is checked twice more: the manager polled on after the group appeared")
+	w.g.Expect(w.cond(e, v1alpha1.ConditionSynced)()).To(Equal("False/InvalidSpec"), "a spec the PBX rejected is not tried again by itself")
 	w.update(e, func() {
 		e.Annotations = map[string]string{v1alpha1.AnnotationReconcileRequestedAt: time.Now().Format(time.RFC3339)}
 	})

@@ -205,13 +205,19 @@ func TestPhoneNumberConflict(t *testing.T) {
 	if m, want := message(second, v1alpha1.ConditionSynced), w.ns+"/first already manages the PBX object with this natural key in this account"; m != want {
 		t.Errorf("Conflict message:\nwant %q\ngot  %q", want, m)
 	}
-	w.g.Consistently(func() any { return w.pbxDID("74950000003")["extension_id"] }, 2*pollInterval).Should(Equal(alice.Status.ID))
+	// first reverts a write to the number at its next poll, so the PUTs are counted too.
+	puts := w.sim.RequestTotal(http.MethodPut, didPath)
+	w.waitPolls(2, "the account is checked twice more: the manager polled on after second found itself in Conflict")
+	w.g.Expect(w.pbxDID("74950000003")["extension_id"]).To(Equal(alice.Status.ID), "the number still rings at alice")
+	w.g.Expect(w.sim.RequestTotal(http.MethodPut, didPath)-puts).To(BeZero(), "the conflicting resource never wrote the number")
 	if second.Status.ID != 0 {
 		t.Errorf("the conflicting resource records no id: %d", second.Status.ID)
 	}
 	w.delete(second)
 	w.gone(second)
-	w.g.Consistently(func() any { return w.pbxDID("74950000003")["extension_id"] }, pollInterval).Should(Equal(alice.Status.ID))
+	w.waitPolls(2, "the account is checked twice more: the manager polled on after second was deleted")
+	w.g.Expect(w.pbxDID("74950000003")["extension_id"]).To(Equal(alice.Status.ID), "the number still rings at alice")
+	w.g.Expect(w.sim.RequestTotal(http.MethodPut, didPath)-puts).To(BeZero(), "deleting the conflicting resource did not write the number")
 	w.waitSynced(first)
 }
 
@@ -325,7 +331,8 @@ func TestPhoneNumberRoutedElsewhereNeedsAdopt(t *testing.T) {
 	if m := message(p, v1alpha1.ConditionSynced); !strings.Contains(m, v1alpha1.AnnotationAdopt) {
 		t.Errorf("the condition says how to take the number over: %q", m)
 	}
-	w.g.Consistently(func() any { return w.pbxDID("74950000004")["extension_id"] }, 2*pollInterval).Should(Equal(bob.Status.ID))
+	w.waitPolls(2, "the account is checked twice more: the manager polled on after hotline found the number in use")
+	w.g.Expect(w.pbxDID("74950000004")["extension_id"]).To(Equal(bob.Status.ID), "the number in use still rings at bob")
 	if n := w.writes(); n != 0 {
 		t.Errorf("a number in use is not touched before it is adopted: %d writes", n)
 	}
@@ -368,8 +375,8 @@ func TestPhoneNumberAfterDataLossWaitsForItsExtension(t *testing.T) {
 	w.takeID("/client/@me/extension/", `{"name":"199","type":"phone"}`, old, func() any { return w.pbxExtension("199")["id"] })
 
 	w.g.Eventually(w.cond(p, v1alpha1.ConditionSynced), 10*pollInterval).Should(Equal("False/DependencyNotReady"))
-	w.g.Consistently(func() any { return w.pbxDID("74950000001")["extension_id"] }, 2*pollInterval).Should(BeNil(),
-		"the number does not ring at the other extension")
+	w.waitPolls(2, "the account is checked twice more: the manager polled on while the number waited for its Extension")
+	w.g.Expect(w.pbxDID("74950000001")["extension_id"]).To(BeNil(), "the number does not ring at the other extension")
 
 	w.pause(alice, "false")
 	w.g.Eventually(func() any { return w.pbxExtension("101")["id"] }, 10*pollInterval).ShouldNot(BeNil())

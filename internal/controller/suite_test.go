@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -414,4 +415,39 @@ func (w *world) writes() int {
 		}
 	}
 	return n
+}
+
+// accountCheckPath is the first request of every check of an account (GET /user/). An account in
+// use is checked once per poll interval, so the counter of this path is the manager's clock.
+const accountCheckPath = "/api/ver1.0/user/"
+
+// waitLooks waits until the simulator has served n more requests of method to path (a template,
+// as RequestTotal takes it) than when it was called, and fails the test, saying proof (what the
+// looks prove), when they do not come. A test that checks that something did not happen waits
+// first for such proof that the operator had its chance, then checks once: the check cannot pass
+// just because the operator had not looked yet, and the test waits no longer than the proof takes.
+func (w *world) waitLooks(method, path string, n int, proof string) {
+	w.t.Helper()
+	from := w.sim.RequestTotal(method, path)
+	w.g.Eventually(func() int { return w.sim.RequestTotal(method, path) - from }).
+		Should(BeNumerically(">=", n), "%s (%d more %s %s)", proof, n, method, path)
+}
+
+// waitPolls waits until the simulator's accounts were checked n more times (waitLooks of
+// accountCheckPath). Each account in use is checked once per poll interval, so with a accounts
+// polling this proves the manager alive and reconciling for at least n/a-1 poll intervals after
+// the call (one of them was checked n/a times): n-1 with the world's account alone.
+func (w *world) waitPolls(n int, proof string) {
+	w.t.Helper()
+	w.waitLooks(http.MethodGet, accountCheckPath, n, proof)
+}
+
+// transitions returns each condition of a resource, as last read by cond, with when it last
+// changed: a condition that changed and changed back has another time.
+func transitions(o client.Object) map[string]string {
+	out := map[string]string{}
+	for _, c := range conditions(o) {
+		out[c.Type] = string(c.Status) + "/" + c.Reason + " since " + c.LastTransitionTime.UTC().Format(time.RFC3339)
+	}
+	return out
 }

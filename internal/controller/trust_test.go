@@ -234,8 +234,8 @@ func TestReconcileRequestLooksAtThePBX(t *testing.T) {
 	if code := w.pbxCall(http.MethodPut, "/client/@me/extension/"+fmt.Sprint(e.Status.ID), `{"label":"Changed in the PBX"}`); code != http.StatusOK {
 		t.Fatalf("changing the PBX behind the operator's back: %d", code)
 	}
-	w.g.Consistently(func() any { return w.pbxExtension("134")["label"] }, 2*time.Second, 200*time.Millisecond).Should(Equal("Changed in the PBX"),
-		"with an hourly poll, nothing looks at the PBX by itself")
+	w.waitPolls(2, "the account pbx is checked twice more: a poll interval of the manager's default went by")
+	w.g.Expect(w.pbxExtension("134")["label"]).To(Equal("Changed in the PBX"), "with an hourly poll, nothing looks at the PBX by itself")
 	w.update(e, func() { setAnnotation(&e.Annotations, v1alpha1.AnnotationReconcileRequestedAt, "now") })
 	w.g.Eventually(func() any { return w.pbxExtension("134")["label"] }, 10*time.Second).Should(Equal("Rita"))
 	w.g.Eventually(func() string {
@@ -300,7 +300,8 @@ func TestExtensionAfterDataLossWaitsForItsGroup(t *testing.T) {
 	if m := message(alice, v1alpha1.ConditionSynced); !strings.Contains(m, "which is Marketing now, not Sales") {
 		t.Errorf("the condition says why it waits: %q", m)
 	}
-	w.g.Consistently(func() any { return w.pbxExtension("171") }, 2*pollInterval).Should(BeNil(), "alice is not made in the other group")
+	w.waitPolls(2, "the account is checked twice more: the manager polled on while alice waited for its group")
+	w.g.Expect(w.pbxExtension("171")).To(BeNil(), "alice is not made in the other group")
 
 	w.pause(sales, "false")
 	w.g.Eventually(func() []any { return w.pbxGroups("Sales") }, 10*pollInterval).Should(HaveLen(1))
@@ -374,9 +375,12 @@ func TestOlderResourceCannotTakeOverByID(t *testing.T) {
 	if m := message(attacker, v1alpha1.ConditionSynced); strings.Contains(m, w.ns) || strings.Contains(m, victim.Name) {
 		t.Errorf("the Conflict does not name the other namespace's resource: %q", m)
 	}
-	w.g.Consistently(func() string {
-		return w.cond(victim, v1alpha1.ConditionSynced)() + " " + w.cond(victim, v1alpha1.ConditionReady)()
-	}, 3*pollInterval, 200*time.Millisecond).Should(Equal("True/UpToDate True/Available"), "the victim keeps its object")
+	w.g.Expect(w.cond(victim, v1alpha1.ConditionReady)()).To(Equal("True/Available"), "the victim has its object once the attacker is in Conflict")
+	before := transitions(victim)
+	w.waitPolls(6, "the world's Account and the shared ClusterAccount are checked six more times, one of them three times: two poll intervals went by with the manager reconciling")
+	w.g.Expect(w.cond(victim, v1alpha1.ConditionSynced)()+" "+w.cond(victim, v1alpha1.ConditionReady)()).To(Equal("True/UpToDate True/Available"),
+		"the victim keeps its object")
+	w.g.Expect(transitions(victim)).To(Equal(before), "the victim's conditions never changed meanwhile: it did not lose its object for a while either")
 	if victim.Status.ID != victimID {
 		t.Errorf("the victim keeps its id %d: %d", victimID, victim.Status.ID)
 	}

@@ -113,15 +113,17 @@ func (w *world) loseData(o client.Object) {
 }
 
 // waitNewID waits until o records a PBX id other than old: a pass that ran on the last poll's
-// list may have reported o in sync with its old id just before.
+// list may have reported o in sync with its old id just before, and a pass that forgot the old
+// id records none (0) until it has made or found the new object.
 func (w *world) waitNewID(o managed.Object, old int64) {
 	w.t.Helper()
-	w.g.Eventually(func() int64 {
+	w.g.Eventually(func() bool {
 		if err := k.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
-			return old
+			return false
 		}
-		return o.GetManagedStatus().ID
-	}).ShouldNot(Equal(old))
+		id := o.GetManagedStatus().ID
+		return id != 0 && id != old
+	}).Should(BeTrue(), "%s records a new PBX id (it had %d)", o.GetName(), old)
 }
 
 // pause sets the paused annotation of o.

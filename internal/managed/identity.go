@@ -431,6 +431,8 @@ func (r *Reconciler[O]) setIdentity(ctx context.Context, p *pass[O], idn identit
 func (r *Reconciler[O]) forget(ctx context.Context, p *pass[O]) error {
 	if st := p.obj.GetManagedStatus(); st.ID != 0 {
 		before := p.obj.DeepCopyObject().(O)
+		// Ready goes with the id: no reader sees a Ready resource without its object.
+		p.setReady(metav1.ConditionFalse, v1alpha1.ReasonUnavailable, "The PBX object is gone")
 		st.ID = 0
 		cp := p.obj.DeepCopyObject().(O)
 		if err := r.client.Status().Patch(ctx, cp, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {

@@ -370,6 +370,33 @@ type lookup struct {
 	ambiguous func(ids []int64) string
 }
 
+// pbxObjects are one kind's PBX objects of a tenant, with their id and natural key, as a plan
+// looks them up.
+type pbxObjects[T any] struct {
+	items []T
+	id    func(T) int64
+	key   func(T) string
+}
+
+// byID returns the object with the PBX id, or nil.
+func (o pbxObjects[T]) byID(id int64) *T {
+	if i := slices.IndexFunc(o.items, func(x T) bool { return o.id(x) == id }); i >= 0 {
+		return &o.items[i]
+	}
+	return nil
+}
+
+// withKey returns the ids of the objects with the natural key.
+func (o pbxObjects[T]) withKey(key string) []int64 {
+	var ids []int64
+	for _, x := range o.items {
+		if o.key(x) == key {
+			ids = append(ids, o.id(x))
+		}
+	}
+	return ids
+}
+
 // find runs the engine's lookup: the object at the recorded id unless it is gone or another's
 // (then looked for again by key, except for an ObserveOnly resource), else by the natural key.
 // It returns the id found (0 for none), whether it was found by key, and a Conflict note.
@@ -463,15 +490,10 @@ func (p *planner) planGroup(s *subject) {
 		p.stall(s, c, ActionConflict, conflict)
 		return
 	}
-	byID := func(id int64) *pbx.ExtensionGroup {
-		if i := slices.IndexFunc(t.Groups, func(x pbx.ExtensionGroup) bool { return x.ID == id }); i >= 0 {
-			return &t.Groups[i]
-		}
-		return nil
-	}
+	groups := pbxObjects[pbx.ExtensionGroup]{t.Groups, func(x pbx.ExtensionGroup) int64 { return x.ID }, func(x pbx.ExtensionGroup) string { return x.Name }}
 	id, byKey, conflict := p.find(s, &c, lookup{
 		atID: func(id int64) (int64, string) {
-			x := byID(id)
+			x := groups.byID(id)
 			switch {
 			case x == nil:
 				return 0, fmt.Sprintf("The PBX group %d is gone", id)
@@ -482,15 +504,7 @@ func (p *planner) planGroup(s *subject) {
 			}
 			return id, ""
 		},
-		byKey: func() []int64 {
-			var ids []int64
-			for _, x := range t.Groups {
-				if x.Name == g.Spec.Name {
-					ids = append(ids, x.ID)
-				}
-			}
-			return ids
-		},
+		byKey: func() []int64 { return groups.withKey(g.Spec.Name) },
 		ambiguous: func(ids []int64) string {
 			return fmt.Sprintf("%d groups named %q exist in the PBX (ids %v): set the %s annotation to the id of the one to manage", len(ids), g.Spec.Name, ids, v1alpha1.AnnotationExternalID)
 		},
@@ -501,7 +515,7 @@ func (p *planner) planGroup(s *subject) {
 	case id == 0:
 		p.missing(s, c, []FieldChange{{Field: "name", To: g.Spec.Name}, {Field: "extraParams", To: g.Spec.ExtraParams}})
 	default:
-		p.decide(s, c, id, byKey, false, groupChanges(&g.Spec, byID(id)))
+		p.decide(s, c, id, byKey, false, groupChanges(&g.Spec, groups.byID(id)))
 	}
 }
 
@@ -514,29 +528,16 @@ func (p *planner) planExtension(s *subject) {
 		return
 	}
 	groupID, waits := p.resolveGroup(x)
-	byID := func(id int64) *pbx.Extension {
-		if i := slices.IndexFunc(t.Extensions, func(e pbx.Extension) bool { return e.ID == id }); i >= 0 {
-			return &t.Extensions[i]
-		}
-		return nil
-	}
+	exts := pbxObjects[pbx.Extension]{t.Extensions, func(e pbx.Extension) int64 { return e.ID }, func(e pbx.Extension) string { return pbx.ShortName(e.Name) }}
 	id, byKey, _ := p.find(s, &c, lookup{
 		atID: func(id int64) (int64, string) {
 			// The PBX cannot renumber an extension: one with another number is another.
-			if e := byID(id); e != nil && pbx.ShortName(e.Name) == x.Spec.Name {
+			if e := exts.byID(id); e != nil && pbx.ShortName(e.Name) == x.Spec.Name {
 				return id, ""
 			}
 			return 0, fmt.Sprintf("The PBX extension %d is gone or has another number", id)
 		},
-		byKey: func() []int64 {
-			var ids []int64
-			for _, e := range t.Extensions {
-				if pbx.ShortName(e.Name) == x.Spec.Name {
-					ids = append(ids, e.ID)
-				}
-			}
-			return ids
-		},
+		byKey:     func() []int64 { return exts.withKey(x.Spec.Name) },
 		ambiguous: func([]int64) string { return "" }, // numbers are unique in a client
 	})
 	if waits != "" {
@@ -549,7 +550,7 @@ func (p *planner) planExtension(s *subject) {
 		p.missing(s, c, fields)
 		return
 	}
-	found := byID(id)
+	found := exts.byID(id)
 	if found.Type != controller.PBXType(x.Spec.Type) {
 		c.PBXID = id
 		p.stallAs(s, c, ActionConflict, fmt.Sprintf("The PBX extension %s is of type %s, not %s; the PBX cannot change its type (the operator reports InvalidSpec)", found.Name, found.Type, controller.PBXType(x.Spec.Type)), true)
@@ -618,29 +619,16 @@ func (p *planner) planPhoneNumber(s *subject) {
 	}
 	ext, waits := p.resolveExtension(n.Namespace, n.Spec.ExtensionRef.Name, n.Spec.ExtensionID)
 	msgExt, msgWaits := p.resolveExtension(n.Namespace, n.Spec.MessageExtensionRef.Name, n.Spec.MessageExtensionID)
-	byID := func(id int64) *pbx.DID {
-		if i := slices.IndexFunc(t.DIDs, func(d pbx.DID) bool { return d.ID == id }); i >= 0 {
-			return &t.DIDs[i]
-		}
-		return nil
-	}
+	dids := didsOf(t)
 	id, byKey, conflict := p.find(s, &c, lookup{
 		atID: func(id int64) (int64, string) {
 			// The provider does not renumber a DID: one with other digits is another number.
-			if d := byID(id); d != nil && d.Name == n.Spec.Number {
+			if d := dids.byID(id); d != nil && d.Name == n.Spec.Number {
 				return id, ""
 			}
 			return 0, fmt.Sprintf("The DID %d is gone or has another number", id)
 		},
-		byKey: func() []int64 {
-			var ids []int64
-			for _, d := range t.DIDs {
-				if d.Name == n.Spec.Number {
-					ids = append(ids, d.ID)
-				}
-			}
-			return ids
-		},
+		byKey: func() []int64 { return dids.withKey(n.Spec.Number) },
 		ambiguous: func(ids []int64) string {
 			return fmt.Sprintf("%d DIDs of the account have the number %s (ids %v): set the %s annotation to the id of the one to route", len(ids), n.Spec.Number, ids, v1alpha1.AnnotationExternalID)
 		},
@@ -656,7 +644,7 @@ func (p *planner) planPhoneNumber(s *subject) {
 		// Numbers are allocated by the provider: the operator never creates one (NotFound).
 		p.stall(s, c, ActionMissing, fmt.Sprintf("The number %s is not in the PBX account: numbers are allocated by the provider, so the operator cannot create one", n.Spec.Number))
 	default:
-		d := byID(id)
+		d := dids.byID(id)
 		p.decide(s, c, id, byKey, !controller.PhoneNumberInUse(n, ext, msgExt, d), phoneNumberChanges(&n.Spec, ext, msgExt, d))
 	}
 }
@@ -678,16 +666,11 @@ func (p *planner) planSubscription(s *subject) {
 	if ext != nil && *ext > 0 {
 		events = t.Events[*ext]
 	}
-	byID := func(id int64) *pbx.Event {
-		if i := slices.IndexFunc(events, func(x pbx.Event) bool { return x.ID == id }); i >= 0 {
-			return &events[i]
-		}
-		return nil
-	}
+	subs := pbxObjects[pbx.Event]{events, func(x pbx.Event) int64 { return x.ID }, controller.EventKey}
 	want := controller.EventSpecKey(e)
 	id, byKey, conflict := p.find(s, &c, lookup{
 		atID: func(id int64) (int64, string) {
-			x := byID(id)
+			x := subs.byID(id)
 			switch {
 			case x == nil:
 				return 0, fmt.Sprintf("The PBX subscription %d is gone", id)
@@ -696,15 +679,7 @@ func (p *planner) planSubscription(s *subject) {
 			}
 			return id, ""
 		},
-		byKey: func() []int64 {
-			var ids []int64
-			for _, x := range events {
-				if controller.EventKey(x) == want {
-					ids = append(ids, x.ID)
-				}
-			}
-			return ids
-		},
+		byKey: func() []int64 { return subs.withKey(want) },
 		ambiguous: func(ids []int64) string {
 			return fmt.Sprintf("%d subscriptions of the PBX extension %d send %s events to %s by %s (ids %v): set the %s annotation to the id of the one to manage",
 				len(ids), *ext, e.Spec.EventType, controller.ShownURL(controller.EventURL(e)), cmp.Or(e.Spec.Method, v1alpha1.EventMethodPOST), ids, v1alpha1.AnnotationExternalID)
@@ -721,7 +696,7 @@ func (p *planner) planSubscription(s *subject) {
 			{Field: "url", To: controller.ShownURL(controller.EventURL(e))},
 		})
 	default:
-		p.decide(s, c, id, byKey, false, subscriptionChanges(e, byID(id)))
+		p.decide(s, c, id, byKey, false, subscriptionChanges(e, subs.byID(id)))
 	}
 }
 
@@ -764,18 +739,22 @@ func (p *planner) planRemovals() {
 	}
 }
 
+// didsOf are a tenant's DIDs, keyed by their digits.
+func didsOf(t Tenant) pbxObjects[pbx.DID] {
+	return pbxObjects[pbx.DID]{t.DIDs, func(d pbx.DID) int64 { return d.ID }, func(d pbx.DID) string { return d.Name }}
+}
+
 // unroute plans the removal of a PhoneNumber: its number stays with the account (the provider
 // allocates it) and loses the routing the resource gave it, which is a change only when it has
 // some.
 func (p *planner) unroute(s *subject, c *Change) {
-	t := p.in.Tenants[s.acct]
-	i := slices.IndexFunc(t.DIDs, func(d pbx.DID) bool { return d.ID == c.PBXID })
-	if i < 0 {
+	d := didsOf(p.in.Tenants[s.acct]).byID(c.PBXID)
+	if d == nil {
 		c.Action, c.Note = ActionRelease, "The number is not in the PBX account"
 		return
 	}
 	n := s.obj.(*v1alpha1.PhoneNumber)
-	if len(controller.PhoneNumberUnassign(&n.Spec, &t.DIDs[i])) == 0 {
+	if len(controller.PhoneNumberUnassign(&n.Spec, d)) == 0 {
 		c.Action, c.Note = ActionRelease, "The number routes nothing already"
 		return
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"reflect"
 	"slices"
 	"strconv"
@@ -13,10 +12,8 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega" //nolint:revive // Gomega's Eventually is the one part we use
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -45,26 +42,13 @@ func TestPlanAgreesWithTheEngine(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			g := NewWithT(t)
 			ctx := context.Background()
-			cfg := pbxsim.DemoConfig()
-			cfg.Clients[0].RateLimitPerHour = 100000
-			sim, err := pbxsim.New(cfg, pbxsim.WithStrictSlashes())
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv := httptest.NewServer(sim)
-			defer srv.Close()
+			sim, url := newSim(t)
 			tenant := plugin.PlanTenant
 			if tc.Tenant != nil {
 				tenant = *tc.Tenant
 			}
-			ids := seed(ctx, t, srv.URL, tenant)
-
-			ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "plan-"}}
-			if err := c.k.Create(ctx, ns); err != nil {
-				t.Fatal(err)
-			}
-			createAccount(ctx, t, c.k, ns.Name, srv.URL)
-			g.Eventually(func() bool { return accountReady(ctx, c.k, ns.Name) }, 30*time.Second).Should(BeTrue(), "the Account turns Ready")
+			ids := seed(ctx, t, url, tenant)
+			ns := c.accountNamespace(ctx, t, "plan-", url)
 
 			// The cluster as the case has it, paused until the apply so that it stays so.
 			a := tc.Args

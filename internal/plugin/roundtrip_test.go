@@ -273,22 +273,9 @@ func TestExportRoundTrip(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			g := NewWithT(t)
 			ctx := context.Background()
-			cfg := pbxsim.DemoConfig()
-			cfg.Clients[0].RateLimitPerHour = 100000
-			sim, err := pbxsim.New(cfg, pbxsim.WithStrictSlashes())
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv := httptest.NewServer(sim)
-			defer srv.Close()
-			fill(ctx, t, srv.URL, tc.tenant)
-
-			ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "export-"}}
-			if err := c.k.Create(ctx, ns); err != nil {
-				t.Fatal(err)
-			}
-			createAccount(ctx, t, c.k, ns.Name, srv.URL)
-			g.Eventually(func() bool { return accountReady(ctx, c.k, ns.Name) }, 30*time.Second).Should(BeTrue(), "the Account turns Ready")
+			sim, url := newSim(t)
+			fill(ctx, t, url, tc.tenant)
+			ns := c.accountNamespace(ctx, t, "export-", url)
 			sim.ResetRequests()
 
 			start := time.Now()
@@ -435,6 +422,34 @@ func takeOver(ctx context.Context, t *testing.T, c *cluster, sim *pbxsim.Server,
 		!strings.Contains(buf.String(), `label: "Alice Smith" -> "Alice Smith-Jones"`) {
 		t.Errorf("plan of an edited label names the Extension and the field, and has changes (exit 2):\n%s", buf.String())
 	}
+}
+
+// newSim starts a simulator of the demo client with a budget no test spends, for the test's
+// length, and returns it with its URL.
+func newSim(t *testing.T) (*pbxsim.Server, string) {
+	t.Helper()
+	cfg := pbxsim.DemoConfig()
+	cfg.Clients[0].RateLimitPerHour = 100000
+	sim, err := pbxsim.New(cfg, pbxsim.WithStrictSlashes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	return sim, srv.URL
+}
+
+// accountNamespace makes a namespace (named from prefix) with the Account "pbx" of the PBX at url,
+// and waits for the Account to be Ready.
+func (c *cluster) accountNamespace(ctx context.Context, t *testing.T, prefix, url string) *corev1.Namespace {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix}}
+	if err := c.k.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	createAccount(ctx, t, c.k, ns.Name, url)
+	NewWithT(t).Eventually(func() bool { return accountReady(ctx, c.k, ns.Name) }, 30*time.Second).Should(BeTrue(), "the Account turns Ready")
+	return ns
 }
 
 func createAccount(ctx context.Context, t *testing.T, k client.Client, ns, url string) {

@@ -24,6 +24,9 @@ var (
 	root    string // the repository
 	manager *localenv.Proc
 	probe   string
+	// metricsURL is the manager's metrics endpoint: plain HTTP on loopback, as a scraper inside the
+	// pod network would see it behind the chart's TLS and authorization.
+	metricsURL string
 )
 
 func TestMain(m *testing.M) {
@@ -67,9 +70,15 @@ func startManager(ctx context.Context) error {
 	if probe, err = localenv.FreeAddr(); err != nil {
 		return err
 	}
+	metricsAddr, err := localenv.FreeAddr()
+	if err != nil {
+		return err
+	}
+	metricsURL = "http://" + metricsAddr + "/metrics"
 	manager, err = env.Run("manager", filepath.Join(bins, "manager"),
 		// Secrets are read only where the tests keep credentials, as the chart's least-privilege mode does.
-		"--leader-elect", "--leader-election-namespace=default", "--metrics-bind-address=0", "--secret-namespaces=samples,bulk,kstatus,deputy,phoneline,hoard",
+		"--leader-elect", "--leader-election-namespace=default", "--secret-namespaces=samples,bulk,kstatus,deputy,phoneline,hoard",
+		"--metrics-bind-address="+metricsAddr, "--metrics-secure=false",
 		"--health-probe-bind-address="+probe, "--poll-interval=5s", "--requests-per-second=10", "--burst=5")
 	if err != nil {
 		return err

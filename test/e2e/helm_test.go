@@ -410,6 +410,12 @@ func TestHelmChartValues(t *testing.T) {
 		manager = "pbx-operator-controller-manager"
 		digest  = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 	)
+	lint := []string{"lint", "--strict", kube, chartDir, "--set", "podDisruptionBudget.enabled=true", "--set", "replicaCount=2",
+		"--set", "metrics.serviceMonitor.enabled=true", "--set", "image.digest=" + digest,
+		"--set-json", `topologySpreadConstraints=[{"maxSkew":1,"topologyKey":"kubernetes.io/hostname","whenUnsatisfiable":"ScheduleAnyway"}]`}
+	if out := helm(t, lint...); !strings.Contains(out, "0 chart(s) failed") {
+		t.Errorf("helm lint --strict with the new values:\n%s", out)
+	}
 	specs := crdSpecs(t)
 	selector := map[string]any{"app.kubernetes.io/name": "pbx-operator", "app.kubernetes.io/instance": "pbx-operator"}
 	namespace(t, "pbx-operator-system")

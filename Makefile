@@ -32,10 +32,11 @@ help: ## Display this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate CustomResourceDefinitions and the manager's ClusterRole, copy the CRDs into the Helm chart, and write the chart's roles and every list of kinds (hack/rolegen: kustomizations, user roles, PROJECT, the docs' lists).
+manifests: controller-gen helm-docs ## Generate CustomResourceDefinitions and the manager's ClusterRole, write the chart's CRD templates and roles and every list of kinds (hack/rolegen: kustomizations, user roles, PROJECT, the docs' lists), then the chart's README from its values (helm-docs).
 	"$(CONTROLLER_GEN)" rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
-	cp config/crd/bases/*.yaml charts/pbx-operator/crds/
 	$(GO) run ./hack/rolegen
+	@# After rolegen, which writes the lists of kinds into README.md.gotmpl.
+	"$(HELM_DOCS)" --chart-search-root=charts --template-files=README.md.gotmpl --sort-values-order=file --log-level=warning
 
 .PHONY: generate
 generate: controller-gen ## Generate the DeepCopy methods of the API types.
@@ -261,6 +262,7 @@ GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
 KUBE_API_LINTER ?= $(LOCALBIN)/golangci-lint-kube-api-linter
 LOGCHECK ?= $(LOCALBIN)/logcheck
 HELM ?= $(LOCALBIN)/helm
+HELM_DOCS ?= $(LOCALBIN)/helm-docs
 
 ## Tool Versions
 KUSTOMIZE_VERSION ?= v5.8.2
@@ -275,6 +277,7 @@ GOVULNCHECK_VERSION ?= v1.9.0
 # newer reports); vuln.go.dev itself is not reachable from the build machines.
 VULNDB_VERSION ?= v0.0.0-20261105234957-e22db6528018
 HELM_VERSION ?= v3.22.0
+HELM_DOCS_VERSION ?= v1.14.2
 
 .PHONY: envtest
 envtest: ## Build (once) or find kube-apiserver, etcd and kubectl, and print their directory (KUBEBUILDER_ASSETS).
@@ -294,6 +297,11 @@ $(CONTROLLER_GEN): $(LOCALBIN)
 helm: $(HELM) ## Build helm locally if necessary.
 $(HELM): $(LOCALBIN)
 	$(call go-install-tool,$(HELM),helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
+
+.PHONY: helm-docs
+helm-docs: $(HELM_DOCS) ## Build helm-docs (the chart's README from values.yaml) locally if necessary.
+$(HELM_DOCS): $(LOCALBIN)
+	$(call go-install-tool,$(HELM_DOCS),github.com/norwoodj/helm-docs/cmd/helm-docs,$(HELM_DOCS_VERSION))
 
 .PHONY: golangci-lint
 golangci-lint: $(GOLANGCI_LINT) ## Download golangci-lint locally if necessary.

@@ -21,7 +21,9 @@ var (
 
 // crd is what the lists need of a CustomResourceDefinition: one kind of the API.
 type crd struct {
-	file       string
+	file string
+	// text is the CRD's file as controller-gen wrote it, which the chart's template copies.
+	text       string
 	kind       string
 	plural     string
 	shortNames []string
@@ -95,7 +97,7 @@ func readCRDs(dir string) ([]crd, error) {
 		}
 		v := c.Spec.Versions[0]
 		out = append(out, crd{
-			file: filepath.Base(p), kind: c.Spec.Names.Kind, plural: c.Spec.Names.Plural,
+			file: filepath.Base(p), text: string(data), kind: c.Spec.Names.Kind, plural: c.Spec.Names.Plural,
 			shortNames: c.Spec.Names.ShortNames, categories: c.Spec.Names.Categories,
 			namespaced: c.Spec.Scope == "Namespaced", version: v.Name,
 			description:  v.Schema.OpenAPIV3Schema.Description,

@@ -47,8 +47,8 @@ var lists = []list{
 	{file: "config/samples/kustomization.yaml", write: samplesKustomization},
 	{file: "PROJECT", write: project},
 	{file: "charts/pbx-operator/Chart.yaml", region: "description", write: chartDescription},
-	{file: "charts/pbx-operator/README.md", region: "kinds", write: kindNames},
-	{file: "charts/pbx-operator/README.md", region: "crds", write: crdNames},
+	{file: "charts/pbx-operator/README.md.gotmpl", region: "kinds", write: kindNames},
+	{file: "charts/pbx-operator/README.md.gotmpl", region: "crds", write: crdNames},
 	{file: "README.md", region: "table", write: readmeTable},
 	{file: "docs/conditions.md", region: "managed", write: managedKindNames},
 	{file: "docs/conditions.md", region: "accounts", accounts: true, write: accountKindNames},
@@ -86,10 +86,11 @@ func writeLists(g *gen) (map[string]string, error) {
 }
 
 // replaceRegion returns text, the content of file, with the part between the markers of region
-// replaced by content.
+// replaced by content. Markdown files, and the templates helm-docs writes them from, have HTML
+// comments as markers; the others, YAML comment lines.
 func replaceRegion(text, file, region, content string) (string, error) {
 	begin, end := "<!-- kinds:"+region+" -->", "<!-- /kinds:"+region+" -->"
-	if !strings.HasSuffix(file, ".md") {
+	if !strings.HasSuffix(file, ".md") && !strings.HasSuffix(file, ".md.gotmpl") {
 		begin, end = "# kinds:"+region+"\n", "# /kinds:"+region+"\n"
 	}
 	if strings.Count(text, begin) != 1 || strings.Count(text, end) != 1 {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,6 +23,9 @@ func main() {
 	if err == nil {
 		err = write(".", files)
 	}
+	if err == nil {
+		err = removeStale(".", files)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "rolegen:", err)
 		os.Exit(1)
@@ -29,7 +33,7 @@ func main() {
 }
 
 // generate returns the files that rolegen writes, by their path from root, the repository's root:
-// the lists of kinds (lists) and the chart's manager roles.
+// the lists of kinds (lists), the chart's manager roles and the chart's CRD templates.
 func generate(root string, managed []string) (map[string]string, error) {
 	g, rules, err := load(root, managed)
 	if err != nil {
@@ -45,6 +49,11 @@ func generate(root string, managed []string) (map[string]string, error) {
 	}
 	files["charts/pbx-operator/templates/clusterrole.yaml"] = managerRole
 	files["charts/pbx-operator/templates/secrets-role.yaml"] = secretRoles
+	crdTemplates, err := chartCRDs(g.crds)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(files, crdTemplates)
 	return files, nil
 }
 
@@ -69,7 +78,25 @@ func load(root string, managed []string) (*gen, []rbacv1.PolicyRule, error) {
 // write writes files under root.
 func write(root string, files map[string]string) error {
 	for path, content := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, path)), 0o755); err != nil { //nolint:gosec // committed folders, readable by all
+			return err
+		}
 		if err := os.WriteFile(filepath.Join(root, path), []byte(content), 0o644); err != nil { //nolint:gosec // committed files, readable by all
+			return err
+		}
+	}
+	return nil
+}
+
+// removeStale removes the chart's CRD templates under root that files does not have: those of
+// CRDs that are gone from config/crd/bases.
+func removeStale(root string, files map[string]string) error {
+	stale, err := staleChartCRDs(root, files)
+	if err != nil {
+		return err
+	}
+	for _, p := range stale {
+		if err := os.Remove(filepath.Join(root, p)); err != nil {
 			return err
 		}
 	}

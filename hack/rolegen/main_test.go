@@ -240,3 +240,59 @@ func TestSummary(t *testing.T) {
 		})
 	}
 }
+
+// TestChartCRDs: the chart's CRD templates have the spec of config/crd/bases byte for byte, are
+// rendered only with crds.enabled and carry the keep annotation only with crds.keep; a template
+// of a CRD that is gone is stale; a spec that Helm would read as a template is refused.
+func TestChartCRDs(t *testing.T) {
+	g, _, err := load(repo, controller.ManagedKinds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := chartCRDs(g.crds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != len(g.crds) || len(files) == 0 {
+		t.Fatalf("%d templates for %d CRDs", len(files), len(g.crds))
+	}
+	for _, c := range g.crds {
+		tmpl := files[chartCRDDir+"/"+c.file]
+		_, want, _ := strings.Cut(c.text, "\nspec:\n")
+		_, got, _ := strings.Cut(tmpl, "\nspec:\n")
+		got, ok := strings.CutSuffix(got, "{{- end }}\n")
+		if !ok || got != want {
+			t.Errorf("%s: the template's spec is not config/crd/bases' byte for byte", c.file)
+		}
+		for _, line := range []string{
+			`{{- if include "pbx-operator.crdsEnabled" . }}` + "\n",
+			"  name: " + c.plural + "." + group + "\n",
+			"    {{- if .Values.crds.keep }}\n",
+			"    helm.sh/resource-policy: keep\n",
+			`    {{- include "pbx-operator.labels" . | nindent 4 }}` + "\n",
+		} {
+			if !strings.Contains(tmpl, line) {
+				t.Errorf("%s: the template lacks the line %q", c.file, line)
+			}
+		}
+	}
+
+	root := t.TempDir()
+	writeFile(t, root, chartCRDDir+"/pbx.cloudpbx.dev_voicemails.yaml", []byte("{{- if false }}\n{{- end }}\n"))
+	for path, content := range files {
+		writeFile(t, root, path, []byte(content))
+	}
+	stale, err := staleChartCRDs(root, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{chartCRDDir + "/pbx.cloudpbx.dev_voicemails.yaml"}, stale); diff != "" {
+		t.Errorf("stale templates (-want +got):\n%s", diff)
+	}
+
+	c := g.crds[0]
+	c.text = strings.Replace(c.text, "description: ", "description: Use {{ .Values }} ", 1)
+	if _, err := chartCRD(c); err == nil {
+		t.Error("a spec with template delimiters is refused")
+	}
+}

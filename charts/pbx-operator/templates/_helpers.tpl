@@ -76,10 +76,26 @@ The name of the manager's ServiceAccount.
 {{- end }}
 
 {{/*
-The manager's image reference.
+The manager's image reference: repository@digest when image.digest is set, else repository:tag.
 */}}
 {{- define "pbx-operator.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Whether the chart renders the CRDs (crds.enabled): "true" or empty. The CRD templates ask it first,
+so it is also where values without the crds block fail, with what to do: that is how 'helm upgrade
+--reuse-values' from 0.1.0 arrives (it reuses the old chart's defaults, which lack this chart's).
+*/}}
+{{- define "pbx-operator.crdsEnabled" -}}
+{{- if not (hasKey .Values "crds") }}
+{{- fail "the values have no crds block: 'helm upgrade --reuse-values' reuses the values of the installed chart's version, which lacks this version's values; upgrade with --reset-then-reuse-values (Helm 3.14 or later) or pass your values with -f (docs/upgrading.md)" }}
+{{- end }}
+{{- if .Values.crds.enabled }}true{{ end }}
 {{- end }}
 
 {{/*
@@ -101,6 +117,14 @@ deployment.yaml so that a bad combination fails the install instead of a running
 {{- end }}
 {{- if and .Values.metrics.serviceMonitor.enabled (not .Values.metrics.enabled) }}
 {{- fail "metrics.serviceMonitor.enabled requires metrics.enabled" }}
+{{- end }}
+{{- with .Values.podDisruptionBudget }}
+{{- if and .enabled (eq (toString .minAvailable) "") (eq (toString .maxUnavailable) "") }}
+{{- fail "podDisruptionBudget.enabled needs podDisruptionBudget.minAvailable or podDisruptionBudget.maxUnavailable" }}
+{{- end }}
+{{- end }}
+{{- if and (include "pbx-operator.chartMetricsScraper" .) (ne .Values.metrics.serviceMonitor.authorization.credentials.key "token") }}
+{{- fail "metrics.serviceMonitor.authorization.credentials.key must be token when the chart makes the token Secret (credentials.name empty): Kubernetes writes the token under that key" }}
 {{- end }}
 {{- end }}
 
@@ -124,4 +148,28 @@ the user's or of cert-manager.
 */}}
 {{- define "pbx-operator.chartMetricsCert" -}}
 {{- if and .Values.metrics.enabled .Values.metrics.serviceMonitor.enabled (not .Values.metrics.tls.secretName) (not .Values.metrics.tls.certManager.enabled) }}true{{ end }}
+{{- end }}
+
+{{/*
+Whether the chart makes the identity Prometheus scrapes with (metrics-scraper.yaml): a
+ServiceMonitor with authorization and no Secret of the user's, and no deprecated bearerTokenFile.
+*/}}
+{{- define "pbx-operator.chartMetricsScraper" -}}
+{{- with .Values.metrics.serviceMonitor }}
+{{- if and $.Values.metrics.enabled .enabled .authorization.enabled (not .bearerTokenFile) (not .authorization.credentials.name) }}true{{ end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The name of the scraper's ServiceAccount, and of its token Secret with the suffix -token.
+*/}}
+{{- define "pbx-operator.metricsScraperName" -}}
+{{- printf "%s-metrics-scraper" (include "pbx-operator.fullname" .) | trunc 57 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The Secret with the token the ServiceMonitor sends: the user's, or the scraper's token Secret.
+*/}}
+{{- define "pbx-operator.metricsTokenSecret" -}}
+{{- .Values.metrics.serviceMonitor.authorization.credentials.name | default (printf "%s-token" (include "pbx-operator.metricsScraperName" .)) }}
 {{- end }}

@@ -62,7 +62,9 @@ var AccountLabels = []string{"kind", "namespace", "name"}
 // ClusterAccount).
 var resourceLabels = []string{"kind", "namespace", "account_kind", "account"}
 
-func accountLabels(more ...string) []string { return append(append([]string{}, AccountLabels...), more...) }
+func accountLabels(more ...string) []string {
+	return append(append([]string{}, AccountLabels...), more...)
+}
 
 func resourceLabelsAnd(more ...string) []string {
 	return append(append([]string{}, resourceLabels...), more...)

@@ -276,6 +276,15 @@ func (r *Reconciler[O]) record(ctx context.Context, p *pass[O], ext Adapter[O], 
 	// answer was lost; else an adoption (by key, or an import by the external-id annotation).
 	newlyMade := !known && ann[v1alpha1.AnnotationCreatePending] != ""
 	newlyAdopted := !newlyMade && !onlyObserve && p.obj.GetManagedStatus().ID != obs.ExternalID
+	if newlyAdopted && KnownID(p.obj) == obs.ExternalID && r.reader != nil {
+		// The id is in the annotation but not in status.id: an import, or a copy from the cache
+		// older than the status write of the pass that recorded the id. The latest version tells.
+		latest := p.obj.DeepCopyObject().(O)
+		if err := r.reader.Get(ctx, client.ObjectKeyFromObject(p.obj), latest); err != nil {
+			return err
+		}
+		newlyAdopted = latest.GetManagedStatus().ID != obs.ExternalID
+	}
 	if !Adopts(p.obj, obs.Unclaimed) {
 		return r.alreadyExists(ctx, p, obs.ExternalID)
 	}

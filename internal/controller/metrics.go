@@ -139,7 +139,7 @@ func (c resourceCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), collectTimeout)
 	defer cancel()
 	type readiness struct {
-		resource     [4]string
+		resource      [4]string
 		ready, reason string
 	}
 	type stall struct {

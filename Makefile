@@ -32,10 +32,11 @@ help: ## Display this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate CustomResourceDefinitions and the manager's ClusterRole, copy the CRDs into the Helm chart, and write the chart's roles and every list of kinds (hack/rolegen: kustomizations, user roles, PROJECT, the docs' lists).
+manifests: controller-gen ## Generate CustomResourceDefinitions and the manager's ClusterRole, copy the CRDs into the Helm chart, and write the chart's roles and every list of kinds (hack/rolegen: kustomizations, user roles, PROJECT, the docs' lists), and docs/metrics.md (hack/metricsdoc).
 	"$(CONTROLLER_GEN)" rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
 	cp config/crd/bases/*.yaml charts/pbx-operator/crds/
 	$(GO) run ./hack/rolegen
+	$(GO) run ./hack/metricsdoc
 
 .PHONY: generate
 generate: controller-gen ## Generate the DeepCopy methods of the API types.

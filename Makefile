@@ -32,9 +32,10 @@ help: ## Display this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen helm-docs ## Generate CustomResourceDefinitions and the manager's ClusterRole, write the chart's CRD templates and roles and every list of kinds (hack/rolegen: kustomizations, user roles, PROJECT, the docs' lists), then the chart's README from its values (helm-docs).
+manifests: controller-gen helm-docs ## Generate CustomResourceDefinitions and the manager's ClusterRole, write the chart's CRD templates and roles and every list of kinds (hack/rolegen: kustomizations, user roles, PROJECT, the docs' lists), docs/metrics.md (hack/metricsdoc), then the chart's README from its values (helm-docs).
 	"$(CONTROLLER_GEN)" rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
 	$(GO) run ./hack/rolegen
+	$(GO) run ./hack/metricsdoc
 	@# After rolegen, which writes the lists of kinds into README.md.gotmpl.
 	"$(HELM_DOCS)" --chart-search-root=charts --template-files=README.md.gotmpl --sort-values-order=file --log-level=warning
 

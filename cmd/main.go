@@ -177,8 +177,9 @@ func main() {
 		PollInterval:        pollInterval,
 		MaxAnswerBytes:      *maxAnswerBytes,
 	})
+	engineMetrics := managed.NewMetrics(nil)
 	copts := controller.Options{Registry: registry, PollInterval: pollInterval, Concurrency: concurrency, Timeout: timeout,
-		RoutineEventsPerSecond: routineEvents}
+		RoutineEventsPerSecond: routineEvents, Metrics: engineMetrics}
 	// In a fixed order: the accounts first, then the managed kinds in the order of their table.
 	for _, s := range []struct {
 		name  string
@@ -191,7 +192,14 @@ func main() {
 			})
 		}},
 		{"managed kinds", func() error { return controller.SetupManaged(mgr, copts) }},
-		{"object metrics", func() error { return metrics.Registry.Register(controller.NewObjectCollector(mgr.GetCache())) }},
+		{"metrics", func() error {
+			for _, c := range controller.Collectors(mgr.GetCache(), registry, engineMetrics) {
+				if err := metrics.Registry.Register(c); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
 	} {
 		if err := s.setup(); err != nil {
 			setupLog.Error(err, "Unable to set up the controller", "controller", s.name)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -99,5 +100,65 @@ func TestConnectBoundsAnswers(t *testing.T) {
 	var tooLarge *pbx.TooLargeError
 	if !errors.As(err, &tooLarge) || tooLarge.MaxBytes != 16 {
 		t.Errorf("Connect with answers bounded at 16 bytes: got error %v, want a *pbx.TooLargeError at 16 bytes", err)
+	}
+}
+
+// TestClientMetricsByAccount: the PBX client's request metrics carry the account as three labels
+// (kind, namespace, name), and a deleted account's series go while another account's stay.
+func TestClientMetricsByAccount(t *testing.T) {
+	f := newFixture(t, pbxsim.DemoConfig())
+	metrics := prometheus.NewRegistry()
+	ctx := context.Background()
+	cluster := account.Key{Kind: v1alpha1.AccountKindClusterAccount, Name: "pbx"}
+	for _, k := range []account.Key{f.key, cluster} {
+		if _, err := f.reg.Connect(ctx, k, f.spec, f.cred, metrics); err != nil {
+			t.Fatal(err)
+		}
+	}
+	accounts := func() map[string]float64 {
+		families, err := metrics.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]float64{}
+		for _, mf := range families {
+			if mf.GetName() != "pbx_client_requests_total" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				l := map[string]string{}
+				for _, p := range m.GetLabel() {
+					l[p.GetName()] = p.GetValue()
+				}
+				if _, ok := l["account"]; ok {
+					t.Errorf("a series still has the account label: %v", l)
+				}
+				if l["method"] == http.MethodGet && l["resource"] == "/user/" {
+					out[l["kind"]+"|"+l["namespace"]+"|"+l["name"]] += m.GetCounter().GetValue()
+				}
+			}
+		}
+		return out
+	}
+	want := map[string]float64{"Account|ns|pbx": 1, "ClusterAccount||pbx": 1}
+	if diff := cmp.Diff(want, accounts()); diff != "" {
+		t.Errorf("GET /user/ by account (kind|namespace|name): -want +got:\n%s", diff)
+	}
+	f.reg.Forget(f.key)
+	want = map[string]float64{"ClusterAccount||pbx": 1}
+	if diff := cmp.Diff(want, accounts()); diff != "" {
+		t.Errorf("after the Account was forgotten, by account: -want +got:\n%s", diff)
+	}
+	// The ClusterAccount's client still counts.
+	conn, ok := f.reg.Connection(cluster)
+	if !ok {
+		t.Fatal("the ClusterAccount's connection is gone")
+	}
+	if _, err := conn.Client.Users.Me(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want = map[string]float64{"ClusterAccount||pbx": 2}
+	if diff := cmp.Diff(want, accounts()); diff != "" {
+		t.Errorf("after another request of the ClusterAccount: -want +got:\n%s", diff)
 	}
 }

@@ -38,6 +38,12 @@ func (k Key) String() string {
 	return string(k.Kind) + " " + k.Namespace + "/" + k.Name
 }
 
+// Labels are the account's labels on its metrics (telemetry.AccountLabels): its kind, namespace
+// ("" for a ClusterAccount) and name.
+func (k Key) Labels() prometheus.Labels {
+	return prometheus.Labels{"kind": string(k.Kind), "namespace": k.Namespace, "name": k.Name}
+}
+
 // Connection is a working connection to one PBX account.
 type Connection struct {
 	// Client is the account's PBX client.
@@ -168,14 +174,15 @@ func (r *Registry) Forget(k Key) {
 	}
 }
 
-// metricsFor returns the registerer of an account's client metrics: reg, with the account as a
-// label, remembering what is registered so that Forget can take it away.
+// metricsFor returns the registerer of an account's client metrics: reg, with the account's kind,
+// namespace and name as labels (Labels), remembering what is registered so that Forget can take it
+// away.
 func (r *Registry) metricsFor(k Key, reg prometheus.Registerer) prometheus.Registerer {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	m, ok := r.metrics[k]
 	if !ok {
-		m = &accountMetrics{Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"account": k.String()}, reg)}
+		m = &accountMetrics{Registerer: prometheus.WrapRegistererWith(k.Labels(), reg)}
 		r.metrics[k] = m
 	}
 	return m

@@ -9,7 +9,7 @@ import (
 	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
 )
 
-// kind is a managed kind as the account controllers, the object metrics and the manager see it.
+// kind is a managed kind as the account controllers, the resource metrics and the manager see it.
 // Everything else of a kind lives in its own files: <kind>_controller.go (setup, RBAC, watches,
 // indexes), <kind>_adapter.go (the four verbs) and <kind>_convert.go (spec to PBX and back).
 type kind struct {

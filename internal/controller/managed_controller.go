@@ -19,6 +19,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -45,6 +46,9 @@ type Options struct {
 	// RoutineEventsPerSecond bounds the routine (Normal) events of each kind, with a burst of ten
 	// times as many; 0 means no bound. Warnings are never left out.
 	RoutineEventsPerSecond float64
+	// Metrics, when set, counts what the engines of every kind do (register its Collectors, or
+	// Collectors of this package, which include them).
+	Metrics *managed.Metrics
 }
 
 // managedKind is what setupManaged needs to know of one managed kind.
@@ -89,6 +93,13 @@ func setupManaged[O managed.Object](mgr ctrl.Manager, o Options, k managedKind[O
 	}
 	if o.RoutineEventsPerSecond > 0 {
 		opts = append(opts, managed.WithRoutineEvents[O](o.RoutineEventsPerSecond, int(10*o.RoutineEventsPerSecond)))
+	}
+	if o.Metrics != nil {
+		gvk, err := apiutil.GVKForObject(k.object, mgr.GetScheme())
+		if err != nil {
+			return err
+		}
+		opts = append(opts, managed.WithMetrics[O](o.Metrics, gvk.Kind))
 	}
 	r := managed.NewReconciler(mgr.GetClient(), k.connector, opts...)
 	c := mgr.GetClient()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega" //nolint:revive // Gomega's Eventually is the one part we use
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -32,6 +33,9 @@ import (
 // k is a client of the envtest API server (not of the manager's cache); the manager with every
 // controller runs against the same server.
 var k client.Client
+
+// metrics is the registry of the manager's metrics, as controller-runtime's is in cmd/main.go.
+var metrics *prometheus.Registry
 
 // trustedNamespace is where ClusterAccounts may take Secrets from, as the operator's own namespace
 // is in a cluster.
@@ -72,12 +76,23 @@ func run(m *testing.M) int {
 	}
 	registry := account.NewRegistry(account.Settings{RequestsPerSecond: 200, Burst: 50, WriteReservePercent: 10, PollInterval: pollInterval,
 		MaxAnswerBytes: testMaxAnswerBytes})
-	opts := controller.Options{Registry: registry, PollInterval: pollInterval, Concurrency: 8, Timeout: 5 * time.Second}
+	engine := managed.NewMetrics(nil)
+	opts := controller.Options{Registry: registry, PollInterval: pollInterval, Concurrency: 8, Timeout: 5 * time.Second, Metrics: engine}
+	metrics = prometheus.NewPedanticRegistry()
 	for _, setup := range []func() error{
 		func() error {
-			return controller.SetupAccounts(mgr, controller.AccountOptions{Registry: registry, TrustedNamespaces: []string{trustedNamespace}, Concurrency: 8})
+			return controller.SetupAccounts(mgr, controller.AccountOptions{Registry: registry, Metrics: metrics,
+				TrustedNamespaces: []string{trustedNamespace}, Concurrency: 8})
 		},
 		func() error { return controller.SetupManaged(mgr, opts) },
+		func() error {
+			for _, c := range controller.Collectors(mgr.GetCache(), registry, engine) {
+				if err := metrics.Register(c); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
 	} {
 		if err := setup(); err != nil {
 			fmt.Fprintf(os.Stderr, "setting up controllers: %v\n", err)

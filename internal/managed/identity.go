@@ -226,6 +226,7 @@ func (r *Reconciler[O]) observe(ctx context.Context, p *pass[O], ext Adapter[O])
 	if err := r.forget(ctx, p); err != nil {
 		return Observation{}, err
 	}
+	r.lostObjects.Store(p.obj.GetUID(), struct{}{})
 	ext.Release(p.obj)
 	return ext.Observe(ctx, p.obj, p.since)
 }
@@ -270,6 +271,20 @@ func (r *Reconciler[O]) record(ctx context.Context, p *pass[O], ext Adapter[O], 
 		return nil
 	}
 	known := KnownID(p.obj) != 0
+	// What recording the object means, decided before setIdentity drops the create-pending mark:
+	// nothing new for an object only observed or already in status.id; the end of a create whose
+	// answer was lost; else an adoption (by key, or an import by the external-id annotation).
+	newlyMade := !known && ann[v1alpha1.AnnotationCreatePending] != ""
+	newlyAdopted := !newlyMade && !onlyObserve && p.obj.GetManagedStatus().ID != obs.ExternalID
+	if newlyAdopted && KnownID(p.obj) == obs.ExternalID && r.reader != nil {
+		// The id is in the annotation but not in status.id: an import, or a copy from the cache
+		// older than the status write of the pass that recorded the id. The latest version tells.
+		latest := p.obj.DeepCopyObject().(O)
+		if err := r.reader.Get(ctx, client.ObjectKeyFromObject(p.obj), latest); err != nil {
+			return err
+		}
+		newlyAdopted = latest.GetManagedStatus().ID != obs.ExternalID
+	}
 	if !Adopts(p.obj, obs.Unclaimed) {
 		return r.alreadyExists(ctx, p, obs.ExternalID)
 	}
@@ -286,6 +301,13 @@ func (r *Reconciler[O]) record(ctx context.Context, p *pass[O], ext Adapter[O], 
 	}
 	if err := r.setIdentity(ctx, p, idn); err != nil {
 		return err
+	}
+	switch {
+	case newlyMade:
+		r.made(p.obj)
+	case newlyAdopted:
+		r.lostObjects.Delete(p.obj.GetUID())
+		r.acted(p.obj, ActionAdopted)
 	}
 	if !known && (ann[v1alpha1.AnnotationCreatePending] != "" || ann[v1alpha1.AnnotationAdopt] == "true") {
 		p.event(eventNormal, "Adopted", "Adopted the PBX object %d", obs.ExternalID)
@@ -353,7 +375,10 @@ func (r *Reconciler[O]) deleteExternal(ctx context.Context, p *pass[O]) error {
 	if err != nil {
 		return err
 	}
-	if err := ext.Delete(ctx, p.obj); err != nil && httpStatus(err) != http.StatusNotFound {
+	switch err := ext.Delete(ctx, p.obj); {
+	case err == nil:
+		r.acted(p.obj, ActionDeleted)
+	case httpStatus(err) != http.StatusNotFound:
 		return err
 	}
 	ext.Release(p.obj)

@@ -133,6 +133,16 @@ type Reconciler[O Object] struct {
 	claims  ClaimChecker[O]
 	// attempts remembers, per resource, what this process knows of its last create call (attempt).
 	attempts sync.Map
+	// lostObjects holds the resources whose PBX object was lost (forget) and not made again yet, so
+	// that the create that makes it again counts as recreated.
+	lostObjects sync.Map
+	// correcting holds, per resource, the generation whose drift correction failed, so that the
+	// update that finally goes counts as a drift correction although Synced is False by then.
+	correcting sync.Map
+
+	// metrics, when set, counts what the Reconciler does, labelled with kind (WithMetrics).
+	metrics *Metrics
+	kind    string
 
 	pollInterval time.Duration
 	jitter       float64
@@ -263,6 +273,7 @@ func (r *Reconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.Result, 
 			return p.fail(ctx, err)
 		}
 		if !found.Exists {
+			r.made(obj)
 			p.log.Info("Created PBX object", "pbxID", id)
 			p.event(eventNormal, "Created", "Created the PBX object %d", id)
 			p.setReady(metav1.ConditionFalse, v1alpha1.ReasonCreating, "The PBX object was created; waiting to observe it")
@@ -306,12 +317,22 @@ func (r *Reconciler[O]) act(ctx context.Context, p *pass[O], ext Adapter[O], obs
 		if err != nil {
 			return p.fail(ctx, err)
 		}
+		drift := r.drifted(p)
 		if err := ext.Update(wctx, obj); err != nil {
+			if drift {
+				r.correcting.Store(obj.GetUID(), obj.GetGeneration())
+			}
 			if httpStatus(err) == http.StatusNotFound {
 				// Deleted behind our back between the look and the write: look again at once.
 				return p.fail(ctx, Wait(time.Second, "the PBX object was deleted while it was being updated"))
 			}
 			return p.fail(ctx, err)
+		}
+		r.correcting.Delete(obj.GetUID())
+		if drift {
+			r.acted(obj, ActionDriftCorrected)
+		} else {
+			r.acted(obj, ActionUpdated)
 		}
 		p.log.V(1).Info("Updated PBX object", "diff", obs.Diff)
 		p.event(eventNormal, "Updated", "Updated the PBX object: %s", obs.Diff)
@@ -319,6 +340,19 @@ func (r *Reconciler[O]) act(ctx context.Context, p *pass[O], ext Adapter[O], obs
 	}
 	p.setSynced(metav1.ConditionTrue, v1alpha1.ReasonUpToDate, "The PBX object matches the spec")
 	return ctrl.Result{RequeueAfter: r.poll(ext)}, nil
+}
+
+// drifted tells whether the update a pass is about to send sets back a PBX object that changed in
+// the PBX, rather than one whose spec changed: the spec's generation was in sync when the pass
+// read the resource (Synced True at it), or a correction at this generation failed before.
+func (r *Reconciler[O]) drifted(p *pass[O]) bool {
+	gen := p.obj.GetGeneration()
+	if c := meta.FindStatusCondition(p.orig.GetManagedStatus().Conditions, v1alpha1.ConditionSynced); c != nil &&
+		c.Status == metav1.ConditionTrue && c.ObservedGeneration == gen {
+		return true
+	}
+	failed, ok := r.correcting.Load(p.obj.GetUID())
+	return ok && failed.(int64) == gen
 }
 
 // turn asks the account for the pass's turn to write, and returns the context for the write.
@@ -390,7 +424,7 @@ func (r *Reconciler[O]) delete(ctx context.Context, p *pass[O]) (ctrl.Result, er
 	if err != nil {
 		return p.fail(ctx, err)
 	}
-	r.attempts.Delete(p.obj.GetUID())
+	r.forgetResource(p.obj.GetUID())
 	if released {
 		p.event(eventNormal, event, "%s", message)
 	}
@@ -541,6 +575,9 @@ func (p *pass[O]) fail(ctx context.Context, err error) (ctrl.Result, error) {
 	}
 	prev := meta.FindStatusCondition(p.orig.GetManagedStatus().Conditions, v1alpha1.ConditionSynced)
 	p.setSynced(metav1.ConditionFalse, c.Reason, c.Message)
+	if (c.Reason == v1alpha1.ReasonAlreadyExists || c.Reason == v1alpha1.ReasonConflict) && (prev == nil || prev.Reason != c.Reason) {
+		p.r.acted(p.obj, ActionConflict)
+	}
 	// One event per change of reason and message; a transport failure, whose text may differ on
 	// every retry, makes one per change of reason.
 	changed := prev == nil || prev.Reason != c.Reason || (prev.Message != c.Message && c.Reason != v1alpha1.ReasonAPIUnavailable)

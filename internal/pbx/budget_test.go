@@ -624,3 +624,36 @@ func TestBusyConnectionsDefer(t *testing.T) {
 		t.Errorf("the first request: %v", err)
 	}
 }
+
+// TestClientPace: Pace reports the pace in force: a fixed rate, none, or the pace of the budget the PBX
+// announced once an answer brought it.
+func TestClientPace(t *testing.T) {
+	f := newFixture(t)
+	f.sim.SetRateLimit(pbxsim.DemoClientID, 3600)
+	fixed, off := f.client(t, WithRateLimit(7, 1)), f.client(t)
+	if got := fixed.Pace(); got != 7 {
+		t.Errorf("a fixed pace of 7/s: Pace() = %v", got)
+	}
+	if got := off.Pace(); !math.IsInf(got, 1) {
+		t.Errorf("no pacing: Pace() = %v, want +Inf", got)
+	}
+	adaptive, err := New(f.srv.URL, WithCredentials(pbxsim.DemoTrustedAppID, pbxsim.DemoAppSecret), withClock(f.clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := adaptive.Pace(); got != DefaultRequestsPerSecond {
+		t.Errorf("adaptive, before any answer: Pace() = %v, want the cautious start %v", got, float64(DefaultRequestsPerSecond))
+	}
+	ctx := context.Background()
+	if _, err := adaptive.Users.Me(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The next request sets the pace of the budget the first answer announced.
+	if _, err := adaptive.Users.Me(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want, _, _ := pace(adaptive.Budget(), f.clock.Now())
+	if got := adaptive.Pace(); got != float64(want) || got == DefaultRequestsPerSecond {
+		t.Errorf("adaptive, after an answer announced 3600/h: Pace() = %v, want %v", got, float64(want))
+	}
+}

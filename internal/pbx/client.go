@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/oauth2"
+	"golang.org/x/time/rate"
 )
 
 // Defaults of the options.
@@ -156,9 +158,10 @@ func WithWriteReserve(percent int) Option {
 }
 
 // WithMetrics registers the request metrics (pbx_client_requests_total and
-// pbx_client_request_duration_seconds) with reg. To tell accounts apart, pass
-// prometheus.WrapRegistererWith(prometheus.Labels{"account": name}, reg); clients built later for
-// the same labels reuse the collectors.
+// pbx_client_request_duration_seconds, defined in internal/telemetry) with reg. To tell accounts
+// apart, pass a registerer that adds the account's labels, such as
+// prometheus.WrapRegistererWith(prometheus.Labels{"kind": "Account", "namespace": ns, "name": name}, reg),
+// as the account registry does; clients built later for the same labels reuse the collectors.
 func WithMetrics(reg prometheus.Registerer) Option { return func(o *options) { o.registerer = reg } }
 
 // WithLogger logs every request at V(2), with the Authorization header, client_secret, tokens and
@@ -287,6 +290,16 @@ func trusting(base http.RoundTripper, bundle []byte) (http.RoundTripper, error) 
 // Budget returns the PBX's hourly request budget as the client last saw it, for status and
 // metrics.
 func (c *Client) Budget() Budget { return c.budget.snapshot() }
+
+// Pace returns the rate of requests per second the client paces itself to now: the fixed rate of
+// WithRateLimit, or the pace of the budget the PBX announced (its cautious start until the first
+// answer), as the last request set it; +Inf when pacing is off.
+func (c *Client) Pace() float64 {
+	if l := c.budget.limiter.Limit(); l != rate.Inf {
+		return float64(l)
+	}
+	return math.Inf(1)
+}
 
 // connection takes one of the requests in flight the client allows, waiting at most maxWait for
 // one to end (a Patient ctx waits as long as it allows): a request that would wait longer is not

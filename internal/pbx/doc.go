@@ -9,7 +9,7 @@
 //		pbx.WithUserAgent("pbx-operator/"+version),
 //		pbx.WithRateLimit(5, 10),                    // requests per second, burst
 //		pbx.WithWriteReserve(10),                    // keep the last 10% of the hour for writes
-//		pbx.WithMetrics(prometheus.WrapRegistererWith(prometheus.Labels{"account": name}, registry)),
+//		pbx.WithMetrics(prometheus.WrapRegistererWith(prometheus.Labels{"kind": "Account", "namespace": ns, "name": name}, registry)),
 //		pbx.WithLogger(log),
 //		pbx.WithCABundle(corpCAPEM),                 // optional: a private CA, trusted on top of the system roots
 //	)
@@ -134,5 +134,6 @@
 // measures their latency (pbx_client_request_duration_seconds); the resource label is the path
 // template, such as /client/{realm_id}/extension/{id}, never an id or a name. WithLogger logs
 // every request at V(2) with the Authorization header, client_secret, tokens and every password
-// field redacted.
+// field redacted. Budget and Pace report the request budget the PBX announced and the pace in
+// force, for the manager's account metrics.
 package pbx

@@ -14,6 +14,8 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cloudpbx/pbx-operator/internal/telemetry"
 )
 
 // templateKey is the context key of a request's path template.
@@ -42,18 +44,11 @@ type metrics struct {
 // newMetrics registers the client's collectors with reg. Collectors already registered there,
 // by an earlier client for the same account, are reused.
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	requests, err := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "pbx_client_requests_total",
-		Help: "Requests sent to the PBX API, by method, resource (path template) and status code (\"error\" when no answer came).",
-	}, []string{"method", "resource", "code"}))
+	requests, err := register(reg, telemetry.ClientRequests.CounterVec())
 	if err != nil {
 		return nil, err
 	}
-	duration, err := register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "pbx_client_request_duration_seconds",
-		Help:    "Time until the PBX API's answer headers arrived, by method and resource (path template).",
-		Buckets: prometheus.DefBuckets,
-	}, []string{"method", "resource"}))
+	duration, err := register(reg, telemetry.ClientRequestDuration.HistogramVec())
 	if err != nil {
 		return nil, err
 	}

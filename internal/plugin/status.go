@@ -35,14 +35,19 @@ type AccountReport struct {
 	// Found is false when managed objects refer to an account that does not exist.
 	Found bool   `json:"found"`
 	URL   string `json:"url,omitempty"`
-	// Ready is the account's Ready condition: status, reason and message.
+	// Ready is the account's Ready condition: status, reason and message; Unknown and Unknown
+	// before it has one. They are what the metrics pbx_account_ready and pbx_account_ready_reason
+	// report (controller.Readiness of the same condition).
 	Ready        string `json:"ready,omitempty"`
 	ReadyReason  string `json:"readyReason,omitempty"`
 	ReadyMessage string `json:"readyMessage,omitempty"`
 	Realm        string `json:"realm,omitempty"`
 	Prefix       string `json:"prefix,omitempty"`
 	// Budget is the PBX's hourly request budget as the manager last recorded it in the account's
-	// status (status.requestBudget); nil until the PBX has announced one.
+	// status (status.requestBudget); nil until the PBX has announced one. The manager records it
+	// when a window begins, the limit changes, or the share left falls below a half, a tenth or to
+	// none, so Remaining is as of Observed; the metrics pbx_account_request_budget_* are live, from
+	// the client's last answer, and agree with it on Limit and Reset (docs/metrics.md).
 	Budget *Budget `json:"budget,omitempty"`
 	// Kinds counts the managed objects of each kind by Ready and Synced reason.
 	Kinds []KindCount `json:"kinds"`
@@ -156,9 +161,9 @@ func Summarize(in StatusInput) StatusReport {
 		kc := &r.Kinds[i]
 		kc.Total++
 		conds := o.GetManagedStatus().Conditions
-		ready := meta.FindStatusCondition(conds, v1alpha1.ConditionReady)
+		_, readyReason := controller.Readiness(conds)
 		synced := meta.FindStatusCondition(conds, v1alpha1.ConditionSynced)
-		kc.Ready[reasonOf(ready)]++
+		kc.Ready[readyReason]++
 		kc.Synced[reasonOf(synced)]++
 		if synced == nil || synced.Status == metav1.ConditionTrue {
 			continue
@@ -209,10 +214,10 @@ func reasonOf(c *metav1.Condition) string {
 
 func fillAccount(r *AccountReport, url string, st *v1alpha1.AccountStatus) {
 	r.Found, r.URL = true, url
+	status, reason := controller.Readiness(st.Conditions)
+	r.Ready, r.ReadyReason = string(status), reason
 	if c := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionReady); c != nil {
-		r.Ready, r.ReadyReason, r.ReadyMessage = string(c.Status), c.Reason, c.Message
-	} else {
-		r.Ready = "Unknown"
+		r.ReadyMessage = c.Message
 	}
 	if st.Realm != "" {
 		r.Realm = fmt.Sprintf("%s %d", st.Realm, st.RealmID)
@@ -270,6 +275,7 @@ func (s StatusReport) WriteText(w io.Writer) error {
 				fmt.Fprintf(tw, "  %s\n", a.ReadyMessage)
 			}
 			if b := a.Budget; b != nil {
+				// As recorded in the status, on bands; pbx_account_request_budget_remaining is live.
 				fmt.Fprintf(tw, "  Request budget: %d of %d left until %s (as of %s)\n", b.Remaining, b.Limit,
 					b.Reset.Format(time.RFC3339), b.Observed.Format(time.RFC3339))
 			}

@@ -80,6 +80,16 @@ func TestSummarize(t *testing.T) {
 				ErrorsTotal: 4,
 			}}},
 		},
+		"AccountNotCheckedYet": {
+			reason: "an account without a Ready condition shows Unknown and the reason Unknown, as pbx_account_ready_reason does, and no budget",
+			in: StatusInput{ClusterAccounts: []v1alpha1.ClusterAccount{{ObjectMeta: metav1.ObjectMeta{Name: "shared"},
+				Spec: v1alpha1.ClusterAccountSpec{ConnectionSpec: v1alpha1.ConnectionSpec{URL: "https://pbx.example/"}}}}},
+			want: StatusReport{Accounts: []AccountReport{{
+				Kind: "ClusterAccount", Name: "shared", Found: true, URL: "https://pbx.example/", Ready: "Unknown", ReadyReason: "Unknown",
+				Kinds:   []KindCount{zero("ExtensionGroup"), zero("Extension"), zero("PhoneNumber"), zero("EventSubscription")},
+				Drifted: []Issue{}, Errors: []Issue{},
+			}}},
+		},
 		"MissingAccount": {
 			reason: "objects that refer to an account that does not exist show it as not found",
 			in:     StatusInput{Objects: []managed.Object{ext("b", "ext-101", "gone", ok...)}},

@@ -17,9 +17,9 @@ const chart = "../../charts/pbx-operator"
 func TestMetricNames(t *testing.T) {
 	for expr, want := range map[string][]string{
 		`histogram_quantile(0.9, sum by (le) (rate(pbx_client_request_duration_seconds_bucket{job=~"$job"}[$__rate_interval])))`: {"pbx_client_request_duration_seconds_bucket"},
-		`a{x="1"} / on (x) b and absent(up{job="j"}) or {__name__="c"}`:                                                        {"a", "b", "c", "up"},
-		`max by (kind) (pbx_account_ready{namespace=~"${namespace}", name=~"${account:regex}"}) == 0`:                          {"pbx_account_ready"},
-		`time() - process_start_time_seconds`: {"process_start_time_seconds"},
+		`a{x="1"} / on (x) b and absent(up{job="j"}) or {__name__="c"}`:                                                          {"a", "b", "c", "up"},
+		`max by (kind) (pbx_account_ready{namespace=~"${namespace}", name=~"${account:regex}"}) == 0`:                            {"pbx_account_ready"},
+		`time() - process_start_time_seconds`:                                                                                    {"process_start_time_seconds"},
 	} {
 		got, err := metricNames(expr)
 		if err != nil {

@@ -90,6 +90,8 @@ func render(chart, recording, out string, step, rate time.Duration) error {
 		if ev.err != nil {
 			return fmt.Errorf("panel %q: %w", p.Title, ev.err)
 		}
+		// As the dashboard's legends: sorted by their highest value, highest first.
+		sort.SliceStable(ev.series, func(i, j int) bool { return peak(ev.series[i].values) > peak(ev.series[j].values) })
 		panels = append(panels, ev)
 	}
 	down := 0
@@ -110,6 +112,17 @@ func render(chart, recording, out string, step, rate time.Duration) error {
 		return err
 	}
 	return os.WriteFile(out, svg, 0o644)
+}
+
+// peak is the highest value, or -Inf when there is none.
+func peak(vs []float64) float64 {
+	p := math.Inf(-1)
+	for _, v := range vs {
+		if !math.IsNaN(v) {
+			p = math.Max(p, v)
+		}
+	}
+	return p
 }
 
 // scrapeInterval is the median time between scrapes.

@@ -4,7 +4,8 @@
 // Extensions with one 'kubectl apply' and measures the time until all are Ready, the PBX calls,
 // the API server's writes, the manager's CPU and memory, a steady-state window and the deletion of
 // everything. It prints one Markdown table and writes it, a JSON file and an SVG plot of Ready over
-// time into --out-dir.
+// time into --out-dir, with the manager's metrics of each run scraped every --metrics-interval
+// (metrics-RUN.txt: 'make dashboard-render' draws the Grafana dashboard from them).
 //
 // Each run has its own namespace, Account, pbxsim process and manager process, so the counters,
 // the CPU time and the peak memory belong to that run alone; the control plane is shared.

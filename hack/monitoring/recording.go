@@ -111,7 +111,7 @@ func flatten(families map[string]*dto.MetricFamily) []sample {
 				for k, v := range base {
 					lm[k] = v
 				}
-				lm[labels.MetricName] = n
+				lm[model.MetricNameLabel] = n
 				for i := 0; i+1 < len(extra); i += 2 {
 					lm[extra[i]] = extra[i+1]
 				}
@@ -162,7 +162,7 @@ func formatLe(v float64) string {
 // time, up = 1 (0 for a failed scrape), and a staleness marker for a series that a scrape no longer
 // has (so that it ends there rather than five minutes later).
 func load(ctx context.Context, db storage.Appendable, scrapes []scrape) error {
-	upLabels := labels.FromStrings(labels.MetricName, "up", "job", recordingJob, "instance", recordingInstance)
+	upLabels := labels.FromStrings(model.MetricNameLabel, "up", "job", recordingJob, "instance", recordingInstance)
 	sort.SliceStable(scrapes, func(i, j int) bool { return scrapes[i].at < scrapes[j].at })
 	prev := map[string]labels.Labels{}
 	for _, s := range scrapes {

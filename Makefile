@@ -52,9 +52,29 @@ vet: ## Run go vet against code.
 	$(GO) vet ./...
 
 .PHONY: test
-test: helm ## Run every test with -race: unit, envtest integration, e2e and the short chaos run (builds the local control plane first).
+test: helm test-monitoring ## Run every test with -race: unit, envtest integration, e2e and the short chaos run (builds the local control plane first), and the alerts' unit tests.
 	assets="$$($(MAKE) -s --no-print-directory envtest)" && \
 		HELM="$(HELM)" KUBEBUILDER_ASSETS="$$assets" $(GO) test -race -count=1 -timeout 30m ./...
+
+# The release and namespace the alerts are rendered for in their unit tests (the job in their
+# selectors is this release's metrics Service).
+MONITORING_RENDER = "$(HELM)" template pbx-operator charts/pbx-operator --namespace pbx-system --kube-version 1.30.0 \
+	--set monitoring.prometheusRule.enabled=true --show-only templates/prometheusrule.yaml
+.PHONY: test-rules
+test-rules: helm promtool ## Check the alerts the chart renders (monitoring.prometheusRule.enabled) with promtool check rules and run their unit tests (hack/monitoring/testdata/rules_test.yaml).
+	@mkdir -p bin/monitoring
+	@# The PrometheusRule's spec is a rules file: its groups.
+	$(MONITORING_RENDER) | awk 'f { sub(/^  /, ""); print } /^spec:/ { f = 1 }' > bin/monitoring/rules.yaml
+	@grep -q '^groups:' bin/monitoring/rules.yaml || { echo "the chart rendered no PrometheusRule groups"; exit 1; }
+	"$(PROMTOOL)" check rules bin/monitoring/rules.yaml
+	"$(PROMTOOL)" test rules hack/monitoring/testdata/rules_test.yaml
+	@# Without leader election no manager reports a leader: PBXOperatorNoLeader must not be rendered.
+	@if $(MONITORING_RENDER) --set leaderElection.enabled=false | grep -q 'alert: PBXOperatorNoLeader'; then \
+		echo "PBXOperatorNoLeader is rendered with leaderElection.enabled=false"; exit 1; fi
+
+.PHONY: test-monitoring
+test-monitoring: test-rules ## Run the alerts' unit tests and the tests of hack/monitoring (the queries parse; every alert has a runbook section and a unit test).
+	cd hack/monitoring && $(GO) test -count=1 ./...
 
 .PHONY: test-integration
 test-integration: ## Run the envtest suites only (API validation, controllers).
@@ -80,6 +100,7 @@ verify: generate manifests ## Regenerate everything and tidy the modules, then f
 	$(GO) mod tidy
 	cd hack/controlplane && $(GO) mod tidy
 	cd hack/controlplane/etcd && $(GO) mod tidy
+	cd hack/monitoring && $(GO) mod tidy
 	@drift="$$(git status --porcelain -- go.mod go.sum api config hack charts docs README.md PROJECT)"; \
 	if [ -n "$$drift" ]; then \
 		echo "Generated files or go.mod/go.sum differ from what is committed:"; echo "$$drift"; \
@@ -129,10 +150,17 @@ BENCH_FULL ?=
 # More flags for bin/bench, such as --sizes 100 --latencies 20ms (bin/bench --help lists them).
 BENCH_FLAGS ?=
 .PHONY: bench
-bench: build build-sim ## Measure the manager at default flags against pbxsim: 100 and 1,000 Extensions at 0 and 20 ms PBX latency (BENCH_FULL=1: also 10,000); table, JSON and plot in bin/bench.
+bench: build build-sim ## Measure the manager at default flags against pbxsim: 100 and 1,000 Extensions at 0 and 20 ms PBX latency (BENCH_FULL=1: also 10,000); table, JSON, plot and the manager's recorded metrics in bin/bench.
 	$(GO) build -o bin/bench/bench ./hack/bench
 	assets="$$($(MAKE) -s --no-print-directory envtest)" && \
 		exec bin/bench/bench --assets "$$assets" $(if $(filter-out 0 false,$(BENCH_FULL)),--full) $(BENCH_FLAGS)
+
+# The recording that dashboard-render draws: the newest one make bench wrote.
+DASHBOARD_RECORDING ?= $(shell ls -t bin/bench/metrics-*.txt 2>/dev/null | head -n 1)
+.PHONY: dashboard-render
+dashboard-render: ## Draw the Grafana dashboard (charts/pbx-operator/files/dashboards) into docs/dashboard.svg from the manager's metrics that the last 'make bench' recorded (DASHBOARD_RECORDING=bin/bench/metrics-RUN.txt picks a run).
+	@[ -n "$(DASHBOARD_RECORDING)" ] || { echo "No recording in bin/bench: run 'make bench' first (for example BENCH_FLAGS='--sizes 1000 --latencies 20ms')."; exit 1; }
+	cd hack/monitoring && $(GO) run . render --chart ../../charts/pbx-operator --recording "$(abspath $(DASHBOARD_RECORDING))" --out ../../docs/dashboard.svg
 
 ##@ Build
 
@@ -264,6 +292,7 @@ KUBE_API_LINTER ?= $(LOCALBIN)/golangci-lint-kube-api-linter
 LOGCHECK ?= $(LOCALBIN)/logcheck
 HELM ?= $(LOCALBIN)/helm
 HELM_DOCS ?= $(LOCALBIN)/helm-docs
+PROMTOOL ?= $(LOCALBIN)/promtool
 
 ## Tool Versions
 KUSTOMIZE_VERSION ?= v5.8.2
@@ -279,6 +308,9 @@ GOVULNCHECK_VERSION ?= v1.9.0
 VULNDB_VERSION ?= v0.0.0-20261105234957-e22db6528018
 HELM_VERSION ?= v3.22.0
 HELM_DOCS_VERSION ?= v1.14.2
+# promtool is built from the Prometheus version that hack/monitoring/go.mod requires (the module
+# that also parses and evaluates the alerts' and the dashboard's queries).
+PROMETHEUS_VERSION ?= $(shell awk '$$1 == "github.com/prometheus/prometheus" { print $$2 }' hack/monitoring/go.mod)
 
 .PHONY: envtest
 envtest: ## Build (once) or find kube-apiserver, etcd and kubectl, and print their directory (KUBEBUILDER_ASSETS).
@@ -303,6 +335,18 @@ $(HELM): $(LOCALBIN)
 helm-docs: $(HELM_DOCS) ## Build helm-docs (the chart's README from values.yaml) locally if necessary.
 $(HELM_DOCS): $(LOCALBIN)
 	$(call go-install-tool,$(HELM_DOCS),github.com/norwoodj/helm-docs/cmd/helm-docs,$(HELM_DOCS_VERSION))
+
+.PHONY: promtool
+promtool: $(PROMTOOL) ## Build promtool (Prometheus's rules checker, the version hack/monitoring/go.mod pins) locally if necessary; the first build takes about 5 minutes.
+$(PROMTOOL): $(LOCALBIN)
+	@[ -f "$(PROMTOOL)-$(PROMETHEUS_VERSION)" ] && [ "$$(readlink -- "$(PROMTOOL)" 2>/dev/null)" = "$(PROMTOOL)-$(PROMETHEUS_VERSION)" ] || { \
+	set -e; \
+	[ -n "$(PROMETHEUS_VERSION)" ] || { echo "hack/monitoring/go.mod requires no github.com/prometheus/prometheus"; exit 1; }; \
+	echo "Building promtool $(PROMETHEUS_VERSION) from hack/monitoring/go.mod (about 5 minutes on two cores, once)"; \
+	rm -f "$(PROMTOOL)"; \
+	cd hack/monitoring && $(GO) build -o "$(PROMTOOL)-$(PROMETHEUS_VERSION)" github.com/prometheus/prometheus/cmd/promtool; \
+	} ;\
+	ln -sf "$$(realpath "$(PROMTOOL)-$(PROMETHEUS_VERSION)")" "$(PROMTOOL)"
 
 .PHONY: golangci-lint
 golangci-lint: $(GOLANGCI_LINT) ## Download golangci-lint locally if necessary.

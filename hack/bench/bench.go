@@ -43,6 +43,10 @@ type config struct {
 	steady, timeout time.Duration
 	// keep skips the delete phase (a small budget cannot afford it within the hour).
 	keep bool
+	// outDir holds the recordings of the manager's metrics, scraped every metricsInterval
+	// (0: no metrics server, no recording).
+	outDir          string
+	metricsInterval time.Duration
 }
 
 // bench is the running control plane and what the runs need to reach it.
@@ -113,9 +117,12 @@ func (b *bench) stop() {
 type stack struct {
 	sim, mgr *localenv.Proc
 	simURL   string
+	// rec records the manager's metrics (nil without --metrics-interval).
+	rec *recorder
 }
 
 func (s *stack) stop() {
+	s.rec.finish()
 	if s.mgr != nil {
 		s.mgr.Stop()
 	}
@@ -168,14 +175,28 @@ func (b *bench) startStack(ctx context.Context, spec runSpec) (*stack, error) {
 		return s, err
 	}
 	// Default flags: only what a manager out of a cluster needs (no leader election, which would
-	// need a namespace, no metrics server, a free probe address).
-	args := append([]string{"--leader-elect=false", "--metrics-bind-address=0", "--health-probe-bind-address=" + probe}, b.managerArgs...)
+	// need a namespace, a free probe address), and the metrics server that the chart enables by
+	// default, on loopback HTTP (in a cluster it is HTTPS behind the API server's authorization),
+	// when the run records its metrics.
+	metrics := "0"
+	if b.metricsInterval > 0 {
+		if metrics, err = localenv.FreeAddr(); err != nil {
+			return s, err
+		}
+	}
+	args := append([]string{"--leader-elect=false", "--metrics-bind-address=" + metrics, "--metrics-secure=false",
+		"--health-probe-bind-address=" + probe}, b.managerArgs...)
 	s.mgr, err = b.env.Run("manager-"+spec.name(), b.managerBin, args...)
 	if err != nil {
 		return s, err
 	}
 	if err := localenv.WaitHTTP(ctx, s.mgr, "http://"+probe+"/readyz"); err != nil {
 		return s, err
+	}
+	if b.metricsInterval > 0 {
+		if s.rec, err = startRecorder(ctx, "http://"+metrics+"/metrics", metricsPath(b.outDir, spec), b.metricsInterval); err != nil {
+			return s, err
+		}
 	}
 	return s, b.waitAccount(ctx, spec.name(), s)
 }

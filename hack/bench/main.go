@@ -4,7 +4,8 @@
 // Extensions with one 'kubectl apply' and measures the time until all are Ready, the PBX calls,
 // the API server's writes, the manager's CPU and memory, a steady-state window and the deletion of
 // everything. It prints one Markdown table and writes it, a JSON file and an SVG plot of Ready over
-// time into --out-dir.
+// time into --out-dir, with the manager's metrics of each run scraped every --metrics-interval
+// (metrics-RUN.txt: 'make dashboard-render' draws the Grafana dashboard from them).
 //
 // Each run has its own namespace, Account, pbxsim process and manager process, so the counters,
 // the CPU time and the peak memory belong to that run alone; the control plane is shared.
@@ -44,6 +45,7 @@ func run() error {
 	timeout := flag.Duration("timeout", 15*time.Minute, "how long one run may wait for all Extensions to become Ready, or to be gone")
 	keep := flag.Bool("keep", false, "skip the delete phase: with a small --budget the deletes would wait for the next hourly window")
 	managerArgs := flag.String("manager-args", "", "extra manager flags, for experiments only: the figures of record are at default flags")
+	metricsInterval := flag.Duration("metrics-interval", 2*time.Second, "scrape the manager's metrics this often and record them in --out-dir as metrics-RUN.txt, for 'make dashboard-render'; 0 serves no metrics")
 	from := flag.String("from", "", "comma-separated bench.json files of earlier invocations: run nothing, write their runs as one table and plot")
 	flag.Parse()
 
@@ -61,7 +63,7 @@ func run() error {
 
 	cfg := config{
 		managerBin: abs(*manager), simBin: abs(*sim), budget: *budget, steady: *steady, timeout: *timeout, keep: *keep,
-		managerArgs: strings.Fields(*managerArgs),
+		managerArgs: strings.Fields(*managerArgs), outDir: *outDir, metricsInterval: *metricsInterval,
 	}
 	for _, b := range []struct{ path, make string }{{cfg.managerBin, "make build"}, {cfg.simBin, "make build-sim"}} {
 		if _, err := os.Stat(b.path); err != nil {

@@ -77,7 +77,7 @@ func startManager(ctx context.Context) error {
 	metricsURL = "http://" + metricsAddr + "/metrics"
 	manager, err = env.Run("manager", filepath.Join(bins, "manager"),
 		// Secrets are read only where the tests keep credentials, as the chart's least-privilege mode does.
-		"--leader-elect", "--leader-election-namespace=default", "--secret-namespaces=samples,bulk,kstatus,deputy,phoneline,hoard,metrics",
+		"--leader-elect", "--leader-election-namespace=default", "--secret-namespaces=samples,bulk,kstatus,deputy,phoneline,hoard,metrics,monitoring",
 		"--metrics-bind-address="+metricsAddr, "--metrics-secure=false",
 		"--health-probe-bind-address="+probe, "--poll-interval=5s", "--requests-per-second=10", "--burst=5")
 	if err != nil {

@@ -117,7 +117,8 @@ type object struct {
 	Data  map[string][]byte   `json:"data"`
 	Spec  struct {
 		Endpoints []struct {
-			TLSConfig struct {
+			HonorLabels bool `json:"honorLabels"`
+			TLSConfig   struct {
 				InsecureSkipVerify bool   `json:"insecureSkipVerify"`
 				ServerName         string `json:"serverName"`
 				CA                 struct {
@@ -239,6 +240,9 @@ func checkServiceMonitorTLS(t *testing.T, rendered string) {
 	i := slices.IndexFunc(objs, func(o object) bool { return o.Kind == "ServiceMonitor" })
 	if i < 0 {
 		t.Fatal("no ServiceMonitor rendered")
+	}
+	if !objs[i].Spec.Endpoints[0].HonorLabels {
+		t.Error("the ServiceMonitor honors the manager's labels: the pbx_* series' namespace is the object's, not the manager's (the alerts and the dashboard select it)")
 	}
 	tlsc := objs[i].Spec.Endpoints[0].TLSConfig
 	if tlsc.InsecureSkipVerify || tlsc.ServerName != "pbx-operator-controller-manager-metrics-service.pbx-operator-system.svc" || tlsc.CA.Secret.Key != "ca.crt" {

@@ -59,7 +59,7 @@ test: helm test-monitoring ## Run every test with -race: unit, envtest integrati
 # The release and namespace the alerts are rendered for in their unit tests (the job in their
 # selectors is this release's metrics Service).
 MONITORING_RENDER = "$(HELM)" template pbx-operator charts/pbx-operator --namespace pbx-system --kube-version 1.30.0 \
-	--set monitoring.prometheusRule.enabled=true --show-only templates/prometheusrule.yaml
+	--set metrics.serviceMonitor.enabled=true --set monitoring.prometheusRule.enabled=true --show-only templates/prometheusrule.yaml
 .PHONY: test-rules
 test-rules: helm promtool ## Check the alerts the chart renders (monitoring.prometheusRule.enabled) with promtool check rules and run their unit tests (hack/monitoring/testdata/rules_test.yaml).
 	@mkdir -p bin/monitoring
@@ -71,6 +71,12 @@ test-rules: helm promtool ## Check the alerts the chart renders (monitoring.prom
 	@# Without leader election no manager reports a leader: PBXOperatorNoLeader must not be rendered.
 	@if $(MONITORING_RENDER) --set leaderElection.enabled=false | grep -q 'alert: PBXOperatorNoLeader'; then \
 		echo "PBXOperatorNoLeader is rendered with leaderElection.enabled=false"; exit 1; fi
+	@# Alerts on a job nothing scrapes would page "manager down" forever: without the chart's
+	@# ServiceMonitor the chart wants the job named, and uses the one it is given.
+	@if $(MONITORING_RENDER) --set metrics.serviceMonitor.enabled=false >/dev/null 2>&1; then \
+		echo "the PrometheusRule renders without a ServiceMonitor and without monitoring.prometheusRule.job"; exit 1; fi
+	@$(MONITORING_RENDER) --set metrics.serviceMonitor.enabled=false --set monitoring.prometheusRule.job=my-scrape | grep -q 'up{job="my-scrape"' || { \
+		echo "the alerts do not select monitoring.prometheusRule.job"; exit 1; }
 
 .PHONY: test-monitoring
 test-monitoring: test-rules ## Run the alerts' unit tests and the tests of hack/monitoring (the queries parse; every alert has a runbook section and a unit test).

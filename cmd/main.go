@@ -187,7 +187,7 @@ func main() {
 	}{
 		{"accounts", func() error {
 			return controller.SetupAccounts(mgr, controller.AccountOptions{
-				Registry: registry, Metrics: metrics.Registry, TrustedNamespaces: trusted(trustedNamespaces, leaderElectionNS),
+				Registry: registry, Metrics: metrics.Registry, EngineMetrics: engineMetrics, TrustedNamespaces: trusted(trustedNamespaces, leaderElectionNS),
 				Concurrency: accountConcurrency,
 			})
 		}},

@@ -50,6 +50,7 @@ type recorder struct {
 	collectors []prometheus.Collector
 }
 
+// Register remembers c.
 func (r *recorder) Register(c prometheus.Collector) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -57,12 +58,14 @@ func (r *recorder) Register(c prometheus.Collector) error {
 	return nil
 }
 
+// MustRegister remembers cs.
 func (r *recorder) MustRegister(cs ...prometheus.Collector) {
 	for _, c := range cs {
 		_ = r.Register(c)
 	}
 }
 
+// Unregister does nothing: the generator registers, never takes away.
 func (r *recorder) Unregister(prometheus.Collector) bool { return false }
 
 // check fails when a collector describes a metric that no definition matches (by name, help
@@ -107,7 +110,7 @@ var runtimeMetrics = []runtimeMetric{
 	{"controller_runtime_reconcile_errors_total", "counter", "controller", "reconciles that returned an error"},
 	{"workqueue_depth", "gauge", "name, controller, priority", "items waiting in a controller's work queue; its series appear with the queue's first item"},
 	{"leader_election_master_status", "gauge", `name="pbx-operator.cloudpbx.dev"`, "1 while this replica leads"},
-	{"process_resident_memory_bytes", "gauge", "", "the manager's memory (docs/scaling.md)"},
+	{"process_resident_memory_bytes", "gauge", "", "the manager's memory (docs/performance.md)"},
 	{"up", "gauge", "job, instance", "Prometheus's own: whether the scrape of the manager succeeded"},
 }
 
@@ -170,8 +173,9 @@ func labelList(labels []string) string {
 }
 
 func actionList() string {
-	names := make([]string, len(managed.Actions))
-	for i, a := range managed.Actions {
+	actions := managed.Actions()
+	names := make([]string, len(actions))
+	for i, a := range actions {
 		names[i] = string(a)
 	}
 	return labelList(names)

@@ -56,7 +56,10 @@ type accountReconciler[O accountObject] struct {
 	apiReader client.Reader
 	registry  *account.Registry
 	metrics   prometheus.Registerer
-	recorder  events.EventRecorder
+	// engine, when set, holds the engines' action counters, whose series of a deleted account go
+	// with it.
+	engine   *managed.Metrics
+	recorder events.EventRecorder
 	// trusted are the namespaces whose Secrets and ConfigMaps ClusterAccounts may use.
 	trusted []string
 	// kinds are the managed kinds whose resources may use an account.
@@ -393,6 +396,9 @@ func (r *accountReconciler[O]) delete(ctx context.Context, obj O, key account.Ke
 	// A check under way could install a connection after Forget: stop it first.
 	r.checks.forget(requestOf(obj))
 	r.registry.Forget(key)
+	if r.engine != nil {
+		r.engine.ForgetAccount(key.Kind, key.Namespace, key.Name)
+	}
 	cp := obj.DeepCopyObject().(O)
 	controllerutil.RemoveFinalizer(cp, v1alpha1.Finalizer)
 	if err := r.client.Patch(ctx, cp, client.MergeFrom(obj)); err != nil {
@@ -447,6 +453,9 @@ type AccountOptions struct {
 	Registry *account.Registry
 	// Metrics, when set, receives the PBX clients' request metrics.
 	Metrics prometheus.Registerer
+	// EngineMetrics, when set, are the engines' metrics (Options.Metrics), whose series of an
+	// account are dropped when it is deleted.
+	EngineMetrics *managed.Metrics
 	// TrustedNamespaces are the namespaces whose Secrets and ConfigMaps a ClusterAccount may use
 	// (an Account uses its own namespace's).
 	TrustedNamespaces []string
@@ -495,7 +504,7 @@ func SetupAccounts(mgr ctrl.Manager, o AccountOptions) error {
 		WithOptions(options()).
 		WatchesMetadata(&corev1.Secret{}, bySecret(func() client.ObjectList { return &v1alpha1.AccountList{} })).
 		WatchesRawSource(checks.source()), v1alpha1.AccountKindAccount).
-		Complete(reconcile.AsReconciler(c, &accountReconciler[*v1alpha1.Account]{client: c, apiReader: mgr.GetAPIReader(), registry: registry, metrics: metrics, recorder: mgr.GetEventRecorder("account-controller"),
+		Complete(reconcile.AsReconciler(c, &accountReconciler[*v1alpha1.Account]{client: c, apiReader: mgr.GetAPIReader(), registry: registry, metrics: metrics, engine: o.EngineMetrics, recorder: mgr.GetEventRecorder("account-controller"),
 			checks: checks, kinds: kinds})); err != nil {
 		return err
 	}
@@ -505,7 +514,7 @@ func SetupAccounts(mgr ctrl.Manager, o AccountOptions) error {
 		WithOptions(options()).
 		WatchesMetadata(&corev1.Secret{}, bySecret(func() client.ObjectList { return &v1alpha1.ClusterAccountList{} })).
 		WatchesRawSource(checks.source()), v1alpha1.AccountKindClusterAccount).
-		Complete(reconcile.AsReconciler(c, &accountReconciler[*v1alpha1.ClusterAccount]{client: c, apiReader: mgr.GetAPIReader(), registry: registry, metrics: metrics, recorder: mgr.GetEventRecorder("clusteraccount-controller"),
+		Complete(reconcile.AsReconciler(c, &accountReconciler[*v1alpha1.ClusterAccount]{client: c, apiReader: mgr.GetAPIReader(), registry: registry, metrics: metrics, engine: o.EngineMetrics, recorder: mgr.GetEventRecorder("clusteraccount-controller"),
 			trusted: o.TrustedNamespaces, checks: checks, kinds: kinds}))
 }
 

@@ -78,14 +78,14 @@ func (c accountCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), collectTimeout)
 	defer cancel()
 	var accounts v1alpha1.AccountList
-	if err := c.reader.List(ctx, &accounts); err == nil {
+	if err := c.reader.List(ctx, &accounts, client.UnsafeDisableDeepCopy); err == nil {
 		for i := range accounts.Items {
 			a := &accounts.Items[i]
 			c.collect(ch, account.Key{Kind: v1alpha1.AccountKindAccount, Namespace: a.Namespace, Name: a.Name}, a.Status.Conditions)
 		}
 	}
 	var clusterAccounts v1alpha1.ClusterAccountList
-	if err := c.reader.List(ctx, &clusterAccounts); err == nil {
+	if err := c.reader.List(ctx, &clusterAccounts, client.UnsafeDisableDeepCopy); err == nil {
 		for i := range clusterAccounts.Items {
 			a := &clusterAccounts.Items[i]
 			c.collect(ch, account.Key{Kind: v1alpha1.AccountKindClusterAccount, Name: a.Name}, a.Status.Conditions)
@@ -93,6 +93,8 @@ func (c accountCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// collect reports one account: its readiness from its conditions, and the budget and pace of its
+// working connection, if it has one.
 func (c accountCollector) collect(ch chan<- prometheus.Metric, k account.Key, conds []metav1.Condition) {
 	gauge := func(d *prometheus.Desc, v float64, more ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{string(k.Kind), k.Namespace, k.Name}, more...)...)
@@ -148,7 +150,7 @@ func (c resourceCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, k := range c.kinds {
 		list := k.newList()
-		if err := c.reader.List(ctx, list); err != nil {
+		if err := c.reader.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 			continue
 		}
 		byReady, byStall := map[readiness]int{}, map[stall]int{}

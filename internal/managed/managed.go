@@ -136,9 +136,10 @@ type Reconciler[O Object] struct {
 	// lostObjects holds the resources whose PBX object was lost (forget) and not made again yet, so
 	// that the create that makes it again counts as recreated.
 	lostObjects sync.Map
-	// correcting holds, per resource, the generation whose drift correction failed, so that the
-	// update that finally goes counts as a drift correction although Synced is False by then.
-	correcting sync.Map
+	// inSync holds, per resource, the last generation a pass found its PBX object matching, so
+	// that an update at that generation counts as a drift correction even when passes in between
+	// failed (Synced False: the PBX unavailable, the budget spent, a correction refused).
+	inSync sync.Map
 
 	// metrics, when set, counts what the Reconciler does, labelled with kind (WithMetrics).
 	metrics *Metrics
@@ -226,6 +227,7 @@ const settleMargin = 6 * time.Second
 // controller-runtime object-reconciler adapter has fetched.
 func (r *Reconciler[O]) Reconcile(ctx context.Context, obj O) (res ctrl.Result, err error) {
 	p := &pass[O]{r: r, obj: obj, orig: obj.DeepCopyObject().(O), log: log.FromContext(ctx), action: "Reconcile"}
+	r.noteInSync(obj)
 	// The status write uses the reconcile's context, not the PBX calls' shorter one below.
 	statusCtx := ctx
 	defer func() {
@@ -319,16 +321,12 @@ func (r *Reconciler[O]) act(ctx context.Context, p *pass[O], ext Adapter[O], obs
 		}
 		drift := r.drifted(p)
 		if err := ext.Update(wctx, obj); err != nil {
-			if drift {
-				r.correcting.Store(obj.GetUID(), obj.GetGeneration())
-			}
 			if httpStatus(err) == http.StatusNotFound {
 				// Deleted behind our back between the look and the write: look again at once.
 				return p.fail(ctx, Wait(time.Second, "the PBX object was deleted while it was being updated"))
 			}
 			return p.fail(ctx, err)
 		}
-		r.correcting.Delete(obj.GetUID())
 		if drift {
 			r.acted(obj, ActionDriftCorrected)
 		} else {
@@ -342,17 +340,22 @@ func (r *Reconciler[O]) act(ctx context.Context, p *pass[O], ext Adapter[O], obs
 	return ctrl.Result{RequeueAfter: r.poll(ext)}, nil
 }
 
-// drifted tells whether the update a pass is about to send sets back a PBX object that changed in
-// the PBX, rather than one whose spec changed: the spec's generation was in sync when the pass
-// read the resource (Synced True at it), or a correction at this generation failed before.
-func (r *Reconciler[O]) drifted(p *pass[O]) bool {
-	gen := p.obj.GetGeneration()
-	if c := meta.FindStatusCondition(p.orig.GetManagedStatus().Conditions, v1alpha1.ConditionSynced); c != nil &&
+// noteInSync remembers the generation of a resource read with Synced True at it: its PBX object
+// matched that spec.
+func (r *Reconciler[O]) noteInSync(obj O) {
+	gen := obj.GetGeneration()
+	if c := meta.FindStatusCondition(obj.GetManagedStatus().Conditions, v1alpha1.ConditionSynced); c != nil &&
 		c.Status == metav1.ConditionTrue && c.ObservedGeneration == gen {
-		return true
+		r.inSync.Store(obj.GetUID(), gen)
 	}
-	failed, ok := r.correcting.Load(p.obj.GetUID())
-	return ok && failed.(int64) == gen
+}
+
+// drifted tells whether the update a pass is about to send sets back a PBX object that changed in
+// the PBX, rather than one whose spec changed: the PBX object matched this generation of the spec
+// before, as a resource read with Synced True at it or a pass of this process found.
+func (r *Reconciler[O]) drifted(p *pass[O]) bool {
+	synced, ok := r.inSync.Load(p.obj.GetUID())
+	return ok && synced.(int64) == p.obj.GetGeneration()
 }
 
 // turn asks the account for the pass's turn to write, and returns the context for the write.
@@ -610,6 +613,9 @@ func (p *pass[O]) setReady(status metav1.ConditionStatus, reason, message string
 }
 
 func (p *pass[O]) setSynced(status metav1.ConditionStatus, reason, message string) {
+	if status == metav1.ConditionTrue {
+		p.r.inSync.Store(p.obj.GetUID(), p.obj.GetGeneration())
+	}
 	p.set(v1alpha1.ConditionSynced, status, reason, message)
 }
 

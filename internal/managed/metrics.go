@@ -38,8 +38,10 @@ const (
 	ActionConflict Action = "conflict"
 )
 
-// Actions are every Action, in the order of the documentation.
-var Actions = []Action{ActionCreated, ActionUpdated, ActionDriftCorrected, ActionDeleted, ActionAdopted, ActionRecreated, ActionConflict}
+// Actions returns every Action, in the order of the documentation.
+func Actions() []Action {
+	return []Action{ActionCreated, ActionUpdated, ActionDriftCorrected, ActionDeleted, ActionAdopted, ActionRecreated, ActionConflict}
+}
 
 // Metrics counts what the engines of every kind did (pbx_resource_actions_total) and keeps the
 // resources that fight over their PBX object (pbx_resources_drift_fights). One Metrics serves the
@@ -61,6 +63,17 @@ func NewMetrics(now func() time.Time) *Metrics {
 // Collectors returns the collectors to register.
 func (m *Metrics) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.actions, m.fights}
+}
+
+// ForgetAccount drops the action counters of the resources of a deleted account: an Account's
+// (in its namespace), or a ClusterAccount's (in every namespace), so that accounts and namespaces
+// that come and go leave no series behind.
+func (m *Metrics) ForgetAccount(kind v1alpha1.AccountKind, namespace, name string) {
+	match := prometheus.Labels{"account_kind": string(kind), "account": name}
+	if kind == v1alpha1.AccountKindAccount {
+		match["namespace"] = namespace
+	}
+	m.actions.DeletePartialMatch(match)
 }
 
 // WithMetrics counts what the Reconciler does to the PBX objects of its kind (named as users
@@ -107,7 +120,7 @@ func (r *Reconciler[O]) made(obj O) {
 func (r *Reconciler[O]) forgetResource(uid types.UID) {
 	r.attempts.Delete(uid)
 	r.lostObjects.Delete(uid)
-	r.correcting.Delete(uid)
+	r.inSync.Delete(uid)
 	if r.metrics != nil {
 		r.metrics.fights.forget(uid)
 	}

@@ -80,8 +80,14 @@ func gather(t *testing.T, reg *prometheus.Registry, name string) []sample {
 func metricsReconciler(t *testing.T, obj *v1alpha1.Extension, a managed.AdapterFns[*v1alpha1.Extension], clock func() time.Time) (
 	*managed.Reconciler[*v1alpha1.Extension], *prometheus.Registry, client.Client) {
 	t.Helper()
+	return metricsReconcilerWith(t, obj, a, managed.NewMetrics(clock), clock)
+}
+
+// metricsReconcilerWith is metricsReconciler with the engine metrics m.
+func metricsReconcilerWith(t *testing.T, obj *v1alpha1.Extension, a managed.AdapterFns[*v1alpha1.Extension], m *managed.Metrics, clock func() time.Time) (
+	*managed.Reconciler[*v1alpha1.Extension], *prometheus.Registry, client.Client) {
+	t.Helper()
 	c, got := newClient(t, obj)
-	m := managed.NewMetrics(clock)
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(m.Collectors()...)
 	connector := managed.ConnectorFn[*v1alpha1.Extension](func(context.Context, *v1alpha1.Extension) (managed.Adapter[*v1alpha1.Extension], error) {
@@ -348,5 +354,49 @@ func TestAdoptionCountedOnce(t *testing.T) {
 	}
 	if diff := cmp.Diff(map[string]float64{}, actions(t, reg)); diff != "" {
 		t.Errorf("pbx_resource_actions_total by action: -want +got:\n%s", diff)
+	}
+}
+
+// TestDriftCorrectionAfterAFailedLook: a drift correction counts as one although a pass in between
+// could not look at the PBX (Synced False, APIUnavailable), and the counter series of a deleted
+// account go with it.
+func TestDriftCorrectionAfterAFailedLook(t *testing.T) {
+	looks := 0
+	a := managed.AdapterFns[*v1alpha1.Extension]{
+		ObserveFn: func(context.Context, *v1alpha1.Extension, time.Time) (managed.Observation, error) {
+			looks++
+			if looks == 1 {
+				return managed.Observation{}, &apiErr{status: http.StatusServiceUnavailable, msg: "Service Unavailable"}
+			}
+			return managed.Observation{Exists: true, ExternalID: 42, Diff: "label"}, nil
+		},
+		UpdateFn: func(context.Context, *v1alpha1.Extension) error { return nil },
+	}
+	obj := ext(withID(42), synced(metav1.ConditionTrue, v1alpha1.ReasonUpToDate, 3))
+	clock := func() time.Time { return now }
+	m := managed.NewMetrics(clock)
+	r, reg, c := metricsReconcilerWith(t, obj, a, m, clock)
+	if err := reconcileStored(t, c, r); err == nil {
+		t.Fatal("the first look's 503 did not fire")
+	}
+	stored := &v1alpha1.Extension{}
+	if err := c.Get(context.Background(), key, stored); err != nil {
+		t.Fatal(err)
+	}
+	if got := reason(stored.Status.Conditions, v1alpha1.ConditionSynced); got != v1alpha1.ReasonAPIUnavailable {
+		t.Fatalf("after the failed look, Synced is %q, want %s", got, v1alpha1.ReasonAPIUnavailable)
+	}
+	_ = reconcileStored(t, c, r)
+	if diff := cmp.Diff(map[string]float64{"drift_corrected": 1}, actions(t, reg)); diff != "" {
+		t.Errorf("pbx_resource_actions_total by action: -want +got:\n%s", diff)
+	}
+
+	m.ForgetAccount(v1alpha1.AccountKindAccount, "other", "demo")
+	if got := len(actions(t, reg)); got != 1 {
+		t.Errorf("forgetting another namespace's account demo dropped this one's series: %d left", got)
+	}
+	m.ForgetAccount(v1alpha1.AccountKindAccount, "default", "demo")
+	if diff := cmp.Diff(map[string]float64{}, actions(t, reg)); diff != "" {
+		t.Errorf("after the account was forgotten: -want +got:\n%s", diff)
 	}
 }

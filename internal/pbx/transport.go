@@ -82,6 +82,12 @@ func (t *metricsTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if err == nil {
 		code = strconv.Itoa(resp.StatusCode)
 	}
+	// The failures the alerts watch for exist at 0 from the first request of their method and
+	// resource, so that the first 429 or unanswered request is an increase, not a new series
+	// that rate() cannot see.
+	for _, watched := range [...]string{"429", "error"} {
+		t.m.requests.WithLabelValues(req.Method, resource, watched)
+	}
 	t.m.requests.WithLabelValues(req.Method, resource, code).Inc()
 	t.m.duration.WithLabelValues(req.Method, resource).Observe(time.Since(start).Seconds())
 	return resp, err

@@ -172,11 +172,11 @@ func main() {
 	// each created object costs a few writes.
 	restConfig.QPS, restConfig.Burst = float32(kubeQPS), kubeBurst
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
-		Scheme:                  scheme,
-		Cache:                   controller.CacheOptions(list(namespaces), list(secretNamespaces), shard),
-		Metrics:                 metricsOpts,
-		HealthProbeBindAddress:  probeAddr,
-		LeaderElection:          enableLeaderElection,
+		Scheme:                 scheme,
+		Cache:                  controller.CacheOptions(list(namespaces), list(secretNamespaces), shard),
+		Metrics:                metricsOpts,
+		HealthProbeBindAddress: probeAddr,
+		LeaderElection:         enableLeaderElection,
 		// Each shard elects its own leader; the default shard keeps the unsharded Lease.
 		LeaderElectionID:        shard.LeaseName(),
 		LeaderElectionNamespace: leaderElectionNS,

@@ -122,14 +122,17 @@ func TestShards(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		// Delete the test's resources while their shards run, so that their PBX objects and
-		// finalizers go (the Extensions first: an account needs its Secret to let them delete
-		// their PBX objects), then stop the shards.
+		// finalizers go: the Extensions first, then the accounts (the local control plane runs no
+		// namespace controller, so the namespaces stay).
 		for _, c := range shardCases {
-			for _, what := range [][]string{{"extensions", "--all", "-n", c.ns}, {"namespace", c.ns}} {
-				if _, err := env.Kubectl(context.Background(), append([]string{"delete", "--timeout=120s"}, what...)...); err != nil {
-					t.Errorf("deleting %v: %v", what, err)
+			for _, kind := range []string{"extensions", "accounts"} {
+				if _, err := env.Kubectl(context.Background(), "delete", "--timeout=60s", "-n", c.ns, kind, "--all"); err != nil {
+					t.Errorf("deleting the %s of %s: %v", kind, c.ns, err)
 				}
 			}
+		}
+		if s, err := localenv.SimSnapshot(context.Background(), sim); err != nil || len(s.Extensions) != 0 {
+			t.Errorf("deleting the Extensions deletes their PBX objects: %v left (%v)", len(s.Extensions), err)
 		}
 		for _, m := range managers {
 			m.proc.Stop()

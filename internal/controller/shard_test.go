@@ -145,7 +145,7 @@ func TestPlacementCheck(t *testing.T) {
 		"FromTheDefaultShard": {
 			reason: "The default shard names the account's shard too.",
 			live:   []client.Object{onB}, key: key("on-b"),
-			want:   want{invalid: true, contains: []string{"is on shard b", "not on the default shard"}},
+			want: want{invalid: true, contains: []string{"is on shard b", "not on the default shard"}},
 		},
 		"ReadFails": {
 			reason: "A failed read is retried, not reported as a shard problem.",

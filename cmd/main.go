@@ -59,6 +59,8 @@ func main() {
 		kubeQPS              float64
 		kubeBurst            int
 		trustedNamespaces    string
+		shardName            string
+		watchSelector        string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0",
 		"The address the metrics endpoint binds to, such as :8443 (HTTPS) or :8080 (HTTP); 0 disables it.")
@@ -105,6 +107,13 @@ func main() {
 	flag.IntVar(&kubeBurst, "kube-api-burst", 600, "Burst of requests to the Kubernetes API server.")
 	flag.IntVar(&writeReserve, "write-reserve-percent", 10,
 		"Default share of the PBX's hourly request budget kept for writes, unless the account sets writeReservePercent.")
+	flag.StringVar(&shardName, "shard", "",
+		"The shard this manager reconciles: the Accounts and ClusterAccounts, and the resources that use them, labelled "+pbxv1alpha1.LabelShard+"=NAME. "+
+			"It names the leader election Lease (pbx-operator-NAME.cloudpbx.dev) and the PBX requests' User-Agent; alone it implies --watch-label-selector="+
+			pbxv1alpha1.LabelShard+"=NAME. Empty means the default shard (docs/scaling.md).")
+	flag.StringVar(&watchSelector, "watch-label-selector", "",
+		"Label selector of the Accounts, ClusterAccounts and managed resources this manager watches and reconciles, applied by the API server. "+
+			"The default shard of a sharded install runs with '!"+pbxv1alpha1.LabelShard+"'; empty means all of them (an unsharded manager).")
 	flag.BoolVar(&showVersion, "version", false, "Print the version and exit.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
@@ -114,7 +123,17 @@ func main() {
 		return
 	}
 
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	shard, err := controller.ParseShard(shardName, watchSelector)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	logger := zap.New(zap.UseFlagOptions(&opts))
+	if shard.Sharded() {
+		// Every line tells which shard's manager wrote it.
+		logger = logger.WithValues("shard", shard.String())
+	}
+	ctrl.SetLogger(logger)
 	setupLog := ctrl.Log.WithName("setup")
 
 	scheme := runtime.NewScheme()
@@ -153,12 +172,13 @@ func main() {
 	// each created object costs a few writes.
 	restConfig.QPS, restConfig.Burst = float32(kubeQPS), kubeBurst
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
-		Scheme:                  scheme,
-		Cache:                   controller.CacheOptions(list(namespaces), list(secretNamespaces)),
-		Metrics:                 metricsOpts,
-		HealthProbeBindAddress:  probeAddr,
-		LeaderElection:          enableLeaderElection,
-		LeaderElectionID:        "pbx-operator.cloudpbx.dev",
+		Scheme:                 scheme,
+		Cache:                  controller.CacheOptions(list(namespaces), list(secretNamespaces), shard),
+		Metrics:                metricsOpts,
+		HealthProbeBindAddress: probeAddr,
+		LeaderElection:         enableLeaderElection,
+		// Each shard elects its own leader; the default shard keeps the unsharded Lease.
+		LeaderElectionID:        shard.LeaseName(),
 		LeaderElectionNamespace: leaderElectionNS,
 		// The manager exits right after it stops, so it can give up the lease at once and let a
 		// standby take over without waiting for the lease to expire.
@@ -176,10 +196,11 @@ func main() {
 		WriteReservePercent: writeReserve,
 		PollInterval:        pollInterval,
 		MaxAnswerBytes:      *maxAnswerBytes,
+		UserAgent:           shard.UserAgent(version),
 	})
 	engineMetrics := managed.NewMetrics(nil)
 	copts := controller.Options{Registry: registry, PollInterval: pollInterval, Concurrency: concurrency, Timeout: timeout,
-		RoutineEventsPerSecond: routineEvents, Metrics: engineMetrics}
+		RoutineEventsPerSecond: routineEvents, Metrics: engineMetrics, Shard: shard}
 	// In a fixed order: the accounts first, then the managed kinds in the order of their table.
 	for _, s := range []struct {
 		name  string
@@ -188,7 +209,7 @@ func main() {
 		{"accounts", func() error {
 			return controller.SetupAccounts(mgr, controller.AccountOptions{
 				Registry: registry, Metrics: metrics.Registry, EngineMetrics: engineMetrics, TrustedNamespaces: trusted(trustedNamespaces, leaderElectionNS),
-				Concurrency: accountConcurrency,
+				Concurrency: accountConcurrency, Shard: shard,
 			})
 		}},
 		{"managed kinds", func() error { return controller.SetupManaged(mgr, copts) }},
@@ -223,6 +244,9 @@ func main() {
 		os.Exit(1)
 	}
 
+	if shard.Sharded() {
+		setupLog.Info("Reconciling one shard", "selector", shard.Selector.String(), "lease", shard.LeaseName())
+	}
 	setupLog.Info("Starting the manager", "version", version)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		setupLog.Error(err, "The manager stopped with an error")

@@ -87,7 +87,7 @@ func TestSecretCache(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			c, err := cache.New(cfg, func() cache.Options {
-				o := controller.CacheOptions(nil, list(tc.secretNamespaces))
+				o := controller.CacheOptions(nil, list(tc.secretNamespaces), controller.Shard{})
 				o.Scheme = scheme
 				return o
 			}())

@@ -64,4 +64,12 @@ const (
 	// LabelCredentialsSIP is the value of LabelCredentials on the SIP credentials Secrets the
 	// operator writes: no account takes them for PBX credentials, and no Extension for a password.
 	LabelCredentialsSIP = "sip"
+
+	// LabelShard puts an Account or ClusterAccount, and the managed resources that use it, on one
+	// shard of the operator: the manager started with --watch-label-selector
+	// pbx.cloudpbx.dev/shard=NAME (--shard NAME) reconciles them, and no other. Without it they are
+	// on the default shard, whose manager selects !pbx.cloudpbx.dev/shard. An account and its
+	// resources must carry the same value (docs/scaling.md); a resource whose account is on another
+	// shard reports which label to set.
+	LabelShard = "pbx.cloudpbx.dev/shard"
 )

@@ -1,6 +1,7 @@
 package account
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -118,7 +119,7 @@ func (r *Registry) newClient(k Key, spec v1alpha1.ConnectionSpec, cred Credentia
 		pbx.WithCredentials(cred.ClientID, cred.ClientSecret),
 		pbx.WithWriteReserve(reserve),
 		pbx.WithPageSize(listPageSize),
-		pbx.WithUserAgent("pbx-operator"),
+		pbx.WithUserAgent(cmp.Or(s.UserAgent, pbx.DefaultUserAgent)),
 	}
 	if len(cred.CABundle) > 0 {
 		opts = append(opts, pbx.WithCABundle(cred.CABundle))

@@ -80,6 +80,9 @@ type Settings struct {
 	// MaxAnswerBytes bounds what is read of one PBX answer, after decompression (a tenant's
 	// account may point at a hostile server); 0 means pbx.DefaultMaxAnswerBytes.
 	MaxAnswerBytes int64
+	// UserAgent is the User-Agent of the PBX requests (the manager's version and shard); empty
+	// means pbx.DefaultUserAgent.
+	UserAgent string
 }
 
 // Registry holds the connections of all accounts.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -66,6 +68,40 @@ type accountReconciler[O accountObject] struct {
 	kinds []kind
 	// checks runs the checks against the PBX, which hold no worker.
 	checks *accountChecks
+	// shard is the part of the accounts and resources this manager reconciles.
+	shard Shard
+}
+
+// accountRequests reconciles the requests of one account kind: the account's pass, or, when the
+// account is not in the cache, the release of what this manager holds of it.
+type accountRequests[O accountObject] struct{ r *accountReconciler[O] }
+
+// Reconcile fetches the account from the cache and reconciles it. An account the cache does not
+// hold any more was deleted (its connection went before its finalizer did) or left this manager's
+// shard (its shard label changed): a label-selected watch sees that as a deletion, but nothing
+// happened to the account or its PBX objects, and the shard it moved to takes it over. This
+// manager lets go of what it holds of it (the connection, with its token, request budget and
+// snapshots, a check under way, and the client's metrics) and touches nothing else.
+func (a accountRequests[O]) Reconcile(ctx context.Context, req reconcile.Request) (ctrl.Result, error) {
+	obj := reflect.New(reflect.TypeFor[O]().Elem()).Interface().(O)
+	err := a.r.client.Get(ctx, req.NamespacedName, obj)
+	if err == nil {
+		return a.r.Reconcile(ctx, obj)
+	}
+	if !apierrors.IsNotFound(err) {
+		return ctrl.Result{}, err
+	}
+	obj.SetNamespace(req.Namespace)
+	obj.SetName(req.Name)
+	key := accountKeyOf(obj)
+	a.r.checks.forget(req)
+	if _, held := a.r.registry.Connection(key); held {
+		// A sharded manager's log lines carry its shard already.
+		log.FromContext(ctx).Info("Dropped the connection of an account this manager no longer holds (moved to another shard, or deleted)",
+			"account", key.String())
+	}
+	a.r.registry.Forget(key)
+	return ctrl.Result{}, nil
 }
 
 // Reconcile has the account's credentials checked against the PBX (beside the workers: the check's
@@ -408,7 +444,10 @@ func (r *accountReconciler[O]) delete(ctx context.Context, obj O, key account.Ke
 	return ctrl.Result{}, nil
 }
 
-// users lists the managed resources that use an account, as "Kind namespace/name", sorted.
+// users lists the managed resources that use an account, as "Kind namespace/name", sorted. On a
+// sharded manager, when the shard holds none, it asks the API server for users on other shards
+// (usersElsewhere): they are mislabelled, and would lose the account they need to delete their PBX
+// objects.
 func (r *accountReconciler[O]) users(ctx context.Context, key account.Key) ([]string, error) {
 	var out []string
 	for _, k := range r.kinds {
@@ -418,6 +457,48 @@ func (r *accountReconciler[O]) users(ctx context.Context, key account.Key) ([]st
 		}
 		for _, o := range items(list) {
 			out = append(out, k.name+" "+o.GetNamespace()+"/"+o.GetName())
+		}
+	}
+	if len(out) == 0 && r.shard.Sharded() && r.apiReader != nil {
+		return r.usersElsewhere(ctx, key)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// maxUsersElsewhere bounds the users on other shards that usersElsewhere looks for: a few name
+// the problem, and one is enough to hold the account.
+const maxUsersElsewhere = 10
+
+// usersElsewhere lists, with uncached reads, the managed resources on other shards that use an
+// account being deleted: an Account's in its namespace, a ClusterAccount's in every namespace, a
+// page at a time. It runs only while a deleted account holds no users in this shard's cache, and
+// stops after a few.
+func (r *accountReconciler[O]) usersElsewhere(ctx context.Context, key account.Key) ([]string, error) {
+	var out []string
+	for _, k := range r.kinds {
+		opts := []client.ListOption{client.Limit(500)}
+		if key.Kind == v1alpha1.AccountKindAccount {
+			opts = append(opts, client.InNamespace(key.Namespace))
+		}
+		for cont := ""; ; {
+			list := k.newList()
+			if err := r.apiReader.List(ctx, list, append(opts, client.Continue(cont))...); err != nil {
+				return nil, err
+			}
+			for _, o := range items(list) {
+				if accountIndexValue(o)[0] != key.String() || r.shard.Selector.Matches(labels.Set(o.GetLabels())) {
+					continue
+				}
+				out = append(out, fmt.Sprintf("%s %s/%s (on %s)", k.name, o.GetNamespace(), o.GetName(), ShardName(ShardOf(o))))
+				if len(out) >= maxUsersElsewhere {
+					slices.Sort(out)
+					return out, nil
+				}
+			}
+			if cont = list.(metav1.ListInterface).GetContinue(); cont == "" {
+				break
+			}
 		}
 	}
 	slices.Sort(out)
@@ -462,6 +543,8 @@ type AccountOptions struct {
 	// Concurrency is the number of Accounts, and of ClusterAccounts, reconciled at once. Their
 	// checks against the PBX run beside the workers and hold none.
 	Concurrency int
+	// Shard is the part of the accounts this manager reconciles; the zero Shard is all of them.
+	Shard Shard
 }
 
 // SetupAccounts registers the Account and ClusterAccount controllers.
@@ -504,8 +587,8 @@ func SetupAccounts(mgr ctrl.Manager, o AccountOptions) error {
 		WithOptions(options()).
 		WatchesMetadata(&corev1.Secret{}, bySecret(func() client.ObjectList { return &v1alpha1.AccountList{} })).
 		WatchesRawSource(checks.source()), v1alpha1.AccountKindAccount).
-		Complete(reconcile.AsReconciler(c, &accountReconciler[*v1alpha1.Account]{client: c, apiReader: mgr.GetAPIReader(), registry: registry, metrics: metrics, engine: o.EngineMetrics, recorder: mgr.GetEventRecorder("account-controller"),
-			checks: checks, kinds: kinds})); err != nil {
+		Complete(accountRequests[*v1alpha1.Account]{&accountReconciler[*v1alpha1.Account]{client: c, apiReader: mgr.GetAPIReader(), registry: registry, metrics: metrics, engine: o.EngineMetrics, recorder: mgr.GetEventRecorder("account-controller"),
+			checks: checks, kinds: kinds, shard: o.Shard}}); err != nil {
 		return err
 	}
 	checks = newAccountChecks()
@@ -514,8 +597,8 @@ func SetupAccounts(mgr ctrl.Manager, o AccountOptions) error {
 		WithOptions(options()).
 		WatchesMetadata(&corev1.Secret{}, bySecret(func() client.ObjectList { return &v1alpha1.ClusterAccountList{} })).
 		WatchesRawSource(checks.source()), v1alpha1.AccountKindClusterAccount).
-		Complete(reconcile.AsReconciler(c, &accountReconciler[*v1alpha1.ClusterAccount]{client: c, apiReader: mgr.GetAPIReader(), registry: registry, metrics: metrics, engine: o.EngineMetrics, recorder: mgr.GetEventRecorder("clusteraccount-controller"),
-			trusted: o.TrustedNamespaces, checks: checks, kinds: kinds}))
+		Complete(accountRequests[*v1alpha1.ClusterAccount]{&accountReconciler[*v1alpha1.ClusterAccount]{client: c, apiReader: mgr.GetAPIReader(), registry: registry, metrics: metrics, engine: o.EngineMetrics, recorder: mgr.GetEventRecorder("clusteraccount-controller"),
+			trusted: o.TrustedNamespaces, checks: checks, kinds: kinds, shard: o.Shard}})
 }
 
 // deletingAccountOf maps a managed resource that went away to its account, if the account is of

@@ -16,20 +16,40 @@ import (
 // Unrelated Secrets are never read, and the data of a given one is read from the API server when
 // it is used: the manager's memory grows neither with the number of Secrets in the cluster nor
 // with what a tenant puts in its own.
-func CacheOptions(namespaces, secretNamespaces []string) cache.Options {
+//
+// A sharded manager (shard.Sharded) caches, of the accounts and the managed kinds, only those its
+// shard's selector selects, filtered by the API server: the shard's memory and its share of the
+// API server's watch traffic grow with its own objects, not the cluster's. Secrets, Namespaces,
+// Leases and Events keep their own selection.
+func CacheOptions(namespaces, secretNamespaces []string, shard Shard) cache.Options {
 	given, err := labels.NewRequirement(v1alpha1.LabelCredentials, selection.In,
 		[]string{v1alpha1.LabelCredentialsAccount, v1alpha1.LabelCredentialsPassword, v1alpha1.LabelCredentialsSIP})
 	if err != nil {
 		panic(err) // a constant selector
 	}
+	byObject := map[client.Object]cache.ByObject{
+		&corev1.Secret{}: {Namespaces: namespaceSet(secretNamespaces), Label: labels.NewSelector().Add(*given)},
+	}
+	if shard.Sharded() {
+		for _, o := range shardedObjects() {
+			byObject[o] = cache.ByObject{Label: shard.Selector}
+		}
+	}
 	return cache.Options{
 		// managedFields are a large part of every cached object and nothing here reads them.
 		DefaultTransform:  cache.TransformStripManagedFields(),
 		DefaultNamespaces: namespaceSet(namespaces),
-		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {Namespaces: namespaceSet(secretNamespaces), Label: labels.NewSelector().Add(*given)},
-		},
+		ByObject:          byObject,
 	}
+}
+
+// shardedObjects are the kinds a shard's selector applies to: the accounts and the managed kinds.
+func shardedObjects() []client.Object {
+	out := []client.Object{&v1alpha1.Account{}, &v1alpha1.ClusterAccount{}}
+	for _, k := range kinds {
+		out = append(out, k.object())
+	}
+	return out
 }
 
 // namespaceSet is a namespace list as cache settings; nil means all.

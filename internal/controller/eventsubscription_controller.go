@@ -120,7 +120,7 @@ func setupEventSubscription(mgr ctrl.Manager, o Options) error {
 		return &eventStores{conn: conn, drift: drift, stores: map[int64]objects[pbx.Event]{}}
 	})
 	connector := managed.ConnectorFn[*v1alpha1.EventSubscription](func(ctx context.Context, s *v1alpha1.EventSubscription) (managed.Adapter[*v1alpha1.EventSubscription], error) {
-		conn, err := connection(ctx, c, o.Registry, s)
+		conn, err := connection(ctx, c, o, s)
 		if err != nil {
 			return nil, err
 		}

@@ -58,7 +58,7 @@ func setupExtension(mgr ctrl.Manager, o Options) error {
 		return &phones{conn: conn, byID: map[int64]phoneRead{}}
 	})
 	connector := managed.ConnectorFn[*v1alpha1.Extension](func(ctx context.Context, e *v1alpha1.Extension) (managed.Adapter[*v1alpha1.Extension], error) {
-		conn, err := connection(ctx, c, o.Registry, e)
+		conn, err := connection(ctx, c, o, e)
 		if err != nil {
 			return nil, err
 		}

@@ -27,7 +27,7 @@ func setupExtensionGroup(mgr ctrl.Manager, o Options) error {
 		func(g pbx.ExtensionGroup) int64 { return g.ID },
 		func(g pbx.ExtensionGroup) string { return g.Name })
 	connector := managed.ConnectorFn[*v1alpha1.ExtensionGroup](func(ctx context.Context, g *v1alpha1.ExtensionGroup) (managed.Adapter[*v1alpha1.ExtensionGroup], error) {
-		conn, err := connection(ctx, mgr.GetClient(), o.Registry, g)
+		conn, err := connection(ctx, mgr.GetClient(), o, g)
 		if err != nil {
 			return nil, err
 		}

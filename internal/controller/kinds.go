@@ -65,6 +65,9 @@ func ManagedKinds() []string {
 
 // SetupManaged registers the controllers of the managed kinds, in the order of the kinds table.
 func SetupManaged(mgr ctrl.Manager, o Options) error {
+	if o.Shard.Sharded() {
+		o.placement = newPlacement(o.Shard, mgr.GetAPIReader())
+	}
 	for _, k := range kinds {
 		if err := k.setup(mgr, o); err != nil {
 			return fmt.Errorf("setting up the %s controller: %w", k.name, err)

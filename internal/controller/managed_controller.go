@@ -49,6 +49,13 @@ type Options struct {
 	// Metrics, when set, counts what the engines of every kind do (register its Collectors, or
 	// Collectors of this package, which include them).
 	Metrics *managed.Metrics
+	// Shard is the part of the accounts and resources this manager reconciles; the zero Shard is
+	// all of them. The manager's cache holds only the shard's objects (CacheOptions).
+	Shard Shard
+
+	// placement tells a resource whose account is not in a sharded manager's cache whether it is
+	// on another shard; nil when the manager is not sharded.
+	placement *placement
 }
 
 // managedKind is what setupManaged needs to know of one managed kind.
@@ -177,8 +184,10 @@ func retryLimiter() workqueue.TypedRateLimiter[reconcile.Request] {
 const connectionWait = 2 * time.Second
 
 // connection returns the connection of a managed resource's account, which must act for a
-// client-level PBX user: only those manage groups and extensions.
-func connection(ctx context.Context, c client.Reader, reg *account.Registry, obj managed.Object) (*account.Connection, error) {
+// client-level PBX user: only those manage groups and extensions. On a sharded manager, an account
+// on another shard is an InvalidSpec that names the label to set (placement).
+func connection(ctx context.Context, c client.Reader, o Options, obj managed.Object) (*account.Connection, error) {
+	reg := o.Registry
 	k := account.KeyFor(obj.GetManagedSpec().AccountRef, obj.GetNamespace())
 	if err := selects(ctx, c, k, obj.GetNamespace()); err != nil {
 		if !obj.GetDeletionTimestamp().IsZero() && managed.Classify(err).Terminal {
@@ -187,6 +196,12 @@ func connection(ctx context.Context, c client.Reader, reg *account.Registry, obj
 			return nil, managed.DependencyNotReady("%s, so the PBX object cannot be deleted: set deletionPolicy: Orphan to leave the PBX object in place and let the resource go",
 				strings.TrimSuffix(managed.Classify(err).Message, "."))
 		}
+		return nil, err
+	}
+	// On a sharded manager an account missing from the cache may be on another shard: then the
+	// resource is not waiting for it, it is on the wrong shard. Its connection, if this manager
+	// still holds one, is going: the account just left the shard.
+	if err := o.placement.check(ctx, c, k); err != nil {
 		return nil, err
 	}
 	conn, ok := reg.Connection(k)

@@ -89,7 +89,7 @@ func setupPhoneNumber(mgr ctrl.Manager, o Options) error {
 		func(d pbx.DID) int64 { return d.ID },
 		func(d pbx.DID) string { return d.Name })
 	connector := managed.ConnectorFn[*v1alpha1.PhoneNumber](func(ctx context.Context, p *v1alpha1.PhoneNumber) (managed.Adapter[*v1alpha1.PhoneNumber], error) {
-		conn, err := connection(ctx, c, o.Registry, p)
+		conn, err := connection(ctx, c, o, p)
 		if err != nil {
 			return nil, err
 		}

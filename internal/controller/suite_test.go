@@ -69,7 +69,7 @@ func run(m *testing.M) int {
 
 	// The manager's cache as in a cluster: the metadata of given Secrets only.
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
-		Cache: controller.CacheOptions(nil, nil)})
+		Cache: controller.CacheOptions(nil, nil, controller.Shard{})})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "creating the manager: %v\n", err)
 		return 1

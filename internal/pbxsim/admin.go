@@ -12,7 +12,8 @@ import (
 //
 //	GET    /_pbxsim/snapshot                  the world (Snapshot)
 //	GET    /_pbxsim/requests                  the request counters ([]RequestCount)
-//	DELETE /_pbxsim/requests                  resets them
+//	DELETE /_pbxsim/requests                  resets them (and those by agent)
+//	GET    /_pbxsim/requests/agents           authenticated API requests by User-Agent and client ([]AgentCount)
 //	GET    /_pbxsim/faults                    the installed faults
 //	POST   /_pbxsim/faults                    installs a Fault; answers it with its id
 //	DELETE /_pbxsim/faults                    removes every fault (the fired counts stay)
@@ -51,6 +52,8 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, r, http.StatusOK, s.Snapshot())
 	case path == "/requests" && r.Method == http.MethodGet:
 		writeJSON(w, r, http.StatusOK, s.Requests())
+	case path == "/requests/agents" && r.Method == http.MethodGet:
+		writeJSON(w, r, http.StatusOK, s.RequestsByAgent())
 	case path == "/requests" && r.Method == http.MethodDelete:
 		s.ResetRequests()
 		writeJSON(w, r, http.StatusNoContent, nil)

@@ -64,6 +64,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) string {
 	defer s.mu.Unlock()
 	p, herr := s.authenticate(r)
 	if herr == nil || herr.status == http.StatusForbidden {
+		s.countAgent(r.UserAgent(), p.client)
 		// Every authenticated request spends the client's hourly budget.
 		if !s.spend(w, p.client) {
 			herr = &httpError{status: http.StatusTooManyRequests, body: apiError{Message: "Rate limit exceeded", Status: "rate_limit_exceeded"}}

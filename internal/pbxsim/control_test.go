@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/cloudpbx/pbx-operator/internal/pbxsim"
 )
 
@@ -174,6 +176,27 @@ func TestRequestCounters(t *testing.T) {
 	e.sim.ResetRequests()
 	if n := e.sim.RequestTotal("", ""); n != 0 {
 		t.Errorf("after ResetRequests: want 0, got %d", n)
+	}
+}
+
+func TestRequestsByAgent(t *testing.T) {
+	e := strictDemo(t)
+	token := e.login(pbxsim.DemoTrustedAppID)
+	for _, agent := range []string{"pbx-operator/v1 shard/a", "pbx-operator/v1 shard/a", "pbx-operator/v1"} {
+		must(t, e.raw(http.MethodGet, "/api/ver1.0/user/", token, nil, http.Header{"User-Agent": {agent}}), http.StatusOK)
+	}
+	// Not authenticated: not counted by agent.
+	must(t, e.raw(http.MethodGet, "/api/ver1.0/user/", "", nil, http.Header{"User-Agent": {"stranger"}}), http.StatusUnauthorized)
+	want := []pbxsim.AgentCount{
+		{AgentKey: pbxsim.AgentKey{Agent: "pbx-operator/v1", Client: pbxsim.DemoClientID}, Count: 1},
+		{AgentKey: pbxsim.AgentKey{Agent: "pbx-operator/v1 shard/a", Client: pbxsim.DemoClientID}, Count: 2},
+	}
+	if diff := cmp.Diff(want, e.sim.RequestsByAgent()); diff != "" {
+		t.Errorf("requests by agent (-want +got):\n%s", diff)
+	}
+	e.sim.ResetRequests()
+	if got := e.sim.RequestsByAgent(); len(got) != 0 {
+		t.Errorf("after ResetRequests: want none, got %v", got)
 	}
 }
 

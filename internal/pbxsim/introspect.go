@@ -50,11 +50,56 @@ func (s *Server) RequestTotal(method, path string) int {
 	return n
 }
 
-// ResetRequests sets every request counter to zero.
+// ResetRequests sets every request counter to zero, the counters by agent too.
 func (s *Server) ResetRequests() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	clear(s.counts)
+	clear(s.agents)
+}
+
+// AgentKey identifies a counter of authenticated API requests by the User-Agent that sent them
+// and the client (tenant) they acted for, so that a test can tell which of several operator
+// processes (shards, each with its own User-Agent) talked to which client.
+type AgentKey struct {
+	Agent  string `json:"agent"`
+	Client int64  `json:"client"`
+}
+
+// AgentCount is one counter of requests by agent.
+type AgentCount struct {
+	AgentKey
+	Count int `json:"count"`
+}
+
+// maxAgents bounds the counters by agent: past it, new User-Agents count as OtherAgent.
+const maxAgents = 256
+
+// OtherAgent is the agent of the requests counted after maxAgents distinct ones.
+const OtherAgent = "(other)"
+
+// countAgent counts an authenticated request. The caller holds s.mu.
+func (s *Server) countAgent(agent string, client int64) {
+	k := AgentKey{Agent: agent, Client: client}
+	if _, ok := s.agents[k]; !ok && len(s.agents) >= maxAgents {
+		k.Agent = OtherAgent
+	}
+	s.agents[k]++
+}
+
+// RequestsByAgent returns the counters of authenticated API requests by User-Agent and client,
+// sorted by client and agent. ResetRequests resets them.
+func (s *Server) RequestsByAgent() []AgentCount {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]AgentCount, 0, len(s.agents))
+	for k, n := range s.agents {
+		out = append(out, AgentCount{AgentKey: k, Count: n})
+	}
+	slices.SortFunc(out, func(a, b AgentCount) int {
+		return cmp.Or(cmp.Compare(a.Client, b.Client), cmp.Compare(a.Agent, b.Agent))
+	})
+	return out
 }
 
 // Snapshot is the whole simulated world: every object of every resource as the simulator stores

@@ -43,6 +43,7 @@ type Server struct {
 	latency  Latency
 	rnd      *rand.Rand
 	counts   map[RequestKey]int
+	agents   map[AgentKey]int
 	fired    map[string]int // injected faults that fired, by kind (FaultsFired)
 	tokenTTL time.Duration
 }
@@ -90,6 +91,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		tokens:  map[string]token{},
 		windows: map[int64]*window{},
 		counts:  map[RequestKey]int{},
+		agents:  map[AgentKey]int{},
 		fired:   map[string]int{},
 		rnd:     rand.New(rand.NewPCG(1, 2)),
 		cfg:     cfg,

@@ -35,6 +35,10 @@ type AccountReport struct {
 	// Found is false when managed objects refer to an account that does not exist.
 	Found bool   `json:"found"`
 	URL   string `json:"url,omitempty"`
+	// Shard is the shard whose manager holds the account and its resources: the value of its label
+	// pbx.cloudpbx.dev/shard, or "default" without it (docs/scaling.md); empty when the account
+	// was not found.
+	Shard string `json:"shard,omitempty"`
 	// Ready is the account's Ready condition: status, reason and message; Unknown and Unknown
 	// before it has one. They are what the metrics pbx_account_ready and pbx_account_ready_reason
 	// report (controller.Readiness of the same condition).
@@ -145,11 +149,11 @@ func Summarize(in StatusInput) StatusReport {
 	}
 	for _, a := range in.Accounts {
 		r := report(accountKey{string(v1alpha1.AccountKindAccount), a.Namespace, a.Name})
-		fillAccount(r, a.Spec.URL, &a.Status)
+		fillAccount(r, &a, a.Spec.URL, &a.Status)
 	}
 	for _, a := range in.ClusterAccounts {
 		r := report(accountKey{string(v1alpha1.AccountKindClusterAccount), "", a.Name})
-		fillAccount(r, a.Spec.URL, &a.Status)
+		fillAccount(r, &a, a.Spec.URL, &a.Status)
 	}
 	for _, o := range in.Objects {
 		r := report(accountOfObject(o))
@@ -212,8 +216,9 @@ func reasonOf(c *metav1.Condition) string {
 	return c.Reason
 }
 
-func fillAccount(r *AccountReport, url string, st *v1alpha1.AccountStatus) {
+func fillAccount(r *AccountReport, a client.Object, url string, st *v1alpha1.AccountStatus) {
 	r.Found, r.URL = true, url
+	r.Shard = cmp.Or(controller.ShardOf(a), "default")
 	status, reason := controller.Readiness(st.Conditions)
 	r.Ready, r.ReadyReason = string(status), reason
 	if c := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionReady); c != nil {
@@ -263,7 +268,7 @@ func (s StatusReport) WriteText(w io.Writer) error {
 		if !a.Found {
 			fmt.Fprintf(tw, "%s %s: not found (the objects below refer to it)\n", a.Kind, name)
 		} else {
-			fmt.Fprintf(tw, "%s %s  %s  Ready=%s (%s)", a.Kind, name, a.URL, a.Ready, a.ReadyReason)
+			fmt.Fprintf(tw, "%s %s  %s  Ready=%s (%s)  shard %s", a.Kind, name, a.URL, a.Ready, a.ReadyReason, a.Shard)
 			if a.Realm != "" {
 				fmt.Fprintf(tw, "  realm %s", a.Realm)
 			}

@@ -64,7 +64,7 @@ func TestSummarize(t *testing.T) {
 				MaxErrors: 2,
 			},
 			want: StatusReport{Accounts: []AccountReport{{
-				Kind: "Account", Namespace: "a", Name: "pbx", Found: true, URL: "https://pbx.example/", Ready: "True", ReadyReason: "Available", Prefix: "0003",
+				Kind: "Account", Namespace: "a", Name: "pbx", Found: true, URL: "https://pbx.example/", Shard: "default", Ready: "True", ReadyReason: "Available", Prefix: "0003",
 				Budget: &Budget{Limit: 7200, Remaining: 6900, Reset: t0.Add(time.Hour), Observed: t0},
 				Kinds: []KindCount{
 					{Kind: "ExtensionGroup", Total: 1, Ready: map[string]int{"Available": 1}, Synced: map[string]int{"UpToDate": 1}},
@@ -82,10 +82,10 @@ func TestSummarize(t *testing.T) {
 		},
 		"AccountNotCheckedYet": {
 			reason: "an account without a Ready condition shows Unknown and the reason Unknown, as pbx_account_ready_reason does, and no budget",
-			in: StatusInput{ClusterAccounts: []v1alpha1.ClusterAccount{{ObjectMeta: metav1.ObjectMeta{Name: "shared"},
+			in: StatusInput{ClusterAccounts: []v1alpha1.ClusterAccount{{ObjectMeta: metav1.ObjectMeta{Name: "shared", Labels: map[string]string{v1alpha1.LabelShard: "b"}},
 				Spec: v1alpha1.ClusterAccountSpec{ConnectionSpec: v1alpha1.ConnectionSpec{URL: "https://pbx.example/"}}}}},
 			want: StatusReport{Accounts: []AccountReport{{
-				Kind: "ClusterAccount", Name: "shared", Found: true, URL: "https://pbx.example/", Ready: "Unknown", ReadyReason: "Unknown",
+				Kind: "ClusterAccount", Name: "shared", Found: true, URL: "https://pbx.example/", Shard: "b", Ready: "Unknown", ReadyReason: "Unknown",
 				Kinds:   []KindCount{zero("ExtensionGroup"), zero("Extension"), zero("PhoneNumber"), zero("EventSubscription")},
 				Drifted: []Issue{}, Errors: []Issue{},
 			}}},
@@ -120,6 +120,9 @@ func TestSummarize(t *testing.T) {
 			}
 			if b := tc.want.Accounts[0].Budget; b != nil && !strings.Contains(text.String(), "Request budget: 6900 of 7200 left until 2026-01-01T01:00:00Z (as of 2026-01-01T00:00:00Z)") {
 				t.Errorf("%s\nthe text shows the budget:\n%s", tc.reason, text.String())
+			}
+			if shard := tc.want.Accounts[0].Shard; shard != "" && (!strings.Contains(text.String(), "shard "+shard) || !strings.Contains(js.String(), `"shard": "`+shard+`"`)) {
+				t.Errorf("%s\nthe text and JSON show the shard %s:\n%s\n%s", tc.reason, shard, text.String(), js.String())
 			}
 			if !strings.Contains(text.String(), tc.want.Accounts[0].Name) || !strings.Contains(js.String(), `"accounts"`) {
 				t.Errorf("%s\ntext:\n%s\njson:\n%s", tc.reason, text.String(), js.String())

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -536,6 +537,87 @@ func TestHelmChartValues(t *testing.T) {
 				}
 			},
 		},
+		"Sharding": {
+			reason: "sharding.shards renders one Deployment per shard beside the default one, each with its selector, shard and Lease, sharing the ServiceAccount; the metrics Service selects every manager pod.",
+			args:   []string{"--set", "sharding.shards={a,b}", "--set", "replicaCount=2"},
+			check: func(t *testing.T, objs rendered) {
+				deployments := objs.ofKind("Deployment")
+				if len(deployments) != 3 {
+					t.Fatalf("%d Deployments, want the default one and one per shard", len(deployments))
+				}
+				service := objs.get("Service", "pbx-operator-controller-manager-metrics-service")
+				if service == nil {
+					t.Fatal("no metrics Service")
+				}
+				for name, want := range map[string]struct {
+					shard string
+					args  []string
+				}{
+					manager:        {args: []string{"--watch-label-selector=!pbx.cloudpbx.dev/shard"}},
+					manager + "-a": {shard: "a", args: []string{"--shard=a", "--watch-label-selector=pbx.cloudpbx.dev/shard=a"}},
+					manager + "-b": {shard: "b", args: []string{"--shard=b", "--watch-label-selector=pbx.cloudpbx.dev/shard=b"}},
+				} {
+					d := objs.get("Deployment", name)
+					if d == nil {
+						t.Errorf("no Deployment %s", name)
+						continue
+					}
+					var args []string
+					for _, a := range field(d, "spec.template.spec.containers.0.args").([]any) {
+						args = append(args, a.(string))
+					}
+					var sharding []string
+					for _, a := range args {
+						if strings.HasPrefix(a, "--shard") || strings.HasPrefix(a, "--watch-label-selector") {
+							sharding = append(sharding, a)
+						}
+					}
+					if diff := cmp.Diff(want.args, sharding); diff != "" {
+						t.Errorf("%s: the sharding flags (-want +got):\n%s", name, diff)
+					}
+					if got := field(d, "spec.replicas"); toFloat(got) != 2 {
+						t.Errorf("%s: %v replicas, want replicaCount", name, got)
+					}
+					if got := field(d, "spec.template.spec.serviceAccountName"); got != manager {
+						t.Errorf("%s: ServiceAccount %v, want the shared %s", name, got, manager)
+					}
+					podLabels := field(d, "spec.template.metadata.labels").(map[string]any)
+					wantSelector := maps.Clone(selector)
+					if want.shard != "" {
+						wantSelector["pbx.cloudpbx.dev/shard"] = want.shard
+					}
+					if diff := cmp.Diff(wantSelector, field(d, "spec.selector.matchLabels")); diff != "" {
+						t.Errorf("%s: the selector (-want +got):\n%s", name, diff)
+					}
+					for k, v := range field(service, "spec.selector").(map[string]any) {
+						if podLabels[k] != v {
+							t.Errorf("%s: the metrics Service selects %s=%v, which its pods lack", name, k, v)
+						}
+					}
+					for k, v := range wantSelector {
+						if podLabels[k] != v {
+							t.Errorf("%s: its selector %s=%v does not select its own pods", name, k, v)
+						}
+					}
+				}
+				if n := len(objs.ofKind("ServiceAccount")); n != 1 {
+					t.Errorf("%d ServiceAccounts, want the one the shards share", n)
+				}
+			},
+		},
+		"Unsharded": {
+			reason: "Without shards, one Deployment that watches everything, as before.",
+			check: func(t *testing.T, objs rendered) {
+				if n := len(objs.ofKind("Deployment")); n != 1 {
+					t.Errorf("%d Deployments, want 1", n)
+				}
+				for _, a := range field(objs.get("Deployment", manager), "spec.template.spec.containers.0.args").([]any) {
+					if strings.HasPrefix(a.(string), "--shard") || strings.HasPrefix(a.(string), "--watch-label-selector") {
+						t.Errorf("unsharded, the manager runs with %s", a)
+					}
+				}
+			},
+		},
 		"ImageDigest": {
 			reason: "image.digest is used instead of the tag.",
 			args:   []string{"--set", "image.digest=" + digest, "--set", "image.tag=v9.9.9"},
@@ -698,6 +780,14 @@ func TestHelmChartRefusals(t *testing.T) {
 		"TokenKeyOfChartSecret": {
 			args: []string{"--set", "metrics.serviceMonitor.enabled=true", "--set", "metrics.serviceMonitor.authorization.credentials.key=jwt"},
 			want: "credentials.key must be token",
+		},
+		"ShardNamedDefault": {
+			args: []string{"--set", "sharding.shards={default}"},
+			want: "/sharding/shards/0",
+		},
+		"ShardNotALabel": {
+			args: []string{"--set", "sharding.shards={Team_A}"},
+			want: "/sharding/shards/0",
 		},
 		"UnknownCRDsValue": {
 			args: []string{"--set", "crds.install=true"},

@@ -81,7 +81,8 @@ type accountRequests[O accountObject] struct{ r *accountReconciler[O] }
 // shard (its shard label changed): a label-selected watch sees that as a deletion, but nothing
 // happened to the account or its PBX objects, and the shard it moved to takes it over. This
 // manager lets go of what it holds of it (the connection, with its token, request budget and
-// snapshots, a check under way, and the client's metrics) and touches nothing else.
+// snapshots, a check under way, and the client's and the engines' metrics of it) and touches
+// nothing else.
 func (a accountRequests[O]) Reconcile(ctx context.Context, req reconcile.Request) (ctrl.Result, error) {
 	obj := reflect.New(reflect.TypeFor[O]().Elem()).Interface().(O)
 	err := a.r.client.Get(ctx, req.NamespacedName, obj)
@@ -101,6 +102,9 @@ func (a accountRequests[O]) Reconcile(ctx context.Context, req reconcile.Request
 			"account", key.String())
 	}
 	a.r.registry.Forget(key)
+	if a.r.engine != nil {
+		a.r.engine.ForgetAccount(key.Kind, key.Namespace, key.Name)
+	}
 	return ctrl.Result{}, nil
 }
 

@@ -195,8 +195,9 @@ func (r *Reconciler[O]) settle(p *pass[O], what string) error {
 }
 
 // create marks the resource create-pending, creates the PBX object and records its id in
-// status.id (written by the pass's status write), which it returns. When the PBX refuses the create it looks afresh (refused): it returns the object found
-// (Exists) if an earlier create of this resource may have made it, and an error otherwise.
+// status.id (written by the pass's status write), which it returns. When the PBX refuses the
+// create it looks afresh (refused): it returns the object found (Exists) if an earlier create of
+// this resource may have made it, and an error otherwise.
 func (r *Reconciler[O]) create(ctx context.Context, p *pass[O], ext Adapter[O]) (int64, Observation, error) {
 	p.action = "Create"
 	wctx, err := turn(ctx, ext, p.obj)

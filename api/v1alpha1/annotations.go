@@ -14,15 +14,18 @@ const (
 	// convention) triggers one pass, which also re-reads the object from the PBX.
 	AnnotationReconcileRequestedAt = "pbx.cloudpbx.dev/reconcile-requested-at"
 
-	// AnnotationExternalID holds the PBX id of the object the resource manages. The operator writes it
-	// next to status.id, because metadata survives backup and restore and status does not. A user may
-	// set it on a new resource to import one specific existing PBX object.
+	// AnnotationExternalID holds the PBX id of the object the resource manages. A user may set it on a
+	// new resource to import one specific existing PBX object; the operator writes it next to
+	// status.id for an object it adopted or imported (metadata survives backup and restore, status
+	// does not). The id of an object the operator made is in status.id, and its create-pending mark
+	// stays (AnnotationCreatePending).
 	AnnotationExternalID = "pbx.cloudpbx.dev/external-id"
 
 	// AnnotationExternalKey is written by the operator next to AnnotationExternalID for kinds whose
 	// natural key the PBX changes in place (a group's name, a subscription's URL): the id and the
 	// keys its object may carry, as the operator made, found or last changed it, in JSON
-	// ({"id":85201,"keys":["Sales"]}). An object at the recorded id with any other key is not the
+	// ({"id":85201,"keys":["Sales"]}). Written with the create-pending mark, before the id is
+	// known, its id is 0: it records the keys of the object in status.id. An object at the recorded id with any other key is not the
 	// resource's (the PBX reused the id after losing its data, or somebody changed it by hand): the
 	// operator leaves it alone and makes the resource's object again.
 	AnnotationExternalKey = "pbx.cloudpbx.dev/external-key"
@@ -34,8 +37,10 @@ const (
 	AnnotationRealm = "pbx.cloudpbx.dev/realm"
 
 	// AnnotationCreatePending is written by the operator just before it asks the PBX to create an
-	// object, and removed once the id is recorded. If the create response is lost, the next pass finds
-	// the object by its natural key, sees this mark, and adopts the object instead of creating another.
+	// object (the time of the call), and stays: it says that the resource's create made an object
+	// with its natural key, whose id, once known, is in status.id. If the create response is lost (or
+	// the status, in a restore), the next pass finds the object by its natural key, sees this mark,
+	// and adopts the object instead of creating another. It goes when the object is lost, with the id.
 	AnnotationCreatePending = "pbx.cloudpbx.dev/create-pending"
 
 	// AnnotationAdopt, set to "true", lets the operator take over an existing PBX object that has the

@@ -76,8 +76,12 @@ func TestEventSubscriptionLifecycle(t *testing.T) {
 		t.Fatalf("PBX subscriptions of alice after create: %v", evs)
 	}
 	id := evs[0]["id"]
+	// The id is in status; the mark, written before the create, recorded the URL, event type and
+	// method the subscription was made with and the extension it lives on.
 	if s.Status.ID != id || s.Status.URL != "https://hooks.example/calls" || s.Status.ExtensionID != alice ||
-		s.Annotations[v1alpha1.AnnotationExternalID] != fmt.Sprint(id) || s.Annotations[v1alpha1.AnnotationCreatePending] != "" {
+		s.Annotations[v1alpha1.AnnotationExternalID] != "" || s.Annotations[v1alpha1.AnnotationCreatePending] == "" ||
+		s.Annotations[v1alpha1.AnnotationRealm] != fmt.Sprintf("extension/%d", alice) ||
+		!strings.HasPrefix(s.Annotations[v1alpha1.AnnotationExternalKey], `{"id":0,"keys":[`) {
 		t.Errorf("status and annotations after create: %+v %v", s.Status, s.Annotations)
 	}
 

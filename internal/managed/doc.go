@@ -24,9 +24,12 @@
 //
 // # Identity
 //
-// The PBX id is kept in status.id and in the external-id annotation, written at once after a
-// create. Before every create the engine sets the create-pending annotation, so that a lost create
-// answer (a timeout, a crash, a restart) heals itself: the next pass finds the object by its
+// The PBX id is kept in status.id, and, for an object the resource did not make (adopted or
+// imported), in the external-id annotation too. Before every create the engine sets the
+// create-pending annotation, with the finalizer and the keys and realm of the object to be made,
+// in one write; after it, the pass's status write records the id: two API-server writes per
+// create. The mark stays, so that a lost create answer (a timeout, a crash, a restart, a lost
+// status write, a restore without status) heals itself: the next pass finds the object by its
 // natural key, sees the mark and adopts it. A natural-key match without the mark is somebody
 // else's object (AlreadyExists) until the adopt annotation opts in. identity.go holds all of it,
 // with the story of a lost create answer step by step.

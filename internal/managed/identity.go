@@ -1,8 +1,8 @@
 package managed
 
 // This file decides whether a PBX object is a resource's own. Identity is what the resource
-// records (the external-id annotation and status.id, the keys of AnnotationExternalKey, the realm)
-// and what this process knows of its last create call (attempts).
+// records (status.id, the external-id annotation, the keys of AnnotationExternalKey, the realm,
+// the create-pending mark) and what this process knows of its last create call (attempts).
 //
 // The pass calls six steps, all in this file:
 //
@@ -15,28 +15,83 @@ package managed
 //   - release: tell the adapter that the resource lets its object go (Adapter.Release, called
 //     where an id is let go: here and in the deletion policy's pass).
 //
+// # What is written when
+//
+// A create costs two API-server writes, the floor: metadata and status are separate
+// subresources (a status write ignores metadata, a metadata write ignores status), the mark must
+// be written before the create call, and the id and the conditions can only be written after it.
+//
+//  1. mark, before the call, in one metadata patch on the version the pass read: the finalizer,
+//     the create-pending mark (the time of the call), and what the identity records besides the
+//     id, which is known before the call: the key record of the object about to be made, with id
+//     0 ({"id":0,"keys":["Sales"]}, for a kind whose key changes in place), and its realm.
+//  2. the pass's status write, after the call: status.id and the conditions.
+//
+// Nothing else is written on the create path: no external-id annotation, and the mark stays. It
+// now means "a create was made under this resource's natural key; the id of what it made, once
+// known, is in status.id". A record with id 0 stands for the id in status.id (RecordedKeys)
+// while no external-id annotation names an id. The external-id annotation remains what a user
+// sets to import an object, and what the operator writes (setIdentity, one more metadata patch)
+// when it records an object it did not make under its mark: an adoption, an import, the object of
+// a rename (whose keys change before the PBX is asked), or one the PBX answered with a key of its
+// own writing.
+//
+// Why each guarantee still holds:
+//
+//   - No twin after a lost answer, a SIGKILL, or a lost status write: the mark is written before
+//     the call and only forget and a definite refusal drop it. A version with the mark and no id
+//     is a create whose answer was lost, wherever it comes from, and settle makes the look for it
+//     wait for the call to end and read afresh (below).
+//   - No hijack through a lagging cache: a version with the mark and without status.id exists
+//     only between the mark and the status write (or, restored, below), since forget drops the
+//     mark before it clears status.id; a version with status.id and without its key record
+//     exists never, since the record is written with the mark, before the id, and dropped after
+//     it. A create happens only once status.id is 0 (observe forgets a lost id first).
+//   - Claims: status.id, which only the operator writes, is the strongest claim (claims.go), and
+//     an object made by the operator is recorded there, as before.
+//   - Imports by the external-id annotation: KnownID reads the annotation first; an annotation
+//     that names an id turns off the create's record for status.id, so an import is judged as
+//     before (no record: the object is the resource's unless another resource records its id).
+//   - A restore without status (Velero keeps metadata only): the resource comes back with its
+//     mark, key record and realm and without an id. The mark makes it look afresh by its natural
+//     key and take the object found, unless another resource holds it (Claims), as after a lost
+//     answer; deletion finds the object the same way, in the recorded realm. No twin is made.
+//     What the restore cannot tell without the id: an object with the resource's natural key
+//     that replaced its own in the PBX between the backup and the restore (someone deleted the
+//     resource's object and another integration made one with the same number or name) is taken
+//     for the resource's. Before, the external-id annotation would have found the old id gone and
+//     reported AlreadyExists. Closing that window costs the third write on every create; a
+//     resource that records its id by annotation (adopted, imported, renamed, or made by an
+//     earlier version of the operator) still restores by id.
+//   - Downgrade: an earlier version of the operator reads status.id as the id, finds no
+//     external-id annotation and writes it (one metadata patch per resource), dropping the mark;
+//     until then it reads the create's record as none (the id is the resource's unless another
+//     resource records it).
+//
 // What happens to an object whose create answer was lost:
 //
 //  1. Before the create call the pass marks the resource create-pending (create, mark) and, after
 //     the call, notes how it ended (noteAttempt): answered, not sent at all (its account's pace
 //     deferred it), or unknown (a timeout: it may still be under way).
-//  2. The answer is lost (a timeout, a dropped connection, a crash or SIGKILL of the manager):
-//     no id is recorded, the mark stays.
+//  2. The answer is lost (a timeout, a dropped connection, a crash or SIGKILL of the manager), or
+//     the status write after it is: no id is recorded, the mark stays.
 //  3. The next pass sees the mark without an id (settle). It waits until every create call made
 //     before the mark has surely ended (at once when this process saw the answer, else the PBX
 //     call timeout after the mark), then looks afresh, not at a list from before the create.
 //  4. Observe finds the object by its natural key. record takes it as the resource's own because
 //     of the mark (not as somebody else's, AlreadyExists), unless another resource holds it
-//     (heldByOther), and records its id at once (setIdentity), dropping the mark.
+//     (heldByOther), and records its id in status.id (and, should its keys or realm differ from
+//     those the mark recorded, in the annotations too: setIdentity).
 //  5. Nothing found: the create is made again. A refused create (refused) looks afresh too, since
 //     "already exists" may answer a second call for an object the first one made.
 //
 // An id is evidence, not proof: an object found at the recorded id must still carry the
 // resource's natural key or a key recorded for it, and be held by no other resource (lost);
-// otherwise the id is forgotten (forget: status first, so that no version the cache may serve
-// holds the old id without its key record) and the object looked for again. The marks are
-// annotations that users may write, so none of them takes an object from a resource whose status
-// (written only by the operator) records it: not to manage, and not to delete (deleteExternal).
+// otherwise the id is forgotten (forget: the mark first, then status, so that no version the
+// cache may serve holds a mark without an id, or an id without its key record) and the object
+// looked for again. The marks are annotations that users may write, so none of them takes an
+// object from a resource whose status (written only by the operator) records it: not to manage,
+// and not to delete (deleteExternal).
 
 import (
 	"context"
@@ -67,13 +122,22 @@ func pendingSince(obj Object) (time.Time, bool) {
 	return t, true
 }
 
-// KnownID is the PBX id a resource manages: the external-id annotation (the record the operator
-// writes first, and the one a user sets to import an object), or else status.id.
+// KnownID is the PBX id a resource manages: the external-id annotation (which a user sets to
+// import an object, and the operator writes when it adopts one), or else status.id (where the
+// operator records the id of an object it made).
 func KnownID(obj Object) int64 {
-	if id, err := strconv.ParseInt(obj.GetAnnotations()[v1alpha1.AnnotationExternalID], 10, 64); err == nil && id > 0 {
+	if id := annotatedID(obj); id != 0 {
 		return id
 	}
 	return obj.GetManagedStatus().ID
+}
+
+// annotatedID is the PBX id the external-id annotation of obj names, 0 for none.
+func annotatedID(obj Object) int64 {
+	if id, err := strconv.ParseInt(obj.GetAnnotations()[v1alpha1.AnnotationExternalID], 10, 64); err == nil && id > 0 {
+		return id
+	}
+	return 0
 }
 
 // attempt is what this process knows of a resource's last create call.
@@ -130,9 +194,10 @@ func (r *Reconciler[O]) settle(p *pass[O], what string) error {
 	return nil
 }
 
-// create marks the resource create-pending, creates the PBX object and records its id, which it
-// returns. When the PBX refuses the create it looks afresh (refused): it returns the object found
-// (Exists) if an earlier create of this resource may have made it, and an error otherwise.
+// create marks the resource create-pending, creates the PBX object and records its id in
+// status.id (written by the pass's status write), which it returns. When the PBX refuses the
+// create it looks afresh (refused): it returns the object found (Exists) if an earlier create of
+// this resource may have made it, and an error otherwise.
 func (r *Reconciler[O]) create(ctx context.Context, p *pass[O], ext Adapter[O]) (int64, Observation, error) {
 	p.action = "Create"
 	wctx, err := turn(ctx, ext, p.obj)
@@ -140,7 +205,7 @@ func (r *Reconciler[O]) create(ctx context.Context, p *pass[O], ext Adapter[O]) 
 		return 0, Observation{}, err
 	}
 	_, hadMark := pendingSince(p.orig)
-	if err := r.mark(ctx, p); err != nil {
+	if err := r.mark(ctx, p, ext); err != nil {
 		return 0, Observation{}, err
 	}
 	id, err := ext.Create(wctx, p.obj)
@@ -158,25 +223,28 @@ func (r *Reconciler[O]) create(ctx context.Context, p *pass[O], ext Adapter[O]) 
 		obs, err := r.refused(ctx, p, ext, err, hadMark)
 		return 0, obs, err
 	}
+	// The mark has recorded the object's keys and realm: status.id is all that is left to record,
+	// and it goes with the pass's status write. Should that write be lost, the mark stays without
+	// an id, and a later pass finds the object by its key as after a lost answer.
+	p.obj.GetManagedStatus().ID = id
+	return id, Observation{}, nil
+}
+
+// mark sets the create-pending mark, with the time of the create call about to be made, what
+// the object's identity records besides its id (the create's key record and the realm), and the
+// finalizer, in one write that lands only on the version the pass read (patchCurrent).
+func (r *Reconciler[O]) mark(ctx context.Context, p *pass[O], ext Adapter[O]) error {
 	var keys []string
 	if want, keyed := ext.Key(p.obj); keyed {
 		keys = []string{want}
 	}
-	if err := r.setIdentity(ctx, p, identityOf(ext, id, keys)); err != nil {
-		return 0, Observation{}, err
-	}
-	return id, Observation{}, nil
-}
-
-// mark sets the create-pending mark, with the time of the create call about to be made, and the
-// finalizer, in one write that lands only on the version the pass read (patchCurrent).
-func (r *Reconciler[O]) mark(ctx context.Context, p *pass[O]) error {
 	err := r.patchCurrent(ctx, p.obj, func(o O) {
 		ann := o.GetAnnotations()
 		if ann == nil {
 			ann = map[string]string{}
 		}
 		ann[v1alpha1.AnnotationCreatePending] = r.now().UTC().Format(time.RFC3339Nano)
+		markIdentity(ann, keys, ext.Realm())
 		o.SetAnnotations(ann)
 		controllerutil.AddFinalizer(o, v1alpha1.Finalizer)
 	})
@@ -299,7 +367,12 @@ func (r *Reconciler[O]) record(ctx context.Context, p *pass[O], ext Adapter[O], 
 			return Conflict("The PBX object %d is already managed by %s", obs.ExternalID, holder)
 		}
 	}
-	if err := r.setIdentity(ctx, p, idn); err != nil {
+	if newlyMade && idn.marked(p.obj) {
+		// The object a create under the mark made, with the keys and realm the mark recorded:
+		// status.id is all that is left to record (create).
+		p.obj.GetManagedStatus().ID = obs.ExternalID
+		r.attempts.Delete(p.obj.GetUID())
+	} else if err := r.setIdentity(ctx, p, idn); err != nil {
 		return err
 	}
 	switch {
@@ -420,10 +493,11 @@ func (r *Reconciler[O]) alreadyExists(ctx context.Context, p *pass[O], id int64)
 		id, v1alpha1.AnnotationAdopt)}
 }
 
-// setIdentity records the PBX id at once, outside the deferred status patch, in the external-id
-// annotation (which survives backup and restore) with the object's keys and realm, and in
-// status.id, and drops the create-pending mark. It is the one critical write: an id lost here
-// would leak the PBX object.
+// setIdentity records the PBX id of an object the resource did not make under its mark (adopted,
+// imported, or renamed: its keys change) at once, outside the deferred status patch, in the
+// external-id annotation (which survives backup and restore) with the object's keys and realm,
+// and in status.id, and drops the create-pending mark. An object made under the mark needs none of
+// it: the mark recorded its keys and realm, and status.id records its id (create).
 func (r *Reconciler[O]) setIdentity(ctx context.Context, p *pass[O], idn identity) error {
 	id := idn.id
 	err := r.patchMetadata(ctx, p.obj, func(o O) {
@@ -445,15 +519,31 @@ func (r *Reconciler[O]) setIdentity(ctx context.Context, p *pass[O], idn identit
 	return nil
 }
 
-// forget forgets the PBX id of a resource whose object is gone, in the annotation and the
+// forget forgets the PBX id of a resource whose object is gone, in the annotations and the
 // status, so that it is looked for by its natural key again.
 //
-// status.id goes first: KnownID falls back to it when the annotation is gone, and a version of the
-// resource with the id in status but without the annotation and its key record would look like
-// an import of the old id, which the next pass, reading that version from a lagging cache, would
-// take for its own (and rename the object that took the id). Both writes land only on the
-// version the pass read.
+// The order keeps every version that a lagging cache may serve a later pass from taking another
+// object for the resource's:
+//
+//  1. the create-pending mark goes first: a version with the mark and without status.id says
+//     that a create's answer was lost, and would make a pass adopt whatever now carries the key;
+//     the key record written with the mark stays, and still records the keys of the id in status;
+//  2. then status.id: KnownID falls back to it when the annotation is gone, and a version of the
+//     resource with the id in status but without its key record would look like an import of the
+//     old id, which the next pass would take for its own (and rename the object that took the id);
+//  3. then the identity annotations.
+//
+// All three writes land only on the version the pass read.
 func (r *Reconciler[O]) forget(ctx context.Context, p *pass[O]) error {
+	if _, marked := pendingSince(p.obj); marked {
+		if err := r.patchCurrent(ctx, p.obj, func(o O) {
+			ann := o.GetAnnotations()
+			delete(ann, v1alpha1.AnnotationCreatePending)
+			o.SetAnnotations(ann)
+		}); err != nil {
+			return fmt.Errorf("forgetting the create of the lost PBX object: %w", err)
+		}
+	}
 	if st := p.obj.GetManagedStatus(); st.ID != 0 {
 		before := p.obj.DeepCopyObject().(O)
 		// Ready goes with the id: no reader sees a Ready resource without its object.
@@ -494,7 +584,10 @@ func (r *Reconciler[O]) refused(ctx context.Context, p *pass[O], ext Adapter[O],
 	}
 	if err := r.patchCurrent(ctx, p.obj, func(o O) {
 		ann := o.GetAnnotations()
+		// With the mark goes what it recorded for the object the create would have made.
 		delete(ann, v1alpha1.AnnotationCreatePending)
+		delete(ann, v1alpha1.AnnotationExternalKey)
+		delete(ann, v1alpha1.AnnotationRealm)
 		o.SetAnnotations(ann)
 	}); err != nil {
 		return Observation{}, errors.Join(cerr, err)

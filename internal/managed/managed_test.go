@@ -65,6 +65,26 @@ func withID(id int64) func(*v1alpha1.Extension) {
 	}
 }
 
+// made is a resource whose create under its (hour-old) mark made the PBX object id: the id in
+// status alone.
+func made(id int64) func(*v1alpha1.Extension) {
+	return func(e *v1alpha1.Extension) {
+		e.Status.ID = id
+		annotate(v1alpha1.AnnotationCreatePending, now.Add(-time.Hour).Format(time.RFC3339Nano))(e)
+	}
+}
+
+// inSync is a resource whose last pass found it Ready and Synced at its generation.
+func inSync(e *v1alpha1.Extension) {
+	e.Status.ObservedGeneration = ptr.To(e.Generation)
+	for _, c := range []struct{ typ, reason, msg string }{
+		{v1alpha1.ConditionReady, v1alpha1.ReasonAvailable, "The PBX object exists"},
+		{v1alpha1.ConditionSynced, v1alpha1.ReasonUpToDate, "The PBX object matches the spec"},
+	} {
+		meta.SetStatusCondition(&e.Status.Conditions, metav1.Condition{Type: c.typ, Status: metav1.ConditionTrue, Reason: c.reason, Message: c.msg, ObservedGeneration: e.Generation})
+	}
+}
+
 func annotate(k, v string) func(*v1alpha1.Extension) {
 	return func(e *v1alpha1.Extension) {
 		if e.Annotations == nil {
@@ -113,12 +133,12 @@ func TestReconcile(t *testing.T) {
 		want   want
 	}{
 		"CreatesWhenAbsent": {
-			reason: "A missing PBX object is created, its id recorded at once, and confirmed later.",
+			reason: "A missing PBX object is created, its id recorded in status (the mark stays: it made the object), and confirmed later.",
 			args: args{obj: ext(), adapter: managed.AdapterFns[*v1alpha1.Extension]{
 				CreateFn: func(context.Context, *v1alpha1.Extension) (int64, error) { return 42, nil },
 			}},
 			want: want{result: ctrl.Result{RequeueAfter: 2 * time.Second}, ready: v1alpha1.ReasonCreating, synced: v1alpha1.ReasonCreating,
-				id: 42, annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 2, create: 1}, observedGen: 3, progress: "Reconciling/Creating"},
+				id: 42, annotations: map[string]string{v1alpha1.AnnotationCreatePending: now.Format(time.RFC3339Nano)}, calls: calls{connect: 1, observe: 2, create: 1}, observedGen: 3, progress: "Reconciling/Creating"},
 		},
 		"CreateConfirmedFromTheAnswer": {
 			reason: "The create's answer is the PBX's view of the object: Ready and Synced in the same pass, no 2 s requeue.",
@@ -127,7 +147,7 @@ func TestReconcile(t *testing.T) {
 				CreateFn:  func(context.Context, *v1alpha1.Extension) (int64, error) { return 42, nil },
 			}},
 			want: want{result: ctrl.Result{RequeueAfter: 10 * time.Minute}, ready: v1alpha1.ReasonAvailable, synced: v1alpha1.ReasonUpToDate,
-				id: 42, annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 2, create: 1}, observedGen: 3},
+				id: 42, annotations: map[string]string{v1alpha1.AnnotationCreatePending: now.Format(time.RFC3339Nano)}, calls: calls{connect: 1, observe: 2, create: 1}, observedGen: 3},
 		},
 		"UpdateConfirmedFromTheAnswer": {
 			reason: "The update's answer shows the object matching: Synced in the same pass.",
@@ -160,7 +180,7 @@ func TestReconcile(t *testing.T) {
 				annotations: map[string]string{}, calls: calls{connect: 1, observe: 2, create: 1}, observedGen: 3, progress: "Stalled/InvalidSpec"},
 		},
 		"AlreadyExistsAnswersOurEarlierCreate": {
-			reason: "A 400 'already exists' after an earlier create whose answer was lost: a fresh look finds the object and adopts it.",
+			reason: "A 400 'already exists' after an earlier create whose answer was lost: a fresh look finds the object and adopts it, in status (the marks made it).",
 			args: args{obj: ext(annotate(v1alpha1.AnnotationCreatePending, now.Add(-time.Minute).Format(time.RFC3339Nano))),
 				adapter: managed.AdapterFns[*v1alpha1.Extension]{
 					ObserveFn: seq(managed.Observation{}, managed.Observation{Exists: true, UpToDate: true, ExternalID: 42}),
@@ -169,7 +189,7 @@ func TestReconcile(t *testing.T) {
 					},
 				}},
 			want: want{result: ctrl.Result{RequeueAfter: 10 * time.Minute}, ready: v1alpha1.ReasonAvailable, synced: v1alpha1.ReasonUpToDate,
-				id: 42, annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 2, create: 1}, observedGen: 3},
+				id: 42, annotations: map[string]string{v1alpha1.AnnotationCreatePending: now.Format(time.RFC3339Nano)}, calls: calls{connect: 1, observe: 2, create: 1}, observedGen: 3},
 		},
 		"AlreadyExistsAnswerOfSomebodyElse": {
 			reason: "A 400 'already exists' to a first create: the object found afresh is somebody else's; the mark goes.",
@@ -195,7 +215,7 @@ func TestReconcile(t *testing.T) {
 				CreateFn: func(context.Context, *v1alpha1.Extension) (int64, error) { return 43, nil },
 			}},
 			want: want{result: ctrl.Result{RequeueAfter: 2 * time.Second}, ready: v1alpha1.ReasonCreating, synced: v1alpha1.ReasonCreating,
-				id: 43, annotations: map[string]string{v1alpha1.AnnotationExternalID: "43"}, calls: calls{connect: 1, observe: 4, create: 1}, observedGen: 3, progress: "Reconciling/Creating"},
+				id: 43, annotations: map[string]string{v1alpha1.AnnotationCreatePending: now.Format(time.RFC3339Nano)}, calls: calls{connect: 1, observe: 4, create: 1}, observedGen: 3, progress: "Reconciling/Creating"},
 		},
 		"UpdateOfDeletedObject": {
 			reason: "A 404 on update (deleted between the look and the write) looks again soon, quietly.",
@@ -215,11 +235,32 @@ func TestReconcile(t *testing.T) {
 				annotations: map[string]string{v1alpha1.AnnotationCreatePending: now.Format(time.RFC3339Nano)}, calls: calls{connect: 1, observe: 1, create: 1}, observedGen: 3, progress: "Reconciling/APIUnavailable"},
 		},
 		"AdoptsAfterLostCreate": {
-			reason: "The object found by natural key while the create-pending mark is set is ours.",
+			reason: "The object found by natural key while the create-pending mark is set is ours: its id goes to status, the mark stays.",
 			args: args{obj: ext(annotate(v1alpha1.AnnotationCreatePending, now.Add(-time.Minute).Format(time.RFC3339Nano))),
 				adapter: managed.AdapterFns[*v1alpha1.Extension]{ObserveFn: exists(42, true)}},
 			want: want{result: ctrl.Result{RequeueAfter: 10 * time.Minute}, ready: v1alpha1.ReasonAvailable, synced: v1alpha1.ReasonUpToDate,
-				id: 42, annotations: map[string]string{v1alpha1.AnnotationExternalID: "42"}, calls: calls{connect: 1, observe: 1}, observedGen: 3},
+				id: 42, annotations: map[string]string{v1alpha1.AnnotationCreatePending: now.Add(-time.Minute).Format(time.RFC3339Nano)}, calls: calls{connect: 1, observe: 1}, observedGen: 3},
+		},
+		"MadeObjectLostIsRecreated": {
+			reason: "An object the resource made (status.id and the mark, no annotation) that is gone: the mark goes with the id, and the object is made again under a new mark.",
+			args: args{obj: ext(made(42)), adapter: managed.AdapterFns[*v1alpha1.Extension]{
+				CreateFn: func(context.Context, *v1alpha1.Extension) (int64, error) { return 43, nil },
+			}},
+			want: want{result: ctrl.Result{RequeueAfter: 2 * time.Second}, ready: v1alpha1.ReasonCreating, synced: v1alpha1.ReasonCreating,
+				id: 43, annotations: map[string]string{v1alpha1.AnnotationCreatePending: now.Format(time.RFC3339Nano)}, calls: calls{connect: 1, observe: 4, create: 1}, observedGen: 3, progress: "Reconciling/Creating"},
+		},
+		"MadeObjectUpToDate": {
+			reason: "An object the resource made, in sync: nothing is written.",
+			args:   args{obj: ext(made(42), inSync), adapter: managed.AdapterFns[*v1alpha1.Extension]{ObserveFn: exists(42, true)}},
+			want: want{result: ctrl.Result{RequeueAfter: 10 * time.Minute}, ready: v1alpha1.ReasonAvailable, synced: v1alpha1.ReasonUpToDate,
+				id: 42, annotations: map[string]string{v1alpha1.AnnotationCreatePending: now.Add(-time.Hour).Format(time.RFC3339Nano)}, calls: calls{connect: 1, observe: 1}, observedGen: 3},
+		},
+		"RestoredWithoutStatus": {
+			reason: "A resource restored without its status (its mark kept) finds its object by key and records the id in status, with no wait (the mark is old) and no metadata write.",
+			args: args{obj: ext(annotate(v1alpha1.AnnotationCreatePending, now.Add(-time.Hour).Format(time.RFC3339Nano))),
+				adapter: managed.AdapterFns[*v1alpha1.Extension]{ObserveFn: exists(42, true)}},
+			want: want{result: ctrl.Result{RequeueAfter: 10 * time.Minute}, ready: v1alpha1.ReasonAvailable, synced: v1alpha1.ReasonUpToDate,
+				id: 42, annotations: map[string]string{v1alpha1.AnnotationCreatePending: now.Add(-time.Hour).Format(time.RFC3339Nano)}, calls: calls{connect: 1, observe: 1}, observedGen: 3},
 		},
 		"NotOwnedNumberTaken": {
 			reason: "A natural-key match without mark or opt-in is somebody else's: no writes.",
@@ -563,8 +604,9 @@ func TestReconcileRequestLooksAfresh(t *testing.T) {
 	}
 }
 
-// TestWritesPerCreate: a create costs two metadata patches (finalizer with the create-pending
-// mark; the id), one status patch and one event, and the next pass writes nothing.
+// TestWritesPerCreate: a create costs one metadata patch (the finalizer with the create-pending
+// mark), one status patch (the id and the conditions) and one event, and the next pass writes
+// nothing.
 func TestWritesPerCreate(t *testing.T) {
 	var meta, status int
 	c, _ := newClient(t, ext(func(e *v1alpha1.Extension) { e.Finalizers = nil }), interceptor.Funcs{
@@ -593,8 +635,8 @@ func TestWritesPerCreate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if meta != 2 || status != 1 || len(rec.Events) != 1 {
-		t.Errorf("writes for one create and a pass in sync: want 2 metadata patches, 1 status patch, 1 event; got %d, %d, %d", meta, status, len(rec.Events))
+	if meta != 1 || status != 1 || len(rec.Events) != 1 {
+		t.Errorf("writes for one create and a pass in sync: want 1 metadata patch, 1 status patch, 1 event; got %d, %d, %d", meta, status, len(rec.Events))
 	}
 }
 

@@ -411,9 +411,11 @@ func (p *planner) find(s *subject, c *Change, l lookup) (id int64, byKey bool, c
 		if isObserveOnly(s.obj.GetManagedSpec()) {
 			return 0, false, ""
 		}
-		// The engine forgets a lost id before it looks by the key: what it finds there is then
-		// judged as for a resource without an id.
+		// The engine forgets a lost id before it looks by the key, and the create-pending mark of
+		// the create that made it: what it finds there is then judged as for a resource without an
+		// id.
 		ann := s.obj.GetAnnotations()
+		delete(ann, v1alpha1.AnnotationCreatePending)
 		delete(ann, v1alpha1.AnnotationExternalID)
 		delete(ann, v1alpha1.AnnotationExternalKey)
 		delete(ann, v1alpha1.AnnotationRealm)

@@ -74,6 +74,17 @@ func groupID(id int64) func(*v1alpha1.ExtensionGroup) {
 	}
 }
 
+// madeGroup is a group as the operator leaves one whose PBX object (id) it made under its
+// create-pending mark: the mark with the create's record of the name, and the id in status alone.
+func madeGroup(id int64, name string) func(*v1alpha1.ExtensionGroup) {
+	return func(g *v1alpha1.ExtensionGroup) {
+		annotate(v1alpha1.AnnotationCreatePending, "2026-11-26T10:00:00Z")(g)
+		b, _ := json.Marshal(map[string]any{"id": 0, "keys": []string{name}})
+		annotate(v1alpha1.AnnotationExternalKey, string(b))(g)
+		g.Status.ID = id
+	}
+}
+
 // groupKeys records the names a group's PBX object may carry, as the operator does.
 func groupKeys(id int64, names ...string) func(*v1alpha1.ExtensionGroup) {
 	return func(g *v1alpha1.ExtensionGroup) {
@@ -453,6 +464,16 @@ func planCases() map[string]PlanCase {
 			Args: args{
 				Groups:        []v1alpha1.ExtensionGroup{planGroup("sales", "Sales")},
 				ClusterGroups: []v1alpha1.ExtensionGroup{planGroup("sales", "Sales", groupID(7), groupKeys(7, "Sales"))},
+			},
+			Want: []Change{{Action: ActionAlreadyExists, Kind: "ExtensionGroup", Namespace: "a", Name: "sales", PBXID: 1,
+				Note: `The PBX group 7 is gone; The PBX object 1 has this natural key and is not managed by this resource: set the pbx.cloudpbx.dev/adopt: "true" annotation to adopt it`}},
+			WantChanges: true,
+		},
+		"LostMadeIDKeyTakenByAnother": {
+			Reason: "a resource whose object, made under its create-pending mark and recorded in status alone, is gone forgets the id and the mark before it looks by name: a group with the name that is not its own is somebody else's",
+			Args: args{
+				Groups:        []v1alpha1.ExtensionGroup{planGroup("sales", "Sales")},
+				ClusterGroups: []v1alpha1.ExtensionGroup{planGroup("sales", "Sales", madeGroup(7, "Sales"))},
 			},
 			Want: []Change{{Action: ActionAlreadyExists, Kind: "ExtensionGroup", Namespace: "a", Name: "sales", PBXID: 1,
 				Note: `The PBX group 7 is gone; The PBX object 1 has this natural key and is not managed by this resource: set the pbx.cloudpbx.dev/adopt: "true" annotation to adopt it`}},

@@ -95,7 +95,13 @@ spec:
 // requestTotal sums pbxsim's request counters for a method and a path template.
 func requestTotal(t *testing.T, method, path string) int {
 	t.Helper()
-	res, err := http.Get(simURL + "_pbxsim/requests")
+	return requestsWhere(t, func(c pbxsim.RequestCount) bool { return c.Method == method && c.Path == path })
+}
+
+// requestsWhere sums pbxsim's request counters that match.
+func requestsWhere(t *testing.T, match func(pbxsim.RequestCount) bool) int {
+	t.Helper()
+	res, err := http.Get(simURL + strings.TrimPrefix(pbxsim.AdminPrefix, "/") + "/requests")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +112,7 @@ func requestTotal(t *testing.T, method, path string) int {
 	}
 	n := 0
 	for _, c := range counts {
-		if c.Method == method && c.Path == path {
+		if match(c) {
 			n += c.Count
 		}
 	}

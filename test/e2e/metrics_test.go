@@ -103,22 +103,9 @@ func simAdmin(t *testing.T, method, path, body string) {
 // refusedTokens counts the token requests pbxsim refused with 401.
 func refusedTokens(t *testing.T) int {
 	t.Helper()
-	res, err := http.Get(simURL + strings.TrimPrefix(pbxsim.AdminPrefix, "/") + "/requests")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var counts []pbxsim.RequestCount
-	if err := json.NewDecoder(res.Body).Decode(&counts); err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, c := range counts {
-		if c.Path == pbxsim.TokenPath && c.Status == http.StatusUnauthorized {
-			n += c.Count
-		}
-	}
-	return n
+	return requestsWhere(t, func(c pbxsim.RequestCount) bool {
+		return c.Path == pbxsim.TokenPath && c.Status == http.StatusUnauthorized
+	})
 }
 
 // TestAccountMetrics: the manager's /metrics shows an account's readiness going 1 → 0 → 1 when its

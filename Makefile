@@ -153,10 +153,11 @@ demo: build build-sim ## Run the operator on a local control plane against pbxsi
 ##@ Benchmarks
 
 BENCH_FULL ?=
-# More flags for bin/bench, such as --sizes 100 --latencies 20ms (bin/bench --help lists them).
+# More flags for bin/bench, such as --sizes 100 --latencies 20ms, or --shards 1,2 to run each size
+# on one manager and on two shard managers as well (bin/bench --help lists them).
 BENCH_FLAGS ?=
 .PHONY: bench
-bench: build build-sim ## Measure the manager at default flags against pbxsim: 100 and 1,000 Extensions at 0 and 20 ms PBX latency (BENCH_FULL=1: also 10,000); table, JSON, plot and the manager's recorded metrics in bin/bench.
+bench: build build-sim ## Measure the manager at default flags against pbxsim: 100 and 1,000 Extensions at 0 and 20 ms PBX latency (BENCH_FULL=1: also 10,000; BENCH_FLAGS='--shards=1,2' also on two shards); table, JSON, plot and the manager's recorded metrics in bin/bench.
 	$(GO) build -o bin/bench/bench ./hack/bench
 	assets="$$($(MAKE) -s --no-print-directory envtest)" && \
 		exec bin/bench/bench --assets "$$assets" $(if $(filter-out 0 false,$(BENCH_FULL)),--full) $(BENCH_FLAGS)

@@ -56,8 +56,6 @@ type bench struct {
 	kube    client.WithWatch
 	metrics *apiMetrics
 	cp      controlPlane
-	// simConfig is the pbxsim --config file: the demo tenant with five-digit extension names.
-	simConfig string
 }
 
 // start starts the control plane, installs the CRDs and writes the pbxsim configuration.
@@ -97,15 +95,51 @@ func (b *bench) setup(ctx context.Context) error {
 		return err
 	}
 	b.metrics = &apiMetrics{client: hc, url: strings.TrimSuffix(rc.Host, "/") + "/metrics"}
+	return nil
+}
 
+// simConfigFor writes the pbxsim --config file of a run with k accounts and returns its path:
+// the demo tenant with five-digit extension names, and for k > 1 as many more clients
+// (shardClient).
+func (b *bench) simConfigFor(k int) (string, error) {
 	tenant := pbxsim.DemoConfig()
 	tenant.Clients[0].ExtensionLen = extensionLen
+	name := "pbxsim-config.json"
+	if k > 1 {
+		for i := 2; i <= k; i++ {
+			tenant.Clients = append(tenant.Clients, shardClient(i))
+		}
+		name = fmt.Sprintf("pbxsim-config-%dshards.json", k)
+	}
 	data, err := json.Marshal(tenant)
 	if err != nil {
-		return err
+		return "", err
 	}
-	b.simConfig = filepath.Join(b.env.Dir, "pbxsim-config.json")
-	return os.WriteFile(b.simConfig, data, 0o600)
+	path := filepath.Join(b.env.Dir, name)
+	return path, os.WriteFile(path, data, 0o600)
+}
+
+// shardClient is the pbxsim client of the i-th account of a sharded run (i >= 2; the first is
+// the demo client): like the demo client, with its own id, prefix, domain, admin and trusted app.
+func shardClient(i int) pbxsim.ClientConfig {
+	return pbxsim.ClientConfig{
+		ID: int64(i), Name: "Bench " + shardName(i), Prefix: fmt.Sprintf("%04d", 100+i), ExtensionLen: extensionLen,
+		Domain: shardName(i) + ".sip.pbxsim.local", Timezone: "Europe/Moscow",
+		Users: []pbxsim.UserConfig{{Login: "bench-admin-" + shardName(i), Password: pbxsim.DemoAdminPassword}},
+		Apps: []pbxsim.AppConfig{{ClientID: shardAppID(i), ClientSecret: pbxsim.DemoAppSecret, Type: "trusted",
+			User: "bench-admin-" + shardName(i)}},
+	}
+}
+
+// shardName is the name of the i-th shard (from 1): s1, s2, ...
+func shardName(i int) string { return fmt.Sprintf("s%d", i) }
+
+// shardAppID is the trusted app of the i-th account's pbxsim client: the demo app for the first.
+func shardAppID(i int) string {
+	if i == 1 {
+		return pbxsim.DemoTrustedAppID
+	}
+	return "bench-" + shardName(i)
 }
 
 func (b *bench) stop() {
@@ -113,27 +147,57 @@ func (b *bench) stop() {
 	b.env.Stop()
 }
 
-// stack is one run's pbxsim and manager.
+// stack is one run's pbxsim and managers.
 type stack struct {
-	sim, mgr *localenv.Proc
-	simURL   string
+	sim    *localenv.Proc
+	simURL string
+	// mgrs are the run's managers: one, or one per shard.
+	mgrs []*managerProc
+}
+
+// managerProc is one manager process of a run.
+type managerProc struct {
+	// shard is the manager's --shard, empty for an unsharded manager.
+	shard string
+	proc  *localenv.Proc
 	// rec records the manager's metrics (nil without --metrics-interval).
 	rec *recorder
+	// steadyRSS is the manager's resident memory at the end of the steady window, in MiB.
+	steadyRSS float64
+}
+
+// rss reads each manager's resident memory now as its steady-state figure, and returns the
+// highest.
+func (s *stack) rss() float64 {
+	high := 0.0
+	for _, m := range s.mgrs {
+		if b, err := m.proc.RSS(); err == nil {
+			m.steadyRSS = mib(b)
+			high = max(high, m.steadyRSS)
+		}
+	}
+	return high
 }
 
 func (s *stack) stop() {
-	s.rec.finish()
-	if s.mgr != nil {
-		s.mgr.Stop()
+	for _, m := range s.mgrs {
+		m.rec.finish()
+	}
+	for _, m := range s.mgrs {
+		m.proc.Stop()
 	}
 	if s.sim != nil {
 		s.sim.Stop()
 	}
 }
 
-// alive fails when the manager or pbxsim has exited.
+// alive fails when a manager or pbxsim has exited.
 func (s *stack) alive() error {
-	for _, p := range []*localenv.Proc{s.mgr, s.sim} {
+	procs := []*localenv.Proc{s.sim}
+	for _, m := range s.mgrs {
+		procs = append(procs, m.proc)
+	}
+	for _, p := range procs {
 		select {
 		case <-p.Done():
 			return fmt.Errorf("%s exited (%v); see %s", p.Name, p.Err(), p.Log)
@@ -143,18 +207,22 @@ func (s *stack) alive() error {
 	return nil
 }
 
-// startStack starts a fresh pbxsim at the run's latency with the bench's budget, the run's
-// namespace, credentials Secret and Account, and a fresh manager at default flags, and waits until
-// the Account is Ready.
+// startStack starts a fresh pbxsim at the run's latency with the bench's budget for each of its
+// clients, the run's namespace, credentials Secrets and Accounts, and fresh managers at default
+// flags (one per shard), and waits until every Account is Ready.
 func (b *bench) startStack(ctx context.Context, spec runSpec) (*stack, error) {
 	s := &stack{}
 	addr, err := localenv.FreeAddr()
 	if err != nil {
 		return s, err
 	}
+	simConfig, err := b.simConfigFor(spec.Shards)
+	if err != nil {
+		return s, err
+	}
 	s.simURL = "http://" + addr + "/"
 	s.sim, err = b.env.Run("pbxsim-"+spec.name(), b.simBin, "--admin", "--listen", addr,
-		"--config", b.simConfig, "--latency", spec.Latency.String())
+		"--config", simConfig, "--latency", spec.Latency.String())
 	if err != nil {
 		return s, err
 	}
@@ -162,17 +230,38 @@ func (b *bench) startStack(ctx context.Context, spec runSpec) (*stack, error) {
 		return s, err
 	}
 	rate := map[string]int{"per_hour": b.budget}
-	if err := localenv.SimAdmin(ctx, s.simURL, http.MethodPut, fmt.Sprintf("/clients/%d/rate-limit", pbxsim.DemoClientID), rate, nil); err != nil {
+	for i := 1; i <= spec.managers(); i++ {
+		// The first account is the demo client's (pbxsim.DemoClientID), the others shardClient's.
+		if err := localenv.SimAdmin(ctx, s.simURL, http.MethodPut, fmt.Sprintf("/clients/%d/rate-limit", i), rate, nil); err != nil {
+			return s, err
+		}
+	}
+
+	if _, err := b.env.KubectlIn(ctx, []byte(accountsManifest(spec, s.simURL)), "apply", "-f", "-"); err != nil {
 		return s, err
 	}
 
-	if _, err := b.env.KubectlIn(ctx, []byte(accountManifest(spec.name(), s.simURL)), "apply", "-f", "-"); err != nil {
-		return s, err
+	for i := 1; i <= spec.managers(); i++ {
+		m := &managerProc{}
+		if spec.sharded() {
+			m.shard = shardName(i)
+		}
+		err := b.startManager(ctx, spec, m)
+		if m.proc != nil {
+			s.mgrs = append(s.mgrs, m)
+		}
+		if err != nil {
+			return s, err
+		}
 	}
+	return s, b.waitAccounts(ctx, spec, s)
+}
 
+// startManager starts one manager of the run and waits until it is ready.
+func (b *bench) startManager(ctx context.Context, spec runSpec, m *managerProc) error {
 	probe, err := localenv.FreeAddr()
 	if err != nil {
-		return s, err
+		return err
 	}
 	// Default flags: only what a manager out of a cluster needs (no leader election, which would
 	// need a namespace, a free probe address), and the metrics server that the chart enables by
@@ -181,46 +270,112 @@ func (b *bench) startStack(ctx context.Context, spec runSpec) (*stack, error) {
 	metrics := "0"
 	if b.metricsInterval > 0 {
 		if metrics, err = localenv.FreeAddr(); err != nil {
-			return s, err
-		}
-	}
-	args := append([]string{"--leader-elect=false", "--metrics-bind-address=" + metrics, "--metrics-secure=false",
-		"--health-probe-bind-address=" + probe}, b.managerArgs...)
-	s.mgr, err = b.env.Run("manager-"+spec.name(), b.managerBin, args...)
-	if err != nil {
-		return s, err
-	}
-	if err := localenv.WaitHTTP(ctx, s.mgr, "http://"+probe+"/readyz"); err != nil {
-		return s, err
-	}
-	if b.metricsInterval > 0 {
-		if s.rec, err = startRecorder(ctx, "http://"+metrics+"/metrics", metricsPath(b.outDir, spec), b.metricsInterval); err != nil {
-			return s, err
-		}
-	}
-	return s, b.waitAccount(ctx, spec.name(), s)
-}
-
-func (b *bench) waitAccount(ctx context.Context, ns string, s *stack) error {
-	deadline := time.Now().Add(time.Minute)
-	for {
-		var acc v1alpha1.Account
-		err := b.kube.Get(ctx, client.ObjectKey{Namespace: ns, Name: "bench"}, &acc)
-		if err == nil && meta.IsStatusConditionTrue(acc.Status.Conditions, v1alpha1.ConditionReady) {
-			return nil
-		}
-		if err := s.alive(); err != nil {
 			return err
 		}
-		if time.Now().After(deadline) {
-			return errors.Join(errors.New("the Account did not become Ready within a minute"), err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+	}
+	leader := []string{"--leader-elect=false"}
+	name := "manager-" + spec.name()
+	if m.shard != "" {
+		// A shard's manager as the chart runs it: its shard, its label selector, and leader
+		// election on the shard's own Lease (in the run's namespace), which also proves that the
+		// shards' Leases differ: a shared one would leave all but one shard without a leader.
+		leader = []string{"--leader-elect=true", "--leader-election-namespace=" + spec.name(),
+			"--shard=" + m.shard, "--watch-label-selector=" + v1alpha1.LabelShard + "=" + m.shard}
+		name += "-" + m.shard
+	}
+	args := append(leader, "--metrics-bind-address="+metrics, "--metrics-secure=false",
+		"--health-probe-bind-address="+probe)
+	args = append(args, b.managerArgs...)
+	if m.proc, err = b.env.Run(name, b.managerBin, args...); err != nil {
+		return err
+	}
+	if err := localenv.WaitHTTP(ctx, m.proc, "http://"+probe+"/readyz"); err != nil {
+		return err
+	}
+	if b.metricsInterval > 0 {
+		if m.rec, err = startRecorder(ctx, "http://"+metrics+"/metrics", metricsPath(b.outDir, spec, m.shard), b.metricsInterval); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// waitAccounts waits until every Account of the run is Ready.
+func (b *bench) waitAccounts(ctx context.Context, spec runSpec, s *stack) error {
+	ns := spec.name()
+	deadline := time.Now().Add(time.Minute)
+	for i := 1; i <= spec.managers(); i++ {
+		for {
+			var acc v1alpha1.Account
+			err := b.kube.Get(ctx, client.ObjectKey{Namespace: ns, Name: accountName(spec, i)}, &acc)
+			if err == nil && meta.IsStatusConditionTrue(acc.Status.Conditions, v1alpha1.ConditionReady) {
+				break
+			}
+			if err := s.alive(); err != nil {
+				return err
+			}
+			if time.Now().After(deadline) {
+				return errors.Join(fmt.Errorf("the Account %s did not become Ready within a minute", accountName(spec, i)), err)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// accountName is the name of the i-th Account (from 1) of a run: bench, or bench-s<i> when the
+// run is sharded.
+func accountName(spec runSpec, i int) string {
+	if spec.sharded() {
+		return "bench-" + shardName(i)
+	}
+	return "bench"
+}
+
+// accountsManifest is the run's namespace and, per account, its credentials Secret and Account;
+// a sharded run's accounts carry their shard's label and each uses its own pbxsim client.
+func accountsManifest(spec runSpec, simURL string) string {
+	ns := spec.name()
+	if !spec.sharded() {
+		return accountManifest(ns, simURL)
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n", ns)
+	for i := 1; i <= spec.Shards; i++ {
+		fmt.Fprintf(&sb, `---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: %[2]s-credentials
+  namespace: %[1]s
+  labels:
+    %[3]s: "true"
+type: Opaque
+stringData:
+  clientID: %[4]s
+  clientSecret: %[5]s
+  url: %[6]s
+---
+apiVersion: pbx.cloudpbx.dev/v1alpha1
+kind: Account
+metadata:
+  name: %[2]s
+  namespace: %[1]s
+  labels:
+    %[7]s: %[8]s
+spec:
+  url: %[6]s
+  credentialsSecretRef:
+    name: %[2]s-credentials
+  pollIntervalSeconds: %[9]d
+`, ns, accountName(spec, i), v1alpha1.LabelCredentials, shardAppID(i), pbxsim.DemoAppSecret, simURL,
+			v1alpha1.LabelShard, shardName(i), int(pollInterval.Seconds()))
+	}
+	return sb.String()
 }
 
 // accountManifest is the run's namespace, the labelled Secret with pbxsim's demo credentials, and
@@ -257,25 +412,33 @@ spec:
 `, ns, v1alpha1.LabelCredentials, pbxsim.DemoTrustedAppID, pbxsim.DemoAppSecret, simURL, int(pollInterval.Seconds()))
 }
 
-// extensionsManifest is N Extensions numbered from 10000, in one YAML stream.
-func extensionsManifest(ns string, n int) []byte {
+// extensionsManifest is the run's N Extensions numbered from 10000, in one YAML stream. In a sharded run
+// they are dealt out over the accounts in turn (so that all shards work from the apply's start),
+// each labelled with its account's shard.
+func extensionsManifest(spec runSpec) []byte {
 	var sb strings.Builder
-	for i := range n {
+	for i := range spec.N {
 		num := 10000 + i
+		account, labels := "bench", ""
+		if spec.sharded() {
+			shard := i%spec.Shards + 1
+			account = accountName(spec, shard)
+			labels = fmt.Sprintf("\n  labels:\n    %s: %s", v1alpha1.LabelShard, shardName(shard))
+		}
 		fmt.Fprintf(&sb, `---
 apiVersion: pbx.cloudpbx.dev/v1alpha1
 kind: Extension
 metadata:
   name: ext-%[2]d
-  namespace: %[1]s
+  namespace: %[1]s%[4]s
 spec:
   accountRef:
     kind: Account
-    name: bench
+    name: %[3]s
   name: "%[2]d"
   type: Phone
   label: Bench %[2]d
-`, ns, num)
+`, spec.name(), num, account, labels)
 	}
 	return []byte(sb.String())
 }

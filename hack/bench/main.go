@@ -9,6 +9,12 @@
 //
 // Each run has its own namespace, Account, pbxsim process and manager process, so the counters,
 // the CPU time and the peak memory belong to that run alone; the control plane is shared.
+//
+// With --shards K (K > 1) a run is sharded (docs/scaling.md): K manager processes, shard i with
+// --shard=s<i> --watch-label-selector=pbx.cloudpbx.dev/shard=s<i> and its own leader election
+// Lease, one Account per shard on its own pbxsim client (one pbxsim serves them all), and the N
+// Extensions dealt out over the accounts in turn, each labelled with its account's shard. The
+// counters are those of all managers together; memory and CPU are reported per manager too.
 package main
 
 import (
@@ -40,6 +46,8 @@ func run() error {
 	full := flag.Bool("full", os.Getenv("BENCH_FULL") == "1", "also run 10,000 Extensions (default from BENCH_FULL=1)")
 	sizes := flag.String("sizes", "100,1000", "comma-separated numbers of Extensions per run (--full adds 10000)")
 	latencies := flag.String("latencies", "0,20ms", "comma-separated PBX latencies; every size runs at each")
+	shards := flag.String("shards", "1", "comma-separated numbers of shards; every size and latency runs at each. K > 1 runs K managers "+
+		"(--shard=s<i> with its label selector and leader election), one Account per shard, and N/K Extensions on each (docs/scaling.md)")
 	budget := flag.Int("budget", 100_000, "the tenant's hourly PBX request budget, set through pbxsim's admin API")
 	steady := flag.Duration("steady", 30*time.Second, "length of the steady-state window after convergence (the Account polls every 10 s)")
 	timeout := flag.Duration("timeout", 15*time.Minute, "how long one run may wait for all Extensions to become Ready, or to be gone")
@@ -73,7 +81,7 @@ func run() error {
 	if *assets == "" {
 		return errors.New("no control plane binaries: pass --assets $(make -s envtest) (make bench does)")
 	}
-	runs, err := plan(*sizes, *latencies, *full)
+	runs, err := plan(*sizes, *latencies, *shards, *full)
 	if err != nil {
 		return err
 	}
@@ -121,19 +129,40 @@ func run() error {
 	return ctx.Err()
 }
 
-// runSpec is one run: N Extensions at one PBX latency.
+// runSpec is one run: N Extensions at one PBX latency, on Shards managers (0 or 1: one unsharded
+// manager, as without --shards).
 type runSpec struct {
 	N       int
 	Latency time.Duration
+	Shards  int
 }
 
-func (s runSpec) String() string { return fmt.Sprintf("N=%d latency=%s", s.N, s.Latency) }
+func (s runSpec) String() string {
+	if s.sharded() {
+		return fmt.Sprintf("N=%d latency=%s shards=%d", s.N, s.Latency, s.Shards)
+	}
+	return fmt.Sprintf("N=%d latency=%s", s.N, s.Latency)
+}
 
-// name is the run's namespace and log-file stem, such as n1000-20ms.
-func (s runSpec) name() string { return fmt.Sprintf("n%d-%dms", s.N, s.Latency.Milliseconds()) }
+// name is the run's namespace and log-file stem, such as n1000-20ms, or n10000-0ms-2shards.
+func (s runSpec) name() string {
+	if s.sharded() {
+		return fmt.Sprintf("n%d-%dms-%dshards", s.N, s.Latency.Milliseconds(), s.Shards)
+	}
+	return fmt.Sprintf("n%d-%dms", s.N, s.Latency.Milliseconds())
+}
 
-// plan returns the runs, smallest first.
-func plan(sizes, latencies string, full bool) ([]runSpec, error) {
+// sharded tells whether the run has several shard managers instead of one unsharded manager.
+func (s runSpec) sharded() bool { return s.Shards > 1 }
+
+// managers is the number of manager processes of the run.
+func (s runSpec) managers() int { return max(1, s.Shards) }
+
+// maxShards bounds --shards: every shard is a manager process and a pbxsim client.
+const maxShards = 16
+
+// plan returns the runs, smallest first; at each size and latency, fewest shards first.
+func plan(sizes, latencies, shards string, full bool) ([]runSpec, error) {
 	var ns []int
 	for _, f := range strings.Split(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -157,13 +186,30 @@ func plan(sizes, latencies string, full bool) ([]runSpec, error) {
 		}
 		ls = append(ls, l)
 	}
+	var ks []int
+	for _, f := range strings.Split(shards, ",") {
+		k, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || k < 1 || k > maxShards {
+			return nil, fmt.Errorf("--shards: %q is not a number of shards between 1 and %d", f, maxShards)
+		}
+		ks = append(ks, k)
+	}
 	var runs []runSpec
 	seen := map[runSpec]bool{}
 	for _, n := range ns {
 		for _, l := range ls {
-			if s := (runSpec{N: n, Latency: l}); !seen[s] {
-				seen[s] = true
-				runs = append(runs, s)
+			for _, k := range ks {
+				if k > n {
+					return nil, fmt.Errorf("--shards %d: more shards than the %d Extensions of a run", k, n)
+				}
+				s := runSpec{N: n, Latency: l}
+				if k > 1 {
+					s.Shards = k
+				}
+				if !seen[s] {
+					seen[s] = true
+					runs = append(runs, s)
+				}
 			}
 		}
 	}

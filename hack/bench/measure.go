@@ -165,28 +165,38 @@ func diffWrites(before, after writeTotals) []writeCount {
 // cpuSample holds the CPU time used so far by the processes of a run and by the whole machine.
 type cpuSample struct {
 	manager, apiserver, etcd, pbxsim, bench, children, machine time.Duration
+	// managers is each manager's, in shard order, when the run has several (manager is their sum).
+	managers []time.Duration
 }
 
 // cpuUse is the CPU time in seconds each process used during a phase. Kubectl is the kubectl
 // invocations of the bench (the apply, the delete); machine is every process on the machine,
-// including other users'.
+// including other users'. Manager is all the run's managers together, Managers each one's in
+// shard order when there are several.
 type cpuUse struct {
-	Manager   float64 `json:"manager"`
-	APIServer float64 `json:"kubeAPIServer"`
-	Etcd      float64 `json:"etcd"`
-	PBXSim    float64 `json:"pbxsim"`
-	Kubectl   float64 `json:"kubectl"`
-	Bench     float64 `json:"bench"`
-	Machine   float64 `json:"machine"`
+	Manager   float64   `json:"manager"`
+	Managers  []float64 `json:"managers,omitempty"`
+	APIServer float64   `json:"kubeAPIServer"`
+	Etcd      float64   `json:"etcd"`
+	PBXSim    float64   `json:"pbxsim"`
+	Kubectl   float64   `json:"kubectl"`
+	Bench     float64   `json:"bench"`
+	Machine   float64   `json:"machine"`
 }
 
 func (a cpuSample) since(b cpuSample) cpuUse {
 	sec := func(x, y time.Duration) float64 { return round3((x - y).Seconds()) }
-	return cpuUse{
+	u := cpuUse{
 		Manager: sec(a.manager, b.manager), APIServer: sec(a.apiserver, b.apiserver), Etcd: sec(a.etcd, b.etcd),
 		PBXSim: sec(a.pbxsim, b.pbxsim), Kubectl: sec(a.children, b.children), Bench: sec(a.bench, b.bench),
 		Machine: sec(a.machine, b.machine),
 	}
+	if len(a.managers) > 1 && len(a.managers) == len(b.managers) {
+		for i := range a.managers {
+			u.Managers = append(u.Managers, sec(a.managers[i], b.managers[i]))
+		}
+	}
+	return u
 }
 
 // controlPlane holds the process ids of this program's kube-apiserver and etcd.
@@ -223,7 +233,13 @@ func findControlPlane() controlPlane {
 
 func (b *bench) sampleCPU(s *stack) cpuSample {
 	var c cpuSample
-	c.manager, _ = s.mgr.CPU()
+	for _, m := range s.mgrs {
+		t, _ := m.proc.CPU()
+		c.manager += t
+		if len(s.mgrs) > 1 {
+			c.managers = append(c.managers, t)
+		}
+	}
 	c.pbxsim, _ = s.sim.CPU()
 	if b.cp.apiserver != 0 {
 		c.apiserver, _ = localenv.CPUTime(b.cp.apiserver)
@@ -274,7 +290,8 @@ type phase struct {
 	PBXRequests []pbxsim.RequestCount `json:"pbxRequests"`
 	Writes      []writeCount          `json:"apiServerWrites"`
 	CPU         cpuUse                `json:"cpuSeconds"`
-	// PeakRSSMiB is the manager's highest resident memory from its start to the end of the phase.
+	// PeakRSSMiB is the manager's highest resident memory from its start to the end of the phase
+	// (with several managers, the highest of them).
 	PeakRSSMiB float64 `json:"managerPeakRSSMiBSoFar"`
 }
 
@@ -301,9 +318,7 @@ func (b *bench) begin(ctx context.Context, s *stack) (mark, error) {
 func (b *bench) end(ctx context.Context, s *stack, m mark) (phase, error) {
 	cpu := b.sampleCPU(s)
 	p := phase{Seconds: round3(time.Since(m.at).Seconds()), CPU: cpu.since(m.cpu), PBXCalls: map[string]int{}}
-	if peak, err := s.mgr.PeakRSS(); err == nil {
-		p.PeakRSSMiB = mib(peak)
-	}
+	p.PeakRSSMiB = s.peakRSS()
 	w, err := b.metrics.writes(ctx)
 	if err != nil {
 		return p, err
@@ -323,6 +338,17 @@ func (b *bench) end(ctx context.Context, s *stack, m mark) (phase, error) {
 		}
 	}
 	return p, nil
+}
+
+// peakRSS is the highest resident memory of the run's managers so far (VmHWM), in MiB.
+func (s *stack) peakRSS() float64 {
+	peak := 0.0
+	for _, m := range s.mgrs {
+		if b, err := m.proc.PeakRSS(); err == nil {
+			peak = max(peak, mib(b))
+		}
+	}
+	return peak
 }
 
 // machineInfo describes the machine the figures come from.

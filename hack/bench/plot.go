@@ -32,17 +32,22 @@ func plot(runs []result) string {
 		}
 	}
 	slices.Sort(sizes)
-	// A latency has the same colour in every panel.
-	var latencies []int64
+	// A latency (and number of shards) has the same colour in every panel.
+	var kinds []lineKind
 	for _, r := range runs {
-		if !slices.Contains(latencies, r.LatencyMS) {
-			latencies = append(latencies, r.LatencyMS)
+		if k := kindOf(r); !slices.Contains(kinds, k) {
+			kinds = append(kinds, k)
 		}
 	}
-	slices.Sort(latencies)
-	colors := map[int64]string{}
-	for i, l := range latencies {
-		colors[l] = plotColors[i%len(plotColors)]
+	slices.SortFunc(kinds, func(a, b lineKind) int {
+		if a.latencyMS != b.latencyMS {
+			return int(a.latencyMS - b.latencyMS)
+		}
+		return a.shards - b.shards
+	})
+	colors := map[lineKind]string{}
+	for i, k := range kinds {
+		colors[k] = plotColors[i%len(plotColors)]
 	}
 	height := max(1, len(sizes)) * panelHeight
 	var b strings.Builder
@@ -65,7 +70,15 @@ func plot(runs []result) string {
 	return b.String()
 }
 
-func drawPanel(b *strings.Builder, top, n int, runs []result, colors map[int64]string) {
+// lineKind is what gives a run its colour: its PBX latency and its number of shards.
+type lineKind struct {
+	latencyMS int64
+	shards    int
+}
+
+func kindOf(r result) lineKind { return lineKind{latencyMS: r.LatencyMS, shards: max(1, r.Shards)} }
+
+func drawPanel(b *strings.Builder, top, n int, runs []result, colors map[lineKind]string) {
 	x0, x1 := float64(marginLeft), float64(plotWidth-marginRight)
 	y0, y1 := float64(top+panelHeight-marginBottom), float64(top+40+legendLine*len(runs))
 	tMax := 0.0
@@ -96,7 +109,7 @@ func drawPanel(b *strings.Builder, top, n int, runs []result, colors map[int64]s
 	fmt.Fprintf(b, `<text transform="translate(%d %.1f) rotate(-90)" text-anchor="middle">Extensions (share of N)</text>`+"\n", 18, (y0+y1)/2)
 
 	for i, r := range runs {
-		color := colors[r.LatencyMS]
+		color := colors[kindOf(r)]
 		fmt.Fprintf(b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`+"\n", color, stepLine(r.Curve, px, py))
 		if len(r.CreatedCurve) > 0 {
 			fmt.Fprintf(b, `<polyline fill="none" stroke="%s" stroke-width="1" stroke-dasharray="4 3" points="%s"/>`+"\n",
@@ -107,10 +120,14 @@ func drawPanel(b *strings.Builder, top, n int, runs []result, colors map[int64]s
 		// Legend, under the title.
 		ly := float64(top + 40 + legendLine*i)
 		fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="2"/>`+"\n", x0+12, ly, x0+36, ly, color)
-		label := fmt.Sprintf("PBX latency %d ms: all Ready %.2f s after apply returned (o: apply returned after %.2f s)",
-			r.LatencyMS, r.ReadySeconds, r.ApplySeconds)
+		what := fmt.Sprintf("PBX latency %d ms", r.LatencyMS)
+		if r.Shards > 1 {
+			what += fmt.Sprintf(", %d shards", r.Shards)
+		}
+		label := fmt.Sprintf("%s: all Ready %.2f s after apply returned (o: apply returned after %.2f s)",
+			what, r.ReadySeconds, r.ApplySeconds)
 		if r.Error != "" {
-			label = fmt.Sprintf("PBX latency %d ms: did not finish (%s)", r.LatencyMS, firstLine(r.Error))
+			label = fmt.Sprintf("%s: did not finish (%s)", what, firstLine(r.Error))
 		}
 		fmt.Fprintf(b, `<text x="%.1f" y="%.1f">%s</text>`+"\n", x0+42, ly+4, html.EscapeString(label))
 	}

@@ -28,8 +28,11 @@ type recorder struct {
 	scrapes, failures int
 }
 
-// metricsPath is the recording of one run.
-func metricsPath(outDir string, spec runSpec) string {
+// metricsPath is the recording of one run's manager, of its shard's manager in a sharded run.
+func metricsPath(outDir string, spec runSpec, shard string) string {
+	if shard != "" {
+		return filepath.Join(outDir, "metrics-"+spec.name()+"-"+shard+".txt")
+	}
 	return filepath.Join(outDir, "metrics-"+spec.name()+".txt")
 }
 

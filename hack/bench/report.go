@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/cloudpbx/pbx-operator/api/v1alpha1"
 )
 
 // report is everything one bench invocation measured.
@@ -82,19 +84,41 @@ func (r report) markdown() string {
 		"%s; Account poll interval %d s.\n\n",
 		r.Started, r.Command, r.Machine.CPUs, r.Machine.CPUModel, r.Machine.GoVersion, r.Machine.OS,
 		thousands(budget), flags, int(pollInterval.Seconds()))
-	b.WriteString("| N | PBX latency | apply | all Ready after apply | PBX calls (create) | API-server writes (create) " +
+	// The managers column appears when some run is sharded, so that a table without one reads as
+	// it always did.
+	sharded := false
+	for _, x := range r.Runs {
+		sharded = sharded || x.Shards > 1
+	}
+	mgrCol, mgrSep := "", ""
+	if sharded {
+		mgrCol, mgrSep = " managers |", "---|"
+	}
+	b.WriteString("| N |" + mgrCol + " PBX latency | apply | all Ready after apply | PBX calls (create) | API-server writes (create) " +
 		"| writes / object | manager CPU | apiserver + etcd CPU | manager RSS peak / steady " +
 		"| steady: PBX calls per poll | steady: API writes | an edit Synced | delete all | leftovers | load avg |\n")
-	b.WriteString("|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|\n")
+	b.WriteString("|---:|" + mgrSep + "---:|---:|---:|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|\n")
+	cols := 16
+	if sharded {
+		cols++
+	}
 	var failed []string
 	for _, x := range r.Runs {
-		row := []string{thousands(x.N), fmt.Sprintf("%d ms", x.LatencyMS)}
+		row := []string{thousands(x.N)}
+		if sharded {
+			row = append(row, managersCell(x))
+		}
+		row = append(row, fmt.Sprintf("%d ms", x.LatencyMS))
 		if x.Error != "" {
-			failed = append(failed, fmt.Sprintf("N=%s at %d ms: %s", thousands(x.N), x.LatencyMS, x.Error))
+			what := fmt.Sprintf("N=%s at %d ms", thousands(x.N), x.LatencyMS)
+			if x.Shards > 1 {
+				what += fmt.Sprintf(" on %d shards", x.Shards)
+			}
+			failed = append(failed, what+": "+x.Error)
 		}
 		if x.ReadyFromStartSeconds == 0 {
 			row = append(row, fmt.Sprintf("%.2f s", x.ApplySeconds), "failed")
-			for len(row) < 15 {
+			for len(row) < cols-1 {
 				row = append(row, "–")
 			}
 			row = append(row, fmt.Sprintf("%.1f", x.LoadAvg))
@@ -108,9 +132,9 @@ func (r report) markdown() string {
 			calls(x.Create.PBXCalls),
 			writes(x.Create.Writes),
 			fmt.Sprintf("%.2f (manager %.2f)", float64(total)/float64(x.N), float64(total-user)/float64(x.N)),
-			fmt.Sprintf("%.1f s", x.Create.CPU.Manager),
+			managerCPU(x),
 			fmt.Sprintf("%.1f s", x.Create.CPU.APIServer+x.Create.CPU.Etcd),
-			fmt.Sprintf("%.0f / %.0f MiB", x.PeakRSSMiB, x.SteadyRSSMiB),
+			managerRSS(x),
 			steadyCalls(x),
 			fmt.Sprint(countWrites(x.Steady.Writes)),
 			fmt.Sprintf("%.2f s", x.UpdateSeconds),
@@ -135,10 +159,54 @@ func (r report) markdown() string {
 		fmt.Fprintf(&b, "%.0f s ", r.Runs[0].Steady.Seconds)
 	}
 	b.WriteString("after that; load avg is the machine's 1-minute load average when the run started (2 CPUs are shared).\n")
+	if sharded {
+		b.WriteString("\nA run on K shards runs K managers, shard i with `--shard=s<i> --watch-label-selector=" + v1alpha1.LabelShard +
+			"=s<i>` and leader election on its own Lease (the API server's lease writes are left out like its own), one " +
+			"Account per shard on its own pbxsim client, and the N Extensions dealt out over the accounts in turn by the " +
+			"same one apply, each labelled with its account's shard. Its counts and times are those of all managers " +
+			"together; manager CPU is their sum (each shard's in brackets), manager RSS each manager's, and the steady " +
+			"PBX calls per poll are all accounts' (and per account).\n")
+	}
 	for _, f := range failed {
 		b.WriteString("\nFailed: " + f + "\n")
 	}
 	return b.String()
+}
+
+// managersCell says how many managers a run had: 1, or "2 shards × 5,000".
+func managersCell(x result) string {
+	if x.Shards <= 1 {
+		return "1"
+	}
+	per := thousands(x.N / x.Shards)
+	if x.N%x.Shards != 0 {
+		per = "~" + per
+	}
+	return fmt.Sprintf("%d shards × %s", x.Shards, per)
+}
+
+// managerCPU is the managers' CPU time in the create phase: the sum, and each shard's.
+func managerCPU(x result) string {
+	if len(x.Managers) < 2 {
+		return fmt.Sprintf("%.1f s", x.Create.CPU.Manager)
+	}
+	var parts []string
+	for _, m := range x.Managers {
+		parts = append(parts, fmt.Sprintf("%s %.1f", m.Shard, m.CreateCPUSeconds))
+	}
+	return fmt.Sprintf("%.1f s (%s)", x.Create.CPU.Manager, strings.Join(parts, ", "))
+}
+
+// managerRSS is the peak and steady resident memory of the manager, or of each shard's.
+func managerRSS(x result) string {
+	if len(x.Managers) < 2 {
+		return fmt.Sprintf("%.0f / %.0f MiB", x.PeakRSSMiB, x.SteadyRSSMiB)
+	}
+	var parts []string
+	for _, m := range x.Managers {
+		parts = append(parts, fmt.Sprintf("%s %.0f / %.0f", m.Shard, m.PeakRSSMiB, m.SteadyRSSMiB))
+	}
+	return strings.Join(parts, ", ") + " MiB"
 }
 
 // objectWrites returns the writes on Extensions and Events, and the part of them that was the
@@ -156,7 +224,9 @@ func objectWrites(ws []writeCount) (total, user int) {
 	return total, user
 }
 
-// ownLease is the API server's own renewal of its identity lease, which is not the operator's.
+// ownLease is a renewal of a Lease: the API server's own identity lease, which is not the
+// operator's, and in a sharded run the shard managers' leader election (a renewal every few
+// seconds whatever the load, which an unsharded run of the bench does without).
 func ownLease(w writeCount) bool { return w.Resource == "leases" }
 
 func countWrites(ws []writeCount) int {
@@ -212,7 +282,11 @@ func steadyCalls(x result) string {
 	if polls <= 0 {
 		return "–"
 	}
-	return fmt.Sprintf("%.1f (%s in %.0f s)", float64(total)/polls, calls(x.Steady.PBXCalls), x.Steady.Seconds)
+	out := fmt.Sprintf("%.1f (%s in %.0f s)", float64(total)/polls, calls(x.Steady.PBXCalls), x.Steady.Seconds)
+	if x.Shards > 1 {
+		out += fmt.Sprintf("; %.1f per account", float64(total)/polls/float64(x.Shards))
+	}
+	return out
 }
 
 // thousands formats n with commas: 10,000.

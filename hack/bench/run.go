@@ -15,10 +15,13 @@ import (
 
 // result is what one run measured.
 type result struct {
-	N         int     `json:"n"`
-	LatencyMS int64   `json:"pbxLatencyMs"`
-	Budget    int     `json:"budgetPerHour"`
-	LoadAvg   float64 `json:"loadAverageAtStart"`
+	N         int   `json:"n"`
+	LatencyMS int64 `json:"pbxLatencyMs"`
+	// Shards is the number of shard managers, each with one Account and N/Shards of the
+	// Extensions; 0 is one unsharded manager.
+	Shards  int     `json:"shards,omitempty"`
+	Budget  int     `json:"budgetPerHour"`
+	LoadAvg float64 `json:"loadAverageAtStart"`
 	// ApplySeconds is how long 'kubectl apply' of all Extensions took.
 	ApplySeconds float64 `json:"applySeconds"`
 	// ReadyAtApply is how many Extensions were Ready when the apply returned.
@@ -45,8 +48,11 @@ type result struct {
 	Leftovers int `json:"leftovers"`
 	// SteadyRSSMiB is the manager's resident memory at the end of the steady window, PeakRSSMiB its
 	// highest over the whole run (VmHWM).
+	// With several managers, they are the highest of them; Managers has each one's.
 	SteadyRSSMiB float64 `json:"steadyRSSMiB"`
 	PeakRSSMiB   float64 `json:"peakRSSMiB"`
+	// Managers are the shard managers of a sharded run, in shard order.
+	Managers []managerResult `json:"managers,omitempty"`
 	// Curve is the number of Extensions Ready over time since the apply started, CreatedCurve the
 	// number that existed (the apply's progress).
 	Curve        []point `json:"readyCurve"`
@@ -56,6 +62,17 @@ type result struct {
 	Error       string      `json:"error,omitempty"`
 }
 
+// managerResult is what one manager of a sharded run used.
+type managerResult struct {
+	Shard string `json:"shard"`
+	// Extensions is the number of Extensions of the shard's Account.
+	Extensions   int     `json:"extensions"`
+	PeakRSSMiB   float64 `json:"peakRSSMiB"`
+	SteadyRSSMiB float64 `json:"steadyRSSMiB"`
+	// CreateCPUSeconds is the manager's CPU time in the create phase.
+	CreateCPUSeconds float64 `json:"createCPUSeconds"`
+}
+
 // point is one sample of the Ready curve.
 type point struct {
 	T     float64 `json:"t"`
@@ -63,14 +80,20 @@ type point struct {
 }
 
 // run makes one run on a fresh pbxsim, manager, namespace and Account.
-func (b *bench) run(ctx context.Context, spec runSpec) (result, error) {
-	res := result{N: spec.N, LatencyMS: spec.Latency.Milliseconds(), Budget: b.budget, LoadAvg: loadAvg(),
+func (b *bench) run(ctx context.Context, spec runSpec) (res result, err error) {
+	res = result{N: spec.N, LatencyMS: spec.Latency.Milliseconds(), Shards: spec.Shards, Budget: b.budget, LoadAvg: loadAvg(),
 		PollIntervalSeconds: int(pollInterval.Seconds())}
-	progress("Run %s: starting pbxsim, the Account and the manager (load average %.2f)", spec, res.LoadAvg)
+	if spec.sharded() {
+		progress("Run %s: starting pbxsim, %d Accounts and %d shard managers (load average %.2f)", spec, spec.Shards, spec.Shards, res.LoadAvg)
+	} else {
+		progress("Run %s: starting pbxsim, the Account and the manager (load average %.2f)", spec, res.LoadAvg)
+	}
 	s, err := b.startStack(ctx, spec)
 	defer func() {
 		s.stop()
 	}()
+	// Before the managers stop (deferred calls run last first); res is the result returned.
+	defer func() { res.Managers = managerResults(spec, s, res.Create.CPU) }()
 	if err != nil {
 		return res, err
 	}
@@ -91,7 +114,7 @@ func (b *bench) run(ctx context.Context, spec runSpec) (result, error) {
 	if err != nil {
 		return res, err
 	}
-	manifest := extensionsManifest(ns, spec.N)
+	manifest := extensionsManifest(spec)
 	progress("Run %s: kubectl apply --server-side -f - (%d Extensions)", spec, spec.N)
 	start := time.Now()
 	tr.setStart(start)
@@ -131,9 +154,7 @@ func (b *bench) run(ctx context.Context, spec runSpec) (result, error) {
 	if res.Steady, err = b.end(ctx, s, m); err != nil {
 		return res, err
 	}
-	if rss, err := s.mgr.RSS(); err == nil {
-		res.SteadyRSSMiB = mib(rss)
-	}
+	res.SteadyRSSMiB = s.rss()
 
 	// A user's edit after the batch: how soon it reaches the PBX (a small budget must still serve it).
 	if res.UpdateSeconds, err = b.edit(ctx, ns, "ext-10000"); err != nil {
@@ -143,9 +164,7 @@ func (b *bench) run(ctx context.Context, spec runSpec) (result, error) {
 
 	if b.keep {
 		res.DeleteSkipped = true
-		if peak, err := s.mgr.PeakRSS(); err == nil {
-			res.PeakRSSMiB = mib(peak)
-		}
+		res.PeakRSSMiB = s.peakRSS()
 		progress("Run %s: the delete phase is skipped (--keep)", spec)
 		return res, nil
 	}
@@ -175,17 +194,43 @@ func (b *bench) run(ctx context.Context, spec runSpec) (result, error) {
 		return res, err
 	}
 	res.Leftovers = len(snap.Extensions)
-	if peak, err := s.mgr.PeakRSS(); err == nil {
-		res.PeakRSSMiB = mib(peak)
+	res.PeakRSSMiB = s.peakRSS()
+	who := "manager"
+	if spec.sharded() {
+		who = "highest shard manager's"
 	}
-	progress("Run %s: deleted in %.2f s, %d left in the PBX; manager peak RSS %.0f MiB", spec, res.DeleteSeconds, res.Leftovers, res.PeakRSSMiB)
+	progress("Run %s: deleted in %.2f s, %d left in the PBX; %s peak RSS %.0f MiB", spec, res.DeleteSeconds, res.Leftovers, who, res.PeakRSSMiB)
 
-	// The Account goes while the manager still runs, so that its finalizer is released; the
+	// The Accounts go while the managers still run, so that their finalizers are released; the
 	// namespace stays (the local control plane runs no namespace controller to empty it).
-	if _, err := b.env.Kubectl(ctx, "delete", "account", "bench", "-n", ns, "--timeout=60s"); err != nil {
-		progress("Run %s: deleting the Account: %v", spec, err)
+	if _, err := b.env.Kubectl(ctx, "delete", "accounts", "--all", "-n", ns, "--timeout=60s"); err != nil {
+		progress("Run %s: deleting the Accounts: %v", spec, err)
 	}
 	return res, nil
+}
+
+// managerResults is each shard manager's memory and create CPU, read at the end of a sharded run
+// while the managers still run (nil for one unsharded manager, whose figures are the run's).
+func managerResults(spec runSpec, s *stack, create cpuUse) []managerResult {
+	if !spec.sharded() || s == nil {
+		return nil
+	}
+	var out []managerResult
+	for i, m := range s.mgrs {
+		r := managerResult{Shard: m.shard, Extensions: spec.N / spec.Shards}
+		if i < spec.N%spec.Shards {
+			r.Extensions++
+		}
+		if peak, err := m.proc.PeakRSS(); err == nil {
+			r.PeakRSSMiB = mib(peak)
+		}
+		r.SteadyRSSMiB = m.steadyRSS
+		if i < len(create.Managers) {
+			r.CreateCPUSeconds = create.Managers[i]
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // edit changes the label of one Extension and returns the seconds until it is Synced at the new

@@ -93,7 +93,7 @@ func main() {
 	flag.IntVar(&accountConcurrency, "account-concurrency", 8,
 		"Accounts and ClusterAccounts reconciled at once; their checks against the PBX run beside the workers, so a PBX that never answers holds none (docs/pacing.md).")
 	flag.Float64Var(&routineEvents, "routine-events-per-second", 5,
-		"Routine events (Created, Updated, Deleted) of each kind per second, after a burst of ten times as many; past it they are left out "+
+		"Routine events (Created, Updated, Deleted) of each kind per second, after a burst of five times as many; past it they are left out "+
 			"(the status keeps the facts), so a batch of thousands does not write an event each. Warnings are never left out. 0 sends every one.")
 	flag.DurationVar(&timeout, "pbx-timeout", 30*time.Second, "Time limit of the PBX calls of one reconcile.")
 	flag.Float64Var(&rps, "requests-per-second", 0,

@@ -197,8 +197,16 @@ func TestShards(t *testing.T) {
 				return shardPBXExtension(t, sim, c.prefix, "101")["label"] == "while b is down"
 			})
 		}
-		// The others converged; shard b's account waits for its manager.
-		time.Sleep(3 * time.Second)
+		// The others converged; shard b's account waits for its manager. Proof that the running
+		// managers had their chance to touch it: each makes two more account checks (three
+		// requests each, one per 5 s poll) on its own client after its change landed.
+		before := shardAgents(t, sim)
+		for _, c := range []shardCase{shardCases[0], shardCases[2]} {
+			agent := shardAgent(c.label)
+			waitShards(t, time.Minute, "two more polls of "+c.ns+"'s manager", up, func() bool {
+				return shardAgents(t, sim)[c.client][agent] >= before[c.client][agent]+6
+			})
+		}
 		if x := shardPBXExtension(t, sim, "0012", "101"); x["label"] == "while b is down" {
 			t.Errorf("nobody but shard b's manager changes shard b's objects: %v", x)
 		}
